@@ -1,0 +1,175 @@
+"""Cancel scopes, plans and outcomes.
+
+A ``CancelScope`` is what the trader asked for (this row, these rows, a group, a symbol, an account,
+everything). ``plan_cancels`` turns it into one ``CancelPlan`` per venue account, listing the orders
+the table expects to go. The venue client picks its own primitive for a plan (a bulk call, a group
+cancel, cancel-all, or a loop) and answers with a ``CancelResult`` holding one outcome per order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from blotter.core.order import AccountKey, Order, OrderKey
+
+
+class ScopeKind(Enum):
+    ORDER = "order"
+    SELECTED = "selected"
+    GROUP = "group"
+    SYMBOL = "symbol"
+    ACCOUNT = "account"
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelScope:
+    kind: ScopeKind
+    keys: tuple[OrderKey, ...] = ()  # ORDER, SELECTED
+    account: AccountKey | None = None  # GROUP, SYMBOL, ACCOUNT
+    group_id: str | None = None  # GROUP
+    symbol: str | None = None  # SYMBOL
+
+    @staticmethod
+    def order(key: OrderKey) -> CancelScope:
+        return CancelScope(ScopeKind.ORDER, keys=(key,))
+
+    @staticmethod
+    def selected(keys: Iterable[OrderKey]) -> CancelScope:
+        return CancelScope(ScopeKind.SELECTED, keys=tuple(dict.fromkeys(keys)))
+
+    @staticmethod
+    def group(account: AccountKey, group_id: str) -> CancelScope:
+        return CancelScope(ScopeKind.GROUP, account=account, group_id=group_id)
+
+    @staticmethod
+    def for_symbol(account: AccountKey, symbol: str) -> CancelScope:
+        return CancelScope(ScopeKind.SYMBOL, account=account, symbol=symbol)
+
+    @staticmethod
+    def for_account(account: AccountKey) -> CancelScope:
+        return CancelScope(ScopeKind.ACCOUNT, account=account)
+
+    @staticmethod
+    def everything() -> CancelScope:
+        return CancelScope(ScopeKind.ALL)
+
+    def describe(self) -> str:
+        if self.kind is ScopeKind.ORDER:
+            return f"order {self.keys[0].order_id}" if self.keys else "order"
+        if self.kind is ScopeKind.SELECTED:
+            return f"{len(self.keys)} selected orders"
+        if self.kind is ScopeKind.GROUP:
+            return f"group {self.group_id} on {self.account.account if self.account else '?'}"
+        if self.kind is ScopeKind.SYMBOL:
+            return f"{self.symbol} on {self.account.account if self.account else '?'}"
+        if self.kind is ScopeKind.ACCOUNT:
+            return f"all orders on {self.account.account if self.account else '?'}"
+        return "all orders on every account"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPlan:
+    """What to cancel on one venue account.
+
+    ``orders`` are the rows the table expects to leave. ``group_id`` / ``symbol`` / ``everything``
+    say how the trader scoped it, so a venue with a native primitive for that scope can use it
+    (and catch orders the table has not seen yet).
+    """
+
+    account: AccountKey
+    kind: ScopeKind
+    orders: tuple[Order, ...]
+    group_id: str | None = None
+    symbol: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.kind in (ScopeKind.ACCOUNT, ScopeKind.ALL)
+
+    @property
+    def keys(self) -> tuple[OrderKey, ...]:
+        return tuple(o.key for o in self.orders)
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        return tuple(o.order_id for o in self.orders)
+
+
+def plan_cancels(scope: CancelScope, orders: Iterable[Order]) -> list[CancelPlan]:
+    """Split a scope into per-account plans over the orders currently open.
+
+    Orders already gone from the table are left out: there is nothing to cancel for them.
+    Accounts with nothing to cancel get no plan, except for GROUP/SYMBOL/ACCOUNT scopes, whose
+    native venue primitives may still catch orders the table has not seen.
+    """
+    by_account: dict[AccountKey, list[Order]] = {}
+    kind = scope.kind
+    if kind in (ScopeKind.ORDER, ScopeKind.SELECTED):
+        wanted = set(scope.keys)
+        for order in orders:
+            if order.key in wanted:
+                by_account.setdefault(order.account_key, []).append(order)
+    else:
+        for order in orders:
+            account = order.account_key
+            if kind is not ScopeKind.ALL and account != scope.account:
+                continue
+            if kind is ScopeKind.GROUP and order.group_id != scope.group_id:
+                continue
+            if kind is ScopeKind.SYMBOL and order.symbol != scope.symbol:
+                continue
+            by_account.setdefault(account, []).append(order)
+        if kind in (ScopeKind.GROUP, ScopeKind.SYMBOL, ScopeKind.ACCOUNT) and scope.account:
+            by_account.setdefault(scope.account, [])
+    if kind is ScopeKind.SELECTED and sum(len(v) for v in by_account.values()) == 1:
+        kind = ScopeKind.ORDER
+    return [
+        CancelPlan(
+            account=account,
+            kind=kind,
+            orders=tuple(found),
+            group_id=scope.group_id,
+            symbol=scope.symbol,
+        )
+        for account, found in by_account.items()
+    ]
+
+
+class Outcome(Enum):
+    CANCELLED = "cancelled"
+    FILLED = "filled"  # a fill won the race
+    NOT_FOUND = "not found"  # already gone at the venue
+    REJECTED = "rejected"  # the venue refused; the order is still open
+    TIMED_OUT = "timed out"  # no confirmation in time; state unknown until the next resync
+    CLOSED = "closed"  # gone, for a reason the venue did not say (e.g. missing from a snapshot)
+
+    @property
+    def order_gone(self) -> bool:
+        return self in (Outcome.CANCELLED, Outcome.FILLED, Outcome.NOT_FOUND, Outcome.CLOSED)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    key: OrderKey
+    outcome: Outcome
+    text: str = ""  # the venue's words for this order (final status, or its error text)
+
+
+@dataclass(slots=True)
+class CancelResult:
+    plan: CancelPlan
+    outcomes: dict[OrderKey, OrderOutcome] = field(default_factory=dict)
+    text: str = ""  # the venue's words for the request as a whole, if any
+    error: str | None = None  # the request itself failed (connection, auth, rate limit)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(
+            o.outcome is Outcome.CANCELLED for o in self.outcomes.values()
+        )
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for o in self.outcomes.values() if o.outcome is outcome)

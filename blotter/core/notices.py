@@ -1,0 +1,112 @@
+"""Notices and connection states: the one bridge from venues (and the app) to the status bar and log."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, TypeVar
+
+from blotter.core.order import AccountKey
+
+
+class Level(Enum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a trader should read: ideally the venue's own words.
+
+    ``status`` is the venue's status keyword when it sent one (Bitfinex ``SUCCESS``/``ERROR``,
+    a Bybit retCode, an HTTP status), ``text`` the venue's text or ours when the venue said nothing.
+    """
+
+    venue: str
+    account: str
+    level: Level
+    text: str
+    status: str | None = None
+    order_ids: tuple[str, ...] = ()
+    ts_ms: int | None = None
+
+    @property
+    def account_key(self) -> AccountKey:
+        return AccountKey(self.venue, self.account)
+
+    def line(self) -> str:
+        head = f"{self.status}: " if self.status else ""
+        return f"{head}{self.text}"
+
+
+class VenueState(Enum):
+    CONNECTING = "connecting"
+    AUTHENTICATING = "authenticating"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STALE = "stale"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    venue: str
+    account: str
+    state: VenueState
+    reason: str = ""  # why (the venue's error text, the close code, ...)
+
+    @property
+    def account_key(self) -> AccountKey:
+        return AccountKey(self.venue, self.account)
+
+
+T = TypeVar("T")
+
+
+class Bus(Generic[T]):
+    """A synchronous publish/subscribe list with a bounded history.
+
+    A subscriber that raises is reported to ``on_error`` and does not stop the others.
+    """
+
+    def __init__(self, history: int = 500) -> None:
+        self._subscribers: list[Callable[[T], None]] = []
+        self.history: deque[T] = deque(maxlen=history)
+        self.on_error: Callable[[BaseException], None] | None = None
+
+    def subscribe(self, callback: Callable[[T], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def publish(self, item: T) -> None:
+        self.history.append(item)
+        for callback in list(self._subscribers):
+            try:
+                callback(item)
+            except Exception as exc:  # a broken view must not break the feed
+                if self.on_error is not None:
+                    self.on_error(exc)
+
+
+class NoticeBus(Bus[Notice]):
+    pass
+
+
+class StateBus(Bus[AccountState]):
+    def __init__(self, history: int = 500) -> None:
+        super().__init__(history)
+        self.current: dict[AccountKey, AccountState] = {}
+
+    def publish(self, item: AccountState) -> None:
+        self.current[item.account_key] = item
+        super().publish(item)

@@ -1,0 +1,199 @@
+"""OrderStore: the one place that knows which orders are open.
+
+Events are applied as they arrive; the changes are collected and handed out as one ``StoreDiff``
+per ``flush()``, so a flood of frames costs the view one batch of signals, not one per message.
+The store also remembers which rows have a cancel in flight, so the view can show it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from blotter.core.order import AccountKey, Closed, Order, OrderEvent, OrderKey, Snapshot, Upsert
+
+
+@dataclass(frozen=True, slots=True)
+class StoreDiff:
+    added: tuple[Order, ...]
+    updated: tuple[Order, ...]
+    removed: tuple[OrderKey, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+EMPTY_DIFF = StoreDiff((), (), ())
+
+DiffListener = Callable[[StoreDiff], None]
+# (key, final order or None when it vanished from a snapshot, the order as it was or None)
+CloseListener = Callable[[OrderKey, Order | None, Order | None], None]
+
+
+class OrderStore:
+    def __init__(self, closed_history: int = 1000) -> None:
+        self._orders: dict[OrderKey, Order] = {}
+        self._by_account: dict[AccountKey, set[OrderKey]] = {}
+        self._cancel_pending: set[OrderKey] = set()
+        # key -> was it visible at the last flush? Recorded on the first change after a flush.
+        self._dirty: dict[OrderKey, bool] = {}
+        self._dirty_listeners: list[Callable[[], None]] = []
+        self._diff_listeners: list[DiffListener] = []
+        self._close_listeners: list[CloseListener] = []
+        self.closed: deque[Order] = deque(maxlen=closed_history)
+
+    # -- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._orders
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self._orders.values())
+
+    def get(self, key: OrderKey) -> Order | None:
+        return self._orders.get(key)
+
+    def orders(self, account: AccountKey | None = None) -> list[Order]:
+        if account is None:
+            return list(self._orders.values())
+        return [self._orders[k] for k in self._by_account.get(account, ())]
+
+    def accounts(self) -> list[AccountKey]:
+        return [a for a, keys in self._by_account.items() if keys]
+
+    def is_cancel_pending(self, key: OrderKey) -> bool:
+        return key in self._cancel_pending
+
+    # -- listening -----------------------------------------------------------------------
+    def add_dirty_listener(self, callback: Callable[[], None]) -> None:
+        """Called once when the first change after a flush arrives (to schedule a flush)."""
+        self._dirty_listeners.append(callback)
+
+    def add_diff_listener(self, callback: DiffListener) -> None:
+        self._diff_listeners.append(callback)
+
+    def add_close_listener(self, callback: CloseListener) -> None:
+        """Called for every order that leaves the book.
+
+        ``final`` is the venue's closing record, or None when the order was simply missing from
+        a fresh snapshot (it closed while we were not listening; how is unknown).
+        """
+        self._close_listeners.append(callback)
+
+    # -- writing -------------------------------------------------------------------------
+    def apply(self, event: OrderEvent) -> None:
+        if isinstance(event, Upsert):
+            self._put(event.order)
+        elif isinstance(event, Closed):
+            self._close(event.order)
+        elif isinstance(event, Snapshot):
+            self._replace(event.account, event.orders)
+        else:  # pragma: no cover - the type checker keeps this unreachable
+            raise TypeError(f"not an order event: {event!r}")
+
+    def apply_all(self, events: Iterable[OrderEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def drop_account(self, account: AccountKey) -> None:
+        """Forget an account's rows (the account was removed, not its orders cancelled)."""
+        for key in list(self._by_account.get(account, ())):
+            self._remove(key)
+        self._by_account.pop(account, None)
+
+    def set_cancel_pending(self, keys: Iterable[OrderKey], pending: bool = True) -> list[OrderKey]:
+        """Mark or unmark rows as having a cancel in flight; returns the keys that changed."""
+        changed = []
+        for key in keys:
+            if key not in self._orders:
+                continue
+            if pending and key not in self._cancel_pending:
+                self._cancel_pending.add(key)
+            elif not pending and key in self._cancel_pending:
+                self._cancel_pending.discard(key)
+            else:
+                continue
+            self._touch(key)
+            changed.append(key)
+        return changed
+
+    def flush(self) -> StoreDiff:
+        """Hand the changes since the last flush to the diff listeners, and return them."""
+        if not self._dirty:
+            return EMPTY_DIFF
+        added: list[Order] = []
+        updated: list[Order] = []
+        removed: list[OrderKey] = []
+        orders = self._orders
+        for key, was_visible in self._dirty.items():
+            order = orders.get(key)
+            if order is None:
+                if was_visible:
+                    removed.append(key)
+            elif was_visible:
+                updated.append(order)
+            else:
+                added.append(order)
+        self._dirty = {}
+        diff = StoreDiff(tuple(added), tuple(updated), tuple(removed))
+        if diff:
+            for listener in self._diff_listeners:
+                listener(diff)
+        return diff
+
+    # -- internals -----------------------------------------------------------------------
+    def _touch(self, key: OrderKey) -> None:
+        if key in self._dirty:
+            return
+        first = not self._dirty
+        self._dirty[key] = key in self._orders
+        if first:
+            for callback in self._dirty_listeners:
+                callback()
+
+    def _put(self, order: Order) -> None:
+        key = order.key
+        if not order.status.is_open:
+            self._close(order)
+            return
+        self._touch(key)
+        if key not in self._orders:
+            self._by_account.setdefault(order.account_key, set()).add(key)
+        self._orders[key] = order
+
+    def _close(self, order: Order) -> None:
+        key = order.key
+        before = self._orders.get(key)
+        if before is not None:
+            self._remove(key)
+        self.closed.append(order)
+        for listener in self._close_listeners:
+            listener(key, order, before)
+
+    def _remove(self, key: OrderKey) -> None:
+        self._touch(key)
+        del self._orders[key]
+        self._cancel_pending.discard(key)
+        keys = self._by_account.get(key.account_key)
+        if keys is not None:
+            keys.discard(key)
+
+    def _replace(self, account: AccountKey, orders: Iterable[Order]) -> None:
+        fresh: dict[OrderKey, Order] = {}
+        for order in orders:
+            if order.account_key != account:
+                raise ValueError(f"snapshot for {account} holds an order of {order.account_key}")
+            if order.status.is_open:
+                fresh[order.key] = order
+        for key in list(self._by_account.get(account, ())):
+            if key not in fresh:
+                before = self._orders[key]
+                self._remove(key)
+                for listener in self._close_listeners:
+                    listener(key, None, before)
+        for order in fresh.values():
+            if self._orders.get(order.key) != order:
+                self._put(order)

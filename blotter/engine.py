@@ -1,0 +1,180 @@
+"""The engine: the venue clients of every account, run side by side, and cancels routed to them.
+
+The UI and the command line talk to venues only through this object. It owns no Qt and no sockets
+of its own; the clients do the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from blotter.core.cancel import (
+    CancelPlan,
+    CancelResult,
+    CancelScope,
+    Outcome,
+    OrderOutcome,
+    ScopeKind,
+    plan_cancels,
+)
+from blotter.core.notices import Level, Notice, NoticeBus, StateBus
+from blotter.core.order import AccountKey
+from blotter.core.store import OrderStore
+from blotter.venues.base import Capabilities, VenueClient
+
+log = logging.getLogger(__name__)
+
+VENUE_NAMES = {"bitfinex": "Bitfinex", "bybit": "Bybit", "b2trader": "B2TRADER"}
+
+
+def venue_title(venue: str) -> str:
+    return VENUE_NAMES.get(venue, venue)
+
+
+class Engine:
+    def __init__(self, store: OrderStore, notices: NoticeBus, states: StateBus) -> None:
+        self.store = store
+        self.notices = notices
+        self.states = states
+        self.clients: dict[AccountKey, VenueClient] = {}
+        self._tasks: dict[AccountKey, asyncio.Task[None]] = {}
+
+    # -- clients ---------------------------------------------------------------------------
+    def add_client(self, client: VenueClient, start: bool = True) -> None:
+        self.clients[client.account] = client
+        if start:
+            self._start(client)
+
+    def start(self) -> None:
+        for client in self.clients.values():
+            self._start(client)
+
+    def _start(self, client: VenueClient) -> None:
+        task = self._tasks.get(client.account)
+        if task is not None and not task.done():
+            return
+        task = asyncio.get_running_loop().create_task(
+            client.run(), name=f"run {client.account}"
+        )
+        task.add_done_callback(self._run_ended)
+        self._tasks[client.account] = task
+
+    def _run_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A client's run() must not die silently: say so where the trader looks.
+            log.error("%s stopped: %s", task.get_name(), exc, exc_info=exc)
+            account = next((a for a, t in self._tasks.items() if t is task), None)
+            if account is not None:
+                self.notices.publish(
+                    Notice(account.venue, account.account, Level.ERROR,
+                           f"Connection stopped after an internal error: {exc}")
+                )
+
+    async def remove_client(self, account: AccountKey) -> None:
+        client = self.clients.pop(account, None)
+        task = self._tasks.pop(account, None)
+        if client is not None:
+            await client.close()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.store.drop_account(account)
+        self.store.flush()
+
+    async def stop(self) -> None:
+        for account in list(self.clients):
+            client = self.clients[account]
+            await client.close()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def capabilities(self, account: AccountKey) -> Capabilities | None:
+        client = self.clients.get(account)
+        return client.capabilities if client is not None else None
+
+    # -- cancels ---------------------------------------------------------------------------
+    def plan(self, scope: CancelScope) -> list[CancelPlan]:
+        plans = plan_cancels(scope, self.store)
+        if scope.kind is ScopeKind.ALL:
+            # Cancel All covers every connected account, also those with no rows showing.
+            planned = {p.account for p in plans}
+            plans += [
+                CancelPlan(account, ScopeKind.ALL, ())
+                for account in self.clients
+                if account not in planned
+            ]
+        return plans
+
+    async def cancel(self, scope: CancelScope) -> list[CancelResult]:
+        plans = self.plan(scope)
+        results = await asyncio.gather(*(self._cancel_plan(p) for p in plans))
+        self._summarise(scope, results)
+        return list(results)
+
+    async def cancel_plans(self, plans: Iterable[CancelPlan]) -> list[CancelResult]:
+        return list(await asyncio.gather(*(self._cancel_plan(p) for p in plans)))
+
+    async def _cancel_plan(self, plan: CancelPlan) -> CancelResult:
+        client = self.clients.get(plan.account)
+        if client is None:
+            result = CancelResult(plan, error=f"{plan.account.account} is not connected")
+            for order in plan.orders:
+                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, result.error)
+            return result
+        try:
+            return await client.cancel(plan)
+        except Exception as exc:  # a client bug must not lose the trader's request silently
+            log.exception("cancel on %s failed", plan.account)
+            self.store.set_cancel_pending(plan.keys, False)
+            result = CancelResult(plan, error=f"cancel failed: {exc}")
+            for order in plan.orders:
+                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, str(exc))
+            return result
+
+    def _summarise(self, scope: CancelScope, results: list[CancelResult]) -> None:
+        """Say what happened when the venues' own words are not the whole story.
+
+        A single clean cancel is left to the venue's notification; anything that did not end as
+        cancelled, and every cancel that spanned several accounts, gets a summary line.
+        """
+        if not results:
+            self.notices.publish(
+                Notice("blotter", "", Level.INFO, f"Nothing to cancel for {scope.describe()}.")
+            )
+            return
+        trouble = [r for r in results if not r.ok]
+        if len(results) == 1 and not trouble:
+            return
+        total = sum(len(r.outcomes) for r in results)
+        cancelled = sum(r.count(Outcome.CANCELLED) for r in results)
+        parts = []
+        for r in results:
+            name = r.plan.account.account
+            if r.error:
+                parts.append(f"{name}: {r.error}")
+                continue
+            bits = [f"{r.count(Outcome.CANCELLED)} cancelled"]
+            for outcome in (Outcome.FILLED, Outcome.NOT_FOUND, Outcome.CLOSED,
+                            Outcome.REJECTED, Outcome.TIMED_OUT):
+                n = r.count(outcome)
+                if n:
+                    bits.append(f"{n} {outcome.value}")
+            parts.append(f"{name} {', '.join(bits)}")
+        level = Level.SUCCESS if not trouble else Level.WARNING
+        if any(r.error or r.count(Outcome.REJECTED) or r.count(Outcome.TIMED_OUT) for r in results):
+            level = Level.ERROR
+        venue = results[0].plan.account.venue if len(results) == 1 else "blotter"
+        account = results[0].plan.account.account if len(results) == 1 else ""
+        ids = tuple(k.order_id for r in results for k in r.outcomes)
+        self.notices.publish(
+            Notice(venue, account, level,
+                   f"Cancelled {cancelled} of {total}: " + "; ".join(parts), order_ids=ids)
+        )

@@ -1,0 +1,147 @@
+"""What every venue client offers the rest of the app, and the parts they share.
+
+A client owns one venue account: it connects, authenticates, loads the open orders into the
+``OrderStore``, streams updates, reconnects, and cancels. Everything it learns goes out as store
+events, ``Notice``s and ``AccountState``s; nothing else of it is visible to the UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from blotter.core.cancel import CancelPlan, CancelResult, Outcome, OrderOutcome
+from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
+from blotter.core.store import OrderStore
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What the venue does natively; the UI enables only what works and says why not."""
+
+    group_cancel: bool
+    cancel_all: bool
+    dead_man_switch: bool
+    group_cancel_reason: str = ""  # shown as a tooltip when group_cancel is False
+
+
+class VenueClient(Protocol):
+    account: AccountKey
+    capabilities: Capabilities
+
+    async def run(self) -> None:
+        """Connect and stream until ``close()``; reconnect on its own."""
+
+    async def cancel(self, plan: CancelPlan) -> CancelResult:
+        """Cancel what the plan lists and wait for the venue's confirmation of each order."""
+
+    async def close(self) -> None:
+        """Stop streaming and release sockets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: delay n is uniform in [base, min(cap, base*factor^n)]."""
+
+    base: float = 0.5
+    factor: float = 2.0
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        upper = min(self.cap, self.base * self.factor ** max(attempt, 0))
+        r = (rng or random).random()
+        return self.base + (upper - self.base) * r
+
+
+def outcome_for_close(final: Order | None) -> Outcome:
+    if final is None:
+        return Outcome.CLOSED
+    if final.status is OrderStatus.CANCELLED:
+        return Outcome.CANCELLED
+    if final.status is OrderStatus.FILLED:
+        return Outcome.FILLED
+    return Outcome.CLOSED
+
+
+class PendingCancels:
+    """Tracks cancels in flight until the venue's stream says each order is closed.
+
+    An acknowledgement is not a cancel: a row stays "cancel pending" in the store until its close
+    arrives (or the venue refuses, or the wait times out), and the outcome follows the close's
+    status, so a fill that won the race is reported as filled.
+    """
+
+    def __init__(self, store: OrderStore) -> None:
+        self._store = store
+        self._waiting: dict[OrderKey, asyncio.Future[OrderOutcome]] = {}
+        store.add_close_listener(self._on_close)
+
+    def begin(self, orders: Iterable[Order]) -> dict[OrderKey, asyncio.Future[OrderOutcome]]:
+        loop = asyncio.get_running_loop()
+        futures: dict[OrderKey, asyncio.Future[OrderOutcome]] = {}
+        for order in orders:
+            key = order.key
+            future = self._waiting.get(key)
+            if future is None or future.done():
+                future = loop.create_future()
+                self._waiting[key] = future
+            futures[key] = future
+        self._store.set_cancel_pending(futures)
+        return futures
+
+    def is_waiting(self, key: OrderKey) -> bool:
+        future = self._waiting.get(key)
+        return future is not None and not future.done()
+
+    def resolve(self, key: OrderKey, outcome: Outcome, text: str = "") -> bool:
+        """Settle one order's cancel; a refusal or timeout puts the row back as it was."""
+        future = self._waiting.pop(key, None)
+        if not outcome.order_gone:
+            self._store.set_cancel_pending([key], False)
+        if future is None or future.done():
+            return False
+        future.set_result(OrderOutcome(key, outcome, text))
+        return True
+
+    def fail_all(self, keys: Iterable[OrderKey], outcome: Outcome, text: str) -> None:
+        for key in keys:
+            self.resolve(key, outcome, text)
+
+    async def wait(
+        self,
+        futures: dict[OrderKey, asyncio.Future[OrderOutcome]],
+        timeout: float,
+    ) -> tuple[dict[OrderKey, OrderOutcome], list[OrderKey]]:
+        """Wait up to ``timeout`` for all; return the outcomes and the keys still unresolved."""
+        pending = [f for f in futures.values() if not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        done = {k: f.result() for k, f in futures.items() if f.done() and not f.cancelled()}
+        return done, [k for k in futures if k not in done]
+
+    def _on_close(self, key: OrderKey, final: Order | None, before: Order | None) -> None:
+        if key in self._waiting:
+            text = final.status_text if final is not None else "no longer open at the venue"
+            self.resolve(key, outcome_for_close(final), text)
+
+
+def publish_state(
+    states: StateBus, account: AccountKey, state: VenueState, reason: str = ""
+) -> None:
+    states.publish(AccountState(account.venue, account.account, state, reason))
+
+
+__all__ = [
+    "Backoff",
+    "Capabilities",
+    "NoticeBus",
+    "PendingCancels",
+    "StateBus",
+    "VenueClient",
+    "outcome_for_close",
+    "publish_state",
+]
