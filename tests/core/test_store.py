@@ -1,0 +1,147 @@
+"""OrderStore: snapshot replace, upserts, closes, batching, cancel-pending marks."""
+
+from decimal import Decimal
+
+import pytest
+
+from blotter.core.order import (
+    AccountKey,
+    Closed,
+    Order,
+    OrderKey,
+    OrderStatus,
+    Side,
+    Snapshot,
+    Upsert,
+)
+from blotter.core.store import OrderStore
+
+A = AccountKey("bitfinex", "main")
+B = AccountKey("bitfinex", "other")
+
+
+def order(oid: str, account: AccountKey = A, *, remaining: str = "1", status=OrderStatus.OPEN,
+          symbol: str = "tBTCUSD", group: str | None = None, text: str = "ACTIVE") -> Order:
+    return Order(
+        venue=account.venue, account=account.account, order_id=oid, symbol=symbol,
+        side=Side.BUY, order_type="EXCHANGE LIMIT", amount=Decimal("1"),
+        remaining=Decimal(remaining), status=status, status_text=text,
+        price=Decimal("100"), group_id=group,
+    )
+
+
+def keys(store: OrderStore) -> set[str]:
+    return {o.order_id for o in store}
+
+
+def test_snapshot_replaces_only_that_account() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    store.apply(Snapshot(B, (order("9", B),)))
+    store.apply(Snapshot(A, (order("2"), order("3"))))
+    assert keys(store) == {"2", "3", "9"}
+    assert {o.order_id for o in store.orders(A)} == {"2", "3"}
+
+
+def test_snapshot_removal_reports_vanished_orders_to_close_listeners() -> None:
+    store = OrderStore()
+    seen: list[tuple[OrderKey, Order | None, Order | None]] = []
+    store.add_close_listener(lambda k, final, before: seen.append((k, final, before)))
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    store.apply(Snapshot(A, (order("2"),)))
+    assert [(k.order_id, final, before.order_id if before else None) for k, final, before in seen] \
+        == [("1", None, "1")]
+
+
+def test_upsert_then_close_keeps_final_status_in_history() -> None:
+    store = OrderStore()
+    store.apply(Upsert(order("1")))
+    store.apply(Upsert(order("1", remaining="0.4", status=OrderStatus.PARTIALLY_FILLED)))
+    assert store.get(OrderKey("bitfinex", "main", "1")).remaining == Decimal("0.4")
+    store.apply(Closed(order("1", remaining="0", status=OrderStatus.FILLED, text="EXECUTED @ 100(1)")))
+    assert len(store) == 0
+    assert store.closed[-1].status_text == "EXECUTED @ 100(1)"
+
+
+def test_upsert_of_a_closed_status_closes_the_row() -> None:
+    store = OrderStore()
+    store.apply(Upsert(order("1")))
+    store.apply(Upsert(order("1", status=OrderStatus.CANCELLED)))
+    assert len(store) == 0
+
+
+def test_flush_batches_changes_into_one_diff() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    first = store.flush()
+    assert {o.order_id for o in first.added} == {"1", "2"}
+    assert not first.updated and not first.removed
+
+    store.apply(Upsert(order("1", remaining="0.5", status=OrderStatus.PARTIALLY_FILLED)))
+    store.apply(Upsert(order("3")))
+    store.apply(Closed(order("2", status=OrderStatus.CANCELLED)))
+    store.apply(Upsert(order("4")))
+    store.apply(Closed(order("4", status=OrderStatus.CANCELLED)))  # came and went between flushes
+    diff = store.flush()
+    assert [o.order_id for o in diff.updated] == ["1"]
+    assert [o.order_id for o in diff.added] == ["3"]
+    assert [k.order_id for k in diff.removed] == ["2"]
+    assert not store.flush()
+
+
+def test_dirty_listener_fires_once_per_batch() -> None:
+    store = OrderStore()
+    calls = []
+    store.add_dirty_listener(lambda: calls.append(1))
+    for i in range(100):
+        store.apply(Upsert(order(str(i))))
+    assert calls == [1]
+    store.flush()
+    store.apply(Upsert(order("x")))
+    assert calls == [1, 1]
+
+
+def test_diff_listeners_receive_the_flushed_diff() -> None:
+    store = OrderStore()
+    got = []
+    store.add_diff_listener(got.append)
+    store.apply(Upsert(order("1")))
+    diff = store.flush()
+    assert got == [diff]
+
+
+def test_unchanged_order_in_snapshot_is_not_reported_as_updated() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"),)))
+    store.flush()
+    store.apply(Snapshot(A, (order("1"),)))
+    assert not store.flush()
+
+
+def test_cancel_pending_marks_rows_and_clears_when_they_close() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    store.flush()
+    k1 = OrderKey("bitfinex", "main", "1")
+    missing = OrderKey("bitfinex", "main", "nope")
+    assert store.set_cancel_pending([k1, missing]) == [k1]
+    assert store.is_cancel_pending(k1)
+    assert [o.order_id for o in store.flush().updated] == ["1"]
+    store.apply(Closed(order("1", status=OrderStatus.CANCELLED)))
+    assert not store.is_cancel_pending(k1)
+    assert [k.order_id for k in store.flush().removed] == ["1"]
+
+
+def test_drop_account_forgets_its_rows() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"),)))
+    store.apply(Snapshot(B, (order("2", B),)))
+    store.drop_account(A)
+    assert keys(store) == {"2"}
+    assert store.accounts() == [B]
+
+
+def test_snapshot_with_a_foreign_order_is_refused() -> None:
+    store = OrderStore()
+    with pytest.raises(ValueError):
+        store.apply(Snapshot(A, (order("1", B),)))
