@@ -93,7 +93,7 @@ class Bus(Generic[T]):
         for callback in list(self._subscribers):
             try:
                 callback(item)
-            except Exception as exc:  # a broken view must not break the feed
+            except Exception as exc:  # noqa: BLE001 - a broken view must not break the feed
                 if self.on_error is not None:
                     self.on_error(exc)
 

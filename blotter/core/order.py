@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 
 class Side(Enum):
@@ -29,12 +30,12 @@ class OrderStatus(Enum):
 
     @property
     def is_open(self) -> bool:
+        # A tuple compares by identity first; a frozenset would call Enum.__hash__ (Python code)
+        # on every store update.
         return self in _OPEN_STATUSES
 
 
-_OPEN_STATUSES = frozenset(
-    {OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNTRIGGERED}
-)
+_OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNTRIGGERED)
 
 
 class Flag(Enum):
@@ -54,9 +55,12 @@ class AccountKey:
         return f"{self.venue}:{self.account}"
 
 
-@dataclass(frozen=True, slots=True)
-class OrderKey:
-    """Identity of a row: an order id is unique only within one venue account."""
+class OrderKey(NamedTuple):
+    """Identity of a row: an order id is unique only within one venue account.
+
+    A NamedTuple rather than a frozen dataclass: it is hashed and compared on every store
+    update and model lookup, and a tuple does both in C (a dataclass runs Python code each time).
+    """
 
     venue: str
     account: str

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from blotter.core.cancel import CancelPlan, CancelResult, Outcome, OrderOutcome
+from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
 from blotter.core.store import OrderStore

@@ -13,7 +13,7 @@ C = AccountKey("bybit", "main")
 def order(oid: str, account: AccountKey, symbol: str = "tBTCUSD", group: str | None = None) -> Order:
     return Order(
         venue=account.venue, account=account.account, order_id=oid, symbol=symbol,
-        side=Side.SELL, order_type="LIMIT", amount=Decimal("2"), remaining=Decimal("2"),
+        side=Side.SELL, order_type="LIMIT", amount=Decimal(2), remaining=Decimal(2),
         status=OrderStatus.OPEN, status_text="ACTIVE", group_id=group,
     )
 

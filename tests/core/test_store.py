@@ -24,9 +24,9 @@ def order(oid: str, account: AccountKey = A, *, remaining: str = "1", status=Ord
           symbol: str = "tBTCUSD", group: str | None = None, text: str = "ACTIVE") -> Order:
     return Order(
         venue=account.venue, account=account.account, order_id=oid, symbol=symbol,
-        side=Side.BUY, order_type="EXCHANGE LIMIT", amount=Decimal("1"),
+        side=Side.BUY, order_type="EXCHANGE LIMIT", amount=Decimal(1),
         remaining=Decimal(remaining), status=status, status_text=text,
-        price=Decimal("100"), group_id=group,
+        price=Decimal(100), group_id=group,
     )
 
 

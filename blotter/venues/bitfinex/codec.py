@@ -1,0 +1,777 @@
+"""Bitfinex API v2, sans-I/O: frames in, events out; requests built and signed, never sent here.
+
+Nothing in this module touches a socket or reads a clock: times and nonces are passed in. The
+client (``client.py``) only shuttles bytes between the network and these functions.
+
+Frames (``/work/shared/venues/bitfinex.md`` §3): the account channel 0 carries ``os`` (snapshot),
+``on``/``ou`` (new/updated, still open), ``oc`` (closed: cancelled *or* filled — read STATUS), ``n``
+(notifications, the venue's words for the status bar) and ``hb``. Control messages are JSON
+objects with an ``"event"`` key (``info``, ``auth``, ``error``, ...).
+
+Numbers: the venue sends amounts and prices as JSON numbers. ``orjson`` reads them as floats
+and ``Decimal(repr(f))`` is the exact decimal that was printed (shortest round-trip repr, and
+Bitfinex never prints more than 15 significant digits). Integers stay integers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+import orjson
+
+from blotter.core.notices import Level, Notice
+from blotter.core.order import (
+    AccountKey,
+    Closed,
+    Flag,
+    Order,
+    OrderStatus,
+    Side,
+    Snapshot,
+    Upsert,
+)
+
+VENUE: Final = "bitfinex"
+ORDER_FIELDS: Final = 32
+NOTIFICATION_FIELDS: Final = 8
+AUTH_FILTER: Final = ("trading", "notify")
+MULTI_CANCEL_CHUNK: Final = 200  # ids per oc_multi input / REST call (the venue documents no max)
+
+# REST paths, relative to "/v2/" (the signature covers "/api/v2/<path>").
+PATH_ORDERS: Final = "auth/r/orders"
+PATH_CANCEL: Final = "auth/w/order/cancel"
+PATH_CANCEL_MULTI: Final = "auth/w/order/cancel/multi"
+
+# Info codes (§1.6) and error codes (§1.7) the client acts on.
+INFO_RESTART: Final = 20051
+INFO_MAINTENANCE_START: Final = 20060
+INFO_MAINTENANCE_END: Final = 20061
+ERR_AUTH_FAIL: Final = 10100
+ERR_AUTH_NONCE: Final = 10114
+
+
+class MalformedFrame(ValueError):
+    """A frame (or REST body) that is not what the protocol says. The text never holds secrets."""
+
+
+# -- events ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Info:
+    version: int | None
+    code: int | None
+    msg: str
+    platform_status: int | None  # 1 operative, 0 maintenance (only on the connect info)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthReply:
+    ok: bool
+    code: int | None
+    msg: str
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueError:
+    code: int | None
+    msg: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    cid: int | None
+    ts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A well-formed frame the blotter has no use for (wallets, positions, trades, conf, ...)."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An ``n`` frame (or a REST write answer): the venue's status keyword and text, verbatim.
+
+    ``order_ids`` come from NOTIFY_INFO (one order array, or a list of them); ``orders`` holds
+    those that are full order arrays (ERROR stubs carry only the id).
+    """
+
+    kind: str  # oc-req, oc_multi-req, on-req, ...
+    status: str  # SUCCESS, ERROR, FAILURE, ...
+    text: str
+    code: int | None
+    order_ids: tuple[str, ...]
+    orders: tuple[Order, ...]
+    mts: int | None
+    client_ids: tuple[str, ...] = ()  # CID [2] of each listed array (stubs of cid cancels)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+@dataclass(frozen=True, slots=True)
+class RestError:
+    """``["error", CODE, "TEXT"]`` or any other non-success answer of the REST API."""
+
+    http_status: int
+    code: int | None
+    text: str
+
+
+HEARTBEAT: Final = Heartbeat(0)
+
+BitfinexEvent = (
+    Snapshot
+    | Upsert
+    | Closed
+    | Notification
+    | Info
+    | AuthReply
+    | VenueError
+    | Heartbeat
+    | Pong
+    | Ignored
+)
+
+
+# -- order arrays ------------------------------------------------------------------------------
+_FLAG_BITS: Final = (
+    (64, Flag.HIDDEN),
+    (512, Flag.CLOSE),
+    (1024, Flag.REDUCE_ONLY),
+    (4096, Flag.POST_ONLY),
+    (16384, Flag.OCO),
+)
+_FLAG_HIDDEN_BIT: Final = 64
+_DAY_MS: Final = 86_400_000
+_CACHE_LIMIT: Final = 65_536
+
+_LEVELS: Final = {
+    "SUCCESS": Level.SUCCESS,
+    "ERROR": Level.ERROR,
+    "FAILURE": Level.ERROR,
+    "INFO": Level.INFO,
+    "WARNING": Level.WARNING,
+}
+
+
+def _closed_status(text: str, fully_executed: bool) -> OrderStatus:
+    """Normalise the STATUS of an ``oc`` frame from its leading keyword (§6.2).
+
+    The text is shown as is; only the keyword before `` @`` / `` was`` / ``:`` decides.
+    """
+    lead = text.partition(" was")[0].partition(" @")[0].partition(":")[0].partition(" (")[0]
+    lead = lead.strip()
+    if lead in ("EXECUTED", "FORCED EXECUTED"):
+        return OrderStatus.FILLED
+    if lead.endswith("CANCELED"):  # CANCELED, POSTONLY/IOC/FILLORKILL CANCELED
+        return OrderStatus.CANCELLED
+    if lead.startswith("INSUFFICIENT"):  # the venue cancelled it for margin/balance
+        return OrderStatus.CANCELLED
+    if lead.startswith("RSN_POS_"):  # reduce-only orders the venue refused to keep
+        return OrderStatus.REJECTED
+    if lead.startswith("RSN_"):  # RSN_DUST, RSN_PAUSE, RSN_BOOK_SLIP: removed by the venue
+        return OrderStatus.CANCELLED
+    return OrderStatus.FILLED if fully_executed else OrderStatus.CANCELLED
+
+
+def _utc_date(day: int) -> str:
+    # Days since the epoch -> YYYY-MM-DD (civil-from-days, Howard Hinnant), no datetime needed.
+    z = day + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    y = yoe + era * 400 + (1 if m <= 2 else 0)
+    return f"{y:04d}-{m:02d}-{d:02d}"
+
+
+def utc_date_of_ms(ms: int) -> str:
+    """The UTC calendar day of a millisecond timestamp, as Bitfinex's ``cid_date`` wants it."""
+    return _utc_date(ms // _DAY_MS)
+
+
+class _OrderSlots:
+    """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
+
+    Building an ``Order`` through its frozen-dataclass ``__init__`` costs one
+    ``object.__setattr__`` call per field (19 of them), about three times the cost of parsing
+    the frame with orjson. The hot path fills this twin and then re-labels it as ``Order``:
+    the result is an ordinary, immutable ``Order``. ``_fast_build_works()`` checks the trick
+    against the real constructor at import and the codec falls back to it if they ever differ.
+    """
+
+    __slots__ = Order.__slots__
+
+
+def _build_fast(
+    venue: str, account: str, order_id: str, symbol: str, side: Side, order_type: str,
+    amount: Decimal, remaining: Decimal, status: OrderStatus, status_text: str,
+    price: Decimal | None, avg_price: Decimal | None, client_id: str | None,
+    client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
+    created_ms: int | None, updated_ms: int | None,
+) -> Order:
+    o: Any = object.__new__(_OrderSlots)
+    o.venue = venue
+    o.account = account
+    o.order_id = order_id
+    o.symbol = symbol
+    o.side = side
+    o.order_type = order_type
+    o.amount = amount
+    o.remaining = remaining
+    o.status = status
+    o.status_text = status_text
+    o.price = price
+    o.avg_price = avg_price
+    o.client_id = client_id
+    o.client_id_date = client_id_date
+    o.group_id = group_id
+    o.flags = flags
+    o.created_ms = created_ms
+    o.updated_ms = updated_ms
+    o.category = None
+    o.__class__ = Order
+    result: Order = o
+    return result
+
+
+def _build_plain(
+    venue: str, account: str, order_id: str, symbol: str, side: Side, order_type: str,
+    amount: Decimal, remaining: Decimal, status: OrderStatus, status_text: str,
+    price: Decimal | None, avg_price: Decimal | None, client_id: str | None,
+    client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
+    created_ms: int | None, updated_ms: int | None,
+) -> Order:
+    return Order(
+        venue, account, order_id, symbol, side, order_type, amount, remaining, status,
+        status_text, price, avg_price, client_id, client_id_date, group_id, flags, created_ms,
+        updated_ms,
+    )
+
+
+def _fast_build_works() -> bool:
+    args = (
+        "v", "a", "1", "tX", Side.SELL, "LIMIT", Decimal(2), Decimal(1),
+        OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, "4", "2020-01-01", "5",
+        frozenset({Flag.HIDDEN}), 6, 7,
+    )
+    try:
+        fast = _build_fast(*args)
+        plain = _build_plain(*args)
+        return (
+            type(fast) is Order
+            and fast == plain
+            and hash(fast) == hash(plain)
+            and repr(fast) == repr(plain)
+            and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
+        )
+    except (TypeError, AttributeError, ValueError):  # pragma: no cover - Order's layout changed
+        return False
+
+
+FAST_ORDER_BUILD: Final = _fast_build_works()
+_new = object.__new__
+_Decimal = Decimal
+
+
+class FrameParser:
+    """Turns one account's frames into events. Holds only caches: no I/O, no clock.
+
+    ``parse`` raises ``MalformedFrame`` for anything that is not a valid frame; it never raises
+    anything else.
+    """
+
+    def __init__(self, account: AccountKey) -> None:
+        if account.venue != VENUE:
+            raise ValueError(f"not a Bitfinex account: {account}")
+        self.account = account
+        self._venue = account.venue
+        self._account = account.account
+        # Caches keep the hot path to dict lookups; prices and amounts repeat a lot.
+        self._floats: dict[float, Decimal] = {}
+        self._ints: dict[int, Decimal] = {}
+        self._flags: dict[int, frozenset[Flag]] = {}
+        self._days: dict[int, str] = {}
+        self._closed: dict[str, OrderStatus] = {}
+
+    # -- frames ------------------------------------------------------------------------------
+    def parse(self, frame: bytes | bytearray | memoryview | str) -> BitfinexEvent:
+        try:
+            msg = orjson.loads(frame)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise MalformedFrame(f"not JSON: {exc}") from None
+        # The hot path, inline: [0, "ou"|"on", ORDER].
+        if type(msg) is list and len(msg) > 2 and msg[0] == 0 and type(msg[0]) is int:
+            kind = msg[1]
+            if kind == "ou" or kind == "on":
+                try:
+                    return Upsert(self.parse_order(msg[2]))
+                except MalformedFrame:
+                    raise
+                except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+                    raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
+        return self.parse_message(msg)
+
+    def parse_message(self, msg: Any) -> BitfinexEvent:
+        try:
+            if type(msg) is list:
+                return self._array(msg)
+            if type(msg) is dict:
+                return self._event(msg)
+        except MalformedFrame:
+            raise
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
+        raise MalformedFrame(f"neither an array nor an object: {type(msg).__name__}")
+
+    def _array(self, msg: list[Any]) -> BitfinexEvent:
+        n = len(msg)
+        if n < 2 or type(msg[1]) is not str:
+            raise MalformedFrame("array frame without a message type")
+        channel = msg[0]
+        kind: str = msg[1]
+        if channel != 0 or type(channel) is not int:
+            if type(channel) is not int:
+                raise MalformedFrame("array frame without a channel id")
+            return HEARTBEAT if kind == "hb" else Ignored("channel")
+        if kind == "hb":
+            return HEARTBEAT
+        if n < 3:
+            raise MalformedFrame(f"{kind!r} frame without data")
+        data = msg[2]
+        if kind == "ou" or kind == "on":
+            return Upsert(self.parse_order(data))
+        if kind == "oc":
+            return Closed(self.parse_order(data, closed=True))
+        if kind == "n":
+            return self.parse_notification(data)
+        if kind == "os":
+            return Snapshot(self.account, self.parse_orders(data))
+        return Ignored(kind)
+
+    def _event(self, msg: dict[str, Any]) -> BitfinexEvent:
+        event = msg.get("event")
+        if type(event) is not str:
+            raise MalformedFrame("object frame without an event name")
+        if event == "info":
+            version = _opt_int(msg.get("version"), "version")
+            code = _opt_int(msg.get("code"), "code")
+            if version is None and code is None:
+                raise MalformedFrame("info event with neither version nor code")
+            platform = msg.get("platform")
+            status = platform.get("status") if type(platform) is dict else None
+            return Info(version, code, _text(msg.get("msg")), _opt_int(status, "platform"))
+        if event == "auth":
+            status = msg.get("status")
+            if type(status) is not str:
+                raise MalformedFrame("auth reply without a status")
+            return AuthReply(
+                status == "OK",
+                _opt_int(msg.get("code"), "code"),
+                _text(msg.get("msg")),
+                _opt_int(msg.get("userId"), "userId"),
+            )
+        if event == "error":
+            return VenueError(_opt_int(msg.get("code"), "code"), _text(msg.get("msg")))
+        if event == "pong":
+            return Pong(_opt_int(msg.get("cid"), "cid"), _opt_int(msg.get("ts"), "ts"))
+        return Ignored(event)
+
+    # -- orders ------------------------------------------------------------------------------
+    def parse_orders(self, data: Any) -> tuple[Order, ...]:
+        """A list of order arrays (the ``os`` snapshot, or REST ``auth/r/orders``)."""
+        if type(data) is not list:
+            raise MalformedFrame("order list is not an array")
+        try:
+            return tuple([self.parse_order(a) for a in data])
+        except MalformedFrame:
+            raise
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
+
+    def parse_order(self, a: Any, closed: bool = False) -> Order:
+        """One 32-field order array (§3.2); longer arrays are fine, shorter ones are not.
+
+        This is the hot path (every ``ou``): plain local lookups, cached decimals, no regex.
+        """
+        if type(a) is not list or len(a) < ORDER_FIELDS:
+            raise MalformedFrame("order is not an array of 32 fields")
+        oid = a[0]
+        symbol = a[3]
+        status_text = a[13]
+        order_type = a[8]
+        if type(oid) is not int or oid <= 0:
+            raise MalformedFrame("order without an integer id")
+        if type(symbol) is not str or type(status_text) is not str or type(order_type) is not str:
+            raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
+        floats = self._floats
+
+        # Amounts: remaining [6] and original [7]; the sign of the original gives the side.
+        orig = a[7]
+        t = type(orig)
+        if t is float or t is int:
+            if orig < 0:
+                side = Side.SELL
+                orig = -orig
+            else:
+                side = Side.BUY
+            amount = floats.get(orig) if t is float else None
+            if amount is None:
+                amount = self._decimal(orig)
+        else:
+            raise MalformedFrame(f"order {oid}: original amount is not a number")
+        rem = a[6]
+        t = type(rem)
+        if t is float:
+            # The remaining amount is new on nearly every update: convert, don't cache.
+            if rem < 0:
+                rem = -rem
+            remaining = _Decimal(repr(rem))
+        elif t is int:
+            if rem < 0:
+                rem = -rem
+            remaining = self._decimal(rem)
+        elif rem is None and closed:
+            rem = 0
+            remaining = self._decimal(0)
+        else:
+            raise MalformedFrame(f"order {oid}: amount is not a number")
+
+        p = a[16]
+        t = type(p)
+        if t is float:
+            price = floats.get(p)
+            if price is None:
+                price = self._decimal(p)
+        elif t is int:
+            price = self._decimal(p)
+        elif p is None:
+            price = None
+        else:
+            raise MalformedFrame(f"order {oid}: price is not a number")
+        p = a[17]
+        t = type(p)
+        if not p:  # PRICE_AVG is 0 (or null) until the first fill
+            if p is not None and t is not float and t is not int:
+                raise MalformedFrame(f"order {oid}: average price is not a number")
+            avg_price = None
+        elif t is float:
+            avg_price = _Decimal(repr(p))  # averages rarely repeat
+        elif t is int:
+            avg_price = self._decimal(p)
+        else:
+            raise MalformedFrame(f"order {oid}: average price is not a number")
+
+        if closed:
+            status = self._closed.get(status_text)
+            if status is None:
+                status = _closed_status(status_text, rem == 0)
+                if len(self._closed) < 1024 and "@" not in status_text:
+                    self._closed[status_text] = status
+        elif rem < orig or status_text.startswith("PARTIALLY"):
+            status = OrderStatus.PARTIALLY_FILLED
+        else:
+            status = OrderStatus.OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
+
+        gid = a[1]
+        cid = a[2]
+        created = a[4]
+        updated = a[5]
+        if gid is not None:
+            if type(gid) is not int:
+                raise MalformedFrame(f"order {oid}: group id is not an integer")
+            gid = str(gid)
+        cid_date = None
+        if created is not None and type(created) is not int:
+            raise MalformedFrame(f"order {oid}: MTS_CREATE is not an integer")
+        if cid is not None:
+            if type(cid) is not int:
+                raise MalformedFrame(f"order {oid}: client id is not an integer")
+            cid = str(cid)
+            if created is not None:
+                day = created // _DAY_MS
+                cid_date = self._days.get(day)
+                if cid_date is None:
+                    cid_date = self._days[day] = _utc_date(day)
+        if updated is not None and type(updated) is not int:
+            raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
+
+        bits = a[12]
+        if a[24]:  # the HIDDEN field
+            bits = (bits or 0) | _FLAG_HIDDEN_BIT
+        flags = self._flags.get(bits)
+        if flags is None:
+            flags = self._flag_set(bits)
+
+        if FAST_ORDER_BUILD:
+            o: Any = _new(_OrderSlots)
+            o.venue = self._venue
+            o.account = self._account
+            o.order_id = str(oid)
+            o.symbol = symbol
+            o.side = side
+            o.order_type = order_type
+            o.amount = amount
+            o.remaining = remaining
+            o.status = status
+            o.status_text = status_text
+            o.price = price
+            o.avg_price = avg_price
+            o.client_id = cid
+            o.client_id_date = cid_date
+            o.group_id = gid
+            o.flags = flags
+            o.created_ms = created
+            o.updated_ms = updated
+            o.category = None
+            o.__class__ = Order
+            order: Order = o
+            return order
+        return _build_plain(
+            self._venue, self._account, str(oid), symbol, side, order_type, amount, remaining,
+            status, status_text, price, avg_price, cid, cid_date, gid, flags, created, updated,
+        )
+
+    def _flag_set(self, bits: Any) -> frozenset[Flag]:
+        if bits is None:
+            bits = 0
+        elif type(bits) is not int:
+            raise MalformedFrame("order flags are not an integer")
+        flags = frozenset(f for bit, f in _FLAG_BITS if bits & bit)
+        if len(self._flags) < 4096:
+            self._flags[bits] = flags
+        return flags
+
+    def _decimal(self, x: float) -> Decimal:
+        """Exact decimal of a JSON number: a float via its shortest repr, an int as is."""
+        if type(x) is float:
+            cache = self._floats
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            d = cache[x] = Decimal(repr(x))
+            return d
+        ints = self._ints
+        n = int(x)
+        found = ints.get(n)
+        if found is None:
+            if len(ints) >= _CACHE_LIMIT:
+                ints.clear()
+            found = ints[n] = Decimal(n)
+        return found
+
+
+
+    # -- notifications -----------------------------------------------------------------------
+    def parse_notification(self, data: Any) -> Notification:
+        """``[MTS, TYPE, MESSAGE_ID, null, NOTIFY_INFO, CODE, STATUS, TEXT, ...]`` (§3.4)."""
+        if type(data) is not list or len(data) < NOTIFICATION_FIELDS:
+            raise MalformedFrame("notification is not an array of 8 fields")
+        kind = data[1]
+        status = data[6]
+        if type(kind) is not str:
+            raise MalformedFrame("notification without a type")
+        if status is not None and type(status) is not str:
+            raise MalformedFrame("notification status is not text")
+        info = data[4]
+        arrays: list[Any]
+        if type(info) is list and info and type(info[0]) is list:
+            arrays = info  # oc_multi-req, REST on-req: a list of order arrays
+        elif type(info) is list and info:
+            arrays = [info]  # oc-req: one order array (or an id-only stub)
+        else:
+            arrays = []
+        ids: list[str] = []
+        cids: list[str] = []
+        orders: list[Order] = []
+        for arr in arrays:
+            if type(arr) is not list or not arr:
+                continue
+            if type(arr[0]) is int and arr[0] > 0:
+                ids.append(str(arr[0]))
+            if len(arr) > 2 and type(arr[2]) is int:
+                cids.append(str(arr[2]))
+            try:
+                orders.append(self.parse_order(arr))
+            except (MalformedFrame, LookupError, TypeError, ValueError, ArithmeticError):
+                pass  # ERROR stubs and id-only acks carry no full order
+        mts = data[0]
+        code = data[5]
+        return Notification(
+            kind=kind,
+            status=status or "",
+            text=_text(data[7]),
+            code=code if type(code) is int else None,
+            order_ids=tuple(ids),
+            orders=tuple(orders),
+            mts=mts if type(mts) is int else None,
+            client_ids=tuple(cids),
+        )
+
+
+def _opt_int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
+    if type(value) is str and value.isdigit():  # e.g. a code sent as text
+        return int(value)
+    raise MalformedFrame(f"{what} is not an integer")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if type(value) is str else str(value)
+
+
+# -- notices -----------------------------------------------------------------------------------
+def notification_notice(n: Notification, account: AccountKey, ts_ms: int | None = None) -> Notice:
+    """The venue's words for the status bar: ``STATUS: TEXT`` (``Notice.line()``)."""
+    return Notice(
+        venue=account.venue,
+        account=account.account,
+        level=_LEVELS.get(n.status, Level.INFO),
+        text=n.text,
+        status=n.status or None,
+        order_ids=n.order_ids,
+        ts_ms=ts_ms,
+    )
+
+
+def error_notice(
+    code: int | None, msg: str, account: AccountKey, ts_ms: int | None = None
+) -> Notice:
+    return Notice(
+        venue=account.venue,
+        account=account.account,
+        level=Level.ERROR,
+        text=msg or "error without a message",
+        status=f"ERROR {code}" if code is not None else "ERROR",
+        ts_ms=ts_ms,
+    )
+
+
+def is_not_found(text: str) -> bool:
+    """``Order not found.`` means the order is already gone (the one text we act on, as ccxt does)."""
+    return "not found" in text.lower()
+
+
+# -- requests ----------------------------------------------------------------------------------
+def sign(secret: str, message: str | bytes) -> str:
+    """Lowercase hex HMAC-SHA384 (§2.2, §5.1)."""
+    data = message.encode("utf-8") if isinstance(message, str) else message
+    return hmac.new(secret.encode("utf-8"), data, hashlib.sha384).hexdigest()
+
+
+def auth_message(
+    api_key: str,
+    api_secret: str,
+    nonce: int,
+    *,
+    dead_man_switch: bool = False,
+    filters: tuple[str, ...] = AUTH_FILTER,
+) -> bytes:
+    """The WS ``auth`` event (§2.1). ``dms: 4`` only when asked: it cancels all orders on a drop."""
+    payload = f"AUTH{nonce}"
+    msg: dict[str, Any] = {
+        "event": "auth",
+        "apiKey": api_key,
+        "authSig": sign(api_secret, payload),
+        "authPayload": payload,
+        "authNonce": nonce,
+        "filter": list(filters),
+    }
+    if dead_man_switch:
+        msg["dms"] = 4
+    return orjson.dumps(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    path: str  # relative to the origin, e.g. "/v2/auth/w/order/cancel"
+    body: bytes  # the exact bytes signed and sent
+    headers: dict[str, str]
+
+    def __repr__(self) -> str:  # never show the key or the signature
+        return f"RestRequest(path={self.path!r}, body={self.body[:80]!r})"
+
+
+def rest_request(
+    path: str, body: dict[str, Any] | None, api_key: str, api_secret: str, nonce: int
+) -> RestRequest:
+    """A signed REST call: HMAC-SHA384 over ``"/api/v2/" + path + nonce + body`` (§5.1)."""
+    raw = orjson.dumps(body if body is not None else {})
+    nonce_text = str(nonce)
+    signature = sign(api_secret, f"/api/v2/{path}{nonce_text}".encode() + raw)
+    return RestRequest(
+        path=f"/v2/{path}",
+        body=raw,
+        headers={
+            "content-type": "application/json",
+            "bfx-nonce": nonce_text,
+            "bfx-apikey": api_key,
+            "bfx-signature": signature,
+        },
+    )
+
+
+def cancel_input(order_id: int) -> bytes:
+    return orjson.dumps([0, "oc", None, {"id": order_id}])
+
+
+def cancel_cid_input(cid: int, cid_date: str) -> bytes:
+    return orjson.dumps([0, "oc", None, {"cid": cid, "cid_date": cid_date}])
+
+
+def cancel_multi_input(payload: dict[str, Any]) -> bytes:
+    """``oc_multi`` with ``{"id": [...]}``, ``{"gid": [...]}``, ``{"cid": [[cid, date]]}`` or ``{"all": 1}``."""
+    return orjson.dumps([0, "oc_multi", None, payload])
+
+
+def chunks(ids: list[int], size: int = MULTI_CANCEL_CHUNK) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def parse_rest_error(http_status: int, body: bytes) -> RestError:
+    """Read an error answer: ``["error", CODE, "TEXT"]`` (HTTP 500), or whatever a 429 carries."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        data = None
+    if type(data) is list and len(data) >= 3 and data[0] == "error":
+        code = data[1] if type(data[1]) is int else None
+        return RestError(http_status, code, _text(data[2]))
+    if type(data) is dict:
+        for field in ("error", "message", "msg"):
+            if type(data.get(field)) is str:
+                return RestError(http_status, None, data[field])
+    if http_status == 429:
+        return RestError(http_status, None, "ratelimit: too many requests (HTTP 429)")
+    excerpt = body[:120].decode("utf-8", "replace").strip()
+    return RestError(http_status, None, excerpt or f"HTTP {http_status}")
+
+
+def excerpt(frame: bytes | bytearray | memoryview | str, limit: int = 120) -> str:
+    """A short, printable start of a frame for logs (frames from the venue carry no secrets)."""
+    if isinstance(frame, str):
+        text = frame
+    else:
+        text = bytes(frame[:limit * 4]).decode("utf-8", "replace")
+    text = text[:limit]
+    return repr(text) + ("…" if len(frame) > limit else "")

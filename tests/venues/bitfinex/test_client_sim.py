@@ -1,0 +1,637 @@
+"""BitfinexClient against the loopback simulator, over real sockets.
+
+Every wait is bounded (``until`` and ``asyncio.wait_for``); pytest-timeout backs them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blotter.core.cancel import CancelPlan, CancelScope, Outcome, ScopeKind, plan_cancels
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus, Side, Snapshot, Upsert
+from blotter.core.store import OrderStore
+from blotter.sim.bitfinex import BitfinexSimulator
+from blotter.venues.base import Backoff
+from blotter.venues.bitfinex import BitfinexClient
+from blotter.venues.bitfinex.codec import FrameParser
+from tests.helpers import running_sim, until
+
+pytestmark = pytest.mark.timeout(30)
+
+KEY, SECRET = "sim-test-key", "sim-test-secret"
+ACCOUNT = AccountKey("bitfinex", "sim")
+FAST = Backoff(base=0.05, factor=2.0, cap=0.3)
+
+
+@dataclass
+class Env:
+    sim: BitfinexSimulator
+    client: BitfinexClient
+    store: OrderStore
+    notices: list[Notice] = field(default_factory=list)
+    states: list[AccountState] = field(default_factory=list)
+
+    def rows(self) -> dict[str, Order]:
+        return {o.order_id: o for o in self.store.orders(ACCOUNT)}
+
+    def venue_orders(self) -> dict[str, Order]:
+        parser = FrameParser(ACCOUNT)
+        return {str(a[0]): parser.parse_order(a) for a in self.sim.open_orders()}
+
+    def in_sync(self) -> bool:
+        return self.rows() == self.venue_orders()
+
+    def state(self) -> VenueState | None:
+        return self.states[-1].state if self.states else None
+
+    def key(self, order_id: int | str) -> OrderKey:
+        return OrderKey("bitfinex", "sim", str(order_id))
+
+    def plan(self, scope: CancelScope) -> CancelPlan:
+        plans = plan_cancels(scope, self.store)
+        assert len(plans) == 1, plans
+        return plans[0]
+
+    def texts(self) -> list[str]:
+        return [n.line() for n in self.notices]
+
+
+@asynccontextmanager
+async def connected(
+    tmp_path: Path, sim_options: dict[str, Any] | None = None, **client_options: Any
+) -> AsyncIterator[Env]:
+    options = {"api_key": KEY, "api_secret": SECRET, "seed": 11, "initial_orders": 0,
+               "heartbeat_interval": 15.0}
+    options.update(sim_options or {})
+    async with running_sim(**options) as sim:
+        store, notices, states = OrderStore(), NoticeBus(), StateBus()
+        kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0}
+        kwargs.update(client_options)
+        client = BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
+            store=store, notices=notices, states=states, nonce_dir=tmp_path, **kwargs,
+        )
+        env = Env(sim, client, store)
+        notices.subscribe(env.notices.append)
+        states.subscribe(env.states.append)
+        task = asyncio.create_task(client.run())
+        try:
+            yield env
+        finally:
+            await asyncio.wait_for(client.close(), 10)
+            await asyncio.wait_for(task, 10)
+            assert env.state() is VenueState.STOPPED
+
+
+async def live(env: Env) -> None:
+    await until(lambda: env.state() is VenueState.LIVE, message="state LIVE")
+
+
+def place(env: Env, n: int = 1, **kw: Any) -> list[int]:
+    kw.setdefault("symbol", "tBTCUSD")
+    kw.setdefault("amount", "0.5")
+    kw.setdefault("price", "50000")
+    return [env.sim.place_order(**kw) for _ in range(n)]
+
+
+# -- snapshot and live updates -----------------------------------------------------------------
+async def test_snapshot_on_connect_equals_the_venue(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 25}) as env:
+        await live(env)
+        assert len(env.rows()) == 25
+        assert env.in_sync()  # every field, exactly as the venue's arrays say
+        states = [s.state for s in env.states]
+        assert states[:3] == [VenueState.CONNECTING, VenueState.AUTHENTICATING, VenueState.LIVE]
+
+
+async def test_snapshot_replaces_rows_the_venue_does_not_have(tmp_path: Path) -> None:
+    async with running_sim(api_key=KEY, api_secret=SECRET, initial_orders=3, seed=3) as sim:
+        store, notices, states = OrderStore(), NoticeBus(), StateBus()
+        ghost = Order("bitfinex", "sim", "1", "tBTCUSD", Side.BUY, "LIMIT", Decimal(1),
+                      Decimal(1), OrderStatus.OPEN, "ACTIVE")
+        store.apply(Upsert(ghost))
+        client = BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
+            store=store, notices=notices, states=states, nonce_dir=tmp_path, backoff=FAST,
+        )
+        task = asyncio.create_task(client.run())
+        try:
+            await until(lambda: len(store.orders(ACCOUNT)) == 3)
+            assert ghost.key not in store
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 10)
+
+
+async def test_live_new_partial_fill_fill_and_external_cancel(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        a, b, c = place(env, 3, gid=5, cid=777)
+        await until(lambda: len(env.rows()) == 3)
+        row = env.rows()[str(a)]
+        assert (row.group_id, row.client_id, row.status) == ("5", "777", OrderStatus.OPEN)
+
+        env.sim.fill(a, "0.2")
+        await until(lambda: env.rows()[str(a)].remaining == Decimal("0.3"))
+        row = env.rows()[str(a)]
+        assert row.status is OrderStatus.PARTIALLY_FILLED
+        assert row.status_text.startswith("PARTIALLY FILLED @ ")
+        assert row.filled == Decimal("0.2")
+
+        env.sim.fill(b)
+        env.sim.cancel_external(c)
+        await until(lambda: set(env.rows()) == {str(a)})
+        closed = {o.order_id: o for o in env.store.closed}
+        assert closed[str(b)].status is OrderStatus.FILLED
+        assert closed[str(b)].status_text.startswith("EXECUTED @ ")
+        assert closed[str(c)].status is OrderStatus.CANCELLED
+        assert closed[str(c)].status_text == "CANCELED"
+        assert env.in_sync()
+
+
+# -- cancels -------------------------------------------------------------------------------------
+async def test_cancel_one_order_by_id(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        target, other = place(env, 2)
+        await until(lambda: len(env.rows()) == 2)
+        env.sim.ack_to_close_delay = 0.3  # room to see the row pending before its oc
+        plan = env.plan(CancelScope.order(env.key(target)))
+        task = asyncio.create_task(env.client.cancel(plan))
+        await until(lambda: env.store.is_cancel_pending(env.key(target)))
+        assert env.key(target) in env.store  # pending, not gone: an ack is not a cancel
+        result = await asyncio.wait_for(task, 10)
+
+        assert result.ok
+        assert result.outcomes[env.key(target)].outcome is Outcome.CANCELLED
+        assert result.outcomes[env.key(target)].text == "CANCELED"
+        assert env.key(target) not in env.store and env.key(other) in env.store
+        assert not env.store.is_cancel_pending(env.key(other))
+        expected = f"Submitted for cancellation; waiting for confirmation (ID: {target})."
+        notice = next(n for n in env.notices if n.text == expected)
+        assert notice.status == "SUCCESS" and notice.level is Level.SUCCESS
+        assert notice.order_ids == (str(target),) and notice.venue == "bitfinex"
+        assert f"SUCCESS: {expected}" in env.texts()
+        assert result.text == expected
+        assert env.sim.inputs_received[-1] == [0, "oc", None, {"id": target}]
+        assert not env.sim.rest_calls  # the socket was up: no REST needed
+
+
+async def test_cancel_by_cid_and_date(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        (target,) = place(env, 1, cid=424242)
+        place(env, 1, cid=555)
+        await until(lambda: len(env.rows()) == 2)
+        row = env.rows()[str(target)]
+        assert row.client_id == "424242" and row.client_id_date
+        result = await asyncio.wait_for(env.client.cancel_by_cid(424242, row.client_id_date), 10)
+        assert result.outcomes[row.key].outcome is Outcome.CANCELLED
+        assert set(env.rows()) != {str(target)} and str(target) not in env.rows()
+        assert len(env.rows()) == 1
+        assert env.sim.inputs_received[-1] == [
+            0, "oc", None, {"cid": 424242, "cid_date": row.client_id_date}
+        ]
+
+
+async def test_cancel_by_cid_of_an_order_the_table_has_not_seen(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        (target,) = place(env, 1, cid=99)
+        await until(lambda: len(env.rows()) == 1)
+        date = env.rows()[str(target)].client_id_date
+        assert date is not None
+        env.store.apply(Snapshot(ACCOUNT, ()))  # the table lost it
+        result = await asyncio.wait_for(env.client.cancel_by_cid("99", date), 10)
+        assert [o.outcome for o in result.outcomes.values()] == [Outcome.CANCELLED]
+        assert env.sim.order(target) is None
+
+
+async def test_cancel_group_takes_exactly_that_group(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        group = place(env, 3, gid=11)
+        others = place(env, 2, gid=12) + place(env, 2)
+        await until(lambda: len(env.rows()) == 7)
+        plan = env.plan(CancelScope.group(ACCOUNT, "11"))
+        assert plan.kind is ScopeKind.GROUP and len(plan.orders) == 3
+        result = await asyncio.wait_for(env.client.cancel(plan), 10)
+        assert result.ok and len(result.outcomes) == 3
+        assert set(env.rows()) == {str(i) for i in others}
+        assert all(env.sim.order(i) is None for i in group)
+        assert env.sim.inputs_received[-1] == [0, "oc_multi", None, {"gid": [11]}]
+        assert "SUCCESS: Submitting 3 order cancellations." in env.texts()
+        assert env.in_sync()
+
+
+async def test_cancel_group_also_takes_orders_the_table_had_not_seen(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        seen = place(env, 2, gid=21)
+        await until(lambda: len(env.rows()) == 2)
+        plan = env.plan(CancelScope.group(ACCOUNT, "21"))
+        # an order of the group the table does not show yet (placed on the website, say)
+        hidden = env.sim.place_order("tETHUSD", "1", "3000", gid=21)
+        result = await asyncio.wait_for(env.client.cancel(plan), 10)
+        assert {k.order_id for k in result.outcomes} == {str(i) for i in [*seen, hidden]}
+        assert all(o.outcome is Outcome.CANCELLED for o in result.outcomes.values())
+        assert env.rows() == {}
+
+
+async def test_cancel_selected_and_symbol_use_one_oc_multi(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        btc = place(env, 3)
+        eth = place(env, 2, symbol="tETHUSD", price="3000")
+        await until(lambda: len(env.rows()) == 5)
+        selected = env.plan(CancelScope.selected([env.key(btc[0]), env.key(eth[0])]))
+        result = await asyncio.wait_for(env.client.cancel(selected), 10)
+        assert result.ok and len(result.outcomes) == 2
+        assert env.sim.inputs_received[-1][:3] == [0, "oc_multi", None]
+        assert sorted(env.sim.inputs_received[-1][3]["id"]) == sorted([btc[0], eth[0]])
+
+        by_symbol = env.plan(CancelScope.for_symbol(ACCOUNT, "tBTCUSD"))
+        result = await asyncio.wait_for(env.client.cancel(by_symbol), 10)
+        assert result.ok and len(result.outcomes) == 2
+        assert set(env.rows()) == {str(eth[1])}
+        assert env.in_sync()
+
+
+async def test_cancel_all(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 30}) as env:
+        await live(env)
+        plan = env.plan(CancelScope.for_account(ACCOUNT))
+        assert len(plan.orders) == 30
+        result = await asyncio.wait_for(env.client.cancel(plan), 10)
+        assert result.ok and result.count(Outcome.CANCELLED) == 30
+        assert env.rows() == {} and env.sim.open_orders() == []
+        assert env.sim.inputs_received[-1] == [0, "oc_multi", None, {"all": 1}]
+        assert "SUCCESS: Submitting 30 order cancellations." in env.texts()
+
+
+async def test_order_not_found(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        (real,) = place(env, 1)
+        await until(lambda: len(env.rows()) == 1)
+        # a row the venue no longer has (its oc was lost, say)
+        ghost = Order("bitfinex", "sim", "123456789", "tBTCUSD", Side.BUY, "EXCHANGE LIMIT",
+                      Decimal(1), Decimal(1), OrderStatus.OPEN, "ACTIVE")
+        env.store.apply(Upsert(ghost))
+        result = await asyncio.wait_for(env.client.cancel(env.plan(CancelScope.order(ghost.key))),
+                                        10)
+        outcome = result.outcomes[ghost.key]
+        assert outcome.outcome is Outcome.NOT_FOUND
+        assert outcome.text == "Order not found."
+        assert "ERROR: Order not found." in env.texts()
+        notice = next(n for n in env.notices if n.text == "Order not found.")
+        assert notice.level is Level.ERROR and notice.order_ids == ("123456789",)
+        # the resync makes the table equal the venue again: the ghost row is gone
+        await until(lambda: ghost.key not in env.store)
+        assert set(env.rows()) == {str(real)}
+
+
+async def test_selected_ids_missing_from_the_ack_are_not_found(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        a, b = place(env, 2)
+        await until(lambda: len(env.rows()) == 2)
+        ghost = Order("bitfinex", "sim", "987654321", "tBTCUSD", Side.SELL, "EXCHANGE LIMIT",
+                      Decimal(1), Decimal(1), OrderStatus.OPEN, "ACTIVE")
+        env.store.apply(Upsert(ghost))
+        plan = env.plan(CancelScope.selected([env.key(a), env.key(b), ghost.key]))
+        result = await asyncio.wait_for(env.client.cancel(plan), 10)
+        assert result.outcomes[env.key(a)].outcome is Outcome.CANCELLED
+        assert result.outcomes[env.key(b)].outcome is Outcome.CANCELLED
+        assert result.outcomes[ghost.key].outcome is Outcome.NOT_FOUND
+        await until(lambda: env.rows() == {})
+        assert "SUCCESS: Submitting 2 order cancellations." in env.texts()
+
+
+async def test_fill_racing_the_cancel_is_reported_as_filled(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        (target,) = place(env, 1)
+        await until(lambda: len(env.rows()) == 1)
+        env.sim.fill_on_cancel = True
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        outcome = result.outcomes[env.key(target)]
+        assert outcome.outcome is Outcome.FILLED
+        assert outcome.text.startswith("EXECUTED @ ")
+        assert not result.ok
+        warning = next(n for n in env.notices if n.level is Level.WARNING)
+        assert warning.text == f"Order {target} was filled before the cancel: {outcome.text}"
+        assert env.rows() == {}
+
+
+async def test_cancel_over_rest_while_the_socket_is_down(tmp_path: Path) -> None:
+    # a slow reconnect keeps the socket down for the whole cancel
+    async with connected(tmp_path, backoff=Backoff(base=30.0, factor=1.0, cap=30.0)) as env:
+        await live(env)
+        target, other = place(env, 2)
+        await until(lambda: len(env.rows()) == 2)
+        await env.sim.drop_connections()
+        await until(lambda: env.state() is VenueState.RECONNECTING)
+        assert "connection lost" in env.states[-1].reason
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        assert "/v2/auth/w/order/cancel" in env.sim.rest_calls
+        outcome = result.outcomes[env.key(target)]
+        assert outcome.outcome.order_gone, outcome  # confirmed by re-reading the open orders
+        assert env.key(target) not in env.store and env.key(other) in env.store
+        expected = f"Submitted for cancellation; waiting for confirmation (ID: {target})."
+        assert f"SUCCESS: {expected}" in env.texts()
+        assert env.sim.order(target) is None
+
+
+async def test_rest_cancel_then_websocket_reconnect_share_the_nonce(tmp_path: Path) -> None:
+    async with connected(tmp_path, backoff=Backoff(base=1.0, factor=1.0, cap=1.0)) as env:
+        await live(env)
+        (target,) = place(env, 1)
+        await until(lambda: len(env.rows()) == 1)
+        await env.sim.drop_connections()
+        await until(lambda: env.state() is VenueState.RECONNECTING)
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        assert result.outcomes[env.key(target)].outcome.order_gone
+        assert "/v2/auth/w/order/cancel" in env.sim.rest_calls
+        await until(lambda: env.sim.auth_ok_count == 2, timeout=10)  # WS auth after the REST
+        await live(env)
+        assert not [n for n in env.notices if "nonce" in n.text]
+
+
+async def test_reconnect_after_a_drop_reloads_the_truth(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 6},
+                         backoff=Backoff(base=0.3, factor=1.0, cap=0.3)) as env:
+        await live(env)
+        ids = [int(i) for i in env.rows()]
+        await env.sim.drop_connections()
+        # changes while the client is away: none reach it over the dead socket
+        new = env.sim.place_order("tETHUSD", "-2", "3100", gid=3)
+        env.sim.cancel_external(ids[0])
+        env.sim.fill(ids[1])
+        env.sim.fill(ids[2], "0.00000001")
+        await until(lambda: env.state() is VenueState.RECONNECTING)
+        assert env.states[-1].reason == "connection lost (1006)"
+        await until(lambda: env.sim.auth_ok_count == 2 and env.state() is VenueState.LIVE)
+        assert env.in_sync()
+        assert str(new) in env.rows() and str(ids[0]) not in env.rows()
+        assert env.sim.connections_opened == 2
+
+
+async def test_reconnect_after_venue_restart_20051(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 4}) as env:
+        await live(env)
+        await env.sim.send_info(20051, close=True)
+        await until(lambda: any(s.reason == "venue restarting (20051)" for s in env.states))
+        assert any(s.state is VenueState.RECONNECTING for s in env.states)
+        await until(lambda: env.sim.auth_ok_count == 2 and env.state() is VenueState.LIVE)
+        assert env.in_sync()
+        assert any(n.status == "INFO 20051" for n in env.notices)
+
+
+async def test_maintenance_20060_is_stale_and_cancels_go_over_rest(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        (target,) = place(env, 1)
+        await until(lambda: len(env.rows()) == 1)
+        await env.sim.send_info(20060)
+        await until(lambda: env.state() is VenueState.STALE)
+        assert "20060" in env.states[-1].reason
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        assert "/v2/auth/w/order/cancel" in env.sim.rest_calls
+        assert result.outcomes[env.key(target)].outcome is Outcome.CANCELLED  # oc on the socket
+        await env.sim.send_info(20061)
+        await until(lambda: env.sim.auth_ok_count == 2 and env.state() is VenueState.LIVE)
+        assert env.in_sync()
+
+
+async def test_heartbeat_watchdog_reconnects_a_silent_socket(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"heartbeat_interval": 0.1}, heartbeat_timeout=0.6) as env:
+        await live(env)
+        await asyncio.sleep(0.4)
+        assert env.sim.auth_ok_count == 1  # heartbeats keep it alive
+        env.sim.stop_heartbeats = True
+        await until(lambda: any("heartbeat" in s.reason for s in env.states), timeout=5)
+        env.sim.stop_heartbeats = False
+        await until(lambda: env.sim.auth_ok_count >= 2 and env.state() is VenueState.LIVE)
+
+
+async def test_auth_refused_is_failed_with_the_venue_text(tmp_path: Path) -> None:
+    async with running_sim(api_key=KEY, api_secret=SECRET) as sim:
+        sim.refuse_auth = True
+        store, notices, states = OrderStore(), NoticeBus(), StateBus()
+        seen: list[AccountState] = []
+        said: list[Notice] = []
+        states.subscribe(seen.append)
+        notices.subscribe(said.append)
+        client = BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
+            store=store, notices=notices, states=states, nonce_dir=tmp_path, backoff=FAST,
+        )
+        task = asyncio.create_task(client.run())
+        try:
+            await until(lambda: seen and seen[-1].state is VenueState.FAILED)
+            assert "apikey: invalid" in seen[-1].reason
+            assert any(n.text == "apikey: invalid" and n.level is Level.ERROR for n in said)
+            await asyncio.sleep(0.5)
+            assert sim.connections_opened == 1  # a refused key does not hammer the venue
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 10)
+
+
+async def test_wrong_secret_is_refused_too(tmp_path: Path) -> None:
+    async with running_sim(api_key=KEY, api_secret=SECRET) as sim:
+        states = StateBus()
+        client = BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY,
+            api_secret="not-the-secret", store=OrderStore(), notices=NoticeBus(),
+            states=states, nonce_dir=tmp_path, backoff=FAST,
+        )
+        task = asyncio.create_task(client.run())
+        try:
+            await until(lambda: states.current.get(ACCOUNT) is not None
+                        and states.current[ACCOUNT].state is VenueState.FAILED)
+            assert "digest invalid" in states.current[ACCOUNT].reason
+            assert "not-the-secret" not in states.current[ACCOUNT].reason
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 10)
+
+
+async def test_malformed_frame_is_counted_and_the_stream_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        with caplog.at_level(logging.WARNING, logger="blotter.venues.bitfinex"):
+            await env.sim.send_raw('[0,"ou",[1,2,3]]')
+            await env.sim.send_raw("{not json")
+            await until(lambda: env.client.malformed_frames == 2)
+        assert sum("malformed frame" in r.getMessage() for r in caplog.records) == 2
+        assert KEY not in caplog.text and SECRET not in caplog.text
+        place(env, 2)
+        await until(lambda: len(env.rows()) == 2)
+        assert env.state() is VenueState.LIVE and env.sim.connections_opened == 1
+
+
+async def test_rate_limited_upgrade_waits_longer(tmp_path: Path) -> None:
+    async with running_sim(api_key=KEY, api_secret=SECRET, rate_limit_connections=True) as sim:
+        sim.connection_limit = 1
+        states = StateBus()
+        client = BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
+            store=OrderStore(), notices=NoticeBus(), states=states, nonce_dir=tmp_path,
+            backoff=FAST,
+        )
+        client.rate_limit_delay = 0.5
+        task = asyncio.create_task(client.run())
+        try:
+            await until(lambda: sim.auth_ok_count == 1)
+            await sim.drop_connections()
+            await until(lambda: "429" in states.current[ACCOUNT].reason)
+            opened = sim.connections_opened
+            await asyncio.sleep(0.3)
+            assert sim.connections_opened == opened  # no storm while the venue says 429
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 10)
+
+
+async def test_drop_between_ack_and_oc_is_settled_by_the_fresh_snapshot(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        target, other = place(env, 2)
+        await until(lambda: len(env.rows()) == 2)
+        env.sim.drop_after_ack = True
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        outcome = result.outcomes[env.key(target)]
+        assert outcome.outcome.order_gone
+        assert set(env.rows()) == {str(other)}
+        await until(lambda: env.state() is VenueState.LIVE and env.sim.auth_ok_count == 2)
+        assert env.in_sync()
+
+
+def test_plain_urls_only_on_loopback(tmp_path: Path) -> None:
+    def make(rest: str, ws: str) -> Callable[[], BitfinexClient]:
+        return lambda: BitfinexClient(
+            ACCOUNT, rest_url=rest, ws_url=ws, api_key=KEY, api_secret=SECRET,
+            store=OrderStore(), notices=NoticeBus(), states=StateBus(), nonce_dir=tmp_path,
+        )
+
+    make("https://api.bitfinex.com", "wss://api.bitfinex.com/ws/2")()
+    make("http://127.0.0.1:1234", "ws://localhost:1234/ws/2")()
+    make("http://[::1]:1234", "ws://127.0.0.5:1/ws/2")()
+    for rest, ws in [
+        ("http://api.bitfinex.com", "wss://api.bitfinex.com/ws/2"),
+        ("https://api.bitfinex.com", "ws://api.bitfinex.com/ws/2"),
+        ("ftp://api.bitfinex.com", "wss://api.bitfinex.com/ws/2"),
+        ("https://api.bitfinex.com/v2", "wss://api.bitfinex.com/ws/2"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            make(rest, ws)()
+        assert KEY not in str(err.value) and SECRET not in str(err.value)
+    assert KEY not in repr(make("https://api.bitfinex.com", "wss://api.bitfinex.com/ws/2")())
+
+
+async def test_rest_cancel_answers_are_shown_and_settle_the_outcome(tmp_path: Path) -> None:
+    async with connected(tmp_path, backoff=Backoff(base=30.0, factor=1.0, cap=30.0)) as env:
+        await live(env)
+        target, other = place(env, 2)
+        await until(lambda: len(env.rows()) == 2)
+        await env.sim.drop_connections()
+        await until(lambda: env.state() is VenueState.RECONNECTING)
+
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        outcome = result.outcomes[env.key(target)]
+        assert outcome.outcome is Outcome.CLOSED  # gone, but no oc said how
+        assert outcome.text.startswith("cancel acknowledged by Bitfinex")
+
+        ghost = Order("bitfinex", "sim", "55555", "tBTCUSD", Side.BUY, "EXCHANGE LIMIT",
+                      Decimal(1), Decimal(1), OrderStatus.OPEN, "ACTIVE")
+        env.store.apply(Upsert(ghost))
+        result = await asyncio.wait_for(env.client.cancel(env.plan(CancelScope.order(ghost.key))),
+                                        10)
+        assert result.outcomes[ghost.key].outcome is Outcome.NOT_FOUND
+        assert result.outcomes[ghost.key].text == "Order not found."
+        refused = next(n for n in env.notices if n.text == "Order not found.")
+        assert refused.level is Level.ERROR and refused.status == "ERROR 10001"
+        await until(lambda: ghost.key not in env.store)
+
+        env.sim.rest_rate_limit = 0  # every REST call now answers 429
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(other)))), 10
+        )
+        assert result.error == "ratelimit: error"
+        assert result.outcomes[env.key(other)].outcome is Outcome.REJECTED
+        assert result.outcomes[env.key(other)].text == "ratelimit: error"
+        assert not env.store.is_cancel_pending(env.key(other))  # the row is back as it was
+        limited = env.notices[-1]
+        assert limited.line() == "ERROR 11010: ratelimit: error" and limited.level is Level.ERROR
+        assert env.key(other) in env.store
+
+
+async def test_dead_man_switch_is_sent_only_when_asked(tmp_path: Path) -> None:
+    # with dms:4 the venue cancels every open order when the socket closes
+    async with running_sim(api_key=KEY, api_secret=SECRET, initial_orders=3, seed=5) as sim:
+        for dms, left in ((False, 3), (True, 0)):
+            client = BitfinexClient(
+                ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY,
+                api_secret=SECRET, store=OrderStore(), notices=NoticeBus(), states=StateBus(),
+                nonce_dir=tmp_path, backoff=FAST, dead_man_switch=dms,
+            )
+            task = asyncio.create_task(client.run())
+            want = 2 if dms else 1
+            await until(lambda: sim.auth_ok_count >= want)  # noqa: B023
+            await client.close()
+            await asyncio.wait_for(task, 10)
+            await until(lambda: len(sim.open_orders()) == left)  # noqa: B023 - awaited here
+
+
+async def test_nonce_small_is_bumped_and_retried(tmp_path: Path) -> None:
+    import time
+
+    async with running_sim(api_key=KEY, api_secret=SECRET, initial_orders=2, seed=9) as sim:
+        # another process used the key with a nonce a little ahead of our clock
+        assert sim.nonces.accept(KEY, time.time_ns() // 1000 + 300_000)
+        store, notices, states = OrderStore(), NoticeBus(), StateBus()
+        said: list[Notice] = []
+        notices.subscribe(said.append)
+        client = BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
+            store=store, notices=notices, states=states, nonce_dir=tmp_path, backoff=FAST,
+        )
+        task = asyncio.create_task(client.run())
+        try:
+            await until(lambda: ACCOUNT in states.current
+                        and states.current[ACCOUNT].state is VenueState.LIVE)
+            assert any(n.text == "nonce: small" for n in said)  # shown, then handled
+            # the same for REST: the key moves ahead again behind our back
+            sim.nonces.accept(KEY, sim.nonces.last(KEY) + 300_000)
+            open_ids = await asyncio.wait_for(client.resync(), 10)
+            assert open_ids == {str(a[0]) for a in sim.open_orders()}
+            assert sim.rest_calls == ["/v2/auth/r/orders"] * 2  # refused once, then accepted
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 10)
