@@ -1,0 +1,242 @@
+"""Composition root: QApplication + qasync loop, then store, buses, engine, clients and the window.
+
+``--demo`` starts the venue simulators inside the same loop on 127.0.0.1 (free ports) and runs the
+real clients against them. Closing the window stops the clients and the simulators before the
+loop ends, so nothing is left half-open and nothing prints a traceback on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from blotter.core.notices import Level, Notice, NoticeBus, StateBus
+from blotter.core.order import AccountKey
+from blotter.core.store import OrderStore
+from blotter.engine import Engine
+
+log = logging.getLogger("blotter")
+
+DEMO_ACCOUNT = AccountKey("bitfinex", "bfx-demo")
+DEMO_SEED = 20240501
+SHUTDOWN_TIMEOUT = 5.0
+
+
+@dataclass
+class Options:
+    demo: bool = False
+    config: Path | None = None
+    verbose: bool = False
+    screenshot: Path | None = None
+    quit_after: float | None = None
+    size: tuple[int, int] | None = None  # window size for screenshots
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        # the libraries' own chatter (connection closed, …) is ours to report, as notices
+        for name in ("websockets", "aiohttp", "httpx", "httpcore", "qasync"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def run(options: Options) -> int:
+    """Show the window and run until it is closed; returns the process exit code."""
+    configure_logging(options.verbose)
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from blotter.ui.style import apply_style
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("blotter")
+    app.setApplicationName("blotter")
+    app.setApplicationDisplayName("blotter")
+    app.setQuitOnLastWindowClosed(False)  # we end the loop ourselves, after the clean-up
+    apply_style(app)
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            return int(loop.run_until_complete(_main(options)))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        asyncio.set_event_loop(None)
+
+
+async def _main(options: Options) -> int:
+    from PySide6.QtCore import QSettings, QTimer
+
+    from blotter.ui.main_window import MainWindow
+
+    loop = asyncio.get_running_loop()
+    store, notices, states = OrderStore(), NoticeBus(), StateBus()
+    notices.on_error = lambda exc: log.error("a notice subscriber failed: %s", exc, exc_info=exc)
+    states.on_error = lambda exc: log.error("a state subscriber failed: %s", exc, exc_info=exc)
+    engine = Engine(store, notices, states)
+    demo: Demo | None = None
+    exit_code = 0
+    settings_dir: str | None = None
+
+    settings: QSettings | None = None
+    if options.screenshot is not None or options.size is not None:
+        # reproducible pictures: a fresh window, not the trader's saved layout
+        settings_dir = tempfile.mkdtemp(prefix="blotter-shot-")
+        settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
+
+    window = MainWindow(engine, settings=settings)
+    closed: asyncio.Future[None] = loop.create_future()
+
+    def on_closed() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    window.closed.connect(on_closed)
+    if options.size is not None:
+        window.resize(*options.size)
+    window.show()
+    restore_signals = _close_on_signals(window.close)
+
+    try:
+        if options.demo:
+            demo = Demo(engine)
+            try:
+                await demo.start()
+            except Exception as exc:
+                log.exception("demo mode could not start")
+                notices.publish(
+                    Notice("blotter", "", Level.ERROR, f"Demo mode could not start: {exc}")
+                )
+        elif options.config is not None:
+            notices.publish(
+                Notice("blotter", "", Level.INFO,
+                       f"Accounts from {options.config} are not supported yet.")
+            )
+
+        if options.quit_after is not None:
+            def finish() -> None:
+                nonlocal exit_code
+                if options.screenshot is not None and not _save_screenshot(window, options.screenshot):
+                    exit_code = 1
+                window.close()
+
+            QTimer.singleShot(int(options.quit_after * 1000), finish)
+
+        await closed
+    finally:
+        restore_signals()
+        if not await window.wait_for_cancels(SHUTDOWN_TIMEOUT):
+            log.warning("closing with cancels still unconfirmed; check the venue")
+        await _shutdown(engine, demo)
+        if settings_dir is not None:
+            shutil.rmtree(settings_dir, ignore_errors=True)
+        window.deleteLater()
+    return exit_code
+
+
+async def _shutdown(engine: Engine, demo: Demo | None) -> None:
+    try:
+        await asyncio.wait_for(engine.stop(), SHUTDOWN_TIMEOUT)
+    except Exception:
+        log.warning("clients did not stop cleanly", exc_info=True)
+    if demo is not None:
+        await demo.stop()
+
+
+def _save_screenshot(window: Any, path: Path) -> bool:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok = bool(window.grab().save(str(path), "PNG"))
+    if not ok:
+        log.error("could not write the screenshot to %s", path)
+    return ok
+
+
+def _close_on_signals(close: Callable[[], object]) -> Callable[[], None]:
+    """Ctrl+C / SIGTERM close the window (and so run the clean-up) instead of killing us."""
+    from PySide6.QtCore import QTimer
+
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: object) -> None:
+        QTimer.singleShot(0, close)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            previous[signum] = signal.signal(signum, handler)
+    # Python runs signal handlers only when it gets control; Qt's loop is C++, so tick.
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+    def restore() -> None:
+        ticker.stop()
+        for signum, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, old)
+
+    return restore
+
+
+class Demo:
+    """Simulated venues on loopback, and a real client per demo account pointed at them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sims: dict[str, Any] = {}
+        self.nonce_dir: str | None = None
+
+    async def start(self) -> None:
+        from blotter.sim import start_all
+        from blotter.venues.bitfinex.client import BitfinexClient
+
+        self.sims = await start_all(
+            ["bitfinex"], host="127.0.0.1", port=0,
+            initial_orders=40, flow_rate=1.5, seed=DEMO_SEED,
+        )
+        sim = self.sims["bitfinex"]
+        self.nonce_dir = tempfile.mkdtemp(prefix="blotter-demo-nonce-")
+        credentials = sim.credentials
+        client = BitfinexClient(
+            DEMO_ACCOUNT,
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            api_key=credentials["api_key"],
+            api_secret=credentials["api_secret"],
+            store=self.engine.store,
+            notices=self.engine.notices,
+            states=self.engine.states,
+            nonce_dir=self.nonce_dir,
+        )
+        self.engine.add_client(client)
+        self.engine.notices.publish(
+            Notice("blotter", "", Level.INFO,
+                   f"Demo mode: simulated Bitfinex at {sim.rest_url} (account "
+                   f"{DEMO_ACCOUNT.account}). Nothing here is real money.")
+        )
+
+    async def stop(self) -> None:
+        for name, sim in self.sims.items():
+            try:
+                await asyncio.wait_for(sim.stop(), SHUTDOWN_TIMEOUT)
+            except Exception:
+                log.warning("the %s simulator did not stop cleanly", name, exc_info=True)
+        self.sims.clear()
+        if self.nonce_dir is not None:
+            shutil.rmtree(self.nonce_dir, ignore_errors=True)
+            self.nonce_dir = None

@@ -1,0 +1,435 @@
+"""The main window: toolbar and menus, the orders table (or an empty state), the status bar.
+
+The window talks to venues only through the ``Engine`` that ``app.py`` hands it. Cancels run as
+asyncio tasks on the qasync loop; the window keeps a reference to each until it ends, and any
+exception becomes an error Notice in the status bar, never a crash or a silent failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSizePolicy,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from blotter.core.cancel import CancelScope, ScopeKind
+from blotter.core.notices import AccountState, Level, Notice
+from blotter.core.order import Order
+from blotter.ui import theme
+from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
+from blotter.ui.orders_model import Column, OrdersModel, venue_title
+from blotter.ui.orders_view import CancelActions, OrdersProxyModel, OrdersView
+from blotter.ui.resources import icon
+from blotter.ui.status_bar import STATE_WORDS, StatusBar
+
+if TYPE_CHECKING:
+    from blotter.engine import Engine
+
+log = logging.getLogger(__name__)
+
+NO_ACCOUNTS = "No accounts configured. Run `blotter --demo` to try it on simulated venues."
+NO_ORDERS = "No open orders"
+SETTINGS_VERSION = 1
+
+
+class FilterEdit(QLineEdit):
+    """The filter box: Escape clears it and gives the keyboard back to the table."""
+
+    leave = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.clear()
+            self.leave.emit()
+            return
+        if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.leave.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class EmptyState(QWidget):
+    """Shown instead of the table when there is nothing to show, saying why."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("emptyState")
+        layout = QVBoxLayout(self)
+        layout.addStretch(3)
+        self.title = QLabel(NO_ORDERS, self)
+        self.title.setObjectName("emptyTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail = QLabel(self)
+        self.detail.setObjectName("emptyDetail")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)
+        self.detail.setWordWrap(True)
+        self.states = QLabel(self)
+        self.states.setObjectName("emptyStates")
+        self.states.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.states.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.title)
+        layout.addSpacing(6)
+        layout.addWidget(self.detail)
+        layout.addSpacing(10)
+        layout.addWidget(self.states)
+        layout.addStretch(4)
+
+    def show_message(self, title: str, detail: str, states: list[AccountState]) -> None:
+        self.title.setText(title)
+        self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
+        lines = []
+        for state in states:
+            colour = theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT).name()
+            words = STATE_WORDS.get(state.state, state.state.value)
+            reason = f" — {_html(state.reason)}" if state.reason else ""
+            lines.append(
+                f'<span style="color:{colour}">●</span>&nbsp; {_html(state.account)} '
+                f'<span style="color:{theme.DIM_TEXT.name()}">({venue_title(state.venue)})'
+                f"</span>&nbsp; {words}{reason}"
+            )
+        self.states.setText("<br>".join(lines))
+        self.states.setVisible(bool(lines))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(icon("app"))
+        self._settings = settings
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._confirm_dialog: CancelConfirmDialog | None = None
+        self.notice_log: NoticeLogDialog | None = None
+
+        self.model = OrdersModel(engine.store, self)
+        self.proxy = OrdersProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = OrdersView(self)
+        self.view.setModel(self.proxy)
+        self.view.apply_default_widths()
+        self.view.horizontalHeader().setSortIndicator(Column.CREATED, Qt.SortOrder.AscendingOrder)
+        self.view.cancel_clicked.connect(self._on_cancel_clicked)
+
+        self.actions_ = CancelActions(self.view, engine.capabilities, self)
+        self.actions_.requested.connect(self.request_cancel)
+        self.view.set_menu_actions(self.actions_.menu_entries())
+
+        self.empty = EmptyState(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty)
+        self.setCentralWidget(self.stack)
+
+        self.status_bar = StatusBar(engine.notices, engine.states, self)
+        self.status_bar.log_requested.connect(self.show_notice_log)
+        self.setStatusBar(self.status_bar)
+        self._unsubscribe_states = engine.states.subscribe(self._on_state)
+
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+
+        # One refresh of actions, title and empty state per burst of model signals.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self.refresh)
+        for signal in (
+            self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+            self.proxy.layoutChanged, self.model.dataChanged,
+        ):
+            signal.connect(self._schedule_refresh)
+        selection = self.view.selectionModel()
+        # the actions follow the selection at once (a quick Delete must act on the new row)
+        selection.selectionChanged.connect(self._refresh_actions)
+        selection.currentChanged.connect(self._refresh_actions)
+
+        self.resize(QSize(1440, 760))
+        self._restore_settings()
+        self.refresh()
+        self.view.setFocus()
+
+    # -- building ------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        self.find_action = QAction(icon("search"), "Find", self)
+        self.find_action.setShortcut(QKeySequence("Ctrl+F"))
+        self.find_action.setToolTip("Filter the orders by symbol, account, venue or status (Ctrl+F)")
+        self.find_action.triggered.connect(self.focus_filter)
+        self.log_action = QAction(icon("log"), "Notice Log", self)
+        self.log_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.log_action.setToolTip("Every notice from the venues, with times (Ctrl+L)")
+        self.log_action.triggered.connect(self.show_notice_log)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.triggered.connect(self.close)
+        self.reset_columns_action = QAction("Reset Columns", self)
+        self.reset_columns_action.triggered.connect(self.reset_columns)
+        for action in (self.find_action, self.log_action, self.quit_action):
+            self.addAction(action)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Orders", self)
+        bar.setObjectName("ordersToolbar")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.setIconSize(QSize(16, 16))
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        a = self.actions_
+        for action in (a.order, a.selected, a.group, a.symbol, a.account):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(a.all)
+        all_button = bar.widgetForAction(a.all)
+        if all_button is not None:
+            all_button.setObjectName("cancel-all-button")
+        spacer = QWidget(bar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.filter_edit = FilterEdit(bar)
+        self.filter_edit.setObjectName("filter")
+        self.filter_edit.setPlaceholderText("Filter orders   Ctrl+F")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.filter_edit.setFixedWidth(340)
+        self.filter_edit.textChanged.connect(self._on_filter)
+        self.filter_edit.leave.connect(self.view.setFocus)
+        bar.addWidget(self.filter_edit)
+        bar.addAction(self.log_action)
+        self.toolbar = bar
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.quit_action)
+        orders = menus.addMenu("&Orders")
+        orders.setToolTipsVisible(True)
+        for entry in self.actions_.menu_entries():
+            if entry is None:
+                orders.addSeparator()
+            else:
+                orders.addAction(entry)
+        orders.addSeparator()
+        orders.addAction(self.find_action)
+        view_menu = menus.addMenu("&View")
+        view_menu.addAction(self.log_action)
+        view_menu.addAction(self.reset_columns_action)
+        self.orders_menu = orders
+
+    # -- state ---------------------------------------------------------------------------------
+    def _schedule_refresh(self, *args: object) -> None:
+        if not self._refresh_timer.isActive():
+            # a big table refreshes its title less often: counting its rows is not free
+            self._refresh_timer.start(40 if self.model.rowCount() < 2000 else 250)
+
+    def _refresh_actions(self, *args: object) -> None:
+        self.actions_.refresh()
+        if not self.engine.clients:
+            self.actions_.all.setEnabled(False)
+            self.actions_.all.setToolTip("No accounts are connected")
+
+    def _on_state(self, state: AccountState) -> None:
+        self._schedule_refresh()
+
+    def refresh(self) -> None:
+        """Actions for the current row, the window title, and table vs empty state."""
+        self._refresh_actions()
+        total = self.model.rowCount()
+        shown = self.proxy.rowCount()
+        accounts = len(self.engine.clients) or len(self.engine.store.accounts())
+        pending = sum(1 for o in self.model.orders() if self.model.is_pending(o.key))
+        noun = "open order" if total == 1 else "open orders"
+        title = f"blotter — {total} {noun}"
+        if shown != total:
+            title += f" ({shown} shown)"
+        if accounts > 1:
+            title += f" on {accounts} accounts"
+        if pending:
+            title += f" · {pending} cancelling"
+        self.setWindowTitle(title)
+
+        states = sorted(
+            self.engine.states.current.values(), key=lambda s: (s.venue, s.account)
+        )
+        if not self.engine.clients and total == 0:
+            self.empty.show_message("No accounts", NO_ACCOUNTS, [])
+            self.stack.setCurrentWidget(self.empty)
+        elif total == 0:
+            self.empty.show_message(NO_ORDERS, "", states)
+            self.stack.setCurrentWidget(self.empty)
+        elif shown == 0:
+            self.empty.show_message(
+                "No orders match", f"“{self.proxy.filter_text}” — Esc in the filter clears it",
+                [],
+            )
+            self.stack.setCurrentWidget(self.empty)
+        else:
+            self.stack.setCurrentWidget(self.view)
+
+    def _on_filter(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+        self._schedule_refresh()
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    # -- cancels -------------------------------------------------------------------------------
+    def _on_cancel_clicked(self, order: Order) -> None:
+        if not self.model.is_pending(order.key):
+            self.request_cancel(CancelScope.order(order.key))
+
+    def request_cancel(self, scope: CancelScope) -> None:
+        """Cancel now, or ask first for the broad scopes (an account, everything)."""
+        if scope.kind in (ScopeKind.ALL, ScopeKind.ACCOUNT):
+            self.confirm_cancel(scope)
+        else:
+            self.start_cancel(scope)
+
+    def confirm_cancel(self, scope: CancelScope) -> CancelConfirmDialog:
+        if self._confirm_dialog is not None:
+            self._confirm_dialog.raise_()
+            self._confirm_dialog.activateWindow()
+            return self._confirm_dialog
+        dialog = CancelConfirmDialog(scope, self.engine.plan(scope), self)
+        dialog.accepted.connect(lambda: self.start_cancel(scope))
+        dialog.finished.connect(self._confirm_finished)
+        self._confirm_dialog = dialog
+        dialog.open()  # window-modal; never exec(), which would stall the asyncio loop
+        return dialog
+
+    @property
+    def confirm_dialog(self) -> CancelConfirmDialog | None:
+        return self._confirm_dialog
+
+    def _confirm_finished(self, result: int) -> None:
+        dialog, self._confirm_dialog = self._confirm_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+        self.view.setFocus()
+
+    def start_cancel(self, scope: CancelScope) -> asyncio.Task[object] | None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:  # only without qasync (a bug in the app's set-up): say so, loudly
+            self._publish_error(f"Could not cancel {scope.describe()}: no event loop is running.")
+            return None
+        task: asyncio.Task[object] = loop.create_task(self._cancel(scope))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _cancel(self, scope: CancelScope) -> object:
+        try:
+            return await self.engine.cancel(scope)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("cancel of %s failed", scope.describe())
+            self._publish_error(f"Cancel of {scope.describe()} failed: {exc}")
+            return None
+
+    def _publish_error(self, text: str) -> None:
+        self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
+
+    @property
+    def pending_tasks(self) -> set[asyncio.Task[object]]:
+        return set(self._tasks)
+
+    async def wait_for_cancels(self, timeout: float) -> bool:
+        """Let cancels already sent finish (closing the window must not orphan them)."""
+        tasks = [t for t in self._tasks if not t.done()]
+        if not tasks:
+            return True
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        return not pending
+
+    # -- notice log ----------------------------------------------------------------------------
+    def show_notice_log(self) -> NoticeLogDialog:
+        if self.notice_log is None:
+            dialog = NoticeLogDialog(self.status_bar.log, self)
+            self.status_bar.notice_logged.connect(dialog.add)
+            self.notice_log = dialog
+        self.notice_log.show()
+        self.notice_log.raise_()
+        self.notice_log.activateWindow()
+        return self.notice_log
+
+    # -- settings ------------------------------------------------------------------------------
+    def _settings_store(self) -> QSettings:
+        if self._settings is None:
+            self._settings = QSettings("blotter", "blotter")
+        return self._settings
+
+    def _restore_settings(self) -> None:
+        settings = self._settings_store()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        header = settings.value("orders/header")
+        version = settings.value("orders/version")
+        same_columns = str(version) == f"{SETTINGS_VERSION}:{len(Column)}"
+        if isinstance(header, QByteArray) and not header.isEmpty() and same_columns:
+            self.view.horizontalHeader().restoreState(header)
+        # the model sorts itself: make it follow the (restored) sort indicator
+        indicator = self.view.horizontalHeader()
+        self.view.sortByColumn(indicator.sortIndicatorSection(), indicator.sortIndicatorOrder())
+
+    def save_settings(self) -> None:
+        settings = self._settings_store()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("orders/header", self.view.horizontalHeader().saveState())
+        settings.setValue("orders/version", f"{SETTINGS_VERSION}:{len(Column)}")
+        settings.sync()
+
+    def reset_columns(self) -> None:
+        header = self.view.horizontalHeader()
+        for logical in range(header.count()):
+            header.moveSection(header.visualIndex(logical), logical)
+            header.showSection(logical)
+        self.view.apply_default_widths()
+
+    # -- closing -------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        try:
+            self.save_settings()
+        except Exception:  # settings must never keep the window from closing
+            log.exception("could not save window settings")
+        self.status_bar.detach()
+        self._unsubscribe_states()
+        if self.notice_log is not None:
+            self.notice_log.close()
+        event.accept()
+        self.closed.emit()

@@ -1,0 +1,632 @@
+"""The orders table: proxy (sort + filter), the cancel-button delegate, the view and its actions.
+
+No widget per cell: the Cancel button is painted by ``CancelButtonDelegate`` and its clicks are
+hit-tested by ``OrdersView``. The cancel actions (button, context menu, toolbar, shortcuts) all
+build a ``CancelScope`` and hand it to whoever listens to ``CancelActions.requested``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QRegularExpression,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+from blotter.core.cancel import CancelScope
+from blotter.core.order import AccountKey, Order
+from blotter.ui import theme
+from blotter.ui.orders_model import (
+    FILTER_ROLE,
+    ORDER_ROLE,
+    PENDING_ROLE,
+    SORT_ROLE,
+    Column,
+    venue_title,
+)
+from blotter.ui.resources import icon
+
+if TYPE_CHECKING:  # the ui knows venues only through what app.py hands it
+    from blotter.venues.base import Capabilities
+
+CapabilitiesLookup = Callable[[AccountKey], "Capabilities | None"]
+
+BUTTON_WIDTH = 62
+BUTTON_MARGIN_V = 3
+
+
+# -- proxy --------------------------------------------------------------------------------------
+class OrdersProxyModel(QSortFilterProxyModel):
+    """Filters by words; sorting is handed to the source model (see ``OrdersModel.sort``).
+
+    Every word typed must appear somewhere in the row (symbol, account, venue, status, ids…), in
+    any case; the test runs in C++ (one regular expression of look-aheads), not per row in Python.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterRole(FILTER_ROLE)
+        self.setFilterKeyColumn(0)
+        self.setDynamicSortFilter(True)
+        self._filter_text = ""
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter_text
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting is the source model's job (Python keys, no data() call per comparison)."""
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
+
+    def set_filter_text(self, text: str) -> None:
+        self._filter_text = text
+        words = text.lower().split()
+        pattern = "".join(f"(?=.*{re.escape(w)})" for w in words)
+        self.setFilterRegularExpression(
+            QRegularExpression(pattern, QRegularExpression.PatternOption.CaseInsensitiveOption)
+        )
+
+
+# -- delegate -----------------------------------------------------------------------------------
+def button_rect(cell: QRect) -> QRect:
+    """Where the Cancel button sits inside its cell (the view hit-tests the same rect)."""
+    width = min(BUTTON_WIDTH, max(cell.width() - 8, 16))
+    height = max(cell.height() - 2 * BUTTON_MARGIN_V, 10)
+    left = cell.left() + (cell.width() - width) // 2
+    top = cell.top() + (cell.height() - height) // 2
+    return QRect(left, top, width, height)
+
+
+class CancelButtonDelegate(QStyledItemDelegate):
+    """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight."""
+
+    def __init__(self, view: OrdersView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        # background, selection and focus as for any cell, without text
+        super().paint(painter, option, index)
+        pending = bool(index.data(PENDING_ROLE))
+        rect = QRectF(button_rect(option.rect)).adjusted(0.5, 0.5, -0.5, -0.5)
+        hovered = not pending and self._view.is_hovered(index)
+        pressed = hovered and self._view.is_pressed(index)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if pending:
+            border, fill, text_colour, text = theme.GRID, QColor(0, 0, 0, 0), theme.FAINT_TEXT, "…"
+        elif pressed:
+            border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 90), QColor(
+                "#ffffff"), "Cancel"
+        elif hovered:
+            border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 40), theme.SELL, "Cancel"
+        else:
+            border, fill, text_colour, text = (
+                theme.BUTTON_BORDER, QColor(0, 0, 0, 0), theme.BUTTON_TEXT, "Cancel"
+            )
+        painter.setPen(QPen(border, 1))
+        painter.setBrush(fill)
+        painter.drawRoundedRect(rect, 3, 3)
+        font = option.font
+        font.setItalic(False)
+        painter.setFont(font)
+        painter.setPen(text_colour)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        option.text = ""
+        option.state &= ~QStyle.StateFlag.State_HasFocus
+
+
+def _alpha(colour: QColor, alpha: int) -> QColor:
+    result = QColor(colour)
+    result.setAlpha(alpha)
+    return result
+
+
+# -- view ---------------------------------------------------------------------------------------
+class OrdersView(QTableView):
+    """The table. Emits ``cancel_clicked(Order)`` when a row's Cancel button is clicked."""
+
+    cancel_clicked = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("orders")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSortingEnabled(True)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setMouseTracking(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setCornerButtonEnabled(False)
+        vertical = self.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(max(self.fontMetrics().height() + 10, 24))
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setMinimumSectionSize(28)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        header.sectionResized.connect(self._section_resized)
+        self._fitting = False
+        self._delegate = CancelButtonDelegate(self)
+        self.setItemDelegateForColumn(Column.CANCEL, self._delegate)
+        self._hover: QPersistentModelIndex | None = None
+        self._pressed: QPersistentModelIndex | None = None
+        self._menu_actions: list[QAction | None] = []
+
+    # -- column layout ------------------------------------------------------------------------
+    ELASTIC = Column.STATUS  # takes the width the other columns leave
+    ELASTIC_MIN = 150
+    HIDDEN_BY_DEFAULT = (Column.CLIENT_ID,)
+
+    def apply_default_widths(self) -> None:
+        """Widths that fit typical content with the app's font; the trader can change them."""
+        metrics = self.fontMetrics()
+        mono_metrics = QFontMetrics(theme.mono_font(self.font()))
+        bold = QFont(self.horizontalHeader().font())
+        bold.setWeight(QFont.Weight.DemiBold)
+        header_metrics = QFontMetrics(bold)
+        pad = 24  # cell padding (style.qss) and the style's text margins
+        model = self.model()
+
+        def title(column: Column) -> int:
+            text = model.headerData(column, Qt.Orientation.Horizontal) if model else ""
+            return header_metrics.horizontalAdvance(str(text or "")) + 34  # padding + sort arrow
+
+        def text(sample: str) -> int:
+            return metrics.horizontalAdvance(sample) + pad
+
+        def digits(sample: str) -> int:
+            return mono_metrics.horizontalAdvance(sample) + pad
+
+        widths = {
+            Column.VENUE: text("Bitfinex"),
+            Column.ACCOUNT: text("bfx-demo-2"),
+            Column.SYMBOL: text("tBTCF0:USTF0"),
+            Column.SIDE: text("Sell"),
+            Column.TYPE: text("EXCHANGE LIMIT"),
+            Column.PRICE: digits("123,456.78"),
+            Column.AMOUNT: digits("12,345.678"),
+            Column.FILLED: digits("0.0828 (56%)"),
+            Column.STATUS: text("PARTIALLY FILLED @ 16673.0(0.09)"),
+            Column.GROUP: text("Group"),
+            Column.CLIENT_ID: text("1795227360000"),
+            Column.ORDER_ID: text("190649377867"),
+            Column.CREATED: digits("00:00:00"),
+            Column.CANCEL: BUTTON_WIDTH + 14,
+        }
+        header = self.horizontalHeader()
+        for column, width in widths.items():
+            if column != Column.CANCEL:
+                width = max(width, title(column))
+            self.setColumnWidth(column, width)
+            header.setSectionHidden(column, column in self.HIDDEN_BY_DEFAULT)
+        self._fit_elastic()
+
+    def _fit_elastic(self) -> None:
+        """Give the Status column what the window has left, so Created and Cancel stay in view."""
+        header = self.horizontalHeader()
+        if header.isSectionHidden(self.ELASTIC):
+            return
+        others = sum(
+            header.sectionSize(c) for c in range(header.count())
+            if c != self.ELASTIC and not header.isSectionHidden(c)
+        )
+        available = self.viewport().width() - others
+        self._fitting = True
+        try:
+            self.setColumnWidth(self.ELASTIC, max(self.ELASTIC_MIN, available))
+        finally:
+            self._fitting = False
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        handled = super().viewportEvent(event)
+        if event.type() == QEvent.Type.Resize:  # the window, or a scroll bar came or went
+            self._fit_elastic()
+        return handled
+
+    def _section_resized(self, logical: int, old: int, new: int) -> None:
+        if logical != self.ELASTIC and not self._fitting:
+            self._fit_elastic()
+
+    def _header_menu(self, pos: QPoint) -> None:
+        header = self.horizontalHeader()
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        model = self.model()
+        for column in Column:
+            if column == Column.CANCEL:
+                continue
+            title = model.headerData(column, Qt.Orientation.Horizontal) if model else column.name
+            action = menu.addAction(str(title))
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.toggled.connect(
+                lambda on, c=column: (header.setSectionHidden(c, not on), self._fit_elastic())
+            )
+        menu.popup(header.mapToGlobal(pos))
+        self.header_menu = menu
+
+    # -- cancel button hit-testing ---------------------------------------------------------------
+    def cancel_button_rect(self, index: QModelIndex) -> QRect:
+        """The button of ``index``'s row in viewport coordinates (empty if not visible)."""
+        cell = self.visualRect(index.siblingAtColumn(Column.CANCEL))
+        return button_rect(cell) if cell.isValid() else QRect()
+
+    def _button_at(self, pos: QPoint) -> QModelIndex:
+        index = self.indexAt(pos)
+        if (
+            index.isValid()
+            and index.column() == Column.CANCEL
+            and self.cancel_button_rect(index).contains(pos)
+        ):
+            return index
+        return QModelIndex()
+
+    def is_hovered(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        return self._hover is not None and self._hover.isValid() and self._hover.row() == index.row()
+
+    def is_pressed(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        return (
+            self._pressed is not None
+            and self._pressed.isValid()
+            and self._pressed.row() == index.row()
+        )
+
+    def _repaint_row_button(self, index: QPersistentModelIndex | None) -> None:
+        if index is not None and index.isValid():
+            self.viewport().update(self.visualRect(QModelIndex(index)))
+
+    def _set_hover(self, index: QModelIndex) -> None:
+        new = QPersistentModelIndex(index) if index.isValid() else None
+        if new == self._hover:
+            return
+        old, self._hover = self._hover, new
+        self._repaint_row_button(old)
+        self._repaint_row_button(new)
+        if new is not None and not index.data(PENDING_ROLE):
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        index = self._button_at(event.position().toPoint())
+        if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            # A button press neither selects nor starts a drag-selection.
+            self._pressed = QPersistentModelIndex(index)
+            self._repaint_row_button(self._pressed)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        # Qt turns the second of two quick clicks into a double click. On a button it is a press
+        # like any other: the rows move up as orders leave, so the second click may be on the next
+        # order. The same order is not cancelled twice: its row is pending by now, and the release
+        # ignores pending rows.
+        if self._button_at(event.position().toPoint()).isValid():
+            self.mousePressEvent(event)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pressed is not None:
+            pressed, self._pressed = self._pressed, None
+            self._repaint_row_button(pressed)
+            index = self._button_at(event.position().toPoint())
+            if (
+                event.button() == Qt.MouseButton.LeftButton
+                and index.isValid()
+                and pressed.isValid()
+                and index.row() == pressed.row()
+                and not index.data(PENDING_ROLE)
+            ):
+                order = index.data(ORDER_ROLE)
+                if order is not None:
+                    self.cancel_clicked.emit(order)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._set_hover(self._button_at(event.position().toPoint()))
+        if self._pressed is None:
+            super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self._set_hover(QModelIndex())
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_selection()
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape and self.selectionModel() is not None:
+            self.selectionModel().clearSelection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def copy_selection(self) -> str:
+        """Copy the selected rows (visible columns, as shown) as tab-separated text."""
+        header = self.horizontalHeader()
+        columns = [
+            header.logicalIndex(v) for v in range(header.count())
+            if not header.isSectionHidden(header.logicalIndex(v))
+            and header.logicalIndex(v) != Column.CANCEL
+        ]
+        model = self.model()
+        selection = self.selectionModel()
+        if model is None or selection is None:
+            return ""
+        rows = sorted(i.row() for i in selection.selectedRows())
+        lines = ["\t".join(str(model.headerData(c, Qt.Orientation.Horizontal)) for c in columns)]
+        lines += [
+            "\t".join(str(model.index(r, c).data() or "") for c in columns) for r in rows
+        ]
+        text = "\n".join(lines) if rows else ""
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return text
+
+    # -- reading the selection -------------------------------------------------------------------
+    def current_order(self) -> Order | None:
+        index = self.currentIndex()
+        if not index.isValid():
+            return None
+        selection = self.selectionModel()
+        if selection is not None and not selection.isRowSelected(index.row(), index.parent()):
+            return None  # the focus frame alone is not a choice
+        order = index.data(ORDER_ROLE)
+        return order if isinstance(order, Order) else None
+
+    def selected_orders(self) -> list[Order]:
+        selection = self.selectionModel()
+        if selection is None:
+            return []
+        rows = sorted(selection.selectedRows(), key=lambda i: i.row())
+        orders = [i.data(ORDER_ROLE) for i in rows]
+        return [o for o in orders if isinstance(o, Order)]
+
+    # -- context menu ---------------------------------------------------------------------------
+    def set_menu_actions(self, actions: list[QAction | None]) -> None:
+        """The context menu's entries (None is a separator), shared with the toolbar and menu."""
+        self._menu_actions = list(actions)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        index = self.indexAt(event.pos())
+        selection = self.selectionModel()
+        if index.isValid() and selection is not None:
+            flags = QItemSelectionModel.SelectionFlag.Rows
+            if selection.isRowSelected(index.row(), index.parent()):
+                flags |= QItemSelectionModel.SelectionFlag.NoUpdate
+            else:
+                flags |= QItemSelectionModel.SelectionFlag.ClearAndSelect
+            # makes the row current, which refreshes the actions for it before the menu shows
+            selection.setCurrentIndex(index, flags)
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for action in self._menu_actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        # popup(), not exec(): a nested event loop would stall the asyncio loop (qasync)
+        menu.popup(event.globalPos())
+        self.context_menu = menu
+
+
+# -- actions ------------------------------------------------------------------------------------
+class CancelActions(QObject):
+    """The cancel actions with their shortcuts; enabled and labelled for the current row.
+
+    ``requested`` carries the ``CancelScope``; the window decides what needs a confirmation.
+    """
+
+    requested = Signal(object)
+
+    SHORTCUTS: ClassVar[dict[str, str]] = {
+        "order": "Delete",
+        "selected": "Shift+Delete",
+        "group": "Ctrl+G",
+        "symbol": "Ctrl+Shift+S",
+        "account": "Ctrl+Shift+A",
+        "all": "Ctrl+Shift+X",
+    }
+
+    def __init__(
+        self, view: OrdersView, capabilities: CapabilitiesLookup, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._view = view
+        self._capabilities = capabilities
+        self.order = self._action("Cancel Order", "cancel", "order", self._cancel_order)
+        self.selected = self._action(
+            "Cancel Selected", "cancel-selected", "selected", self._cancel_selected
+        )
+        self.group = self._action("Cancel Group", "group", "group", self._cancel_group)
+        self.symbol = self._action("Cancel Symbol", "symbol", "symbol", self._cancel_symbol)
+        self.account = self._action("Cancel Account…", "account", "account", self._cancel_account)
+        self.all = self._action("Cancel All…", "cancel-all", "all", self._cancel_all)
+        self.all.setToolTip("Cancel every open order on every account (asks first)")
+        self.refresh()
+
+    def actions(self) -> list[QAction]:
+        return [self.order, self.selected, self.group, self.symbol, self.account, self.all]
+
+    def menu_entries(self) -> list[QAction | None]:
+        return [self.order, self.selected, None, self.group, self.symbol, self.account, None,
+                self.all]
+
+    def _action(self, text: str, icon_name: str, key: str, slot: Callable[[], None]) -> QAction:
+        action = QAction(icon(icon_name), text, self)
+        # the toolbar keeps a short, fixed label; menus show the detailed text for the row
+        action.setIconText(text.rstrip("…"))
+        action.setShortcut(QKeySequence(self.SHORTCUTS[key]))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setObjectName(f"cancel-{key}")
+        action.triggered.connect(slot)
+        return action
+
+    @staticmethod
+    def _set(action: QAction, enabled: bool, text: str, tip: str) -> None:
+        action.setEnabled(enabled)
+        action.setText(text)
+        shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{tip} ({shortcut})" if shortcut and enabled else tip)
+        action.setStatusTip(tip)
+
+    def refresh(self) -> None:
+        """Enable and label the actions for the current row and the selection."""
+        order = self._view.current_order()
+        selected = self._view.selected_orders()
+        live_selected = [o for o in selected if not self._view_pending(o)]
+
+        if order is None:
+            self._set(self.order, False, "Cancel Order", "Select an order to cancel it")
+        else:
+            pending = self._view_pending(order)
+            self._set(
+                self.order, not pending, "Cancel Order",
+                f"Cancel was sent for order {order.order_id}" if pending
+                else f"Cancel order {order.order_id} ({order.symbol} on {order.account})",
+            )
+
+        n = len(live_selected)
+        self._set(
+            self.selected, n > 0, f"Cancel Selected ({n})" if n else "Cancel Selected",
+            f"Cancel the {n} selected orders" if n else "Select orders to cancel them together",
+        )
+
+        if order is None:
+            self._set(self.group, False, "Cancel Group", "Select an order of a group")
+        elif not order.group_id:
+            self._set(self.group, False, "Cancel Group", "This order is not in a group")
+        else:
+            caps = self._capabilities(order.account_key)
+            title = f"Cancel Group {order.group_id}"
+            if caps is None:
+                self._set(self.group, False, title, f"{order.account} is not connected")
+            elif not caps.group_cancel:
+                reason = caps.group_cancel_reason or (
+                    f"{venue_title(order.venue)} cannot cancel an order group"
+                )
+                self._set(self.group, False, title, reason)
+            else:
+                self._set(
+                    self.group, True, title,
+                    f"Cancel every order of group {order.group_id} on {order.account}",
+                )
+
+        if order is None:
+            self._set(self.symbol, False, "Cancel Symbol", "Select an order of the symbol")
+            self._set(self.account, False, "Cancel Account…", "Select an order of the account")
+        else:
+            self._set(
+                self.symbol, True, f"Cancel {order.symbol} on {order.account}",
+                f"Cancel every {order.symbol} order on {order.account}",
+            )
+            self._set(
+                self.account, True, f"Cancel Account {order.account}…",
+                f"Cancel every open order on {order.account} (asks first)",
+            )
+        self._set(self.all, True, "Cancel All…",
+                  "Cancel every open order on every account (asks first)")
+
+    def _view_pending(self, order: Order) -> bool:
+        model = self._view.model()
+        if model is None:
+            return False
+        source = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
+        is_pending = getattr(source, "is_pending", None)
+        return bool(is_pending(order.key)) if is_pending is not None else False
+
+    # -- slots --------------------------------------------------------------------------------
+    def _cancel_order(self) -> None:
+        order = self._view.current_order()
+        if order is not None and not self._view_pending(order):
+            self.requested.emit(CancelScope.order(order.key))
+
+    def _cancel_selected(self) -> None:
+        orders = [o for o in self._view.selected_orders() if not self._view_pending(o)]
+        if orders:
+            self.requested.emit(CancelScope.selected(o.key for o in orders))
+
+    def _cancel_group(self) -> None:
+        order = self._view.current_order()
+        if order is not None and order.group_id and self.group.isEnabled():
+            self.requested.emit(CancelScope.group(order.account_key, order.group_id))
+
+    def _cancel_symbol(self) -> None:
+        order = self._view.current_order()
+        if order is not None:
+            self.requested.emit(CancelScope.for_symbol(order.account_key, order.symbol))
+
+    def _cancel_account(self) -> None:
+        order = self._view.current_order()
+        if order is not None:
+            self.requested.emit(CancelScope.for_account(order.account_key))
+
+    def _cancel_all(self) -> None:
+        self.requested.emit(CancelScope.everything())

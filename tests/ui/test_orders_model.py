@@ -1,0 +1,348 @@
+"""OrdersModel over a store fed with plain Orders: row signals, batching, display and sorting."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from blotter.core.order import Closed, Flag, Order, OrderStatus, Side, Snapshot, Upsert
+from blotter.core.store import OrderStore
+from blotter.ui.orders_model import (
+    CANCELLING,
+    ORDER_ROLE,
+    SORT_ROLE,
+    Column,
+    OrdersModel,
+    contiguous_ranges,
+    format_decimal,
+    format_percent,
+)
+from blotter.ui.orders_view import OrdersProxyModel
+from tests.ui.conftest import select_row
+
+T0 = 1_700_000_000_000
+
+
+def make_order(
+    n: int,
+    *,
+    price: str = "100",
+    amount: str = "1",
+    remaining: str | None = None,
+    account: str = "acct",
+    symbol: str = "tBTCUSD",
+    group: str | None = None,
+    side: Side = Side.BUY,
+    status_text: str = "ACTIVE",
+    flags: frozenset[Flag] = frozenset(),
+) -> Order:
+    remaining_d = Decimal(remaining if remaining is not None else amount)
+    return Order(
+        venue="bitfinex",
+        account=account,
+        order_id=str(n),
+        symbol=symbol,
+        side=side,
+        order_type="EXCHANGE LIMIT",
+        amount=Decimal(amount),
+        remaining=remaining_d,
+        status=OrderStatus.OPEN if remaining_d == Decimal(amount) else OrderStatus.PARTIALLY_FILLED,
+        status_text=status_text,
+        price=Decimal(price),
+        group_id=group,
+        flags=flags,
+        created_ms=T0 + n * 1000,
+        updated_ms=T0 + n * 1000,
+    )
+
+
+class SignalLog:
+    """Records the structural and data signals a model emits."""
+
+    NAMES = ("rowsInserted", "rowsRemoved", "dataChanged", "modelReset", "layoutChanged")
+
+    def __init__(self, model: OrdersModel) -> None:
+        self.events: list[tuple[str, tuple[int, ...]]] = []
+        for name in self.NAMES:
+            getattr(model, name).connect(self._recorder(name))
+
+    def _recorder(self, name: str):
+        def record(*args: object) -> None:
+            rows = tuple(a.row() for a in args if isinstance(a, QModelIndex) and a.isValid()) + tuple(
+                a for a in args if isinstance(a, int)
+            )
+            self.events.append((name, rows))
+
+        return record
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]
+
+    def clear(self) -> None:
+        self.events.clear()
+
+
+@pytest.fixture
+def store() -> OrderStore:
+    return OrderStore()
+
+
+@pytest.fixture
+def model(store: OrderStore, qtmodeltester) -> OrdersModel:
+    model = OrdersModel(store)
+    qtmodeltester.check(model)  # keeps checking every signal for the rest of the test
+    return model
+
+
+def cell(model: OrdersModel, row: int, column: Column, role: int = Qt.ItemDataRole.DisplayRole):
+    return model.data(model.index(row, column), role)
+
+
+def row_of(model: OrdersModel, order_id: str) -> int:
+    for row in range(model.rowCount()):
+        if cell(model, row, Column.ORDER_ID) == order_id:
+            return row
+    raise AssertionError(f"order {order_id} not in the model")
+
+
+def test_model_passes_qt_model_tester_with_rows(store, qtmodeltester):
+    for n in range(20):
+        store.apply(Upsert(make_order(n, group=str(n % 3) if n % 2 else None)))
+    store.flush()
+    model = OrdersModel(store)
+    qtmodeltester.check(model)
+    assert model.rowCount() == 20
+    assert model.columnCount() == len(Column)
+    store.apply(Closed(make_order(3)))
+    store.apply(Upsert(make_order(5, remaining="0.5")))
+    store.apply(Upsert(make_order(99)))
+    store.flush()
+    assert model.rowCount() == 20
+
+
+def test_inserts_updates_and_removes_are_row_signals_never_a_reset(store, model):
+    log = SignalLog(model)
+    store.apply_all(Upsert(make_order(n)) for n in range(5))
+    store.flush()
+    assert log.events == [("rowsInserted", (0, 4))]
+    assert model.rowCount() == 5
+
+    log.clear()
+    store.apply(Upsert(make_order(2, remaining="0.25")))
+    store.flush()
+    assert log.events == [("dataChanged", (2, 2))]
+    assert cell(model, 2, Column.FILLED) == "0.75 (75%)"
+
+    log.clear()
+    store.apply(Closed(make_order(1)))
+    store.apply(Closed(make_order(3)))
+    store.flush()
+    # two separate ranges, removed highest first so row numbers stay valid
+    assert log.names() == ["rowsRemoved", "rowsRemoved"]
+    assert [rows for _, rows in log.events] == [(3, 3), (1, 1)]
+    assert [cell(model, r, Column.ORDER_ID) for r in range(model.rowCount())] == ["0", "2", "4"]
+
+    log.clear()
+    store.apply(Snapshot(make_order(0).account_key, (make_order(4), make_order(7))))
+    store.flush()
+    assert "modelReset" not in log.names() and "layoutChanged" not in log.names()
+    assert sorted(cell(model, r, Column.ORDER_ID) for r in range(model.rowCount())) == ["4", "7"]
+
+
+def test_contiguous_removals_are_one_signal(store, model):
+    store.apply_all(Upsert(make_order(n)) for n in range(10))
+    store.flush()
+    log = SignalLog(model)
+    for n in range(2, 8):
+        store.apply(Closed(make_order(n)))
+    store.flush()
+    assert log.events == [("rowsRemoved", (2, 7))]
+    assert [cell(model, r, Column.ORDER_ID) for r in range(model.rowCount())] == [
+        "0", "1", "8", "9"
+    ]
+
+
+def test_a_thousand_updates_in_one_batch_are_a_handful_of_signals(store, model):
+    store.apply_all(Upsert(make_order(n)) for n in range(2000))
+    store.flush()
+    log = SignalLog(model)
+    # 1,000 scattered updates (every other row), some twice
+    for n in range(0, 2000, 2):
+        store.apply(Upsert(make_order(n, remaining="0.5")))
+    for n in range(0, 200, 2):
+        store.apply(Upsert(make_order(n, remaining="0.25")))
+    store.flush()
+    assert len(log.events) <= 4, log.names()
+    assert set(log.names()) == {"dataChanged"}
+    assert cell(model, row_of(model, "10"), Column.FILLED) == "0.75 (75%)"
+    assert cell(model, row_of(model, "1000"), Column.FILLED) == "0.5 (50%)"
+    assert cell(model, row_of(model, "1001"), Column.FILLED) == "0"
+
+
+def test_mixed_batch_keeps_rows_and_keys_consistent(store, model):
+    store.apply_all(Upsert(make_order(n)) for n in range(50))
+    store.flush()
+    for n in range(0, 50, 3):
+        store.apply(Closed(make_order(n)))
+    for n in range(1, 50, 3):
+        store.apply(Upsert(make_order(n, price="7")))
+    for n in range(100, 110):
+        store.apply(Upsert(make_order(n)))
+    store.flush()
+    ids = [cell(model, r, Column.ORDER_ID) for r in range(model.rowCount())]
+    assert sorted(ids, key=int) == sorted((o.order_id for o in store), key=int)
+    for r in range(model.rowCount()):
+        order = cell(model, r, Column.ORDER_ID, ORDER_ROLE)
+        assert order == store.get(order.key)
+        assert model.row_of(order.key) == r
+
+
+def test_decimals_display_exactly_as_sent(store, model):
+    store.apply(Upsert(make_order(1, price="0.000012345", amount="12345.67890000")))
+    store.apply(Upsert(make_order(2, price="16673.0", amount="0.1", remaining="0.09")))
+    store.apply(Upsert(make_order(3, price="1E+2", amount="3.00000001", remaining="3.00000001")))
+    store.flush()
+    assert cell(model, row_of(model, "1"), Column.PRICE) == "0.000012345"
+    assert cell(model, row_of(model, "1"), Column.AMOUNT) == "12,345.6789"
+    assert cell(model, row_of(model, "2"), Column.PRICE) == "16,673"
+    assert cell(model, row_of(model, "2"), Column.FILLED) == "0.01 (10%)"
+    assert cell(model, row_of(model, "3"), Column.PRICE) == "100"
+    assert cell(model, row_of(model, "3"), Column.AMOUNT) == "3.00000001"
+
+
+def test_formatting_helpers():
+    assert format_decimal(Decimal("0.1") + Decimal("0.2")) == "0.3"
+    assert format_decimal(Decimal("-0")) == "0"
+    assert format_decimal(Decimal("1E-8")) == "0.00000001"
+    assert format_decimal(None) == "—"
+    assert format_percent(Decimal("0.999"), Decimal(1)) == "99.9%"
+    assert format_percent(Decimal("0.0001"), Decimal(1)) == "<0.1%"
+    assert format_percent(Decimal(1), Decimal(3)) == "33%"
+    assert contiguous_ranges([5, 1, 2, 3, 9, 8]) == [(1, 3), (5, 5), (8, 9)]
+
+
+def test_side_status_alignment_and_tooltip(store, model):
+    store.apply(Upsert(make_order(1, side=Side.SELL, flags=frozenset({Flag.HIDDEN, Flag.OCO}))))
+    store.flush()
+    assert cell(model, 0, Column.SIDE) == "Sell"
+    assert cell(model, 0, Column.STATUS) == "ACTIVE"
+    align = cell(model, 0, Column.PRICE, Qt.ItemDataRole.TextAlignmentRole)
+    assert align & Qt.AlignmentFlag.AlignRight
+    tip = cell(model, 0, Column.SYMBOL, Qt.ItemDataRole.ToolTipRole)
+    assert "hidden" in tip and "OCO" in tip and "order 1" in tip
+    created_tip = cell(model, 0, Column.CREATED, Qt.ItemDataRole.ToolTipRole)
+    assert "2023-11-1" in created_tip  # full date (local time zone) in the tooltip
+    assert len(cell(model, 0, Column.CREATED)) == 8  # hh:mm:ss
+
+
+def test_pending_cancel_row_shows_cancelling(store, model):
+    store.apply_all(Upsert(make_order(n)) for n in range(3))
+    store.flush()
+    log = SignalLog(model)
+    key = make_order(1).key
+    store.set_cancel_pending([key])
+    store.flush()
+    assert log.events == [("dataChanged", (1, 1))]
+    assert cell(model, 1, Column.STATUS) == CANCELLING
+    assert cell(model, 1, Column.SYMBOL, Qt.ItemDataRole.FontRole).italic()
+    assert cell(model, 0, Column.STATUS) == "ACTIVE"
+    store.set_cancel_pending([key], False)
+    store.flush()
+    assert cell(model, 1, Column.STATUS) == "ACTIVE"
+
+
+def test_sort_by_price_is_numeric_through_the_proxy(store, model, qtmodeltester):
+    for n, price in enumerate(["9", "10", "100", "0.5", "25000", "1,5".replace(",", "")]):
+        store.apply(Upsert(make_order(n, price=price)))
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    qtmodeltester.check(proxy)
+    proxy.sort(Column.PRICE, Qt.SortOrder.AscendingOrder)
+    shown = [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
+    assert shown == ["0.5", "9", "10", "15", "100", "25,000"]
+    # stays sorted as prices change
+    store.apply(Upsert(make_order(0, price="30000")))
+    store.flush()
+    shown = [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
+    assert shown[-1] == "30,000"
+    proxy.sort(Column.CREATED, Qt.SortOrder.DescendingOrder)
+    assert proxy.index(0, Column.ORDER_ID).data() == "5"
+    assert proxy.index(0, Column.CREATED).data(SORT_ROLE) > proxy.index(1, Column.CREATED).data(
+        SORT_ROLE
+    )
+
+
+def test_filter_matches_symbol_account_venue_and_status(store, model):
+    store.apply(Upsert(make_order(1, symbol="tETHUSD", account="alpha")))
+    store.apply(Upsert(make_order(2, symbol="tBTCUSD", account="beta")))
+    store.apply(Upsert(make_order(3, symbol="tBTCUSD", account="alpha",
+                                  status_text="PARTIALLY FILLED @ 100(0.5)")))
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+
+    def ids() -> list[str]:
+        return sorted(proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount()))
+
+    proxy.set_filter_text("eth")
+    assert ids() == ["1"]
+    proxy.set_filter_text("btc ALPHA")  # every word must match, any case
+    assert ids() == ["3"]
+    proxy.set_filter_text("partially")
+    assert ids() == ["3"]
+    proxy.set_filter_text("bitfinex")
+    assert ids() == ["1", "2", "3"]
+    proxy.set_filter_text("(")  # regex characters are literal
+    assert ids() == ["3"]
+    proxy.set_filter_text("")
+    assert proxy.rowCount() == 3
+
+
+def test_flush_is_coalesced_by_the_timer(store, qtbot):
+    model = OrdersModel(store, max_rate_hz=30)
+    for n in range(500):
+        store.apply(Upsert(make_order(n)))
+    assert model.rowCount() == 0  # nothing until the timer fires
+    qtbot.waitUntil(lambda: model.rowCount() == 500, timeout=2000)
+    assert model.flushes == 1
+
+
+def test_sorted_model_places_new_and_changed_rows_and_keeps_the_selection(store, model, qtbot):
+    from PySide6.QtWidgets import QTableView
+
+    for n, price in enumerate(["50", "10", "30", "20", "40"]):
+        store.apply(Upsert(make_order(n, price=price)))
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.sortByColumn(Column.PRICE, Qt.SortOrder.DescendingOrder)
+
+    def prices() -> list[str]:
+        return [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
+
+    assert prices() == ["50", "40", "30", "20", "10"]
+    select_row(view, prices().index("30"))
+    assert len(view.selectionModel().selectedRows()) == 1
+    log = SignalLog(model)
+    store.apply(Upsert(make_order(9, price="35")))  # new, lands in the middle
+    store.apply(Upsert(make_order(2, price="5")))  # the selected order moves to the bottom
+    store.flush()
+    assert prices() == ["50", "40", "35", "20", "10", "5"]
+    assert "modelReset" not in log.names()
+    selected = [proxy.index(i.row(), Column.ORDER_ID).data()
+                for i in view.selectionModel().selectedRows()]
+    assert selected == ["2"]  # the selection followed its order, not its old row
+    for r in range(model.rowCount()):
+        assert model.row_of(cell(model, r, Column.ORDER_ID, ORDER_ROLE).key) == r
+
+    view.sortByColumn(Column.SYMBOL, Qt.SortOrder.AscendingOrder)  # equal symbols: by age
+    assert [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())] == [
+        "0", "1", "2", "3", "4", "9"
+    ]

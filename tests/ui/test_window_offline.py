@@ -1,0 +1,264 @@
+"""Window behaviour that needs no venue: a scripted fake client stands in for the real one."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication
+
+from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Snapshot
+from blotter.core.store import OrderStore
+from blotter.engine import Engine
+from blotter.ui import theme
+from blotter.ui.main_window import NO_ACCOUNTS, MainWindow
+from blotter.ui.orders_model import Column
+from blotter.venues.base import Capabilities
+from tests.helpers import until
+from tests.ui.conftest import close_window, select_row
+
+ACCOUNT = AccountKey("bybit", "by-1")
+
+
+def order(n: int, group: str | None = None, symbol: str = "BTCUSDT") -> Order:
+    return Order(
+        venue=ACCOUNT.venue, account=ACCOUNT.account, order_id=str(n), symbol=symbol,
+        side=Side.SELL if n % 2 else Side.BUY, order_type="Limit", amount=Decimal("1.5"),
+        remaining=Decimal("1.5"), status=OrderStatus.OPEN, status_text="New",
+        price=Decimal(100 + n), group_id=group, created_ms=1_700_000_000_000 + n,
+    )
+
+
+class FakeClient:
+    def __init__(self, store: OrderStore, states: StateBus, caps: Capabilities) -> None:
+        self.account = ACCOUNT
+        self.capabilities = caps
+        self.store = store
+        self.states = states
+        self.plans: list[CancelPlan] = []
+        self.hold: asyncio.Event | None = None  # when set, cancels wait for it
+        self.fail: Exception | None = None
+
+    async def run(self) -> None:
+        self.states.publish(AccountState(ACCOUNT.venue, ACCOUNT.account, VenueState.LIVE))
+        self.store.apply(Snapshot(ACCOUNT, tuple(order(n, "g1" if n < 2 else None)
+                                                 for n in range(4))))
+        await asyncio.Event().wait()
+
+    async def cancel(self, plan: CancelPlan) -> CancelResult:
+        self.plans.append(plan)
+        if self.fail is not None:
+            raise self.fail
+        self.store.set_cancel_pending(plan.keys)
+        if self.hold is not None:
+            await self.hold.wait()
+        result = CancelResult(plan)
+        for o in plan.orders:
+            self.store.apply(Closed(o))
+            result.outcomes[o.key] = OrderOutcome(o.key, Outcome.CANCELLED, "Cancelled")
+        return result
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+async def fake(qtbot, tmp_path):
+    store, notices, states = OrderStore(), NoticeBus(), StateBus()
+    engine = Engine(store, notices, states)
+    client = FakeClient(store, states, Capabilities(
+        group_cancel=False, cancel_all=True, dead_man_switch=False,
+        group_cancel_reason="Bybit has no order groups.",
+    ))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(engine, settings=settings)
+    window.show()
+    window.activateWindow()
+    engine.add_client(client)
+    await until(lambda: window.proxy.rowCount() == 4)
+    await until(lambda: window.stack.currentWidget() is window.view)
+    try:
+        yield window, engine, client
+    finally:
+        close_window(window)
+        await engine.stop()
+
+
+def proxy_row(window: MainWindow, order_id: str) -> int:
+    for r in range(window.proxy.rowCount()):
+        if window.proxy.index(r, Column.ORDER_ID).data() == order_id:
+            return r
+    raise AssertionError(order_id)
+
+
+async def test_group_cancel_disabled_with_the_venues_reason(fake):
+    window, _, _ = fake
+    select_row(window.view, proxy_row(window, "0"))
+    group = window.actions_.group
+    assert not group.isEnabled()
+    assert group.toolTip() == "Bybit has no order groups."
+    select_row(window.view, proxy_row(window, "3"))
+    assert not group.isEnabled()
+    assert group.toolTip() == "This order is not in a group"
+    assert window.actions_.symbol.isEnabled()
+    assert window.actions_.symbol.text() == "Cancel BTCUSDT on by-1"
+
+
+async def test_context_menu_lists_the_cancel_actions(fake, qtbot):
+    window, _, _ = fake
+    view = window.view
+    rect = view.visualRect(window.proxy.index(proxy_row(window, "1"), Column.SYMBOL))
+    event = QContextMenuEvent(
+        QContextMenuEvent.Reason.Mouse, rect.center(), view.viewport().mapToGlobal(rect.center())
+    )
+    QApplication.sendEvent(view.viewport(), event)
+    menu = view.context_menu
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts == [
+        "Cancel Order", "Cancel Selected (1)", "Cancel Group g1", "Cancel BTCUSDT on by-1",
+        "Cancel Account by-1…", "Cancel All…",
+    ]
+    assert view.current_order().order_id == "1"  # the row under the cursor became the choice
+    group = next(a for a in menu.actions() if a.text() == "Cancel Group g1")
+    assert not group.isEnabled() and "no order groups" in group.toolTip()
+    menu.close()
+
+
+async def test_pending_row_ignores_a_second_click(fake, qtbot):
+    window, _, client = fake
+    client.hold = asyncio.Event()
+    row = proxy_row(window, "2")
+    index = window.proxy.index(row, Column.CANCEL)
+    pos = window.view.cancel_button_rect(index).center()
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    await until(lambda: window.proxy.index(proxy_row(window, "2"), Column.STATUS).data()
+                == "Cancelling…")
+    await until(lambda: "1 cancelling" in window.windowTitle())
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    await asyncio.sleep(0.05)
+    assert len(client.plans) == 1
+    client.hold.set()
+    await until(lambda: window.proxy.rowCount() == 3)
+
+
+async def test_a_failing_cancel_becomes_an_error_notice(fake, monkeypatch):
+    window, engine, _ = fake
+
+    async def broken(scope):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "cancel", broken)
+    select_row(window.view, proxy_row(window, "1"))
+    window.actions_.order.trigger()
+    await until(lambda: "boom" in window.status_bar.text)
+    assert window.status_bar.text == "blotter — Cancel of order 1 failed: boom"
+    assert window.status_bar.latest.level is Level.ERROR
+    await until(lambda: not window.pending_tasks)
+    assert window.proxy.rowCount() == 4  # nothing pretended to be cancelled
+
+
+async def test_client_error_is_reported_not_swallowed(fake):
+    window, _, client = fake
+    client.fail = ConnectionError("socket closed")
+    select_row(window.view, proxy_row(window, "3"))
+    window.actions_.order.trigger()
+    await until(lambda: "socket closed" in window.status_bar.text)
+    assert window.status_bar.latest.level is Level.ERROR
+    assert window.proxy.index(proxy_row(window, "3"), Column.STATUS).data() == "New"
+
+
+async def test_cancel_account_asks_and_counts(fake):
+    window, _, client = fake
+    select_row(window.view, 0)
+    window.actions_.account.trigger()
+    dialog = window.confirm_dialog
+    assert dialog is not None and dialog.windowModality() == Qt.WindowModality.WindowModal
+    assert dialog.summary() == "Cancel 4 open orders?\nby-1 (Bybit): 4"
+    dialog.accept()
+    await until(lambda: window.model.rowCount() == 0)
+    assert [p.kind.value for p in client.plans] == ["account"]
+
+
+async def test_status_bar_notice_and_log(fake, qtbot):
+    window, engine, _ = fake
+    engine.notices.publish(Notice("bybit", "by-1", Level.ERROR, "Order does not exist.", "110001"))
+    bar = window.status_bar
+    assert bar.text == "Bybit · by-1 — 110001: Order does not exist."
+    assert theme.LEVEL_COLOURS[Level.ERROR].name() in bar.notice_label.styleSheet()
+    engine.notices.publish(Notice("bybit", "by-1", Level.SUCCESS, "OK", "0"))
+    assert theme.LEVEL_COLOURS[Level.SUCCESS].name() in bar.notice_label.styleSheet()
+    qtbot.mouseClick(bar.notice_label, Qt.MouseButton.LeftButton)
+    log = window.notice_log
+    assert log is not None and log.isVisible()
+    assert log.messages()[:2] == ["0: OK", "110001: Order does not exist."]
+    engine.notices.publish(Notice("blotter", "", Level.INFO, "later"))
+    assert log.messages()[0] == "later"
+    assert log.table.item(0, 0).text().count(":") == 2  # hh:mm:ss
+
+
+async def test_connection_indicator_follows_states(fake):
+    window, engine, _ = fake
+    indicator = window.status_bar.indicator(ACCOUNT)
+    assert indicator.dot.colour == theme.STATE_COLOURS[VenueState.LIVE]
+    engine.states.publish(AccountState("bybit", "by-1", VenueState.FAILED, "API key is invalid."))
+    assert indicator.dot.colour == theme.STATE_COLOURS[VenueState.FAILED]
+    assert indicator.toolTip() == "by-1 (Bybit): failed — API key is invalid."
+    assert indicator.label.text() == "by-1"
+
+
+async def test_filter_box_and_find_shortcut(fake, qtbot):
+    window, _, _ = fake
+    await until(lambda: QApplication.activeWindow() is window, timeout=2)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.filter_edit.hasFocus()
+    qtbot.keyClicks(window.filter_edit, "zzz")
+    await until(lambda: window.empty.title.text() == "No orders match")
+    assert window.stack.currentWidget() is window.empty
+    assert "zzz" in window.empty.detail.text()
+    qtbot.keyClick(window.filter_edit, Qt.Key.Key_Escape)
+    assert window.filter_edit.text() == ""
+    await until(lambda: window.stack.currentWidget() is window.view)
+    assert window.view.hasFocus()
+
+
+async def test_column_widths_are_saved_and_restored(fake, qtbot, tmp_path):
+    window, engine, _ = fake
+    window.view.setColumnWidth(Column.STATUS, 333)
+    window.save_settings()
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    again = MainWindow(engine, settings=settings)
+    qtbot.addWidget(again)
+    assert again.view.columnWidth(Column.STATUS) == 333
+
+
+def test_no_accounts_shows_how_to_start(qtbot, tmp_path):
+    engine = Engine(OrderStore(), NoticeBus(), StateBus())
+    window = MainWindow(
+        engine, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    )
+    qtbot.addWidget(window)
+    window.show()
+    assert window.stack.currentWidget() is window.empty
+    assert window.empty.detail.text() == NO_ACCOUNTS
+    assert not window.actions_.all.isEnabled()
+    assert window.windowTitle() == "blotter — 0 open orders"
+
+
+async def test_copy_and_escape_in_the_table(fake, qtbot):
+    window, _, _ = fake
+    select_row(window.view, proxy_row(window, "1"))
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    text = QApplication.clipboard().text().splitlines()
+    assert text[0].startswith("Venue\tAccount\tSymbol")
+    assert "\tby-1\tBTCUSDT\tSell\tLimit\t101\t1.5\t" in text[1]
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert window.view.selected_orders() == []
+    assert not window.actions_.order.isEnabled()
