@@ -14,8 +14,8 @@ from blotter.core.cancel import (
     CancelPlan,
     CancelResult,
     CancelScope,
-    Outcome,
     OrderOutcome,
+    Outcome,
     ScopeKind,
     plan_cancels,
 )
@@ -114,12 +114,15 @@ class Engine:
         return plans
 
     async def cancel(self, scope: CancelScope) -> list[CancelResult]:
-        plans = self.plan(scope)
-        results = await asyncio.gather(*(self._cancel_plan(p) for p in plans))
+        results = await self.cancel_plans(self.plan(scope))
         self._summarise(scope, results)
-        return list(results)
+        return results
 
     async def cancel_plans(self, plans: Iterable[CancelPlan]) -> list[CancelResult]:
+        plans = list(plans)
+        if len(plans) == 1:
+            # no task hop for the common case: the request goes on the wire in this loop turn
+            return [await self._cancel_plan(plans[0])]
         return list(await asyncio.gather(*(self._cancel_plan(p) for p in plans)))
 
     async def _cancel_plan(self, plan: CancelPlan) -> CancelResult:
