@@ -117,6 +117,23 @@ def click_cancel_button(qtbot, window: MainWindow, proxy_row: int) -> None:
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
+def second_press_as_double_click(window: MainWindow, proxy_row: int) -> None:
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    view = window.view
+    rect = view.cancel_button_rect(window.proxy.index(proxy_row, Column.CANCEL))
+    assert not rect.isEmpty()
+    local = QPointF(rect.center())
+    viewport = view.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, buttons in ((QEvent.Type.MouseButtonDblClick, left),
+                          (QEvent.Type.MouseButtonRelease, none)):
+        event = QMouseEvent(kind, local, viewport.mapToGlobal(local), left, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+
 async def test_table_shows_the_venues_orders(env):
     assert set(env.row_ids()) == env.sim_ids()
     assert "blotter — 7 open orders" in env.window.windowTitle()
@@ -145,6 +162,33 @@ async def test_cancel_button_cancels_that_order(env, qtbot):
     await until(lambda: any(text in line for line in env.shown))
     line = next(line for line in env.shown if text in line)
     assert line.startswith("Bitfinex · bfx-test — SUCCESS: ")
+
+
+async def test_a_quick_second_click_cancels_the_order_that_moved_up(env, qtbot):
+    """Rows move up as orders leave: two quick clicks on one spot are two orders, not a
+    double click to ignore."""
+    first = env.row_ids()[0]
+    click_cancel_button(qtbot, env.window, 0)
+    await until(lambda: first not in env.row_ids())
+    second = env.row_ids()[0]
+    # Same spot, within the double-click interval: Qt delivers the second press as a double
+    # click (QTest's own clicks never do, so the events are sent as the platform would).
+    second_press_as_double_click(env.window, 0)
+    await until(lambda: second not in env.row_ids())
+    assert not {first, second} & env.sim_ids()
+    assert set(env.row_ids()) == env.sim_ids()
+
+
+async def test_a_double_click_on_a_pending_row_sends_one_cancel(env, qtbot):
+    env.sim.ack_to_close_delay = 0.4
+    target = env.row_ids()[0]
+    click_cancel_button(qtbot, env.window, 0)
+    await until(lambda: env.status(target) == CANCELLING)
+    second_press_as_double_click(env.window, 0)
+    await until(lambda: target not in env.row_ids())
+    cancels = [i for i in env.sim.inputs_received
+               if i[1] in ("oc", "oc_multi") and str(i[3]).count(target)]
+    assert len(cancels) == 1
 
 
 async def test_cancel_group_removes_exactly_that_group(env, qtbot):
