@@ -117,6 +117,7 @@ async def _main(options: Options) -> int:
             demo = Demo(engine)
             try:
                 await demo.start()
+                window.add_demo_menu(demo.fault_items())
             except Exception as exc:
                 log.exception("demo mode could not start")
                 notices.publish(
@@ -229,6 +230,48 @@ class Demo:
                    f"Demo mode: simulated Bitfinex at {sim.rest_url} (account "
                    f"{DEMO_ACCOUNT.account}). Nothing here is real money.")
         )
+
+    def fault_items(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """What the simulated venue can be made to do, for the window's Demo menu."""
+        sim = self.sims["bitfinex"]
+
+        def slow_replies() -> None:
+            sim.reply_delay = 0.0 if sim.reply_delay else 1.5
+            state = "on (1.5 s)" if sim.reply_delay else "off"
+            self.engine.notices.publish(
+                Notice("blotter", "", Level.INFO, f"Demo: slow venue replies {state}.")
+            )
+
+        def flow() -> None:
+            if sim.flow_running:
+                sim.stop_flow()
+            else:
+                sim.start_flow()
+            state = "running" if sim.flow_running else "paused"
+            self.engine.notices.publish(
+                Notice("blotter", "", Level.INFO, f"Demo: order flow {state}.")
+            )
+
+        def fill_race() -> None:
+            sim.fill_on_cancel = True
+            self.engine.notices.publish(
+                Notice("blotter", "", Level.INFO,
+                       "Demo: the next order you cancel will be filled first.")
+            )
+
+        return [
+            ("Drop the connection", "The venue cuts the websocket (close 1006)",
+             sim.drop_connections),
+            ("Venue restart (info 20051)", "The venue says it is restarting, then closes",
+             lambda: sim.send_info(20051, close=True)),
+            ("Send a malformed frame", "The venue sends a frame that is not valid JSON",
+             lambda: sim.send_raw('[0,"ou",[1,')),
+            ("Next cancel loses to a fill",
+             "The next cancelled order is filled before the cancel lands", fill_race),
+            ("Slow replies on/off", "The venue waits 1.5 s before answering cancels",
+             slow_replies),
+            ("Pause/resume order flow", "Stop or restart the simulated trading activity", flow),
+        ]
 
     async def stop(self) -> None:
         for name, sim in self.sims.items():

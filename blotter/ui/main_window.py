@@ -8,7 +8,9 @@ exception becomes an error Notice in the status bar, never a crash or a silent f
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
@@ -134,7 +137,8 @@ class MainWindow(QMainWindow):
         self.view = OrdersView(self)
         self.view.setModel(self.proxy)
         self.view.apply_default_widths()
-        self.view.horizontalHeader().setSortIndicator(Column.CREATED, Qt.SortOrder.AscendingOrder)
+        # newest first, as a trader reads a blotter
+        self.view.horizontalHeader().setSortIndicator(Column.CREATED, Qt.SortOrder.DescendingOrder)
         self.view.cancel_clicked.connect(self._on_cancel_clicked)
 
         self.actions_ = CancelActions(self.view, engine.capabilities, self)
@@ -359,6 +363,35 @@ class MainWindow(QMainWindow):
 
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
+
+    def add_demo_menu(self, items: list[tuple[str, str, Callable[[], object]]]) -> QMenu:
+        """A "Demo" menu of (label, tooltip, action) items, e.g. faults the simulated venues can
+        play, so a trader can see what the blotter does when a venue misbehaves. An action may
+        return an awaitable; it runs on the loop, and a failure becomes an error notice."""
+        menu = self.menuBar().addMenu("&Demo")
+        menu.setToolTipsVisible(True)
+        for label, tip, action in items:
+            entry = menu.addAction(label)
+            entry.setToolTip(tip)
+            entry.triggered.connect(lambda _=False, a=action, t=label: self._run_demo_action(t, a))
+        return menu
+
+    def _run_demo_action(self, label: str, action: Callable[[], object]) -> None:
+        try:
+            outcome = action()
+        except Exception as exc:  # noqa: BLE001 - shown to the trader, not raised into Qt
+            self._publish_error(f"{label} failed: {exc}")
+            return
+        if inspect.isawaitable(outcome):
+            async def run() -> None:
+                try:
+                    await outcome
+                except Exception as exc:  # noqa: BLE001
+                    self._publish_error(f"{label} failed: {exc}")
+
+            task = asyncio.get_running_loop().create_task(run())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     @property
     def pending_tasks(self) -> set[asyncio.Task[object]]:

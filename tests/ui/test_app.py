@@ -43,3 +43,45 @@ def test_reserved_commands_say_not_yet():
     done = _run(["cancel", "--all"], timeout=20)
     assert done.returncode == 2
     assert "blotter: the 'cancel' command is not available yet" in done.stderr
+
+
+async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_path):
+    """The Demo menu's faults reach the simulated venue; the window shows the reconnect and
+    ends with exactly the venue's open orders."""
+    from PySide6.QtCore import QSettings
+
+    from blotter.app import Demo
+    from blotter.core.notices import NoticeBus, StateBus, VenueState
+    from blotter.core.store import OrderStore
+    from blotter.engine import Engine
+    from blotter.ui.main_window import MainWindow
+    from tests.helpers import until
+    from tests.ui.conftest import close_window
+
+    engine = Engine(OrderStore(), NoticeBus(), StateBus())
+    seen: list[VenueState] = []
+    engine.states.subscribe(lambda s: seen.append(s.state))
+    window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),
+                                                   QSettings.Format.IniFormat))
+    demo = Demo(engine)
+    try:
+        await demo.start()
+        sim = demo.sims["bitfinex"]
+        sim.rate_limit_connections = False
+        sim.stop_flow()
+        menu = window.add_demo_menu(demo.fault_items())
+        await until(lambda: window.model.rowCount() == len(sim.open_orders()) > 0)
+        seen.clear()
+        drop = next(a for a in menu.actions() if a.text() == "Drop the connection")
+        drop.trigger()
+        await until(lambda: VenueState.RECONNECTING in seen)
+        gone = sim.open_orders()[0][0]
+        sim.cancel_external(gone)  # changes while the blotter is away
+        await until(lambda: seen and seen[-1] is VenueState.LIVE, timeout=10)
+        await until(lambda: {o.order_id for o in window.model.orders()}
+                    == {str(o[0]) for o in sim.open_orders()})
+        assert str(gone) not in {o.order_id for o in window.model.orders()}
+    finally:
+        close_window(window)
+        await engine.stop()
+        await demo.stop()

@@ -296,6 +296,10 @@ class BitfinexSimulator:
         if self.flow_rate > 0 and (self._flow_task is None or self._flow_task.done()):
             self._flow_task = asyncio.get_running_loop().create_task(self._flow())
 
+    @property
+    def flow_running(self) -> bool:
+        return self._flow_task is not None and not self._flow_task.done()
+
     def stop_flow(self) -> None:
         if self._flow_task is not None:
             self._flow_task.cancel()
