@@ -112,6 +112,11 @@ class ConnectionIndicator(QWidget):
         self.state = state
         self.dot.set_colour(theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT))
         self.setToolTip(state_text(state))
+        # a colour alone is easy to miss: say it in words whenever the account is not live
+        if state.state is VenueState.LIVE:
+            self.label.setText(state.account)
+        else:
+            self.label.setText(f"{state.account} {STATE_WORDS.get(state.state, state.state.value)}")
         self.label.setProperty("state", state.state.value)
         self.label.style().unpolish(self.label)
         self.label.style().polish(self.label)

@@ -209,6 +209,8 @@ async def test_connection_indicator_follows_states(fake):
     engine.states.publish(AccountState("bybit", "by-1", VenueState.FAILED, "API key is invalid."))
     assert indicator.dot.colour == theme.STATE_COLOURS[VenueState.FAILED]
     assert indicator.toolTip() == "by-1 (Bybit): failed — API key is invalid."
+    assert indicator.label.text() == "by-1 failed"  # in words, not only a colour
+    engine.states.publish(AccountState("bybit", "by-1", VenueState.LIVE))
     assert indicator.label.text() == "by-1"
 
 
