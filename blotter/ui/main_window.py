@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from blotter.aio import start_eagerly
 from blotter.core.cancel import CancelScope, ScopeKind
 from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import Order
@@ -127,7 +128,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowIcon(icon("app"))
         self._settings = settings
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._confirm_dialog: CancelConfirmDialog | None = None
         self.notice_log: NoticeLogDialog | None = None
 
@@ -338,7 +339,7 @@ class MainWindow(QMainWindow):
             dialog.deleteLater()
         self.view.setFocus()
 
-    def start_cancel(self, scope: CancelScope) -> asyncio.Task[object] | None:
+    def start_cancel(self, scope: CancelScope) -> asyncio.Future[Any] | None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -346,7 +347,8 @@ class MainWindow(QMainWindow):
         if loop is None:  # only without qasync (a bug in the app's set-up): say so, loudly
             self._publish_error(f"Could not cancel {scope.describe()}: no event loop is running.")
             return None
-        task: asyncio.Task[object] = loop.create_task(self._cancel(scope))
+        # Eagerly: the request is on the wire before Qt gets to repaint anything.
+        task = start_eagerly(self._cancel(scope), loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -394,7 +396,7 @@ class MainWindow(QMainWindow):
             task.add_done_callback(self._tasks.discard)
 
     @property
-    def pending_tasks(self) -> set[asyncio.Task[object]]:
+    def pending_tasks(self) -> set[asyncio.Future[Any]]:
         return set(self._tasks)
 
     async def wait_for_cancels(self, timeout: float) -> bool:
