@@ -240,6 +240,24 @@ async def test_failed_cancel_shows_the_venues_text(env, qtbot):
     assert set(env.row_ids()) == env.sim_ids()
 
 
+async def test_a_refused_cancel_restores_the_row_and_says_why(env, qtbot):
+    """During venue maintenance cancels go over REST; a rate-limited REST answer is a refusal:
+    the row leaves its pending state, stays in the table, and the status bar has the venue's
+    words."""
+    env.sim.rest_rate_limit = 0  # every REST call is answered 429
+    await env.sim.send_info(20060)
+    await until(lambda: env.window.status_bar.indicator(ACCOUNT).state.state is VenueState.STALE)
+    target = env.row_ids()[0]
+    before = env.status(target)
+    click_cancel_button(qtbot, env.window, 0)
+
+    await until(lambda: any("ratelimit: error" in line for line in env.shown))
+    await until(lambda: env.status(target) == before)
+    assert target in env.row_ids() and target in env.sim_ids()
+    assert not env.window.model.is_pending(
+        next(o.key for o in env.window.model.orders() if o.order_id == target))
+
+
 async def test_reconnect_shows_in_the_indicator_and_resyncs(env):
     indicator = env.window.status_bar.indicator(ACCOUNT)
     assert indicator is not None and indicator.state.state is VenueState.LIVE
