@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, Final, NamedTuple
 
 
 class Side(Enum):
@@ -71,8 +71,23 @@ class OrderKey(NamedTuple):
         return AccountKey(self.venue, self.account)
 
 
+class _Keyed:
+    """The slot that caches ``Order.key`` (not a dataclass field: not compared, not shown)."""
+
+    __slots__ = ("_key",)
+    _key: OrderKey
+
+
 @dataclass(frozen=True, slots=True)
-class Order:
+class Order(_Keyed):
+    """One order as the venue last described it. Frozen: a change is a new ``Order``.
+
+    ``amount``, ``remaining``, ``price`` and ``avg_price`` read as exact ``Decimal``s. A codec
+    may store the JSON number it parsed (a float, or an int) instead: the first read converts it
+    exactly (``Decimal(repr(f))``, the shortest round-trip repr, i.e. the digits that were sent)
+    and keeps the result, so a frame costs no decimal work unless its numbers are shown.
+    """
+
     venue: str
     account: str
     order_id: str
@@ -93,9 +108,17 @@ class Order:
     updated_ms: int | None = None
     category: str | None = None  # venue-specific market kind (spot, linear, ...), when it matters
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", OrderKey(self.venue, self.account, self.order_id))
+
     @property
     def key(self) -> OrderKey:
-        return OrderKey(self.venue, self.account, self.order_id)
+        try:
+            return self._key
+        except AttributeError:  # built without __init__ (e.g. unpickled): make it now
+            key = OrderKey(self.venue, self.account, self.order_id)
+            object.__setattr__(self, "_key", key)
+            return key
 
     @property
     def account_key(self) -> AccountKey:
@@ -104,6 +127,36 @@ class Order:
     @property
     def filled(self) -> Decimal:
         return self.amount - self.remaining
+
+
+def _exact_decimal(slot: Any) -> property:
+    """Turn a slot of ``Order`` into a property that reads as an exact ``Decimal``.
+
+    The slot keeps its name and place (``Order.__slots__`` and the dataclass fields do not
+    change); it may hold a float or an int from a codec until the first read converts it.
+    """
+    get = slot.__get__
+    put = slot.__set__
+
+    def read(self: Order) -> Decimal | None:
+        value = get(self, Order)
+        t = type(value)
+        if t is float:
+            value = Decimal(repr(value))
+            put(self, value)
+        elif t is int:
+            value = Decimal(value)
+            put(self, value)
+        return value  # type: ignore[no-any-return]
+
+    return property(read, put, None, "exact decimal (converted from the codec's number once)")
+
+
+for _name in ("amount", "remaining", "price", "avg_price"):
+    setattr(Order, _name, _exact_decimal(Order.__dict__[_name]))
+del _name
+
+OPEN_STATUSES: Final = _OPEN_STATUSES  # a tuple: membership tests by identity, in C
 
 
 @dataclass(frozen=True, slots=True)

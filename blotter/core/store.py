@@ -11,7 +11,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from blotter.core.order import AccountKey, Closed, Order, OrderEvent, OrderKey, Snapshot, Upsert
+from blotter.core.order import (
+    OPEN_STATUSES,
+    AccountKey,
+    Closed,
+    Order,
+    OrderEvent,
+    OrderKey,
+    Snapshot,
+    Upsert,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +95,36 @@ class OrderStore:
     # -- writing -------------------------------------------------------------------------
     def apply(self, event: OrderEvent) -> None:
         if isinstance(event, Upsert):
-            self._put(event.order)
+            self.put(event.order)
         elif isinstance(event, Closed):
             self._close(event.order)
         elif isinstance(event, Snapshot):
             self._replace(event.account, event.orders)
         else:  # pragma: no cover - the type checker keeps this unreachable
             raise TypeError(f"not an order event: {event!r}")
+
+    def put(self, order: Order) -> None:
+        """``apply(Upsert(order))`` without the wrapper: the stream's hot path (every ``ou``)."""
+        if order.status not in OPEN_STATUSES:
+            self._close(order)
+            return
+        try:
+            key = order._key  # Order.key, without the property call
+        except AttributeError:  # an Order built without __init__ (a copy, say)
+            key = order.key
+        orders = self._orders
+        known = key in orders
+        dirty = self._dirty
+        if key not in dirty:
+            if not dirty:
+                dirty[key] = known
+                for callback in self._dirty_listeners:
+                    callback()
+            else:
+                dirty[key] = known
+        orders[key] = order
+        if not known:
+            self._by_account.setdefault(key.account_key, set()).add(key)
 
     def apply_all(self, events: Iterable[OrderEvent]) -> None:
         for event in events:
@@ -155,14 +187,7 @@ class OrderStore:
                 callback()
 
     def _put(self, order: Order) -> None:
-        key = order.key
-        if not order.status.is_open:
-            self._close(order)
-            return
-        self._touch(key)
-        if key not in self._orders:
-            self._by_account.setdefault(order.account_key, set()).add(key)
-        self._orders[key] = order
+        self.put(order)
 
     def _close(self, order: Order) -> None:
         key = order.key

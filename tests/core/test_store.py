@@ -145,3 +145,22 @@ def test_snapshot_with_a_foreign_order_is_refused() -> None:
     store = OrderStore()
     with pytest.raises(ValueError):
         store.apply(Snapshot(A, (order("1", B),)))
+
+
+def test_put_is_apply_of_an_upsert() -> None:
+    via_put, via_apply = OrderStore(), OrderStore()
+    steps = [order("1"), order("2"), order("1", remaining="0.5"),
+             order("2", status=OrderStatus.CANCELLED, text="CANCELED")]
+    closed: list[str] = []
+    via_put.add_close_listener(lambda key, final, before: closed.append(key.order_id))
+    for o in steps[:2]:
+        via_put.put(o)
+        via_apply.apply(Upsert(o))
+    assert via_put.flush() == via_apply.flush()
+    for o in steps[2:]:
+        via_put.put(o)
+        via_apply.apply(Upsert(o))
+    diff = via_put.flush()
+    assert diff == via_apply.flush()
+    assert [o.remaining for o in diff.updated] == [Decimal("0.5")]
+    assert diff.removed == (OrderKey("bitfinex", "main", "2"),) and closed == ["2"]

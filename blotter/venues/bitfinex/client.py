@@ -406,17 +406,21 @@ class BitfinexClient:
         """The hot path: frame → event → store. Never raises; bad frames are counted and logged."""
         self._rx += 1
         try:
-            event = self._parser.parse(data)
+            event = self._parser.parse_stream(data)
         except MalformedFrame as exc:
             self._malformed(data, exc)
             return
         try:
-            if type(event) is Upsert or type(event) is Closed:
+            if type(event) is Order:  # an on/ou: Upsert(event), without the wrapper
+                if self._touched is not None:
+                    self._touched.add(event.order_id)
+                self._store.put(event)
+            elif type(event) is Closed:
                 if self._touched is not None:
                     self._touched.add(event.order.order_id)
                 self._store.apply(event)
             else:
-                self._on_event(event)
+                self._on_event(event)  # type: ignore[arg-type]  # not an Order
         except Exception:  # a bug in one handler must not stop the stream
             log.exception("%s: failed to handle %s", self.account, codec.excerpt(data))
 

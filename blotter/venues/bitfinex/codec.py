@@ -10,7 +10,8 @@ objects with an ``"event"`` key (``info``, ``auth``, ``error``, ...).
 
 Numbers: the venue sends amounts and prices as JSON numbers. ``orjson`` reads them as floats
 and ``Decimal(repr(f))`` is the exact decimal that was printed (shortest round-trip repr, and
-Bitfinex never prints more than 15 significant digits). Integers stay integers.
+Bitfinex never prints more than 15 significant digits). Integers stay integers. Orders carry the
+number as read and ``Order`` makes that conversion on the first read of the field.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -29,10 +31,12 @@ from blotter.core.order import (
     Closed,
     Flag,
     Order,
+    OrderKey,
     OrderStatus,
     Side,
     Snapshot,
     Upsert,
+    _Keyed,
 )
 
 VENUE: Final = "bitfinex"
@@ -156,7 +160,6 @@ _FLAG_BITS: Final = (
 )
 _FLAG_HIDDEN_BIT: Final = 64
 _DAY_MS: Final = 86_400_000
-_CACHE_LIMIT: Final = 65_536
 
 _LEVELS: Final = {
     "SUCCESS": Level.SUCCESS,
@@ -206,7 +209,7 @@ def utc_date_of_ms(ms: int) -> str:
     return _utc_date(ms // _DAY_MS)
 
 
-class _OrderSlots:
+class _OrderSlots(_Keyed):
     """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
 
     Building an ``Order`` through its frozen-dataclass ``__init__`` costs one
@@ -221,12 +224,13 @@ class _OrderSlots:
 
 def _build_fast(
     venue: str, account: str, order_id: str, symbol: str, side: Side, order_type: str,
-    amount: Decimal, remaining: Decimal, status: OrderStatus, status_text: str,
-    price: Decimal | None, avg_price: Decimal | None, client_id: str | None,
+    amount: Any, remaining: Any, status: OrderStatus, status_text: str,
+    price: Any, avg_price: Any, client_id: str | None,
     client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None,
+    created_ms: int | None, updated_ms: int | None, key: OrderKey | None = None,
 ) -> Order:
     o: Any = object.__new__(_OrderSlots)
+    o._key = key if key is not None else OrderKey(venue, account, order_id)
     o.venue = venue
     o.account = account
     o.order_id = order_id
@@ -253,10 +257,10 @@ def _build_fast(
 
 def _build_plain(
     venue: str, account: str, order_id: str, symbol: str, side: Side, order_type: str,
-    amount: Decimal, remaining: Decimal, status: OrderStatus, status_text: str,
-    price: Decimal | None, avg_price: Decimal | None, client_id: str | None,
+    amount: Any, remaining: Any, status: OrderStatus, status_text: str,
+    price: Any, avg_price: Any, client_id: str | None,
     client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None,
+    created_ms: int | None, updated_ms: int | None, key: OrderKey | None = None,
 ) -> Order:
     return Order(
         venue, account, order_id, symbol, side, order_type, amount, remaining, status,
@@ -267,7 +271,7 @@ def _build_plain(
 
 def _fast_build_works() -> bool:
     args = (
-        "v", "a", "1", "tX", Side.SELL, "LIMIT", Decimal(2), Decimal(1),
+        "v", "a", "1", "tX", Side.SELL, "LIMIT", 2, 0.5,
         OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, "4", "2020-01-01", "5",
         frozenset({Flag.HIDDEN}), 6, 7,
     )
@@ -279,7 +283,9 @@ def _fast_build_works() -> bool:
             and fast == plain
             and hash(fast) == hash(plain)
             and repr(fast) == repr(plain)
+            and fast.key == plain.key
             and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
+            and fast.remaining == Decimal("0.5")
         )
     except (TypeError, AttributeError, ValueError):  # pragma: no cover - Order's layout changed
         return False
@@ -287,7 +293,23 @@ def _fast_build_works() -> bool:
 
 FAST_ORDER_BUILD: Final = _fast_build_works()
 _new = object.__new__
-_Decimal = Decimal
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+# The fields of an order array that do not change while it is open (§3.2): GID, CID, SYMBOL,
+# MTS_CREATE, AMOUNT_ORIG, TYPE, FLAGS, HIDDEN. One C call picks them for the known-order check.
+_fixed_fields = itemgetter(1, 2, 3, 4, 7, 8, 12, 24)
+_KNOWN_LIMIT: Final = 262_144
+# Enum members as plain globals: ``OrderStatus.OPEN`` is a class attribute look-up each time.
+_OPEN: Final = OrderStatus.OPEN
+_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+
+# What FrameParser remembers of an order id: its fixed fields as sent (for the comparison), their
+# types, then what was made of them: key, order id, symbol, side, type, amount (the unsigned JSON
+# number), client id, cid date, group id, flags, MTS_CREATE.
+_Known = tuple[
+    tuple[Any, ...], tuple[type, ...], OrderKey, str, str, Side, str, Any, str | None,
+    str | None, str | None, frozenset[Flag], int | None,
+]
 
 
 class FrameParser:
@@ -295,6 +317,11 @@ class FrameParser:
 
     ``parse`` raises ``MalformedFrame`` for anything that is not a valid frame; it never raises
     anything else.
+
+    Orders keep the JSON numbers orjson read (``Order`` converts them to exact decimals on first
+    read). An order's fixed fields (id, symbol, side, client and group ids, ...) are validated and
+    converted once per order id: an update whose fixed fields equal those already seen reuses
+    them and only the changing fields (MTS_UPDATE, AMOUNT, STATUS, PRICE, PRICE_AVG) are checked.
     """
 
     def __init__(self, account: AccountKey) -> None:
@@ -303,25 +330,35 @@ class FrameParser:
         self.account = account
         self._venue = account.venue
         self._account = account.account
-        # Caches keep the hot path to dict lookups; prices and amounts repeat a lot.
-        self._floats: dict[float, Decimal] = {}
-        self._ints: dict[int, Decimal] = {}
+        # Caches keep the hot path to dict lookups.
+        self._known: dict[int, _Known] = {}
         self._flags: dict[int, frozenset[Flag]] = {}
         self._days: dict[int, str] = {}
         self._closed: dict[str, OrderStatus] = {}
 
     # -- frames ------------------------------------------------------------------------------
     def parse(self, frame: bytes | bytearray | memoryview | str) -> BitfinexEvent:
+        event = self.parse_stream(frame)
+        if type(event) is Order:
+            return Upsert(event)
+        return event  # type: ignore[return-value]  # not an Order, so a BitfinexEvent
+
+    def parse_stream(self, frame: bytes | bytearray | memoryview | str) -> Order | BitfinexEvent:
+        """``parse``, except that an ``on``/``ou`` comes back as the bare ``Order``.
+
+        It is the client's hot path: an ``Order`` here means ``Upsert(order)``, without
+        allocating the wrapper for every frame.
+        """
         try:
-            msg = orjson.loads(frame)
-        except (orjson.JSONDecodeError, TypeError) as exc:
+            msg = _loads(frame)
+        except (_JSONDecodeError, TypeError) as exc:
             raise MalformedFrame(f"not JSON: {exc}") from None
         # The hot path, inline: [0, "ou"|"on", ORDER].
-        if type(msg) is list and len(msg) > 2 and msg[0] == 0 and type(msg[0]) is int:
+        if type(msg) is list and len(msg) > 2:
             kind = msg[1]
-            if kind == "ou" or kind == "on":
+            if (kind == "ou" or kind == "on") and msg[0] == 0 and type(msg[0]) is int:
                 try:
-                    return Upsert(self.parse_order(msg[2]))
+                    return self._order(msg[2], False)
                 except MalformedFrame:
                     raise
                 except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
@@ -406,77 +443,68 @@ class FrameParser:
             raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
 
     def parse_order(self, a: Any, closed: bool = False) -> Order:
-        """One 32-field order array (§3.2); longer arrays are fine, shorter ones are not.
+        """One 32-field order array (§3.2); longer arrays are fine, shorter ones are not."""
+        return self._order(a, closed)
 
-        This is the hot path (every ``ou``): plain local lookups, cached decimals, no regex.
-        """
+    def _order(self, a: Any, closed: bool) -> Order:
+        """This is the hot path (every ``ou``): plain local lookups, no decimal work, no regex."""
         if type(a) is not list or len(a) < ORDER_FIELDS:
             raise MalformedFrame("order is not an array of 32 fields")
         oid = a[0]
-        symbol = a[3]
-        status_text = a[13]
-        order_type = a[8]
         if type(oid) is not int or oid <= 0:
             raise MalformedFrame("order without an integer id")
-        if type(symbol) is not str or type(status_text) is not str or type(order_type) is not str:
-            raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
-        floats = self._floats
+        fixed = _fixed_fields(a)
+        known = self._known.get(oid)
+        if known is None or fixed != known[0]:
+            known = self._learn(oid, fixed)
+        (
+            _, types, key, order_id, symbol, side, order_type, amount, cid, cid_date, gid, flags,
+            created,
+        ) = known
+        # == alone takes 1.0 or True for 1: the numbers' JSON types must be the known ones too
+        # (the text fields compare equal only to text, and HIDDEN counts only as true/false).
+        gid_t, cid_t, _, created_t, orig_t, _, bits_t, _ = types
+        g, c, _, m, n, _, b, _ = fixed
+        if (
+            type(g) is not gid_t or type(c) is not cid_t or type(m) is not created_t
+            or type(n) is not orig_t or type(b) is not bits_t
+        ):
+            known = self._learn(oid, fixed)
+            (
+                _, _, key, order_id, symbol, side, order_type, amount, cid, cid_date, gid,
+                flags, created,
+            ) = known
+        if closed:
+            self._known.pop(oid, None)  # it left the book: forget it
 
-        # Amounts: remaining [6] and original [7]; the sign of the original gives the side.
-        orig = a[7]
-        t = type(orig)
-        if t is float or t is int:
-            if orig < 0:
-                side = Side.SELL
-                orig = -orig
-            else:
-                side = Side.BUY
-            amount = floats.get(orig) if t is float else None
-            if amount is None:
-                amount = self._decimal(orig)
-        else:
-            raise MalformedFrame(f"order {oid}: original amount is not a number")
+        status_text = a[13]
+        if type(status_text) is not str:
+            raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
+        # The remaining amount [6], unsigned (the sign is the side's, from AMOUNT_ORIG).
         rem = a[6]
         t = type(rem)
-        if t is float:
-            # The remaining amount is new on nearly every update: convert, don't cache.
+        if t is float or t is int:
             if rem < 0:
                 rem = -rem
-            remaining = _Decimal(repr(rem))
-        elif t is int:
-            if rem < 0:
-                rem = -rem
-            remaining = self._decimal(rem)
         elif rem is None and closed:
             rem = 0
-            remaining = self._decimal(0)
         else:
             raise MalformedFrame(f"order {oid}: amount is not a number")
-
-        p = a[16]
-        t = type(p)
-        if t is float:
-            price = floats.get(p)
-            if price is None:
-                price = self._decimal(p)
-        elif t is int:
-            price = self._decimal(p)
-        elif p is None:
-            price = None
-        else:
+        price = a[16]
+        t = type(price)
+        if t is not float and t is not int and price is not None:
             raise MalformedFrame(f"order {oid}: price is not a number")
-        p = a[17]
-        t = type(p)
-        if not p:  # PRICE_AVG is 0 (or null) until the first fill
-            if p is not None and t is not float and t is not int:
+        avg = a[17]
+        t = type(avg)
+        if not avg:  # PRICE_AVG is 0 (or null) until the first fill
+            if avg is not None and t is not float and t is not int:
                 raise MalformedFrame(f"order {oid}: average price is not a number")
-            avg_price = None
-        elif t is float:
-            avg_price = _Decimal(repr(p))  # averages rarely repeat
-        elif t is int:
-            avg_price = self._decimal(p)
-        else:
+            avg = None
+        elif t is not float and t is not int:
             raise MalformedFrame(f"order {oid}: average price is not a number")
+        updated = a[5]
+        if updated is not None and type(updated) is not int:
+            raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
 
         if closed:
             status = self._closed.get(status_text)
@@ -484,15 +512,56 @@ class FrameParser:
                 status = _closed_status(status_text, rem == 0)
                 if len(self._closed) < 1024 and "@" not in status_text:
                     self._closed[status_text] = status
-        elif rem < orig or status_text.startswith("PARTIALLY"):
-            status = OrderStatus.PARTIALLY_FILLED
+        elif rem < amount or status_text.startswith("PARTIALLY"):
+            status = _PARTIALLY_FILLED
         else:
-            status = OrderStatus.OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
+            status = _OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
 
-        gid = a[1]
-        cid = a[2]
-        created = a[4]
-        updated = a[5]
+        if FAST_ORDER_BUILD:
+            o: Any = _new(_OrderSlots)
+            o._key = key
+            o.venue = self._venue
+            o.account = self._account
+            o.order_id = order_id
+            o.symbol = symbol
+            o.side = side
+            o.order_type = order_type
+            o.amount = amount
+            o.remaining = rem
+            o.status = status
+            o.status_text = status_text
+            o.price = price
+            o.avg_price = avg
+            o.client_id = cid
+            o.client_id_date = cid_date
+            o.group_id = gid
+            o.flags = flags
+            o.created_ms = created
+            o.updated_ms = updated
+            o.category = None
+            o.__class__ = Order
+            order: Order = o
+            return order
+        return _build_plain(
+            self._venue, self._account, order_id, symbol, side, order_type, amount, rem,
+            status, status_text, price, avg, cid, cid_date, gid, flags, created, updated,
+        )
+
+    def _learn(self, oid: int, fixed: tuple[Any, ...]) -> _Known:
+        """Validate and convert the fixed fields of an order seen for the first time (or changed)."""
+        gid, cid, symbol, created, orig, order_type, bits, hidden = fixed
+        if type(symbol) is not str or type(order_type) is not str:
+            raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
+        # Amounts: the sign of the original [7] gives the side.
+        t = type(orig)
+        if t is float or t is int:
+            if orig < 0:
+                side = Side.SELL
+                orig = -orig
+            else:
+                side = Side.BUY
+        else:
+            raise MalformedFrame(f"order {oid}: original amount is not a number")
         if gid is not None:
             if type(gid) is not int:
                 raise MalformedFrame(f"order {oid}: group id is not an integer")
@@ -509,44 +578,23 @@ class FrameParser:
                 cid_date = self._days.get(day)
                 if cid_date is None:
                     cid_date = self._days[day] = _utc_date(day)
-        if updated is not None and type(updated) is not int:
-            raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
-
-        bits = a[12]
-        if a[24]:  # the HIDDEN field
+        if bits is not None and type(bits) is not int:  # before the look-up: 0.0 == 0
+            raise MalformedFrame(f"order {oid}: flags are not an integer")
+        if hidden:  # the HIDDEN field
             bits = (bits or 0) | _FLAG_HIDDEN_BIT
         flags = self._flags.get(bits)
         if flags is None:
             flags = self._flag_set(bits)
-
-        if FAST_ORDER_BUILD:
-            o: Any = _new(_OrderSlots)
-            o.venue = self._venue
-            o.account = self._account
-            o.order_id = str(oid)
-            o.symbol = symbol
-            o.side = side
-            o.order_type = order_type
-            o.amount = amount
-            o.remaining = remaining
-            o.status = status
-            o.status_text = status_text
-            o.price = price
-            o.avg_price = avg_price
-            o.client_id = cid
-            o.client_id_date = cid_date
-            o.group_id = gid
-            o.flags = flags
-            o.created_ms = created
-            o.updated_ms = updated
-            o.category = None
-            o.__class__ = Order
-            order: Order = o
-            return order
-        return _build_plain(
-            self._venue, self._account, str(oid), symbol, side, order_type, amount, remaining,
-            status, status_text, price, avg_price, cid, cid_date, gid, flags, created, updated,
+        order_id = str(oid)
+        known: _Known = (
+            fixed, tuple(map(type, fixed)), OrderKey(self._venue, self._account, order_id),
+            order_id, symbol, side, order_type, orig, cid, cid_date, gid, flags, created,
         )
+        cache = self._known
+        if len(cache) >= _KNOWN_LIMIT:
+            cache.clear()
+        cache[oid] = known
+        return known
 
     def _flag_set(self, bits: Any) -> frozenset[Flag]:
         if bits is None:
@@ -557,25 +605,6 @@ class FrameParser:
         if len(self._flags) < 4096:
             self._flags[bits] = flags
         return flags
-
-    def _decimal(self, x: float) -> Decimal:
-        """Exact decimal of a JSON number: a float via its shortest repr, an int as is."""
-        if type(x) is float:
-            cache = self._floats
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            d = cache[x] = Decimal(repr(x))
-            return d
-        ints = self._ints
-        n = int(x)
-        found = ints.get(n)
-        if found is None:
-            if len(ints) >= _CACHE_LIMIT:
-                ints.clear()
-            found = ints[n] = Decimal(n)
-        return found
-
-
 
     # -- notifications -----------------------------------------------------------------------
     def parse_notification(self, data: Any) -> Notification:

@@ -528,3 +528,70 @@ def test_cancel_inputs() -> None:
     assert codec.chunks(list(range(450))) == [
         list(range(200)), list(range(200, 400)), list(range(400, 450))
     ]
+
+
+# -- the known-order fast path -----------------------------------------------------------------
+def test_numbers_stay_exact_through_the_lazy_decimals(parser: FrameParser) -> None:
+    event = parser.parse(orjson.dumps([0, "ou", array(amount=-0.1, orig=-0.3, price=16673,
+                                                      avg=0.30000000000000004)]))
+    assert isinstance(event, Upsert)
+    o = event.order
+    for value, text in ((o.amount, "0.3"), (o.remaining, "0.1"), (o.price, "16673"),
+                        (o.avg_price, "0.30000000000000004"), (o.filled, "0.2")):
+        assert type(value) is Decimal and str(value) == text
+    assert o.side is Side.SELL
+    assert o == order(order_id="42", symbol="tBTCUSD", side=Side.SELL,
+                      order_type="EXCHANGE LIMIT", amount=Decimal("0.3"),
+                      remaining=Decimal("0.1"), status=OrderStatus.PARTIALLY_FILLED,
+                      status_text="ACTIVE", price=Decimal(16673),
+                      avg_price=Decimal("0.30000000000000004"), created_ms=1700000000000,
+                      updated_ms=1700000000001)
+
+
+def test_an_update_of_a_known_order_reuses_its_fixed_fields(parser: FrameParser) -> None:
+    first = parser.parse_stream(orjson.dumps([0, "on", array(cid=7, gid=3)]))
+    second = parser.parse_stream(orjson.dumps([0, "ou", array(cid=7, gid=3, amount=0.5,
+                                                              status="PARTIALLY FILLED")]))
+    assert type(first) is Order and type(second) is Order
+    assert second.key is first.key and second.client_id is first.client_id
+    assert (second.remaining, second.status) == (Decimal("0.5"), OrderStatus.PARTIALLY_FILLED)
+    assert second.client_id_date == "2023-11-14" and second.group_id == "3"
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{"gid": True}, {"gid": 1.0}, {"cid": 7.0}, {"created": 1700000000000.0}, {"flags": 0.0},
+     {"flags": False}, {"orig": True}],
+)
+def test_a_known_order_with_a_field_of_the_wrong_type_is_still_malformed(
+    parser: FrameParser, over: dict[str, object]
+) -> None:
+    good = {"gid": 1, "cid": 7, "orig": 1}  # values == 1.0 / True, of the right type
+    parser.parse_message([0, "on", array(**good)])
+    with pytest.raises(MalformedFrame):
+        parser.parse_message([0, "ou", array(**{**good, **over})])
+
+
+def test_a_changed_fixed_field_is_read_again(parser: FrameParser) -> None:
+    parser.parse_message([0, "on", array(orig=1.5, flags=0)])
+    event = parser.parse_message([0, "ou", array(orig=-2, amount=-2, flags=4096, hidden=1)])
+    assert isinstance(event, Upsert)
+    o = event.order
+    assert (o.side, o.amount, o.flags) == (Side.SELL, Decimal(2), {Flag.POST_ONLY, Flag.HIDDEN})
+    assert str(o.amount) == "2"
+
+
+def test_a_closed_order_is_forgotten(parser: FrameParser) -> None:
+    parser.parse_message([0, "on", array()])
+    closed = parser.parse_message([0, "oc", array(status="CANCELED")])
+    assert isinstance(closed, Closed) and closed.order.status is OrderStatus.CANCELLED
+    assert 42 not in parser._known
+
+
+def test_the_order_key_survives_a_copy() -> None:
+    import copy
+
+    o = order(order_id="5", symbol="tX", side=Side.BUY, order_type="LIMIT", amount=Decimal(1),
+              remaining=Decimal(1), status=OrderStatus.OPEN, status_text="ACTIVE")
+    c = copy.copy(o)
+    assert c == o and c.key == o.key == ("bitfinex", "main", "5")
