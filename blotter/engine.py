@@ -149,9 +149,14 @@ class Engine:
         cancelled, and every cancel that spanned several accounts, gets a summary line.
         """
         if not results:
-            self.notices.publish(
-                Notice("blotter", "", Level.INFO, f"Nothing to cancel for {scope.describe()}.")
-            )
+            if scope.kind in (ScopeKind.ORDER, ScopeKind.SELECTED) and scope.keys:
+                # the row was on screen, but the venue had already closed it
+                what = (f"Order {scope.keys[0].order_id} is" if len(scope.keys) == 1
+                        else f"The {len(scope.keys)} selected orders are")
+                text = f"{what} no longer open; nothing to cancel."
+            else:
+                text = f"Nothing to cancel for {scope.describe()}."
+            self.notices.publish(Notice("blotter", "", Level.INFO, text))
             return
         trouble = [r for r in results if not r.ok]
         if len(results) == 1 and not trouble:
