@@ -13,6 +13,7 @@ times as times); the proxy in front of it only filters. A sorting QSortFilterPro
 
 from __future__ import annotations
 
+import bisect
 import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,12 +25,13 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont
 
 from blotter.core.order import Flag, Order, OrderKey, Side
 from blotter.core.store import OrderStore, StoreDiff
@@ -44,6 +46,8 @@ CANCELLING = "Cancelling…"
 
 # More scattered changed-row ranges than this in one batch become one dataChanged span.
 MAX_CHANGED_RANGES = 4
+# New rows of a sorted model landing in more places than this are appended, then resorted.
+MAX_INSERT_RUNS = 16
 
 VENUE_TITLES = {"bitfinex": "Bitfinex", "bybit": "Bybit", "b2trader": "B2TRADER"}
 
@@ -101,9 +105,10 @@ RIGHT_ALIGNED = frozenset(
     {Column.PRICE, Column.AMOUNT, Column.FILLED, Column.GROUP, Column.CLIENT_ID,
      Column.ORDER_ID, Column.CREATED}
 )
-_ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_ALIGN_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-_ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
+# plain ints: a Python enum flag costs more to hand to Qt (asked for every painted cell)
+_ALIGN_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_ALIGN_LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
+_ALIGN_CENTER = int(Qt.AlignmentFlag.AlignCenter.value)
 
 FLAG_NAMES = {
     Flag.HIDDEN: "hidden",
@@ -287,9 +292,22 @@ _RIGHT = frozenset(int(c) for c in RIGHT_ALIGNED)
 _DIM_COLUMNS = frozenset(
     int(c) for c in (Column.VENUE, Column.GROUP, Column.CLIENT_ID, Column.ORDER_ID, Column.CREATED)
 )
-_ITEM_FLAGS = (
-    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_ALIGNMENTS = tuple(
+    _ALIGN_CENTER if c == _CANCEL else _ALIGN_RIGHT if c in _RIGHT else _ALIGN_LEFT
+    for c in range(_COLUMNS)
 )
+
+
+def _foreground(order: Order, column: int, pending: bool) -> QColor | None:
+    if pending:
+        return theme.DIM_TEXT
+    if column == _SIDE:
+        return theme.BUY if order.side is Side.BUY else theme.SELL
+    if column in _DIM_COLUMNS:
+        return theme.DIM_TEXT
+    if column == _FILLED and order.remaining == order.amount:
+        return theme.FAINT_TEXT
+    return None
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -304,11 +322,14 @@ class OrdersModel(QAbstractTableModel):
         super().__init__(parent)
         self._store = store
         # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
-        # data() call) and its sort key (None while unsorted: rows keep their arrival order).
+        # data() call) and its sort key; ``_keys`` is always in display order, so a row is found
+        # by bisection from the order's key in ``_key_of`` (no row numbers to renumber when rows
+        # come and go above). Unsorted, the sort key is the arrival number: new rows append.
         self._orders: list[Order] = list(store.orders())
         self._okeys: list[OrderKey] = [o.key for o in self._orders]
-        self._row_of: dict[OrderKey, int] = dict(zip(self._okeys, range(len(self._okeys))))
-        self._keys: list[Any] = [None] * len(self._orders)
+        self._keys: list[Any] = list(range(len(self._orders)))
+        self._key_of: dict[OrderKey, Any] = dict(zip(self._okeys, self._keys))
+        self._arrivals = len(self._orders)
         self._sort_column = -1
         self._sort_key: Callable[[Order], tuple[Any, ...]] | None = None
         self._descending = False
@@ -323,7 +344,16 @@ class OrdersModel(QAbstractTableModel):
         self._italic.setItalic(True)
         self._mono_italic = QFont(self._mono)
         self._mono_italic.setItalic(True)
+        # FontRole by [cancel pending][column]: mono for numbers, italic while cancelling
+        self._fonts = (
+            [self._mono if c in _NUMERIC else None for c in range(_COLUMNS)],
+            [self._mono_italic if c in _NUMERIC else self._italic for c in range(_COLUMNS)],
+        )
         self.flushes = 0  # how many store flushes this model ran (tests, diagnostics)
+        # Scattered changed rows go out as one dataChanged span (a view repaints once). A proxy
+        # that filters re-tests every row of a span, 10k calls into Python per flush: it turns
+        # this off while a filter is set, and gets one signal per range of changed rows.
+        self.coarse_changes = True
         store.add_diff_listener(self._apply)
         store.add_dirty_listener(self._schedule_flush)
 
@@ -345,73 +375,135 @@ class OrdersModel(QAbstractTableModel):
         self._flush()
 
     def _apply(self, diff: StoreDiff) -> None:
-        removed_rows = [r for r in (self._row_of.get(k) for k in diff.removed) if r is not None]
+        # Rows are found by bisecting _keys, so every lookup comes before the first change that
+        # could leave _keys out of order (removals keep it in order; changed sort keys do not).
+        find = self._find
+        removed_rows = [r for r in map(find, diff.removed) if r is not None]
         if removed_rows:
             self._remove_rows(removed_rows)
 
         added: list[Order] = []
-        changed_rows: list[int] = []
-        displaced = False  # a changed row's sort key moved: the order must be restored
-        key_of = self._sort_key
+        changed: list[tuple[int, Order]] = []
         # An "added" order the model already holds (it was built after the change was recorded)
         # is an update; an "updated" one it lacks is an addition. The store's diff stays the truth.
         for order in (*diff.updated, *diff.added):
-            row = self._row_of.get(order.key)
+            row = find(order.key)
             if row is None:
                 added.append(order)
-                continue
-            self._orders[row] = order
-            changed_rows.append(row)
-            if key_of is not None:
-                key = key_of(order)
-                if key != self._keys[row]:
-                    self._keys[row] = key
-                    displaced = True
-        if changed_rows:
-            self._emit_changed(changed_rows)
+            else:
+                changed.append((row, order))
+
+        displaced = False  # a changed row's sort key moved: the order must be restored
+        key_of = self._sort_key
+        if changed:
+            orders, keys, key_by_order = self._orders, self._keys, self._key_of
+            for row, order in changed:
+                orders[row] = order
+                if key_of is not None:
+                    key = key_of(order)
+                    if key != keys[row]:
+                        keys[row] = key_by_order[order.key] = key
+                        displaced = True
+            self._emit_changed([row for row, _ in changed])
 
         if added:
-            if key_of is not None:
-                added.sort(key=key_of, reverse=self._descending)
-                out_of_order = bool(self._orders) and not self._in_order(
-                    self._keys[-1], key_of(added[0])
-                )
-                displaced = displaced or out_of_order
             first = len(self._orders)
-            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
-            self._orders.extend(added)
-            self._okeys.extend(o.key for o in added)
-            if key_of is not None:
-                self._keys.extend(key_of(o) for o in added)
+            if key_of is None:
+                start = self._arrivals
+                self._arrivals += len(added)
+                self._insert_rows(first, added, list(range(start, self._arrivals)))
             else:
-                self._keys.extend(None for _ in added)
-            for i in range(first, len(self._okeys)):
-                self._row_of[self._okeys[i]] = i
-            self.endInsertRows()
+                # In place when the rows are still in order (nothing displaced above) and the
+                # new rows fall in a few runs, e.g. the newest on top; else appended and resorted.
+                # Inserting avoids a layout change, which costs the view and proxy a full rebuild.
+                added.sort(key=key_of, reverse=self._descending)
+                keys = [key_of(o) for o in added]
+                runs = None if displaced else self._insertion_runs(keys)
+                if runs is None:
+                    self._insert_rows(first, added, keys)
+                    displaced = True
+                else:
+                    for at, start, end in reversed(runs):  # bottom first: positions stay valid
+                        self._insert_rows(at, added[start:end], keys[start:end])
 
         if displaced:
             self._resort()
 
-    def _in_order(self, before: Any, after: Any) -> bool:
-        return bool(before >= after) if self._descending else bool(before <= after)
+    def _find(self, key: OrderKey) -> int | None:
+        """The row of an order: bisection on the sort keys, then the order key among equals."""
+        sort_key = self._key_of.get(key)
+        if sort_key is None:
+            return None
+        keys = self._keys
+        if self._descending:
+            lo, hi = 0, len(keys)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if keys[mid] > sort_key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        else:
+            lo = bisect.bisect_left(keys, sort_key)
+        okeys = self._okeys
+        for row in range(lo, len(keys)):
+            if okeys[row] == key:
+                return row
+            if keys[row] != sort_key:
+                break
+        # _keys is out of order only inside _apply, between a changed sort key and the resort
+        # (a slot of dataChanged asking): look the slow way.
+        return okeys.index(key)
+
+    def _insertion_runs(self, keys: list[Any]) -> list[tuple[int, int, int]] | None:
+        """(row, start, end): ``keys[start:end]`` go in before ``row`` to keep the sort.
+
+        ``keys`` are sorted the model's way; None when they would land in more than
+        MAX_INSERT_RUNS places (one append and a resort is cheaper then)."""
+        rows = self._keys
+        descending = self._descending
+        runs: list[tuple[int, int, int]] = []
+        lo = 0
+        for i, key in enumerate(keys):
+            hi = len(rows)
+            while lo < hi:  # after equal keys, as a stable sort would place them
+                mid = (lo + hi) // 2
+                if (key > rows[mid]) if descending else (key < rows[mid]):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if runs and runs[-1][0] == lo:
+                runs[-1] = (lo, runs[-1][1], i + 1)
+            elif len(runs) == MAX_INSERT_RUNS:
+                return None
+            else:
+                runs.append((lo, i, i + 1))
+        return runs
+
+    def _insert_rows(self, at: int, orders: list[Order], keys: list[Any]) -> None:
+        self.beginInsertRows(_ROOT, at, at + len(orders) - 1)
+        okeys = [o.key for o in orders]
+        self._orders[at:at] = orders
+        self._okeys[at:at] = okeys
+        self._keys[at:at] = keys
+        self._key_of.update(zip(okeys, keys))
+        self.endInsertRows()
 
     def _remove_rows(self, rows: Sequence[int]) -> None:
         # Highest range first, so the row numbers of the ranges still to go stay valid.
+        key_of = self._key_of
         for first, last in reversed(contiguous_ranges(rows)):
-            self.beginRemoveRows(QModelIndex(), first, last)
+            self.beginRemoveRows(_ROOT, first, last)
             for key in self._okeys[first:last + 1]:
-                del self._row_of[key]
+                del key_of[key]
             del self._orders[first:last + 1]
             del self._okeys[first:last + 1]
             del self._keys[first:last + 1]
             self.endRemoveRows()
-        okeys, row_of = self._okeys, self._row_of
-        for i in range(min(rows), len(okeys)):
-            row_of[okeys[i]] = i
 
     def _emit_changed(self, rows: Sequence[int]) -> None:
         ranges = contiguous_ranges(rows)
-        if len(ranges) > MAX_CHANGED_RANGES:
+        if len(ranges) > MAX_CHANGED_RANGES and self.coarse_changes:
             ranges = [(ranges[0][0], ranges[-1][1])]
         last_column = self.columnCount() - 1
         for first, last in ranges:
@@ -422,12 +514,17 @@ class OrdersModel(QAbstractTableModel):
     # data() from C++ for every comparison, which costs seconds at 10k rows under a flood.
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if column < 0 or column >= len(Column):
+            # keep the current order; new rows append
             self._sort_column, self._sort_key, self._descending = -1, None, False
-            return  # keep the current order; new rows append
+            self._arrivals = len(self._orders)
+            self._keys = list(range(self._arrivals))
+            self._key_of = dict(zip(self._okeys, self._keys))
+            return
         self._sort_column = column
         self._descending = order == Qt.SortOrder.DescendingOrder
         self._sort_key = functools.partial(self._key_for_column, column)
         self._keys = [self._sort_key(o) for o in self._orders]
+        self._key_of = dict(zip(self._okeys, self._keys))
         self._resort()
 
     @property
@@ -456,7 +553,6 @@ class OrdersModel(QAbstractTableModel):
         self._orders = [self._orders[i] for i in order]
         self._okeys = [self._okeys[i] for i in order]
         self._keys = [keys[i] for i in order]
-        self._row_of = dict(zip(self._okeys, range(len(self._okeys))))
         self.changePersistentIndexList(old_indexes, new_indexes)
         self.layoutChanged.emit()
 
@@ -488,7 +584,7 @@ class OrdersModel(QAbstractTableModel):
         return None
 
     def row_of(self, key: OrderKey) -> int | None:
-        return self._row_of.get(key)
+        return self._find(key)
 
     def orders(self) -> list[Order]:
         return list(self._orders)
@@ -503,10 +599,8 @@ class OrdersModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else _COLUMNS
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _ITEM_FLAGS
+    # No flags() here: QAbstractTableModel's (enabled, selectable, never has children; none for
+    # an invalid index) is the one wanted, and a Python override costs a call per painted cell.
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -523,38 +617,58 @@ class OrdersModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        # Called thousands of times per repaint: plain int comparisons, most common roles first.
         if role not in _ROLES_SERVED:
             return None
         row = index.row()
         if not 0 <= row < len(self._orders) or not index.isValid():
             return None
-        order = self._orders[row]
-        key = self._okeys[row]
-        column = index.column()
+        return self._cell(self._orders[row], self._okeys[row], index.column(), role)
+
+    def multiData(
+        self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan
+    ) -> None:
+        """Every role a delegate asks for, in one call: Qt's default asks data() role by role,
+        seven times per painted cell, and each call from C++ into Python is the costly part."""
+        span = roleDataSpan
+        row = index.row()
+        if not 0 <= row < len(self._orders) or not index.isValid():
+            for k in range(len(span)):
+                span[k].clearData()
+            return
+        order, key, column = self._orders[row], self._okeys[row], index.column()
+        pending = self._store.is_cancel_pending(key)
+        # the roles of a painted cell inline (as _cell answers them), the rest through _cell
+        for k in range(len(span)):
+            item = span[k]
+            role = item.role()
+            if role == _DISPLAY:
+                if pending and column == _STATUS:
+                    item.setData(CANCELLING)
+                else:
+                    item.setData(_DISPLAY_FNS[column](order))
+            elif role == _FONT:
+                item.setData(self._fonts[pending][column])
+            elif role == _ALIGNMENT:
+                item.setData(_ALIGNMENTS[column])
+            elif role == _FOREGROUND:
+                item.setData(_foreground(order, column, pending))
+            elif role in _ROLES_SERVED:
+                item.setData(self._cell(order, key, column, role))
+            else:
+                item.clearData()
+
+    def _cell(self, order: Order, key: OrderKey, column: int, role: int) -> Any:
+        # Called thousands of times per repaint: plain int comparisons, most common roles first.
         if role == _DISPLAY:
             if column == _STATUS and self._store.is_cancel_pending(key):
                 return CANCELLING
             return _DISPLAY_FNS[column](order)
         if role == _FONT:
-            pending = self._store.is_cancel_pending(key)
-            if column in _NUMERIC:
-                return self._mono_italic if pending else self._mono
-            return self._italic if pending else None
+            return self._fonts[self._store.is_cancel_pending(key)][column]
         if role == _FOREGROUND:
-            if self._store.is_cancel_pending(key):
-                return theme.DIM_TEXT
-            if column == _SIDE:
-                return theme.BUY if order.side is Side.BUY else theme.SELL
-            if column in _DIM_COLUMNS:
-                return theme.DIM_TEXT
-            if column == _FILLED and order.remaining == order.amount:
-                return theme.FAINT_TEXT
-            return None
+            return _foreground(order, column, self._store.is_cancel_pending(key))
         if role == _ALIGNMENT:
-            if column == _CANCEL:
-                return _ALIGN_CENTER
-            return _ALIGN_RIGHT if column in _RIGHT else _ALIGN_LEFT
+            return _ALIGNMENTS[column]
         if role == _TOOLTIP:
             pending = self._store.is_cancel_pending(key)
             if column == _CANCEL:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QEvent,
     QItemSelectionModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
     QPoint,
@@ -37,6 +39,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -58,6 +61,7 @@ from blotter.ui.orders_model import (
     PENDING_ROLE,
     SORT_ROLE,
     Column,
+    OrdersModel,
     venue_title,
 )
 from blotter.ui.resources import icon
@@ -86,10 +90,28 @@ class OrdersProxyModel(QSortFilterProxyModel):
         self.setFilterKeyColumn(0)
         self.setDynamicSortFilter(True)
         self._filter_text = ""
+        self._source: QAbstractItemModel | None = None
 
     @property
     def filter_text(self) -> str:
         return self._filter_text
+
+    def setSourceModel(self, sourceModel: QAbstractItemModel) -> None:
+        super().setSourceModel(sourceModel)
+        self._source = sourceModel
+        if isinstance(sourceModel, OrdersModel):
+            sourceModel.coarse_changes = not self._filter_text.split()
+
+    def multiData(
+        self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan
+    ) -> None:
+        """Forward a delegate's roles in one call (QSortFilterProxyModel would map the index and
+        ask the source once per role: seven round trips into Python per painted cell)."""
+        source = self._source
+        if source is None:
+            super().multiData(index, roleDataSpan)
+            return
+        source.multiData(self.mapToSource(index), roleDataSpan)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting is the source model's job (Python keys, no data() call per comparison)."""
@@ -101,6 +123,9 @@ class OrdersProxyModel(QSortFilterProxyModel):
         self._filter_text = text
         words = text.lower().split()
         pattern = "".join(f"(?=.*{re.escape(w)})" for w in words)
+        if isinstance(self._source, OrdersModel):
+            # filtering re-tests each changed row: ask for exact ranges, not one merged span
+            self._source.coarse_changes = not words
         self.setFilterRegularExpression(
             QRegularExpression(pattern, QRegularExpression.PatternOption.CaseInsensitiveOption)
         )
@@ -117,11 +142,19 @@ def button_rect(cell: QRect) -> QRect:
 
 
 class CancelButtonDelegate(QStyledItemDelegate):
-    """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight."""
+    """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight.
+
+    Each look (state, size, font, pixel ratio) is drawn once into a pixmap and then copied:
+    drawing the rounded rect and its text for every visible row cost ~100 µs a row, a tenth of
+    a whole repaint of the table."""
+
+    PENDING, NORMAL, HOVERED, PRESSED = range(4)
+    _CACHE_LIMIT = 64
 
     def __init__(self, view: OrdersView) -> None:
         super().__init__(view)
         self._view = view
+        self._pixmaps: dict[tuple[int, int, int, str, float], QPixmap] = {}
 
     def paint(
         self,
@@ -132,31 +165,25 @@ class CancelButtonDelegate(QStyledItemDelegate):
         # background, selection and focus as for any cell, without text
         super().paint(painter, option, index)
         pending = bool(index.data(PENDING_ROLE))
-        rect = QRectF(button_rect(option.rect)).adjusted(0.5, 0.5, -0.5, -0.5)
         hovered = not pending and self._view.is_hovered(index)
         pressed = hovered and self._view.is_pressed(index)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if pending:
-            border, fill, text_colour, text = theme.GRID, QColor(0, 0, 0, 0), theme.FAINT_TEXT, "…"
-        elif pressed:
-            border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 90), QColor(
-                "#ffffff"), "Cancel"
-        elif hovered:
-            border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 40), theme.SELL, "Cancel"
-        else:
-            border, fill, text_colour, text = (
-                theme.BUTTON_BORDER, QColor(0, 0, 0, 0), theme.BUTTON_TEXT, "Cancel"
-            )
-        painter.setPen(QPen(border, 1))
-        painter.setBrush(fill)
-        painter.drawRoundedRect(rect, 3, 3)
-        font = option.font
-        font.setItalic(False)
-        painter.setFont(font)
-        painter.setPen(text_colour)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
+        state = (
+            self.PENDING if pending else self.PRESSED if pressed
+            else self.HOVERED if hovered else self.NORMAL
+        )
+        rect = button_rect(option.rect)
+        painter.drawPixmap(rect.topLeft(), self._button(
+            state, rect.width(), rect.height(), option.font, painter.device().devicePixelRatioF()
+        ))
+
+    def _button(self, state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:
+        key = (state, width, height, font.key(), ratio)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            if len(self._pixmaps) >= self._CACHE_LIMIT:
+                self._pixmaps.clear()
+            pixmap = self._pixmaps[key] = _draw_button(state, width, height, font, ratio)
+        return pixmap
 
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -164,6 +191,36 @@ class CancelButtonDelegate(QStyledItemDelegate):
         super().initStyleOption(option, index)
         option.text = ""
         option.state &= ~QStyle.StateFlag.State_HasFocus
+
+
+def _draw_button(state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:
+    pixmap = QPixmap(max(1, round(width * ratio)), max(1, round(height * ratio)))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if state == CancelButtonDelegate.PENDING:
+        border, fill, text_colour, text = theme.GRID, QColor(0, 0, 0, 0), theme.FAINT_TEXT, "…"
+    elif state == CancelButtonDelegate.PRESSED:
+        border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 90), QColor(
+            "#ffffff"), "Cancel"
+    elif state == CancelButtonDelegate.HOVERED:
+        border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 40), theme.SELL, "Cancel"
+    else:
+        border, fill, text_colour, text = (
+            theme.BUTTON_BORDER, QColor(0, 0, 0, 0), theme.BUTTON_TEXT, "Cancel"
+        )
+    rect = QRectF(0, 0, width, height).adjusted(0.5, 0.5, -0.5, -0.5)
+    painter.setPen(QPen(border, 1))
+    painter.setBrush(fill)
+    painter.drawRoundedRect(rect, 3, 3)
+    font = QFont(font)
+    font.setItalic(False)
+    painter.setFont(font)
+    painter.setPen(text_colour)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return pixmap
 
 
 def _alpha(colour: QColor, alpha: int) -> QColor:

@@ -830,6 +830,75 @@ class BitfinexSimulator:
         else:
             self.cancel_external(order.id)
 
+    async def flood(self, rate: float, seconds: float, *, tick: float = 0.01,
+                    new_share: float = 0.1, close_share: float = 0.1) -> dict[str, Any]:
+        """A burst of account traffic at ``rate`` events/s for ``seconds`` (the flood benchmark).
+
+        Events are applied to the book and sent in batches every ``tick``, as many as are due by
+        then, so one process keeps up with thousands a second. Mostly partial fills (`ou`); a
+        ``new_share`` of new orders (`on`) and a ``close_share`` of closes (`oc`, half fully
+        executed, half cancelled); the open count is pulled back towards where it started.
+        Returns the frames sent: {"events", "on", "ou", "oc", "seconds"}.
+        """
+        rng, book = self._rng, self._book
+        ids = list(book.orders)  # random picks in O(1); closed ids are swapped out
+        target = max(len(ids), 5)
+        counts = {"on": 0, "ou": 0, "oc": 0}
+
+        def drop(i: int) -> None:
+            ids[i] = ids[-1]
+            ids.pop()
+
+        def one() -> None:
+            deficit = (target - len(book.orders)) / target
+            p_new = min(0.9, max(0.0, new_share + 4 * deficit))
+            roll = rng.random()
+            if not ids or roll < p_new:
+                orders = book.random_orders(self._now())
+                for order in orders:
+                    book.add(order)
+                    ids.append(order.id)
+                    self._emit_order("on", order)
+                counts["on"] += len(orders)
+                return
+            while True:
+                i = rng.randrange(len(ids))
+                order = book.get(ids[i])
+                if order is not None:
+                    break
+                drop(i)  # closed by someone else (a cancel from the client)
+                if not ids:
+                    return
+            if roll < p_new + close_share:
+                drop(i)
+                book.remove(order.id)
+                if rng.random() < 0.5:
+                    self._emit_executed(order)
+                else:
+                    self._emit_cancelled(order)
+                counts["oc"] += 1
+                return
+            part = book.random_fill_amount(order)
+            if not 0 < part < abs(order.amount):  # too small to split: it fills
+                drop(i)
+                book.remove(order.id)
+                self._emit_executed(order)
+                counts["oc"] += 1
+                return
+            self.fill(order.id, part)
+            counts["ou"] += 1
+
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        sent = 0  # frames, not actions: a new ladder is 2–4 `on`
+        while (elapsed := loop.time() - start) < seconds:
+            due = int(rate * elapsed)
+            while sent < due:
+                one()
+                sent = counts["on"] + counts["ou"] + counts["oc"]
+            await asyncio.sleep(tick)
+        return {"events": sent, **counts, "seconds": loop.time() - start}
+
     def _flow_new_orders(self) -> None:
         orders = self._book.random_orders(self._now())
         roll = self._rng.random()
