@@ -73,6 +73,10 @@ class OrderStore:
     def accounts(self) -> list[AccountKey]:
         return [a for a, keys in self._by_account.items() if keys]
 
+    @property
+    def cancel_pending_count(self) -> int:
+        return len(self._cancel_pending)
+
     def is_cancel_pending(self, key: OrderKey) -> bool:
         return key in self._cancel_pending
 

@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         accounts = len(self.engine.clients) or len(self.engine.store.accounts())
-        pending = sum(1 for o in self.model.orders() if self.model.is_pending(o.key))
+        pending = self.engine.store.cancel_pending_count
         noun = "open order" if total == 1 else "open orders"
         title = f"blotter — {total} {noun}"
         if shown != total:
