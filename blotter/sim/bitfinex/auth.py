@@ -10,6 +10,8 @@ import hmac
 import random
 import string
 
+from .market import as_int
+
 # The venue refuses nonces above JavaScript's MAX_SAFE_INTEGER.
 MAX_NONCE = 2**53 - 1
 
@@ -40,15 +42,8 @@ def rest_signed_message(path: str, nonce: str, raw_body: bytes) -> bytes:
 
 def parse_nonce(value: object) -> int | None:
     """A nonce given as a JSON number or a string of digits; None when it is neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    nonce = as_int(value)
+    return nonce if nonce is not None and nonce >= 0 else None
 
 
 class NonceBook:
