@@ -44,6 +44,10 @@ from blotter.venues.bitfinex.codec import (
 from blotter.venues.bitfinex.nonce import NonceSource
 
 log = logging.getLogger("blotter.venues.bitfinex")
+# The websockets library logs every frame at DEBUG, and the auth frame carries the API key:
+# its connection logger never goes below INFO, whatever the application's log level.
+_wire_log = logging.getLogger("blotter.venues.bitfinex.wire")
+_wire_log.setLevel(logging.INFO)
 
 CAPABILITIES = Capabilities(group_cancel=True, cancel_all=True, dead_man_switch=True)
 
@@ -293,6 +297,7 @@ class BitfinexClient:
                     compression=None,
                     proxy=None if self._ws_loopback else True,
                     user_agent_header="blotter",
+                    logger=_wire_log,
                 ),
                 _HANDSHAKE_TIMEOUT + 2.0,
             )

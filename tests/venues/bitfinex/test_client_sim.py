@@ -635,3 +635,26 @@ async def test_nonce_small_is_bumped_and_retried(tmp_path: Path) -> None:
         finally:
             await client.close()
             await asyncio.wait_for(task, 10)
+
+
+async def test_no_secret_reaches_the_log_even_at_debug(tmp_path: Path, caplog) -> None:
+    """With every logger at DEBUG (``blotter --verbose``), a session with auth, a cancel over
+    REST, a refused key and a reconnect logs neither the key nor the secret, not even a prefix."""
+    caplog.set_level(logging.DEBUG)
+    async with connected(tmp_path) as env:
+        await live(env)
+        (target,) = place(env, 1)
+        await until(lambda: len(env.rows()) == 1)
+        await env.sim.send_info(20060)  # maintenance: the cancel goes over signed REST
+        await until(lambda: env.state() is VenueState.STALE)
+        await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10)
+        env.sim.refuse_auth = True
+        await env.sim.drop_connections()
+        await until(lambda: env.state() is VenueState.FAILED)
+        credentials = env.sim.credentials
+    logged = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records)
+    assert "/v2/auth/w/order/cancel" in env.sim.rest_calls  # the REST path really ran
+    for secret in credentials.values():
+        assert secret[:8] not in logged
+        assert all(secret[:8] not in text for text in env.texts())
