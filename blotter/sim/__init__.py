@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .bitfinex import BitfinexSimulator
+from .bybit import BybitSimulator
 
 
 class Simulator(Protocol):
@@ -22,6 +23,7 @@ class Simulator(Protocol):
 
 SIMULATORS: dict[str, type[Any]] = {
     "bitfinex": BitfinexSimulator,
+    "bybit": BybitSimulator,
 }
 
 
@@ -58,4 +60,4 @@ async def stop_all(sims: dict[str, Simulator]) -> None:
         await sim.stop()
 
 
-__all__ = ["SIMULATORS", "BitfinexSimulator", "Simulator", "start_all", "stop_all"]
+__all__ = ["SIMULATORS", "BitfinexSimulator", "BybitSimulator", "Simulator", "start_all", "stop_all"]
