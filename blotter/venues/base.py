@@ -8,10 +8,12 @@ events, ``Notice``s and ``AccountState``s; nothing else of it is visible to the 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
@@ -55,6 +57,29 @@ class Backoff:
         upper = min(self.cap, self.base * self.factor ** max(attempt, 0))
         r = (rng or random).random()
         return self.base + (upper - self.base) * r
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, secure: str, plain: str, what: str) -> tuple[str, bool]:
+    """Validate a URL; returns it and whether its host is loopback. Plain text only on loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in (secure, plain) or not parts.hostname:
+        raise ValueError(f"{what} must be a {secure}:// URL, got {url!r}")
+    loopback = is_loopback(parts.hostname)
+    if parts.scheme == plain and not loopback:
+        raise ValueError(
+            f"refusing unencrypted {what} {url!r}: plain {plain}:// is allowed only for a "
+            f"loopback host (127.0.0.1, ::1, localhost); use {secure}://"
+        )
+    return url, loopback
 
 
 def outcome_for_close(final: Order | None) -> Outcome:
@@ -142,6 +167,8 @@ __all__ = [
     "PendingCancels",
     "StateBus",
     "VenueClient",
+    "check_url",
+    "is_loopback",
     "outcome_for_close",
     "publish_state",
 ]

@@ -11,7 +11,6 @@ order (an acknowledgement is not a cancel).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import time
@@ -30,7 +29,13 @@ from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome,
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
-from blotter.venues.base import Backoff, Capabilities, PendingCancels, publish_state
+from blotter.venues.base import (
+    Backoff,
+    Capabilities,
+    PendingCancels,
+    check_url,
+    publish_state,
+)
 from blotter.venues.bitfinex import codec
 from blotter.venues.bitfinex.codec import (
     AuthReply,
@@ -101,29 +106,6 @@ class _SessionEnd(Exception):
         self.delay = delay
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(url: str, secure: str, plain: str, what: str) -> tuple[str, bool]:
-    """Validate a URL; returns it and whether its host is loopback. Plain text only on loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in (secure, plain) or not parts.hostname:
-        raise ValueError(f"{what} must be a {secure}:// URL, got {url!r}")
-    loopback = _is_loopback(parts.hostname)
-    if parts.scheme == plain and not loopback:
-        raise ValueError(
-            f"refusing unencrypted {what} {url!r}: plain {plain}:// is allowed only for a "
-            f"loopback host (127.0.0.1, ::1, localhost); use {secure}://"
-        )
-    return url, loopback
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -148,13 +130,13 @@ class BitfinexClient:
     ) -> None:
         if account.venue != codec.VENUE:
             raise ValueError(f"BitfinexClient needs a bitfinex account, got {account}")
-        rest_url, rest_loopback = _check_url(rest_url, "https", "http", "rest_url")
+        rest_url, rest_loopback = check_url(rest_url, "https", "http", "rest_url")
         parts = urlsplit(rest_url)
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(
                 f"rest_url must be an origin such as https://api.bitfinex.com, got {rest_url!r}"
             )
-        self._ws_url, ws_loopback = _check_url(ws_url, "wss", "ws", "ws_url")
+        self._ws_url, ws_loopback = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bitfinex needs an api_key and an api_secret")
         self._rest_origin = f"{parts.scheme}://{parts.netloc}"
