@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from websockets.exceptions import ConnectionClosed
+
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
-from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
 from blotter.core.store import OrderStore
 
@@ -154,6 +157,58 @@ class PendingCancels:
             self.resolve(key, outcome_for_close(final), text)
 
 
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as a short line for a state reason or a notice."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def close_code(exc: ConnectionClosed) -> str:
+    """The close code and reason of a websocket that ended; 1006 when no close frame came."""
+    frame = exc.rcvd or exc.sent
+    if frame is None:
+        return "1006"
+    return f"{frame.code} {frame.reason}".strip()
+
+
+class AccountReporter:
+    """What a client tells the app about its account: states, notices, and secret-free text."""
+
+    account: AccountKey
+    _states: StateBus
+    _notices: NoticeBus
+    _key: str
+    _secret: str
+
+    def _state(self, state: VenueState, reason: str = "") -> None:
+        publish_state(self._states, self.account, state, reason)
+
+    def _notice(
+        self,
+        level: Level,
+        text: str,
+        *,
+        status: str | None = None,
+        order_ids: Iterable[str] = (),
+    ) -> None:
+        self._notices.publish(
+            Notice(
+                self.account.venue, self.account.account, level, text, status=status,
+                order_ids=tuple(order_ids), ts_ms=now_ms(),
+            )
+        )
+
+    def _redact(self, text: str) -> str:
+        for secret in (self._secret, self._key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
 def publish_state(
     states: StateBus, account: AccountKey, state: VenueState, reason: str = ""
 ) -> None:
@@ -161,6 +216,7 @@ def publish_state(
 
 
 __all__ = [
+    "AccountReporter",
     "Backoff",
     "Capabilities",
     "NoticeBus",
@@ -168,7 +224,10 @@ __all__ = [
     "StateBus",
     "VenueClient",
     "check_url",
+    "close_code",
+    "describe_error",
     "is_loopback",
+    "now_ms",
     "outcome_for_close",
     "publish_state",
 ]

@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,11 +28,14 @@ from blotter.core.notices import Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.venues.base import (
+    AccountReporter,
     Backoff,
     Capabilities,
     PendingCancels,
     check_url,
-    publish_state,
+    close_code,
+    describe_error,
+    now_ms,
 )
 from blotter.venues.bitfinex import codec
 from blotter.venues.bitfinex.codec import (
@@ -106,11 +107,8 @@ class _SessionEnd(Exception):
         self.delay = delay
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
-
-class BitfinexClient:
+class BitfinexClient(AccountReporter):
     def __init__(
         self,
         account: AccountKey,
@@ -293,7 +291,7 @@ class BitfinexClient:
                 ) from None
             raise _SessionEnd(f"connect refused (HTTP {status})") from None
         except (OSError, TimeoutError, WebSocketException) as exc:
-            raise _SessionEnd(f"cannot connect: {_describe(exc)}") from None
+            raise _SessionEnd(f"cannot connect: {describe_error(exc)}") from None
 
         self._ws = ws
         watchdog: asyncio.Task[None] | None = None
@@ -304,7 +302,7 @@ class BitfinexClient:
         except ConnectionClosed as exc:
             if self._end is not None:
                 raise self._end from None
-            raise _SessionEnd(f"connection lost ({_close_code(exc)})") from None
+            raise _SessionEnd(f"connection lost ({close_code(exc)})") from None
         except TimeoutError:
             raise _SessionEnd("no answer from Bitfinex during the handshake") from None
         finally:
@@ -360,7 +358,7 @@ class BitfinexClient:
             if not reply.ok:
                 text = reply.msg or "authentication failed"
                 self._notices.publish(
-                    codec.error_notice(reply.code, text, self.account, _now_ms())
+                    codec.error_notice(reply.code, text, self.account, now_ms())
                 )
                 if reply.code == codec.ERR_AUTH_NONCE:
                     # Someone used the key with a larger nonce: jump ahead and retry soon.
@@ -450,7 +448,7 @@ class BitfinexClient:
         elif isinstance(event, Info):
             self._on_info(event)
         elif isinstance(event, VenueError):
-            self._notices.publish(codec.error_notice(event.code, event.msg, self.account, _now_ms()))
+            self._notices.publish(codec.error_notice(event.code, event.msg, self.account, now_ms()))
         # Heartbeat, Pong, AuthReply (mid-stream), Ignored: nothing to do
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
@@ -487,7 +485,7 @@ class BitfinexClient:
             self._notice(Level.INFO, info.msg, status=f"INFO {code}")
 
     def _on_notification(self, n: Notification) -> None:
-        self._notices.publish(codec.notification_notice(n, self.account, _now_ms()))
+        self._notices.publish(codec.notification_notice(n, self.account, now_ms()))
         if n.kind == "oc-req":
             ack = self._match_single(n)
         elif n.kind == "oc_multi-req":
@@ -722,7 +720,7 @@ class BitfinexClient:
                 Notice(
                     self.account.venue, self.account.account, Level.ERROR, err.text,
                     status=_rest_status(err), order_ids=tuple(o.order_id for o in ack.asked),
-                    ts_ms=_now_ms(),
+                    ts_ms=now_ms(),
                 )
             )
             request.texts.append(err.text)
@@ -743,7 +741,7 @@ class BitfinexClient:
             log.warning("%s: unreadable cancel answer (%s)", self.account, exc)
             request.texts.append("unreadable answer from Bitfinex")
             return  # the stream or the resync decides
-        self._notices.publish(codec.notification_notice(n, self.account, _now_ms()))
+        self._notices.publish(codec.notification_notice(n, self.account, now_ms()))
         self._apply_ack(ack, n)
 
     async def _finish(self, request: _Request, result: CancelResult) -> None:
@@ -887,7 +885,7 @@ class BitfinexClient:
                 )
             except (httpx.HTTPError, TimeoutError, OSError) as exc:
                 raise RestFailure(
-                    RestError(0, None, f"cannot reach Bitfinex: {self._redact(_describe(exc))}")
+                    RestError(0, None, f"cannot reach Bitfinex: {self._redact(describe_error(exc))}")
                 ) from None
         if response.status_code != 200:
             error = codec.parse_rest_error(response.status_code, response.content)
@@ -920,42 +918,8 @@ class BitfinexClient:
             self._resync_lock = asyncio.Lock()
         return self._resync_lock
 
-    # == small helpers ===========================================================================
-    def _state(self, state: VenueState, reason: str = "") -> None:
-        publish_state(self._states, self.account, state, reason)
-
-    def _notice(
-        self,
-        level: Level,
-        text: str,
-        *,
-        status: str | None = None,
-        order_ids: Iterable[str] = (),
-    ) -> None:
-        self._notices.publish(
-            Notice(
-                self.account.venue, self.account.account, level, text, status=status,
-                order_ids=tuple(order_ids), ts_ms=_now_ms(),
-            )
-        )
-
-    def _redact(self, text: str) -> str:
-        for secret in (self._secret, self._key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _close_code(exc: ConnectionClosed) -> str:
-    frame = exc.rcvd or exc.sent
-    if frame is None:
-        return "1006"
-    return f"{frame.code} {frame.reason}".strip()
 
 
 def _rest_status(err: RestError) -> str:

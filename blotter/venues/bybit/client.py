@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,10 +23,19 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome, ScopeKind
-from blotter.core.notices import Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
-from blotter.venues.base import Backoff, Capabilities, PendingCancels, check_url, publish_state
+from blotter.venues.base import (
+    AccountReporter,
+    Backoff,
+    Capabilities,
+    PendingCancels,
+    check_url,
+    close_code,
+    describe_error,
+    now_ms,
+)
 from blotter.venues.bybit import codec
 from blotter.venues.bybit.codec import (
     BatchItem,
@@ -92,15 +100,12 @@ class _Request:
     error: str | None = None
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
 
 def _transport_reply(text: str) -> VenueReply:
     return VenueReply(-1, text)
 
 
-class BybitClient:
+class BybitClient(AccountReporter):
     def __init__(
         self,
         account: AccountKey,
@@ -245,14 +250,14 @@ class BybitClient:
         except InvalidStatus as exc:
             raise _SessionEnd(f"websocket refused: HTTP {exc.response.status_code}") from None
         except (OSError, TimeoutError, WebSocketException) as exc:
-            raise _SessionEnd(f"cannot reach Bybit: {self._redact(_describe(exc))}") from None
+            raise _SessionEnd(f"cannot reach Bybit: {self._redact(describe_error(exc))}") from None
         self._ws = ws
         self._replies = asyncio.Queue()
         reader = asyncio.get_running_loop().create_task(self._reader(ws))
         pinger: asyncio.Task[None] | None = None
         try:
             self._state(VenueState.AUTHENTICATING)
-            expires = _now_ms() + self.clock_offset_ms + codec.WS_AUTH_EXPIRY_MS
+            expires = now_ms() + self.clock_offset_ms + codec.WS_AUTH_EXPIRY_MS
             await ws.send(codec.ws_auth_message(self._key, self._secret, expires), text=True)
             reply = await self._op_reply("auth", reader)
             if not reply.success:
@@ -306,7 +311,7 @@ class BybitClient:
             while True:
                 self.handle_frame(await ws.recv(decode=False))
         except ConnectionClosed as exc:
-            log.info("%s: websocket closed (%s)", self.account, _close_code(exc))
+            log.info("%s: websocket closed (%s)", self.account, close_code(exc))
 
     async def _pinger(self, ws: ClientConnection) -> None:
         """Ping every ``ping_interval``; a socket silent for two intervals is dead: close it."""
@@ -369,7 +374,7 @@ class BybitClient:
             return  # an older state arriving late
         if not order.status.is_open:
             if self._pending.is_waiting(order.key):
-                self._notices.publish(codec.closed_notice(order, _now_ms()))
+                self._notices.publish(codec.closed_notice(order, now_ms()))
             self._store.apply(Closed(order))
         else:
             self._store.apply(Upsert(order))
@@ -412,7 +417,7 @@ class BybitClient:
             for order in closes:  # closes first: they carry how the order ended
                 if self._store.get(order.key) is not None:
                     if self._pending.is_waiting(order.key):
-                        self._notices.publish(codec.closed_notice(order, _now_ms()))
+                        self._notices.publish(codec.closed_notice(order, now_ms()))
                     self._store.apply(Closed(order))
             self._store.apply(Snapshot(self.account, tuple(merged.values())))
             return set(merged)
@@ -448,16 +453,16 @@ class BybitClient:
     async def sync_clock(self) -> int:
         """Read ``/v5/market/time`` and set the offset (venue minus local, ms) used to sign."""
         http = self._http_client()
-        t0 = _now_ms()
+        t0 = now_ms()
         try:
             response = await asyncio.wait_for(
                 http.get(codec.PATH_SERVER_TIME), _REST_TIMEOUT + 1.0
             )
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
             raise RestFailure(
-                _transport_reply(f"cannot reach Bybit: {self._redact(_describe(exc))}")
+                _transport_reply(f"cannot reach Bybit: {self._redact(describe_error(exc))}")
             ) from None
-        t1 = _now_ms()
+        t1 = now_ms()
         try:
             server = codec.parse_server_time(response.content)
         except MalformedFrame as exc:
@@ -478,7 +483,7 @@ class BybitClient:
         """One signed call; returns the body bytes (any retCode) or raises ``RestFailure`` when
         the venue could not be reached. A 10002 refreshes the clock offset and retries once."""
         http = self._http_client()
-        ts = _now_ms() + self.clock_offset_ms
+        ts = now_ms() + self.clock_offset_ms
         if method == "GET":
             request = codec.get_request(path, query, self._key, self._secret, ts, self.recv_window)
         else:
@@ -495,7 +500,7 @@ class BybitClient:
             )
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
             raise RestFailure(
-                _transport_reply(f"cannot reach Bybit: {self._redact(_describe(exc))}")
+                _transport_reply(f"cannot reach Bybit: {self._redact(describe_error(exc))}")
             ) from None
         if response.status_code != 200:
             raise RestFailure(
@@ -670,7 +675,7 @@ class BybitClient:
         text = reply.text()
         request.texts.append(text)
         self._notices.publish(
-            codec.error_notice(reply, self.account, _now_ms(), tuple(o.order_id for o in orders))
+            codec.error_notice(reply, self.account, now_ms(), tuple(o.order_id for o in orders))
         )
         outcome = Outcome.NOT_FOUND if reply.already_gone else Outcome.REJECTED
         for order in orders:
@@ -724,30 +729,6 @@ class BybitClient:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _state(self, state: VenueState, reason: str = "") -> None:
-        publish_state(self._states, self.account, state, reason)
-
-    def _notice(
-        self,
-        level: Level,
-        text: str,
-        *,
-        status: str | None = None,
-        order_ids: Iterable[str] = (),
-    ) -> None:
-        self._notices.publish(
-            Notice(
-                self.account.venue, self.account.account, level, text, status=status,
-                order_ids=tuple(order_ids), ts_ms=_now_ms(),
-            )
-        )
-
-    def _redact(self, text: str) -> str:
-        for secret in (self._secret, self._key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
 
 def _newer_or_same(candidate: Order, than: Order) -> bool:
     """Bybit's merge rule: the state with the later ``updatedTime`` wins (ties: the later read)."""
@@ -759,15 +740,3 @@ def _newer_or_same(candidate: Order, than: Order) -> bool:
 
 def _status(reply: VenueReply) -> str | None:
     return None if reply.ret_code < 0 else str(reply.ret_code)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _close_code(exc: ConnectionClosed) -> str:
-    frame = exc.rcvd or exc.sent
-    if frame is None:
-        return "1006"
-    return f"{frame.code} {frame.reason}".strip()
