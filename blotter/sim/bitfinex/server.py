@@ -9,7 +9,6 @@ websocket share one port, as `rest_url` is an origin and `ws_url` the full endpo
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
 import time
 import uuid
@@ -21,6 +20,8 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+
+from blotter.sim._loopback import LoopbackVenue
 
 from .auth import (
     MAX_NONCE,
@@ -104,9 +105,10 @@ class _Conn:
         return False
 
 
-class BitfinexSimulator:
+class BitfinexSimulator(LoopbackVenue):
     """The Bitfinex venue on 127.0.0.1, for tests and demo mode."""
 
+    WS_PATH = WS_PATH
     VENUE = "bitfinex"
 
     def __init__(
@@ -164,76 +166,17 @@ class BitfinexSimulator:
         self._opens: deque[float] = deque()
         self._rest_hits: dict[str, deque[float]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
-        self._flow_task: asyncio.Task[None] | None = None
-        self._runner: web.AppRunner | None = None
-        self._stopping = False
-        self._host = "127.0.0.1"
-        self._port = 0
+        self._init_server()
         self._seed_orders(initial_orders)
 
     # ------------------------------------------------------------------------------------------
     # lifecycle
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host = _loopback_host(host)
-        app = web.Application()
-        app.router.add_get(WS_PATH, self._ws_handler)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/auth/r/orders", self._rest_orders)
         app.router.add_post("/v2/auth/r/orders/{symbol}", self._rest_orders)
         app.router.add_post("/v2/auth/w/order/cancel", self._rest_cancel)
         app.router.add_post("/v2/auth/w/order/cancel/multi", self._rest_cancel_multi)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        if self.flow_rate > 0:
-            self.start_flow()
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self.stop_flow()
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
-        for conn in list(self._conns):
-            conn.alive = False
-            for task in conn.tasks:
-                task.cancel()
-            try:
-                await asyncio.wait_for(conn.ws.close(code=1001), 1.0)
-            except (TimeoutError, OSError, RuntimeError):
-                if conn.transport is not None:
-                    conn.transport.abort()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def _netloc(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{host}:{self._port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self._netloc}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self._netloc}{WS_PATH}"
-
-    @property
-    def credentials(self) -> dict[str, str]:
-        return {"api_key": self._api_key, "api_secret": self._keys[self._api_key]}
-
-    def describe(self) -> dict[str, Any]:
-        """The line `python -m blotter.sim` prints for this venue."""
-        return {
-            "venue": self.VENUE,
-            "rest_url": self.rest_url,
-            "ws_url": self.ws_url,
-            "credentials": self.credentials,
-        }
 
     # ------------------------------------------------------------------------------------------
     # state and scripted actions
@@ -290,31 +233,8 @@ class BitfinexSimulator:
             raise KeyError(f"no open order {order_id}")
         self._emit_cancelled(order)
 
-    def start_flow(self, rate: float | None = None) -> None:
-        if rate is not None:
-            self.flow_rate = rate
-        if self.flow_rate > 0 and (self._flow_task is None or self._flow_task.done()):
-            self._flow_task = asyncio.get_running_loop().create_task(self._flow())
-
-    @property
-    def flow_running(self) -> bool:
-        return self._flow_task is not None and not self._flow_task.done()
-
-    def stop_flow(self) -> None:
-        if self._flow_task is not None:
-            self._flow_task.cancel()
-            self._flow_task = None
-
     # ------------------------------------------------------------------------------------------
     # faults on demand
-
-    async def drop_connections(self) -> None:
-        """Cut every client socket at TCP level: the client sees no close frame (1006)."""
-        for conn in list(self._conns):
-            conn.alive = False
-            if conn.transport is not None:
-                conn.transport.abort()
-        await asyncio.sleep(0)
 
     async def send_info(self, code: int, msg: str | None = None, close: bool = False) -> None:
         frame = _dumps({"event": "info", "code": code, "msg": msg or INFO_TEXTS.get(code, "")})
@@ -946,12 +866,3 @@ async def _drain(transport: asyncio.Transport | None) -> None:
         await asyncio.sleep(0.001)
 
 
-def _loopback_host(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise ValueError(f"the simulator binds loopback addresses only, not {host!r}")

@@ -12,7 +12,6 @@ on demand. Written from the notes only; it does not import the blotter's own cli
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
 import time
 import uuid
@@ -24,6 +23,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import WSMsgType, web
+
+from blotter.sim._loopback import LoopbackVenue
 
 from .auth import (
     DEFAULT_RECV_WINDOW,
@@ -101,9 +102,10 @@ class _Conn:
         return name if name in self.topics else None
 
 
-class BybitSimulator:
+class BybitSimulator(LoopbackVenue):
     """The Bybit v5 venue (unified account) on 127.0.0.1, for tests and demo mode."""
 
+    WS_PATH = WS_PATH
     VENUE = "bybit"
 
     def __init__(
@@ -156,72 +158,19 @@ class BybitSimulator:
         self._hits: dict[tuple[str, str, str], deque[float]] = {}
         self._conns: set[_Conn] = set()
         self._timers: set[asyncio.TimerHandle] = set()
-        self._flow_task: asyncio.Task[None] | None = None
-        self._runner: web.AppRunner | None = None
-        self._host = "127.0.0.1"
-        self._port = 0
+        self._init_server()
         self._push_seq = 0
         self._seed_orders(initial_orders)
 
     # ------------------------------------------------------------------------------------------
     # lifecycle
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host = _loopback_host(host)
-        app = web.Application()
-        app.router.add_get(WS_PATH, self._ws_handler)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/v5/market/time", self._market_time)
         app.router.add_get("/v5/order/realtime", self._rest_realtime)
         app.router.add_post("/v5/order/cancel", self._rest_cancel)
         app.router.add_post("/v5/order/cancel-batch", self._rest_cancel_batch)
         app.router.add_post("/v5/order/cancel-all", self._rest_cancel_all)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        if self.flow_rate > 0:
-            self.start_flow()
-
-    async def stop(self) -> None:
-        self.stop_flow()
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
-        for conn in list(self._conns):
-            conn.alive = False
-            for task in conn.tasks:
-                task.cancel()
-            try:
-                await asyncio.wait_for(conn.ws.close(code=1001), 1.0)
-            except (TimeoutError, OSError, RuntimeError):
-                if conn.transport is not None:
-                    conn.transport.abort()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def _netloc(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{host}:{self._port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self._netloc}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self._netloc}{WS_PATH}"
-
-    @property
-    def credentials(self) -> dict[str, str]:
-        return {"api_key": self._api_key, "api_secret": self._keys[self._api_key]}
-
-    def describe(self) -> dict[str, Any]:
-        """The line `python -m blotter.sim` prints for this venue."""
-        return {"venue": self.VENUE, "rest_url": self.rest_url, "ws_url": self.ws_url,
-                "credentials": self.credentials}
 
     def server_ms(self) -> int:
         """The venue's clock in ms, including `clock_skew`."""
@@ -304,31 +253,8 @@ class BybitSimulator:
             raise KeyError(f"no open order {order_id}")
         self._finish_cancel(order, cancel_type)
 
-    def start_flow(self, rate: float | None = None) -> None:
-        if rate is not None:
-            self.flow_rate = rate
-        if self.flow_rate > 0 and (self._flow_task is None or self._flow_task.done()):
-            self._flow_task = asyncio.get_running_loop().create_task(self._flow())
-
-    @property
-    def flow_running(self) -> bool:
-        return self._flow_task is not None and not self._flow_task.done()
-
-    def stop_flow(self) -> None:
-        if self._flow_task is not None:
-            self._flow_task.cancel()
-            self._flow_task = None
-
     # ------------------------------------------------------------------------------------------
     # faults on demand
-
-    async def drop_connections(self) -> None:
-        """Cut every websocket at TCP level: the client sees no close frame (1006)."""
-        for conn in list(self._conns):
-            conn.alive = False
-            if conn.transport is not None:
-                conn.transport.abort()
-        await asyncio.sleep(0)
 
     async def send_raw(self, text: str) -> None:
         """Send `text` as is to every authenticated socket (malformed-frame tests)."""
@@ -924,17 +850,6 @@ def _envelope(result: dict[str, Any], ms: int, ext: dict[str, Any] | None = None
 def _json(body: Any, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=200, body=orjson.dumps(body), content_type="application/json",
                         headers=headers)
-
-
-def _loopback_host(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise ValueError(f"the simulator binds loopback addresses only, not {host!r}")
 
 
 __all__ = ["BybitError", "BybitSimulator"]
