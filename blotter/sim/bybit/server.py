@@ -139,6 +139,9 @@ class BybitSimulator(LoopbackVenue):
         self.silent_socket = False  # websockets send nothing (no pushes, no pongs, no pings)
         self.force_rate_limit = 0  # the next N private REST calls: 10006
         self.force_server_error = 0  # the next N private REST calls: 10016
+        self.force_sign_error = 0  # the next N private REST calls: 10004 (echoes what it signed)
+        # the next private REST calls answer these HTTP statuses instead (429 with Retry-After)
+        self.force_http_status: list[int] = []
         self.fill_on_cancel = False  # the next cancelled order fills instead (double Filled)
         self.reply_delay = 0.0
         self.rate_limits_enabled = True
@@ -287,6 +290,10 @@ class BybitSimulator(LoopbackVenue):
             await asyncio.sleep(self.reply_delay)
         now = self.server_ms()
         headers: dict[str, str] = {"Traceid": uuid.uuid4().hex, "Timenow": str(now)}
+        if self.force_http_status:
+            status = self.force_http_status.pop(0)
+            extra = {"Retry-After": "1"} if status == 429 else {}
+            return web.Response(status=status, text="", headers={**headers, **extra})
         try:
             key = self._check_auth(request, raw_query if request.method == "GET" else raw, now)
             if request.method == "GET":
@@ -294,7 +301,7 @@ class BybitSimulator(LoopbackVenue):
             else:
                 params = _json_body(raw)
                 for listener in self.input_listeners:
-                    listener((request.method, request.path, params))
+                    listener((request.method, request.path, dict(params)))
             category = params.get("category")
             if category not in CATEGORIES:
                 raise BybitError(10001, "params error: category is invalid")
@@ -325,7 +332,8 @@ class BybitSimulator(LoopbackVenue):
         data = payload.encode("utf-8") if isinstance(payload, str) else payload
         forms = [recv_text] if recv_text is not None else [str(DEFAULT_RECV_WINDOW), ""]
         messages = [rest_signed_message(ts_text, key, form, data) for form in forms]
-        if not any(signature_ok(secret, m, sig) for m in messages):
+        if self.force_sign_error > 0 or not any(signature_ok(secret, m, sig) for m in messages):
+            self.force_sign_error = max(0, self.force_sign_error - 1)
             origin = messages[0].decode("utf-8", "replace")
             raise BybitError(10004, f"error sign! origin_string[{origin}]")
         try:

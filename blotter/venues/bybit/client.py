@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -70,6 +70,11 @@ _CLOCK_REFRESH: Final = 300.0  # s between server-time reads while live
 # spot cancel-all cancels normal orders unless told another kind (§3.4)
 _SPOT_EXTRA_FILTERS: Final = ("StopOrder", "tpslOrder", "OcoOrder", "BidirectionalTpslOrder")
 _CANCEL_ALL_ROUNDS: Final = 5  # futures cancel-all takes 500 per call: repeat at most this often
+_RATE_RETRIES: Final = 20  # 10006 / HTTP 429 waits per call before giving up
+_RATE_WAIT: Final = 1.0  # s to wait on 10006 when the venue names no reset time (a 1 s window)
+_RATE_WAIT_CAP: Final = 10.0  # s: never trust a reset time further out than this
+_SERVER_RETRIES: Final = 2  # 10016 "server error": retry shortly, twice
+_SERVER_WAIT: Final = 0.25
 
 
 class RestFailure(Exception):
@@ -98,6 +103,7 @@ class _Request:
     futures: dict[OrderKey, asyncio.Future[OrderOutcome]]
     texts: list[str]
     error: str | None = None
+    acked: set[str] = field(default_factory=set)  # order ids a cancel-all acknowledged
 
 
 
@@ -147,6 +153,7 @@ class BybitClient(AccountReporter):
         self.scopes = tuple(s for s in codec.OPEN_ORDER_SCOPES if s[0] in wanted)
         self.recv_window = recv_window
         self.cancel_timeout = cancel_timeout
+        self.cancel_all_rounds = _CANCEL_ALL_ROUNDS
         self.backoff = backoff
         self.ping_interval = ping_interval
         # A refused key must not hammer the venue: auth failures wait much longer.
@@ -173,6 +180,8 @@ class BybitClient(AccountReporter):
         self._replies: asyncio.Queue[OpReply] | None = None
         self._rx = 0
         self._background: set[asyncio.Task[Any]] = set()
+        # per (endpoint, category): loop time until which the venue's rate budget is spent
+        self._spent: dict[tuple[str, str], float] = {}
 
     def __repr__(self) -> str:  # never the key or the secret
         return f"BybitClient({self.account}, ws={self._ws_url!r})"
@@ -262,7 +271,7 @@ class BybitClient(AccountReporter):
             reply = await self._op_reply("auth", reader)
             if not reply.success:
                 raise _SessionEnd(
-                    f"Bybit refused the API key: {reply.text()}",
+                    f"Bybit refused the API key: {self._redact(reply.text())}",
                     delay=self.auth_backoff.delay(0), failed=True,
                 )
             await ws.send(codec.ws_subscribe_message(("order",)), text=True)
@@ -440,7 +449,7 @@ class BybitClient(AccountReporter):
                         _transport_reply(f"unreadable open orders from Bybit ({exc})")
                     ) from None
                 if isinstance(page, VenueReply):
-                    raise RestFailure(page)
+                    raise RestFailure(self._clean(page))
                 assert isinstance(page, OpenOrdersPage)
                 for order in page.orders:
                     orders[order.order_id] = order
@@ -478,10 +487,62 @@ class BybitClient(AccountReporter):
         *,
         query: str = "",
         body: dict[str, Any] | None = None,
-        retry_clock: bool = True,
     ) -> bytes:
-        """One signed call; returns the body bytes (any retCode) or raises ``RestFailure`` when
-        the venue could not be reached. A 10002 refreshes the clock offset and retries once."""
+        """One signed call; returns the body bytes (any retCode but the ones handled here) or
+        raises ``RestFailure`` when the venue could not be reached or refused us at HTTP level.
+
+        Handled here: the rate-limit headers (a spent budget makes the next call on that endpoint
+        wait for its reset), 10006 and HTTP 429 (wait, then send again), 10002 (re-read the
+        venue's clock, send once more), 10016 (retry shortly). A cancel waits for the budget
+        rather than being refused.
+        """
+        bucket = _bucket(path, query, body)
+        loop = asyncio.get_running_loop()
+        clock_retried = False
+        waits = 0
+        while True:
+            spent_until = self._spent.get(bucket, 0.0)
+            if spent_until > loop.time():
+                await asyncio.sleep(spent_until - loop.time())
+            response = await self._send(method, path, query, body)
+            limit = codec.parse_rate_limit(response.headers)
+            if limit.remaining == 0:
+                self._spend(bucket, limit.reset_ms, 0.0)
+            status = response.status_code
+            if status == 429 and waits < _RATE_RETRIES:
+                waits += 1
+                delay = _retry_after(response.headers.get("retry-after"))
+                self._spend(bucket, None, delay)
+                self._rate_notice(path, "HTTP 429 (system busy)", delay, waits)
+                continue
+            if status != 200:
+                raise RestFailure(_transport_reply(_http_text(status, path)))
+            content = response.content
+            try:
+                code = codec.parse_reply(content).ret_code
+            except MalformedFrame:
+                return content  # the caller's parser says what is wrong with it
+            if code == codec.ERR_TIMESTAMP and not clock_retried:
+                clock_retried = True
+                log.info("%s: 10002 on %s; re-reading the server clock", self.account, path)
+                await self.sync_clock()
+                continue
+            if code == codec.ERR_RATE_LIMIT and waits < _RATE_RETRIES:
+                waits += 1
+                delay = self._spend(bucket, limit.reset_ms, _RATE_WAIT)
+                self._rate_notice(path, codec.parse_reply(content).text(), delay, waits)
+                continue
+            if code == codec.ERR_SERVER and waits < _SERVER_RETRIES:
+                waits += 1
+                log.info("%s: 10016 on %s; retrying", self.account, path)
+                await asyncio.sleep(_SERVER_WAIT * waits)
+                continue
+            return content
+
+    async def _send(
+        self, method: str, path: str, query: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        """Sign (with a fresh timestamp on the venue's clock) and send once."""
         http = self._http_client()
         ts = now_ms() + self.clock_offset_ms
         if method == "GET":
@@ -491,7 +552,7 @@ class BybitClient(AccountReporter):
                 path, body or {}, self._key, self._secret, ts, self.recv_window
             )
         try:
-            response = await asyncio.wait_for(
+            return await asyncio.wait_for(
                 http.request(
                     request.method, request.target, content=request.body or None,
                     headers=request.headers,
@@ -502,23 +563,33 @@ class BybitClient(AccountReporter):
             raise RestFailure(
                 _transport_reply(f"cannot reach Bybit: {self._redact(describe_error(exc))}")
             ) from None
-        if response.status_code != 200:
-            raise RestFailure(
-                _transport_reply(f"HTTP {response.status_code} from Bybit on {path}")
+
+    def _spend(self, bucket: tuple[str, str], reset_ms: int | None, fallback: float) -> float:
+        """Mark ``bucket`` spent until the venue's reset time (on its clock), or for
+        ``fallback`` seconds when it gave none; returns the wait in seconds."""
+        if reset_ms is not None:
+            delay = (reset_ms - (now_ms() + self.clock_offset_ms)) / 1000.0
+            delay = min(max(delay, 0.0), _RATE_WAIT_CAP)
+            if delay == 0.0:
+                delay = fallback
+        else:
+            delay = fallback
+        if delay > 0:
+            until = asyncio.get_running_loop().time() + delay
+            self._spent[bucket] = max(self._spent.get(bucket, 0.0), until)
+        return delay
+
+    def _rate_notice(self, path: str, said: str, delay: float, attempt: int) -> None:
+        log.info("%s: rate limit on %s (%s); waiting %.2f s", self.account, path, said, delay)
+        if attempt == 1:  # once per call: the trader sees why a cancel takes a moment
+            code, sep, words = said.partition(": ")
+            status = code if sep and code.isdigit() else None
+            self._notice(
+                Level.INFO,
+                f"{words if status else said}: rate limit reached on {path}; "
+                f"sending again in {delay:.1f} s",
+                status=status,
             )
-        content = response.content
-        if retry_clock:
-            try:
-                code = codec.parse_reply(content).ret_code
-            except MalformedFrame:
-                code = None
-            if code == codec.ERR_TIMESTAMP:
-                log.info("%s: 10002 on %s; re-reading the server clock", self.account, path)
-                await self.sync_clock()
-                return await self._call(
-                    method, path, query=query, body=body, retry_clock=False
-                )
-        return content
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -553,7 +624,12 @@ class BybitClient(AccountReporter):
         request = _Request(self._pending.begin(valid), [])
         try:
             if plan.everything:
-                await self._cancel_all(request, valid)
+                rows = list(valid) + [
+                    o for o in self._store.orders(self.account) if o.key not in request.futures
+                ]
+                await self._cancel_all(request, valid, self._account_bodies(rows))
+            elif plan.kind is ScopeKind.SYMBOL and plan.symbol is not None and valid:
+                await self._cancel_all(request, valid, _symbol_bodies(plan.symbol, valid))
             elif plan.kind is ScopeKind.ORDER and len(valid) == 1:
                 await self._cancel_one(request, valid[0])
             elif valid:
@@ -585,14 +661,19 @@ class BybitClient(AccountReporter):
             assert isinstance(reply, CancelAck)
 
     async def _cancel_batches(self, request: _Request, orders: Iterable[Order]) -> None:
+        """cancel-batch per category in chunks of the venue's size; items the venue refused for
+        the rate limit (a batch over the budget: the leading items pass, §6) go again once the
+        budget is back."""
         by_category: dict[str, list[Order]] = {}
         for order in orders:
             assert order.category is not None
             by_category.setdefault(order.category, []).append(order)
         for category, members in by_category.items():
             size = codec.batch_limit(category)
-            for start in range(0, len(members), size):
-                chunk = members[start : start + size]
+            queue = [members[i : i + size] for i in range(0, len(members), size)]
+            again = 0
+            while queue:
+                chunk = queue.pop(0)
                 items = [BatchItem(o.symbol, order_id=o.order_id) for o in chunk]
                 (body,) = codec.cancel_batch_bodies(category, items)
                 raw = await self._call("POST", codec.PATH_CANCEL_BATCH, body=body)
@@ -606,24 +687,34 @@ class BybitClient(AccountReporter):
                     self._refused(request, chunk, reply)
                     continue
                 results: tuple[BatchResult, ...] = reply
+                limited: list[Order] = []
                 for order, item in zip(chunk, results, strict=False):
-                    if not item.ok:
+                    if item.ok:
+                        continue
+                    if item.reply.ret_code == codec.ERR_RATE_LIMIT and again < _RATE_RETRIES:
+                        limited.append(order)
+                    else:
                         self._refused(request, (order,), item.reply)
+                if limited:
+                    again += 1
+                    bucket = (codec.PATH_CANCEL_BATCH, category)
+                    # the reply's headers usually said when the budget is back; else a window
+                    delay = self._spent.get(bucket, 0.0) - asyncio.get_running_loop().time()
+                    if delay <= 0:
+                        delay = self._spend(bucket, None, _RATE_WAIT)
+                    self._rate_notice(
+                        codec.PATH_CANCEL_BATCH,
+                        f"{codec.ERR_RATE_LIMIT}: {codec.DOC_TEXTS[codec.ERR_RATE_LIMIT]}",
+                        delay, again,
+                    )
+                    queue.insert(0, limited)
 
-    async def _cancel_all(self, request: _Request, known: Sequence[Order]) -> None:
-        """cancel-all per category and scope (§3.4); orders it names that the table had not
-        shown yet are waited for too."""
-        rows = list(known) + [
-            o for o in self._store.orders(self.account) if o.key not in request.futures
-        ]
+    def _account_bodies(self, rows: Sequence[Order]) -> list[dict[str, str]]:
+        """cancel-all calls that together cover the whole account (§3.4)."""
         calls: list[dict[str, str]] = []
         for category in self.categories:
             if category == "spot":
-                calls.append(codec.cancel_all_body("spot"))
-                if any(o.category == "spot" and " " in o.order_type for o in rows):
-                    calls += [
-                        codec.cancel_all_body("spot", order_filter=f) for f in _SPOT_EXTRA_FILTERS
-                    ]
+                calls += _spot_bodies(o for o in rows if o.category == "spot")
             elif category == "linear":
                 calls += [
                     codec.cancel_all_body("linear", settle_coin=coin) for coin in ("USDT", "USDC")
@@ -633,36 +724,69 @@ class BybitClient(AccountReporter):
                 calls += [codec.cancel_all_body("inverse", symbol=s) for s in symbols]
             else:
                 calls.append(codec.cancel_all_body(category))
+        return calls
+
+    async def _cancel_all(
+        self, request: _Request, known: Sequence[Order], calls: Sequence[dict[str, str]]
+    ) -> None:
+        """cancel-all per category and scope (§3.4); orders it names that the table had not
+        shown yet are waited for too. Futures cancel at most 500 per call: a full answer means
+        there may be more, so the call is repeated; what is still open after the last round is
+        reported, not left pending."""
         for body in calls:
-            for _ in range(_CANCEL_ALL_ROUNDS):
+            category = body["category"]
+            capped = category in ("linear", "inverse")
+            for _ in range(self.cancel_all_rounds):
                 raw = await self._call("POST", codec.PATH_CANCEL_ALL, body=body)
                 try:
                     reply = codec.parse_cancel_all(raw)
                 except MalformedFrame as exc:
                     self.malformed_frames += 1
                     request.texts.append(f"unreadable cancel answer from Bybit ({exc})")
+                    capped = False
                     break
                 if isinstance(reply, VenueReply):
-                    scope = [
-                        o for o in known
-                        if o.category == body["category"]
-                        and ("symbol" not in body or o.symbol == body["symbol"])
-                    ]
-                    self._refused(request, scope, reply)
+                    self._refused(request, [o for o in known if _in_scope(o, body)], reply)
+                    capped = False
                     break
                 assert isinstance(reply, CancelAllAck)
-                self._track(request, reply.acks, body["category"])
-                if (
-                    body["category"] not in ("linear", "inverse")
-                    or len(reply.acks) < codec.CANCEL_ALL_FUTURES_CAP
-                ):
+                self._track(request, reply.acks)
+                if len(reply.acks) < codec.CANCEL_ALL_FUTURES_CAP:
+                    capped = False
                     break
+            if capped:
+                await self._report_left(request, body)
 
-    def _track(self, request: _Request, acks: Iterable[CancelAck], category: str) -> None:
+    async def _report_left(self, request: _Request, body: dict[str, str]) -> None:
+        """After the last cancel-all round came back full: re-read the venue and say how many
+        orders in that scope are still open (and not already on their way out)."""
+        open_ids = await self.resync()
+        if open_ids is None:
+            return
+        left = [
+            o for o in self._store.orders(self.account)
+            if o.order_id in open_ids and _in_scope(o, body) and o.order_id not in request.acked
+        ]
+        if not left:
+            return
+        scope = " ".join(v for k, v in body.items() if k != "category")
+        text = (
+            f"{len(left)} {body['category']} orders{' (' + scope + ')' if scope else ''} still "
+            f"open at Bybit after {self.cancel_all_rounds} cancel-all rounds of "
+            f"{codec.CANCEL_ALL_FUTURES_CAP}; cancel again"
+        )
+        request.texts.append(text)
+        self._notice(Level.ERROR, text, order_ids=[o.order_id for o in left[:50]])
+        for order in left:
+            if order.key in request.futures:
+                self._pending.resolve(order.key, Outcome.REJECTED, text)
+
+    def _track(self, request: _Request, acks: Iterable[CancelAck]) -> None:
         """Orders a cancel-all acknowledged that the plan did not list: wait for them too."""
         venue, name = self.account.venue, self.account.account
         fresh = []
         for ack in acks:
+            request.acked.add(ack.order_id)
             key = OrderKey(venue, name, ack.order_id)
             if ack.order_id and key not in request.futures:
                 current = self._store.get(key)
@@ -672,6 +796,7 @@ class BybitClient(AccountReporter):
             request.futures.update(self._pending.begin(fresh))
 
     def _refused(self, request: _Request, orders: Sequence[Order], reply: VenueReply) -> None:
+        reply = self._clean(reply)
         text = reply.text()
         request.texts.append(text)
         self._notices.publish(
@@ -721,6 +846,11 @@ class BybitClient(AccountReporter):
             result.error = request.error
 
     # == small helpers ===========================================================================
+    def _clean(self, reply: VenueReply) -> VenueReply:
+        """The venue's words without our key: a 10004 echoes the string it signed, key and all."""
+        clean = self._redact(reply.ret_msg)
+        return reply if clean == reply.ret_msg else replace(reply, ret_msg=clean)
+
     def _spawn(self, coro: Any) -> None:
         if self._closing:
             coro.close()
@@ -736,6 +866,88 @@ def _newer_or_same(candidate: Order, than: Order) -> bool:
     if a is None or b is None:
         return True
     return a >= b
+
+
+def _spot_filter(order: Order) -> str:
+    """The spot cancel-all ``orderFilter`` that reaches this order (§3.4): plain orders need
+    none; the stop kind is the first word of ``order_type`` ("tpslOrder Limit", "Stop Limit")."""
+    kind, _, rest = order.order_type.partition(" ")
+    if not rest:
+        return "Order"
+    return {"Stop": "StopOrder", "StopOrder": "StopOrder"}.get(kind, kind)
+
+
+def _spot_bodies(orders: Iterable[Order], symbol: str | None = None) -> list[dict[str, str]]:
+    """Spot cancel-all cancels normal orders only unless told a kind: one call for normal
+    orders, plus one per other kind present (unknown kinds: every kind, to be sure)."""
+    kinds = {_spot_filter(o) for o in orders}
+    extra = [f for f in _SPOT_EXTRA_FILTERS if f in kinds]
+    if kinds - {"Order", *_SPOT_EXTRA_FILTERS}:
+        extra = list(_SPOT_EXTRA_FILTERS)
+    return [codec.cancel_all_body("spot", symbol=symbol)] + [
+        codec.cancel_all_body("spot", symbol=symbol, order_filter=f) for f in extra
+    ]
+
+
+def _symbol_bodies(symbol: str, orders: Sequence[Order]) -> list[dict[str, str]]:
+    """Cancel Symbol: cancel-all scoped to the symbol in each category it is open in."""
+    calls: list[dict[str, str]] = []
+    for category in codec.CATEGORIES:
+        members = [o for o in orders if o.category == category]
+        if not members:
+            continue
+        if category == "spot":
+            calls += _spot_bodies(members, symbol)
+        else:
+            calls.append(codec.cancel_all_body(category, symbol=symbol))
+    return calls
+
+
+def _in_scope(order: Order, body: dict[str, str]) -> bool:
+    """Whether a cancel-all ``body`` reaches ``order`` (filters aside)."""
+    if order.category != body["category"]:
+        return False
+    if "symbol" in body:
+        return order.symbol == body["symbol"]
+    if "settleCoin" in body:  # linear: USDT contracts end in USDT, the rest settle in USDC
+        return order.symbol.endswith("USDT") == (body["settleCoin"] == "USDT")
+    if body["category"] == "spot":
+        return _spot_filter(order) == body.get("orderFilter", "Order")
+    return True
+
+
+def _bucket(path: str, query: str, body: dict[str, Any] | None) -> tuple[str, str]:
+    """Bybit counts rate limits per endpoint and category (§6); open orders share one budget."""
+    if path == codec.PATH_OPEN_ORDERS:
+        return (path, "*")
+    category = str((body or {}).get("category", ""))
+    if not category:
+        for pair in query.split("&"):
+            if pair.startswith("category="):
+                category = pair[len("category=") :]
+    return (path, category)
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a ``Retry-After`` header (seconds only; anything else: one second)."""
+    try:
+        seconds = float(value) if value is not None else _RATE_WAIT
+    except ValueError:
+        seconds = _RATE_WAIT
+    return min(max(seconds, 0.05), _RATE_WAIT_CAP)
+
+
+def _http_text(status: int, path: str) -> str:
+    """What an HTTP-level refusal means at Bybit (§2): business errors come as HTTP 200."""
+    meaning = {
+        401: "the API key or its headers were refused (check the key and its environment)",
+        403: "access too frequent (IP rate limit: wait 10 minutes) or access from this region "
+        "refused",
+        404: "wrong path, or a category that does not match the account mode",
+        429: "system busy (frequency protection); try again",
+    }.get(status)
+    text = f"HTTP {status} from Bybit on {path}"
+    return f"{text}: {meaning}" if meaning else text
 
 
 def _status(reply: VenueReply) -> str | None:

@@ -259,3 +259,270 @@ async def test_no_secret_in_logs_at_debug(caplog: pytest.LogCaptureFixture) -> N
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert KEY not in text and SECRET not in text
     assert KEY not in repr(env.client) and SECRET not in repr(env.client)
+
+
+# -- scopes on cancel-all ----------------------------------------------------------------------
+def cancel_all_calls(env: Env) -> list[dict[str, Any]]:
+    return [body for method, path, body in env.sim.inputs_received
+            if path == "/v5/order/cancel-all"]
+
+
+def record_inputs(env: Env) -> None:
+    env.sim.inputs_received.clear()
+    env.sim.input_listeners.append(env.sim.inputs_received.append)
+
+
+async def test_cancel_symbol_uses_cancel_all_and_catches_orders_not_shown_yet() -> None:
+    async with connected() as env:
+        await live(env)
+        record_inputs(env)
+        spot = env.sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "40000")
+        stop = env.sim.place_order("spot", "BTCUSDT", "Sell", "0.01", "30000",
+                                   trigger_price="31000")
+        linear = env.sim.place_order("linear", "BTCUSDT", "Sell", "0.01", "70000")
+        keep = env.sim.place_order("linear", "ETHUSDT", "Sell", "1", "3000")
+        await until(lambda: {spot, stop, linear, keep} <= set(env.rows()))
+        unseen = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.02", "60000", push=False)
+        plan = env.plan(CancelScope.for_symbol(ACCOUNT, "BTCUSDT"))
+        assert unseen not in plan.order_ids
+        result = await asyncio.wait_for(env.client.cancel(plan), 10)
+        assert {d["orderId"] for d in env.sim.open_orders()} == {keep}
+        await until(lambda: set(env.rows()) == {keep})
+        assert result.count(Outcome.CANCELLED) == 3, result
+        calls = cancel_all_calls(env)
+        assert {"category": "linear", "symbol": "BTCUSDT"} in calls
+        assert {"category": "spot", "symbol": "BTCUSDT"} in calls
+        # the stop order needs its own spot call: spot cancel-all skips it by default
+        assert {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "StopOrder"} in calls
+        assert env.sim.order(unseen)["orderStatus"] == "Cancelled"  # type: ignore[index]
+
+
+async def test_cancel_all_reaches_every_spot_kind_and_every_settle_coin() -> None:
+    async with connected() as env:
+        await live(env)
+        record_inputs(env)
+        ids = [
+            env.sim.place_order("spot", "ETHUSDT", "Buy", "0.1", "2000"),
+            env.sim.place_order("spot", "ETHUSDT", "Sell", "0.1", "1500", trigger_price="1600"),
+            env.sim.place_order("spot", "ETHUSDT", "Sell", "0.1", "1500", trigger_price="1600",
+                                order_filter="tpslOrder"),
+            env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000"),
+            env.sim.place_order("linear", "BTCPERP", "Buy", "0.01", "50000"),
+            env.sim.place_order("inverse", "BTCUSD", "Buy", "100", "50000"),
+            env.sim.place_order("option", "BTC-27DEC24-80000-C", "Buy", "1", "500"),
+        ]
+        await until(lambda: set(ids) <= set(env.rows()))
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.for_account(ACCOUNT))), 10
+        )
+        assert env.sim.open_orders() == []
+        await until(lambda: not env.rows())
+        assert result.count(Outcome.CANCELLED) == 7, result
+        calls = cancel_all_calls(env)
+        assert {"category": "linear", "settleCoin": "USDT"} in calls
+        assert {"category": "linear", "settleCoin": "USDC"} in calls
+        assert {"category": "spot", "orderFilter": "tpslOrder"} in calls
+        assert {"category": "option"} in calls
+
+
+async def test_futures_cancel_all_repeats_past_the_500_cap() -> None:
+    sim_options = {"initial_orders": 0}
+    async with connected(sim_options) as env:
+        for n in range(1200):
+            env.sim.place_order("linear", "SOLUSDT", "Buy", "1", 10 + n, push=False)
+        await env.client.resync()
+        assert len(env.rows()) == 1200
+        await live(env)
+        record_inputs(env)
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.for_account(ACCOUNT))), 20
+        )
+        assert env.sim.open_orders() == []
+        assert result.count(Outcome.CANCELLED) == 1200
+        usdt = [c for c in cancel_all_calls(env) if c == {"category": "linear",
+                                                           "settleCoin": "USDT"}]
+        assert len(usdt) == 3  # 500 + 500 + 200
+
+
+async def test_what_the_500_cap_leaves_is_reported_not_left_pending() -> None:
+    async with connected() as env:
+        for n in range(700):
+            env.sim.place_order("linear", "SOLUSDT", "Buy", "1", 10 + n, push=False)
+        await env.client.resync()
+        await live(env)
+        env.client.cancel_all_rounds = 1
+        plan = env.plan(CancelScope.for_account(ACCOUNT))
+        result = await asyncio.wait_for(env.client.cancel(plan), 20)
+        assert len(env.sim.open_orders()) == 200
+        assert result.count(Outcome.CANCELLED) == 500
+        assert result.count(Outcome.REJECTED) == 200
+        expected = ("200 linear orders (USDT) still open at Bybit after 1 cancel-all rounds "
+                    "of 500; cancel again")
+        assert expected in env.texts()
+        left = {d["orderId"] for d in env.sim.open_orders()}
+        assert left == set(env.rows())
+        assert not any(env.store.is_cancel_pending(env.key(i)) for i in left)
+
+
+# -- rate limits -------------------------------------------------------------------------------
+async def test_10006_makes_the_cancel_wait_not_fail() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        await until(lambda: a in env.rows())
+        env.sim.force_rate_limit = 2
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10
+        )
+        assert result.outcomes[env.key(a)].outcome is Outcome.CANCELLED, result
+        assert env.sim.order(a)["orderStatus"] == "Cancelled"  # type: ignore[index]
+        assert any(t.startswith("10006: Too many visits!: rate limit reached on "
+                                "/v5/order/cancel; sending again in ") for t in env.texts()), \
+            env.texts()
+
+
+async def test_a_batch_over_the_budget_sends_the_refused_items_again() -> None:
+    async with connected() as env:
+        await live(env)
+        ids = [env.sim.place_order("linear", "ETHUSDT", "Sell", "1", 3000 + n) for n in range(25)]
+        await until(lambda: set(ids) <= set(env.rows()))
+        record_inputs(env)
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.selected([env.key(i) for i in ids]))), 15
+        )
+        # linear batches count one unit per order, 10 a second: most items needed a second try
+        assert result.count(Outcome.CANCELLED) == 25, result
+        assert env.sim.open_orders() == []
+        batches = [b for m, p, b in env.sim.inputs_received if p == "/v5/order/cancel-batch"]
+        assert sum(len(b["request"]) for b in batches) > 25
+
+
+async def test_http_429_waits_and_http_401_says_what_it_means() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "40000")
+        b = env.sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "40001")
+        await until(lambda: {a, b} <= set(env.rows()))
+        env.sim.force_http_status = [429]
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10
+        )
+        assert result.outcomes[env.key(a)].outcome is Outcome.CANCELLED, result
+        env.sim.force_http_status = [401]
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(b)))), 10
+        )
+        outcome = result.outcomes[env.key(b)]
+        assert outcome.outcome is Outcome.REJECTED
+        assert outcome.text.startswith("HTTP 401 from Bybit on /v5/order/cancel: the API key")
+        assert b in env.rows() and not env.store.is_cancel_pending(env.key(b))
+
+
+# -- venue errors ------------------------------------------------------------------------------
+async def test_10016_is_retried_and_10004_is_shown_without_the_key() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        b = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50001")
+        await until(lambda: {a, b} <= set(env.rows()))
+        env.sim.force_server_error = 1
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10
+        )
+        assert result.outcomes[env.key(a)].outcome is Outcome.CANCELLED, result
+        env.sim.force_sign_error = 1
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(b)))), 10
+        )
+        outcome = result.outcomes[env.key(b)]
+        assert outcome.outcome is Outcome.REJECTED
+        assert outcome.text.startswith("10004: error sign! origin_string[")
+        assert KEY not in outcome.text and "***" in outcome.text
+        assert all(KEY not in t for t in env.texts())
+        assert any(t.startswith("10004: error sign!") for t in env.texts())
+        assert b in env.rows() and env.sim.order(b)["orderStatus"] == "New"  # type: ignore[index]
+
+
+async def test_a_fill_racing_the_cancel_is_shown_as_filled() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        await until(lambda: a in env.rows())
+        env.sim.fill_on_cancel = True
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10
+        )
+        assert result.outcomes[env.key(a)].outcome is Outcome.FILLED, result
+        assert a not in env.rows()
+        assert any(t.startswith(f"Order {a} was filled before the cancel") for t in env.texts())
+
+
+async def test_no_confirmation_re_queries_and_says_the_order_is_still_open() -> None:
+    async with connected({"ack_to_close_delay": 30.0}, cancel_timeout=0.5) as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        await until(lambda: a in env.rows())
+        calls = len(env.sim.rest_calls)
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10
+        )
+        outcome = result.outcomes[env.key(a)]
+        assert outcome.outcome is Outcome.TIMED_OUT
+        assert outcome.text == ("no confirmation from Bybit within 0.5 s; the order is still "
+                                "open at the venue")
+        assert "/v5/order/realtime" in env.sim.rest_calls[calls:]
+        assert a in env.rows() and not env.store.is_cancel_pending(env.key(a))
+
+
+async def test_a_refused_key_fails_the_account_with_the_venue_words() -> None:
+    async with connected({"initial_orders": 2}) as env:
+        env.sim.refuse_key = True
+        await until(lambda: env.state() is VenueState.FAILED)
+        reason = env.states[-1].reason
+        # the websocket auth fails first; its reply carries words, not a retCode (§7.1)
+        assert reason == "Bybit refused the API key: Invalid apikey"
+        assert KEY not in reason
+
+
+async def test_a_silent_socket_is_replaced() -> None:
+    async with connected({"initial_orders": 3}, ping_interval=0.2) as env:
+        await live(env)
+        opened = env.sim.auth_ok_count
+        env.sim.silent_socket = True
+        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=5)
+        env.sim.silent_socket = False
+        await until(lambda: env.sim.auth_ok_count > opened and env.state() is VenueState.LIVE,
+                    timeout=5)
+        assert env.in_sync()
+
+
+# -- merge of pushes held during a re-fetch ----------------------------------------------------
+def push_frame(order: dict[str, Any]) -> bytes:
+    import json
+    return json.dumps({"topic": "order", "id": "x", "creationTime": order["updatedTime"],
+                       "data": [order]}).encode()
+
+
+async def test_pushes_during_a_refetch_merge_by_updated_time() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        b = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50001")
+        c = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50002")
+        await until(lambda: {a, b, c} <= set(env.rows()))
+        venue = {i: dict(env.sim.order(i)) for i in (a, b, c)}  # type: ignore[arg-type]
+        env.sim.reply_delay = 0.3
+        task = asyncio.create_task(env.client.resync())
+        await asyncio.sleep(0.1)  # the REST read is in flight: pushes are held
+        older = dict(venue[a], price="1", updatedTime=str(int(venue[a]["updatedTime"]) - 5))
+        newer = dict(venue[b], price="49999", updatedTime=str(int(venue[b]["updatedTime"]) + 5))
+        closed = dict(venue[c], orderStatus="Cancelled",
+                      updatedTime=str(int(venue[c]["updatedTime"]) + 5))
+        for item in (older, newer, closed):
+            env.client.handle_frame(push_frame(item))
+        assert env.rows()[a].price == Decimal(50000)  # nothing applied while held
+        assert await asyncio.wait_for(task, 5) is not None
+        rows = env.rows()
+        assert rows[a].price == Decimal(50000)  # the REST state was newer
+        assert rows[b].price == Decimal(49999)  # the push was newer
+        assert c not in rows  # closed by a push newer than the REST read
