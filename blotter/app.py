@@ -22,11 +22,15 @@ from typing import Any
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
-from blotter.engine import Engine
+from blotter.engine import Engine, venue_title
 
 log = logging.getLogger("blotter")
 
-DEMO_ACCOUNT = AccountKey("bitfinex", "bfx-demo")
+DEMO_VENUES = ("bitfinex", "bybit")
+DEMO_ACCOUNTS = {
+    "bitfinex": AccountKey("bitfinex", "bfx-demo"),
+    "bybit": AccountKey("bybit", "bybit-demo"),
+}
 DEMO_SEED = 20240501
 SHUTDOWN_TIMEOUT = 5.0
 
@@ -194,71 +198,92 @@ def _close_on_signals(close: Callable[[], object]) -> Callable[[], None]:
     return restore
 
 
+FaultItem = tuple[str, str, Callable[[], object]]
+
+
 class Demo:
     """Simulated venues on loopback, and a real client per demo account pointed at them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, venues: tuple[str, ...] = DEMO_VENUES) -> None:
         self.engine = engine
+        self.venues = venues
         self.sims: dict[str, Any] = {}
         self.nonce_dir: str | None = None
 
     async def start(self) -> None:
         from blotter.sim import start_all
-        from blotter.venues.bitfinex.client import BitfinexClient
 
         self.sims = await start_all(
-            ["bitfinex"], host="127.0.0.1", port=0,
+            list(self.venues), host="127.0.0.1", port=0,
             initial_orders=40, flow_rate=1.5, seed=DEMO_SEED,
         )
-        sim = self.sims["bitfinex"]
-        self.nonce_dir = tempfile.mkdtemp(prefix="blotter-demo-nonce-")
-        credentials = sim.credentials
-        client = BitfinexClient(
-            DEMO_ACCOUNT,
-            rest_url=sim.rest_url,
-            ws_url=sim.ws_url,
-            api_key=credentials["api_key"],
-            api_secret=credentials["api_secret"],
-            store=self.engine.store,
-            notices=self.engine.notices,
-            states=self.engine.states,
-            nonce_dir=self.nonce_dir,
+        for venue in self.venues:
+            self.engine.add_client(self._client(venue, self.sims[venue]))
+        where = ", ".join(
+            f"{venue_title(v)} at {self.sims[v].rest_url} (account {DEMO_ACCOUNTS[v].account})"
+            for v in self.venues
         )
-        self.engine.add_client(client)
         self.engine.notices.publish(
             Notice("blotter", "", Level.INFO,
-                   f"Demo mode: simulated Bitfinex at {sim.rest_url} (account "
-                   f"{DEMO_ACCOUNT.account}). Nothing here is real money.")
+                   f"Demo mode: simulated {where}. Nothing here is real money.")
         )
 
-    def fault_items(self) -> list[tuple[str, str, Callable[[], object]]]:
-        """What the simulated venue can be made to do, for the window's Demo menu."""
-        sim = self.sims["bitfinex"]
+    def _client(self, venue: str, sim: Any) -> Any:
+        credentials = sim.credentials
+        common: dict[str, Any] = {
+            "rest_url": sim.rest_url, "ws_url": sim.ws_url, "store": self.engine.store,
+            "notices": self.engine.notices, "states": self.engine.states,
+        }
+        if venue == "bitfinex":
+            from blotter.venues.bitfinex.client import BitfinexClient
 
+            self.nonce_dir = tempfile.mkdtemp(prefix="blotter-demo-nonce-")
+            return BitfinexClient(
+                DEMO_ACCOUNTS[venue], api_key=credentials["api_key"],
+                api_secret=credentials["api_secret"], nonce_dir=self.nonce_dir, **common,
+            )
+        if venue == "bybit":
+            from blotter.venues.bybit.client import BybitClient
+
+            return BybitClient(
+                DEMO_ACCOUNTS[venue], api_key=credentials["api_key"],
+                api_secret=credentials["api_secret"], **common,
+            )
+        raise ValueError(f"no demo client for {venue!r}")
+
+    def _say(self, text: str) -> None:
+        self.engine.notices.publish(Notice("blotter", "", Level.INFO, f"Demo: {text}"))
+
+    def fault_items(self) -> list[tuple[str, list[FaultItem]]]:
+        """What each simulated venue can be made to do, for the window's Demo menu: one
+        section per venue."""
+        makers = {"bitfinex": self._bitfinex_faults, "bybit": self._bybit_faults}
+        return [(venue_title(v), makers[v](self.sims[v])) for v in self.venues if v in makers]
+
+    def _common_faults(self, name: str, sim: Any) -> tuple[FaultItem, FaultItem, FaultItem]:
         def slow_replies() -> None:
             sim.reply_delay = 0.0 if sim.reply_delay else 1.5
-            state = "on (1.5 s)" if sim.reply_delay else "off"
-            self.engine.notices.publish(
-                Notice("blotter", "", Level.INFO, f"Demo: slow venue replies {state}.")
-            )
+            self._say(f"slow {name} replies {'on (1.5 s)' if sim.reply_delay else 'off'}.")
 
         def flow() -> None:
             if sim.flow_running:
                 sim.stop_flow()
             else:
                 sim.start_flow()
-            state = "running" if sim.flow_running else "paused"
-            self.engine.notices.publish(
-                Notice("blotter", "", Level.INFO, f"Demo: order flow {state}.")
-            )
+            self._say(f"{name} order flow {'running' if sim.flow_running else 'paused'}.")
 
         def fill_race() -> None:
             sim.fill_on_cancel = True
-            self.engine.notices.publish(
-                Notice("blotter", "", Level.INFO,
-                       "Demo: the next order you cancel will be filled first.")
-            )
+            self._say(f"the next {name} order you cancel will be filled first.")
 
+        return (
+            ("Next cancel loses to a fill",
+             "The next cancelled order is filled before the cancel lands", fill_race),
+            ("Slow replies on/off", "The venue waits 1.5 s before answering", slow_replies),
+            ("Pause/resume order flow", "Stop or restart the simulated trading activity", flow),
+        )
+
+    def _bitfinex_faults(self, sim: Any) -> list[FaultItem]:
         return [
             ("Drop the connection", "The venue cuts the websocket (close 1006)",
              sim.drop_connections),
@@ -266,11 +291,41 @@ class Demo:
              lambda: sim.send_info(20051, close=True)),
             ("Send a malformed frame", "The venue sends a frame that is not valid JSON",
              lambda: sim.send_raw('[0,"ou",[1,')),
-            ("Next cancel loses to a fill",
-             "The next cancelled order is filled before the cancel lands", fill_race),
-            ("Slow replies on/off", "The venue waits 1.5 s before answering cancels",
-             slow_replies),
-            ("Pause/resume order flow", "Stop or restart the simulated trading activity", flow),
+            *self._common_faults("Bitfinex", sim),
+        ]
+
+    def _bybit_faults(self, sim: Any) -> list[FaultItem]:
+        def skew() -> None:
+            sim.clock_skew = 0.0 if sim.clock_skew else -3.0
+            self._say("Bybit's clock " + ("3 s behind ours." if sim.clock_skew else "on time."))
+
+        def silent() -> None:
+            sim.silent_socket = not sim.silent_socket
+            self._say("Bybit's websocket " + ("silent." if sim.silent_socket else "talking."))
+
+        def rate_limit() -> None:
+            sim.force_rate_limit = 3
+            self._say("Bybit answers the next 3 calls with 10006 (rate limit).")
+
+        def refuse_key() -> None:
+            sim.refuse_key = not sim.refuse_key
+            self._say("Bybit " + ("refuses" if sim.refuse_key else "accepts") + " the API key.")
+            return sim.drop_connections() if sim.refuse_key else None
+
+        def server_error() -> None:
+            sim.force_server_error = 1
+            self._say("Bybit answers the next call with 10016 (server error).")
+
+        return [
+            ("Drop the connection", "The venue cuts the websocket (close 1006)",
+             sim.drop_connections),
+            ("Silent socket on/off", "The websocket stays open but sends nothing", silent),
+            ("Clock 3 s behind on/off", "The venue's clock runs 3 s behind (10002)", skew),
+            ("Rate limit (10006)", "The next 3 calls are refused for the rate limit",
+             rate_limit),
+            ("Server error (10016)", "The next call fails with 10016", server_error),
+            ("Refuse the API key on/off", "Every call and login answers 10003", refuse_key),
+            *self._common_faults("Bybit", sim),
         ]
 
     async def stop(self) -> None:

@@ -366,16 +366,23 @@ class MainWindow(QMainWindow):
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
 
-    def add_demo_menu(self, items: list[tuple[str, str, Callable[[], object]]]) -> QMenu:
-        """A "Demo" menu of (label, tooltip, action) items, e.g. faults the simulated venues can
-        play, so a trader can see what the blotter does when a venue misbehaves. An action may
-        return an awaitable; it runs on the loop, and a failure becomes an error notice."""
+    def add_demo_menu(
+        self, sections: list[tuple[str, list[tuple[str, str, Callable[[], object]]]]]
+    ) -> QMenu:
+        """A "Demo" menu with one submenu per simulated venue of (label, tooltip, action)
+        items, e.g. faults the venue can play, so a trader can see what the blotter does when a
+        venue misbehaves. An action may return an awaitable; it runs on the loop, and a failure
+        becomes an error notice."""
         menu = self.menuBar().addMenu("&Demo")
-        menu.setToolTipsVisible(True)
-        for label, tip, action in items:
-            entry = menu.addAction(label)
-            entry.setToolTip(tip)
-            entry.triggered.connect(lambda _=False, a=action, t=label: self._run_demo_action(t, a))
+        for title, items in sections:
+            sub = menu.addMenu(title)
+            sub.setToolTipsVisible(True)
+            for label, tip, action in items:
+                entry = sub.addAction(label)
+                entry.setToolTip(tip)
+                entry.triggered.connect(
+                    lambda _=False, a=action, t=f"{title}: {label}": self._run_demo_action(t, a)
+                )
         return menu
 
     def _run_demo_action(self, label: str, action: Callable[[], object]) -> None:

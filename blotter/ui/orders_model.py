@@ -234,6 +234,7 @@ def filter_text(order: Order) -> str:
             order.symbol,
             side_text(order.side),
             order.order_type,
+            order.category or "",
             order.status_text,
             order.order_id,
             order.group_id or "",
@@ -254,12 +255,20 @@ def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
+def type_text(order: Order) -> str:
+    """The order type, led by the market kind where the venue has several (a spot and a
+    linear BTCUSDT order must not look alike): "Spot Limit", "Linear Stop Limit"."""
+    if order.category:
+        return f"{order.category.capitalize()} {order.order_type}"
+    return order.order_type
+
+
 _DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
     lambda o: venue_title(o.venue),  # VENUE
     lambda o: o.account,  # ACCOUNT
     lambda o: o.symbol,  # SYMBOL
     lambda o: side_text(o.side),  # SIDE
-    lambda o: o.order_type,  # TYPE
+    lambda o: type_text(o),  # TYPE
     lambda o: format_decimal(o.price),  # PRICE
     lambda o: format_decimal(o.amount),  # AMOUNT
     format_filled,  # FILLED

@@ -298,16 +298,16 @@ class OrdersView(QTableView):
         widths = {
             Column.VENUE: text("Bitfinex"),
             Column.ACCOUNT: text("bfx-demo-2"),
-            Column.SYMBOL: text("tBTCF0:USTF0"),
+            Column.SYMBOL: text("BTC-27MAR26-100000-C-U"),  # options show their C/P
             Column.SIDE: text("Sell"),
-            Column.TYPE: text("EXCHANGE LIMIT"),
+            Column.TYPE: text("Linear Stop Limit"),
             Column.PRICE: digits("123,456.78"),
             Column.AMOUNT: digits("12,345.678"),
             Column.FILLED: digits("0.0828 (56%)"),
             Column.STATUS: text("PARTIALLY FILLED @ 16673.0(0.09)"),
             Column.GROUP: text("Group"),
             Column.CLIENT_ID: text("1795227360000"),
-            Column.ORDER_ID: text("190649377867"),
+            Column.ORDER_ID: text("1900773886626767093"),  # a whole Bybit spot id
             Column.CREATED: digits("00:00:00"),
             Column.CANCEL: BUTTON_WIDTH + 14,
         }
@@ -616,25 +616,26 @@ class CancelActions(QObject):
             f"Cancel the {n} selected orders" if n else "Select orders to cancel them together",
         )
 
+        caps = self._capabilities(order.account_key) if order is not None else None
         if order is None:
             self._set(self.group, False, "Cancel Group", "Select an order of a group")
+        elif caps is not None and not caps.group_cancel:
+            # said first: on a venue without groups "not in a group" would read like a fault
+            reason = caps.group_cancel_reason or (
+                f"{venue_title(order.venue)} cannot cancel an order group"
+            )
+            title = f"Cancel Group {order.group_id}" if order.group_id else "Cancel Group"
+            self._set(self.group, False, title, reason)
         elif not order.group_id:
             self._set(self.group, False, "Cancel Group", "This order is not in a group")
+        elif caps is None:
+            self._set(self.group, False, f"Cancel Group {order.group_id}",
+                      f"{order.account} is not connected")
         else:
-            caps = self._capabilities(order.account_key)
-            title = f"Cancel Group {order.group_id}"
-            if caps is None:
-                self._set(self.group, False, title, f"{order.account} is not connected")
-            elif not caps.group_cancel:
-                reason = caps.group_cancel_reason or (
-                    f"{venue_title(order.venue)} cannot cancel an order group"
-                )
-                self._set(self.group, False, title, reason)
-            else:
-                self._set(
-                    self.group, True, title,
-                    f"Cancel every order of group {order.group_id} on {order.account}",
-                )
+            self._set(
+                self.group, True, f"Cancel Group {order.group_id}",
+                f"Cancel every order of group {order.group_id} on {order.account}",
+            )
 
         if order is None:
             self._set(self.symbol, False, "Cancel Symbol", "Select an order of the symbol")

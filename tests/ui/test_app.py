@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,9 +48,17 @@ def test_reserved_commands_say_not_yet():
     assert "blotter: the 'cancel' command is not available yet" in done.stderr
 
 
-async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_path):
+def _venue_ids(venue: str, sim: Any) -> set[str]:
+    if venue == "bitfinex":
+        return {str(o[0]) for o in sim.open_orders()}
+    return {str(o["orderId"]) for o in sim.open_orders()}
+
+
+@pytest.mark.parametrize(("venue", "title"), [("bitfinex", "Bitfinex"), ("bybit", "Bybit")])
+async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_path, venue,
+                                                                     title):
     """The Demo menu's faults reach the simulated venue; the window shows the reconnect and
-    ends with exactly the venue's open orders."""
+    ends with exactly the venue's open orders (changes made while away included)."""
     from PySide6.QtCore import QSettings
 
     from blotter.app import Demo
@@ -60,27 +71,37 @@ async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_
 
     engine = Engine(OrderStore(), NoticeBus(), StateBus())
     seen: list[VenueState] = []
-    engine.states.subscribe(lambda s: seen.append(s.state))
+    engine.states.subscribe(lambda s: seen.append(s.state) if s.venue == venue else None)
     window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),
                                                    QSettings.Format.IniFormat))
     demo = Demo(engine)
     try:
         await demo.start()
-        sim = demo.sims["bitfinex"]
-        sim.rate_limit_connections = False
-        sim.stop_flow()
+        sim = demo.sims[venue]
+        for other in demo.sims.values():
+            other.stop_flow()
+        if venue == "bitfinex":
+            sim.rate_limit_connections = False
         menu = window.add_demo_menu(demo.fault_items())
-        await until(lambda: window.model.rowCount() == len(sim.open_orders()) > 0)
+        assert [a.text() for a in menu.actions()] == ["Bitfinex", "Bybit"]
+
+        def rows() -> set[str]:
+            return {o.order_id for o in window.model.orders() if o.venue == venue}
+
+        await until(lambda: rows() == _venue_ids(venue, sim) != set())
         seen.clear()
-        drop = next(a for a in menu.actions() if a.text() == "Drop the connection")
+        section = next(a.menu() for a in menu.actions() if a.text() == title)
+        drop = next(a for a in section.actions() if a.text() == "Drop the connection")
         drop.trigger()
         await until(lambda: VenueState.RECONNECTING in seen)
-        gone = sim.open_orders()[0][0]
-        sim.cancel_external(gone)  # changes while the blotter is away
+        gone = min(_venue_ids(venue, sim))
+        if venue == "bitfinex":
+            sim.cancel_external(int(gone))  # changes while the blotter is away
+        else:
+            sim.cancel_external(gone)
         await until(lambda: seen and seen[-1] is VenueState.LIVE, timeout=10)
-        await until(lambda: {o.order_id for o in window.model.orders()}
-                    == {str(o[0]) for o in sim.open_orders()})
-        assert str(gone) not in {o.order_id for o in window.model.orders()}
+        await until(lambda: rows() == _venue_ids(venue, sim))
+        assert gone not in rows()
     finally:
         close_window(window)
         await engine.stop()

@@ -104,7 +104,9 @@ async def test_group_cancel_disabled_with_the_venues_reason(fake):
     assert group.toolTip() == "Bybit has no order groups."
     select_row(window.view, proxy_row(window, "3"))
     assert not group.isEnabled()
-    assert group.toolTip() == "This order is not in a group"
+    # on a venue without groups the venue's reason comes first, not "not in a group"
+    assert group.toolTip() == "Bybit has no order groups."
+    assert group.text() == "Cancel Group"
     assert window.actions_.symbol.isEnabled()
     assert window.actions_.symbol.text() == "Cancel BTCUSDT on by-1"
 

@@ -1,0 +1,150 @@
+"""The window against a real BybitSimulator and BybitClient over loopback: a Bybit row's Cancel
+button, the venue's words in the status bar, and the Group action Bybit cannot offer."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
+
+from blotter.core.notices import NoticeBus, StateBus
+from blotter.core.order import AccountKey
+from blotter.core.store import OrderStore
+from blotter.engine import Engine
+from blotter.sim.bybit import BybitSimulator
+from blotter.ui.main_window import MainWindow
+from blotter.ui.orders_model import CANCELLING, Column
+from blotter.venues.base import Backoff
+from blotter.venues.bybit import BybitClient
+from tests.helpers import until
+from tests.ui.conftest import close_window, select_row
+from tests.ui.test_main_window import click_cancel_button
+
+ACCOUNT = AccountKey("bybit", "bybit-test")
+
+
+@dataclass
+class Env:
+    sim: BybitSimulator
+    window: MainWindow
+    shown: list[str]
+    ids: dict[str, str]  # name → orderId of the known book
+
+    def row_ids(self) -> list[str]:
+        proxy = self.window.proxy
+        return [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())]
+
+    def proxy_row(self, order_id: str) -> int:
+        return self.row_ids().index(order_id)
+
+    def sim_ids(self) -> set[str]:
+        return {o["orderId"] for o in self.sim.open_orders()}
+
+    def status(self, order_id: str) -> str:
+        return self.window.proxy.index(self.proxy_row(order_id), Column.STATUS).data()
+
+    def select(self, order_id: str) -> None:
+        select_row(self.window.view, self.proxy_row(order_id), False)
+        self.window.view.setFocus()
+
+
+@pytest.fixture
+async def env(qtbot, tmp_path):
+    sim = BybitSimulator(seed=11)
+    ids = {
+        "spot": sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "40000"),
+        "linear": sim.place_order("linear", "ETHUSDT", "Sell", "0.5", "3500.5"),
+        "inverse": sim.place_order("inverse", "BTCUSD", "Buy", "100", "50000"),
+        "option": sim.place_order("option", "BTC-27DEC24-80000-C", "Buy", "1", "500"),
+        "stop": sim.place_order("linear", "BTCUSDT", "Sell", "0.01", "45000",
+                                trigger_price="46000"),
+    }
+    await sim.start()
+    store, notices, states = OrderStore(), NoticeBus(), StateBus()
+    engine = Engine(store, notices, states)
+    credentials = sim.credentials
+    engine.add_client(BybitClient(
+        ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=credentials["api_key"],
+        api_secret=credentials["api_secret"], store=store, notices=notices, states=states,
+        cancel_timeout=5.0, backoff=Backoff(base=0.05, factor=2.0, cap=0.3),
+    ))
+    window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),
+                                                   QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    shown: list[str] = []
+    window.status_bar.notice_logged.connect(lambda entry: shown.append(window.status_bar.text))
+    window.show()
+    window.activateWindow()
+    environment = Env(sim, window, shown, ids)
+    await until(lambda: window.proxy.rowCount() == 5)
+    await until(lambda: QApplication.activeWindow() is window, timeout=2)
+    try:
+        yield environment
+    finally:
+        close_window(window)
+        await asyncio.wait_for(engine.stop(), 5)
+        await asyncio.wait_for(sim.stop(), 5)
+
+
+async def test_the_table_shows_every_category_and_untriggered_orders(env):
+    assert set(env.row_ids()) == env.sim_ids()
+    assert env.status(env.ids["stop"]).startswith("Untriggered · trigger 46000")
+    row = env.proxy_row(env.ids["linear"])
+    assert env.window.proxy.index(row, Column.PRICE).data() == "3,500.5"
+    assert env.window.proxy.index(row, Column.VENUE).data() == "Bybit"
+
+
+async def test_a_bybit_row_cancel_is_pending_until_the_stream_says_cancelled(env, qtbot):
+    env.sim.ack_to_close_delay = 0.4  # the ack comes first; the row must wait for the push
+    target = env.ids["linear"]
+    click_cancel_button(qtbot, env.window, env.proxy_row(target))
+
+    await until(lambda: target in env.row_ids() and env.status(target) == CANCELLING)
+    await until(lambda: target not in env.row_ids())
+    assert env.sim.order(target)["orderStatus"] == "Cancelled"  # type: ignore[index]
+    assert set(env.row_ids()) == env.sim_ids() == set(env.ids.values()) - {target}
+    expected = ("Bybit · bybit-test — Cancelled · CancelByUser · EC_PerCancelRequest: "
+                "ETHUSDT sell 0.50 @ 3500.50 (linear)")  # the venue's own digits
+    await until(lambda: expected in env.shown)
+
+
+async def test_a_cancel_too_late_shows_bybits_words(env, qtbot):
+    target = env.ids["inverse"]
+    env.sim._orders.pop(target)  # gone at the venue, and its push lost
+    click_cancel_button(qtbot, env.window, env.proxy_row(target))
+
+    expected = "110001: order not exists or too late to cancel"
+    await until(lambda: any(expected in line for line in env.shown))
+    await until(lambda: target not in env.row_ids())  # the re-query settles the row
+    assert set(env.row_ids()) == env.sim_ids()
+
+
+async def test_group_is_disabled_for_bybit_rows_and_says_why(env, qtbot):
+    actions = env.window.actions_
+    env.select(env.ids["spot"])
+    assert actions.order.isEnabled() and actions.symbol.isEnabled()
+    assert not actions.group.isEnabled()
+    assert actions.group.toolTip() == "Bybit has no order groups"
+    qtbot.keyClick(env.window.view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    await asyncio.sleep(0.2)
+    assert set(env.row_ids()) == env.sim_ids() == set(env.ids.values())  # nothing cancelled
+
+
+async def test_cancel_symbol_on_bybit_cancels_that_symbol_only(env, qtbot):
+    env.select(env.ids["spot"])  # BTCUSDT: the spot order; the linear stop is BTCUSDT too
+    env.window.actions_.symbol.trigger()
+    gone = {env.ids["spot"], env.ids["stop"]}
+    await until(lambda: not gone & set(env.row_ids()))
+    assert env.sim_ids() == set(env.ids.values()) - gone == set(env.row_ids())
+
+
+async def test_the_market_kind_tells_a_spot_row_from_a_linear_row(env):
+    proxy = env.window.proxy
+    spot = proxy.index(env.proxy_row(env.ids["spot"]), Column.TYPE).data()
+    stop = proxy.index(env.proxy_row(env.ids["stop"]), Column.TYPE).data()
+    assert (spot, stop) == ("Spot Limit", "Linear Stop Limit")
+    env.window.filter_edit.setText("linear")
+    await until(lambda: set(env.row_ids()) == {env.ids["linear"], env.ids["stop"]})
