@@ -1,0 +1,158 @@
+"""Whatever arrives, the SignalR decoder raises nothing but ``MalformedRecord`` and the venue
+parsers nothing but ``MalformedFrame``; error parsing and JWT reading never raise at all."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blotter.core.order import AccountKey, Order
+from blotter.venues.b2trader import codec, signalr
+from blotter.venues.b2trader.codec import MalformedFrame
+from blotter.venues.b2trader.signalr import Decoder, MalformedRecord, StreamItem
+
+ACCOUNT = AccountKey("b2trader", "prop")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "b2trader"
+ITEM_RECORD = (FIXTURES / "ws_open_orders.txt").read_text(encoding="utf-8")
+ORDER = json.loads(ITEM_RECORD[:-1])["item"][0]
+
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12)
+    | st.sampled_from(["", "0", "0.9", "-1", "Buy", "Sell", "Pending", "Working", "Cancelled",
+                       "2025-05-20T17:22:31.899Z", "NaN", "1e9", "\x1e"])
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=30,
+)
+order_keys = st.sampled_from(sorted(ORDER))
+hub_keys = st.sampled_from(
+    ["type", "invocationId", "item", "result", "error", "target", "arguments", "streamIds",
+     "allowReconnect", "headers"]
+)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value)  # also NaN and huge integers, which orjson refuses
+
+
+def drain(decoder: Decoder) -> list[object]:
+    out: list[object] = []
+    while True:
+        try:
+            message = decoder.next_message()
+        except MalformedRecord:
+            continue
+        if message is None:
+            return out
+        out.append(message)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(max_size=64) | st.text(max_size=64), max_size=6))
+def test_arbitrary_frames_raise_only_malformed_record(frames: list[bytes | str]) -> None:
+    decoder = Decoder(max_partial=256)
+    for frame in frames:
+        try:
+            decoder.feed(frame)
+        except MalformedRecord:
+            pass
+        drain(decoder)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(hub_keys, json_values, max_size=6), st.integers(-2, 10))
+def test_arbitrary_hub_objects(message: dict[str, Any], kind: int) -> None:
+    for candidate in (message, {**message, "type": kind}):
+        record = dumps(candidate)
+        try:
+            signalr.parse_message(record)
+        except MalformedRecord:
+            pass
+        try:
+            signalr.parse_handshake_response(record)
+        except MalformedRecord:
+            pass
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(0, len(ITEM_RECORD)), max_size=5), st.booleans())
+def test_any_split_gives_the_same_messages(cuts: list[int], binary: bool) -> None:
+    stream = "{}\x1e" + ITEM_RECORD + '{"type":6}\x1e'
+    data: str | bytes = stream.encode() if binary else stream
+    points = sorted({0, len(data), *(min(c, len(data)) for c in cuts)})
+    decoder = Decoder()
+    for a, b in itertools.pairwise(points):
+        decoder.feed(data[a:b])
+    messages = drain(decoder)
+    assert len(messages) == 3
+    assert isinstance(messages[1], StreamItem)
+    assert codec.parse_open_orders(messages[1], ACCOUNT)[0].order_id == ORDER["orderId"]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(order_keys, json_values, max_size=6))
+def test_mutated_orders_raise_only_malformed_frame(changes: dict[str, Any]) -> None:
+    item = {**ORDER, **changes}
+    for payload in ([item], StreamItem("0", [item], dumps({"type": 2, "invocationId": "0",
+                                                           "item": [item]}))):
+        try:
+            orders = codec.parse_open_orders(payload, ACCOUNT)
+        except MalformedFrame:
+            continue
+        assert all(isinstance(o, Order) and o.venue == "b2trader" for o in orders)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_arbitrary_json_raises_only_malformed_frame(value: Any) -> None:
+    body = dumps(value)
+    try:
+        codec.parse_accounts(body)
+    except MalformedFrame:
+        pass
+    try:
+        codec.parse_access_token(body, 0)
+    except MalformedFrame:
+        pass
+    try:
+        codec.parse_open_orders(value, ACCOUNT)
+    except MalformedFrame:
+        pass
+    try:
+        codec.parse_cancel_reply(body, ACCOUNT, "X1")
+    except MalformedFrame:
+        pass
+    try:
+        codec.parse_cancel_reply(dumps({"order": value}), ACCOUNT)
+    except MalformedFrame:
+        pass
+
+
+@settings(max_examples=300)
+@given(st.integers(100, 599), st.binary(max_size=200) | json_values.map(dumps),
+       st.dictionaries(st.sampled_from(["Retry-After", "WWW-Authenticate", "Content-Type"]),
+                       st.text(max_size=40)))
+def test_error_parsing_never_raises(status: int, body: bytes | str, headers: dict[str, str]) -> None:
+    err = codec.parse_cancel_error(status, body, "X1", headers=headers, now_ms=0)
+    assert err.http_status == status
+    assert err.summary.startswith("Order X1: ")
+    assert len(err.summary) <= 200 and "\n" not in err.summary
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=80))
+def test_jwt_and_timestamps_never_raise_anything_else(text: str) -> None:
+    for token in (text, f"a.{text}.c"):
+        expiry = codec.jwt_expiry(token)
+        assert expiry is None or type(expiry) is int
+    try:
+        codec.parse_timestamp(text)
+    except MalformedFrame:
+        pass
