@@ -783,8 +783,9 @@ class BitfinexSimulator(LoopbackVenue):
                 return
             while True:
                 i = rng.randrange(len(ids))
-                order = book.get(ids[i])
-                if order is not None:
+                found = book.get(ids[i])
+                if found is not None:
+                    order = found
                     break
                 drop(i)  # closed by someone else (a cancel from the client)
                 if not ids:
