@@ -84,6 +84,9 @@ class Engine:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self.store.drop_account(account)
+        for other in {o.account_key for o in self.store.orders()}:
+            if other.venue == account.venue and other.account.startswith(account.account + "/"):
+                self.store.drop_account(other)  # its trading accounts
         self.store.flush()
 
     async def stop(self) -> None:
@@ -96,20 +99,38 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
-    def capabilities(self, account: AccountKey) -> Capabilities | None:
+    def client_for(self, account: AccountKey) -> VenueClient | None:
+        """The client that serves ``account``: its own, or the login whose trading accounts
+        are named ``<login>/<trading account>`` (B2TRADER)."""
         client = self.clients.get(account)
+        if client is not None:
+            return client
+        head, sep, _ = account.account.partition("/")
+        if sep:
+            return self.clients.get(AccountKey(account.venue, head))
+        return None
+
+    def capabilities(self, account: AccountKey) -> Capabilities | None:
+        client = self.client_for(account)
         return client.capabilities if client is not None else None
+
+    def venue_label(self, venue: str, account: str) -> str:
+        """What the trader calls the venue of an account: "Bitfinex", "Bybit", or a B2TRADER
+        broker's own name ("Acme")."""
+        client = self.client_for(AccountKey(venue, account))
+        label = getattr(client, "venue_label", None) if client is not None else None
+        return label if isinstance(label, str) and label else venue_title(venue)
 
     # -- cancels ---------------------------------------------------------------------------
     def plan(self, scope: CancelScope) -> list[CancelPlan]:
         plans = plan_cancels(scope, self.store)
         if scope.kind is ScopeKind.ALL:
             # Cancel All covers every connected account, also those with no rows showing.
-            planned = {p.account for p in plans}
+            served = {self._client_key(p.account) for p in plans}
             plans += [
                 CancelPlan(account, ScopeKind.ALL, ())
                 for account in self.clients
-                if account not in planned
+                if account not in served
             ]
         return plans
 
@@ -125,8 +146,14 @@ class Engine:
             return [await self._cancel_plan(plans[0])]
         return list(await asyncio.gather(*(self._cancel_plan(p) for p in plans)))
 
+    def _client_key(self, account: AccountKey) -> AccountKey:
+        head, sep, _ = account.account.partition("/")
+        if sep and AccountKey(account.venue, head) in self.clients:
+            return AccountKey(account.venue, head)
+        return account
+
     async def _cancel_plan(self, plan: CancelPlan) -> CancelResult:
-        client = self.clients.get(plan.account)
+        client = self.client_for(plan.account)
         if client is None:
             result = CancelResult(plan, error=f"{plan.account.account} is not connected")
             for order in plan.orders:
@@ -163,19 +190,30 @@ class Engine:
             return
         total = sum(len(r.outcomes) for r in results)
         cancelled = sum(r.count(Outcome.CANCELLED) for r in results)
-        parts = []
+        # one part per venue as the trader names it ("Bitfinex 12, Bybit 17, Acme 12"), with
+        # what did not end as cancelled spelled out
+        by_venue: dict[str, list[CancelResult]] = {}
         for r in results:
-            name = r.plan.account.account
-            if r.error:
-                parts.append(f"{name}: {r.error}")
-                continue
-            bits = [f"{r.count(Outcome.CANCELLED)} cancelled"]
+            label = self.venue_label(r.plan.account.venue, r.plan.account.account)
+            by_venue.setdefault(label, []).append(r)
+        parts = []
+        detailed = False
+        for label, group in by_venue.items():
+            counts = [f"{sum(r.count(Outcome.CANCELLED) for r in group)}"]
             for outcome in (Outcome.FILLED, Outcome.NOT_FOUND, Outcome.CLOSED,
                             Outcome.REJECTED, Outcome.TIMED_OUT):
-                n = r.count(outcome)
+                n = sum(r.count(outcome) for r in group)
                 if n:
-                    bits.append(f"{n} {outcome.value}")
-            parts.append(f"{name} {', '.join(bits)}")
+                    counts.append(f"{n} {outcome.value}")
+            if len(counts) > 1:
+                counts[0] += " cancelled"
+                detailed = True
+            part = f"{label} {', '.join(counts)}"
+            errors = [f"{r.plan.account.account}: {r.error}" for r in group if r.error]
+            if errors:
+                detailed = True
+                part += " (" + "; ".join(errors) + ")"
+            parts.append(part)
         level = Level.SUCCESS if not trouble else Level.WARNING
         if any(r.error or r.count(Outcome.REJECTED) or r.count(Outcome.TIMED_OUT) for r in results):
             level = Level.ERROR
@@ -184,5 +222,6 @@ class Engine:
         ids = tuple(k.order_id for r in results for k in r.outcomes)
         self.notices.publish(
             Notice(venue, account, level,
-                   f"Cancelled {cancelled} of {total}: " + "; ".join(parts), order_ids=ids)
+                   f"Cancelled {cancelled} of {total}: "
+                   + ("; " if detailed else ", ").join(parts), order_ids=ids)
         )

@@ -62,7 +62,8 @@ async def test_cancel_all_reaches_every_account_and_sums_up(tmp_path):
         by_account = {r.plan.account: r for r in results}
         assert by_account[A].count(Outcome.CANCELLED) == 2
         assert by_account[B].count(Outcome.FILLED) == 1
-        assert lines[-1] == "Cancelled 2 of 3: a 2 cancelled; b 0 cancelled, 1 filled"
+        # one part per venue, with what did not end as cancelled spelled out
+        assert lines[-1] == "Cancelled 2 of 3: Bitfinex 2 cancelled, 1 filled"
 
 
 async def test_a_clean_single_cancel_leaves_the_venues_words_last(tmp_path):
@@ -90,7 +91,7 @@ async def test_an_account_without_a_client_is_reported_not_dropped():
     (result,) = await engine.cancel(CancelScope.order(order("3", B).key))
     assert result.error == "b is not connected"
     assert result.outcomes[order("3", B).key].outcome is Outcome.REJECTED
-    assert lines[-1] == "Cancelled 0 of 1: b: b is not connected"
+    assert lines[-1] == "Cancelled 0 of 1: Bitfinex 0 cancelled, 1 rejected (b: b is not connected)"
 
 
 async def test_a_row_already_gone_says_so():

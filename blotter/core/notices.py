@@ -33,6 +33,8 @@ class Notice:
     status: str | None = None
     order_ids: tuple[str, ...] = ()
     ts_ms: int | None = None
+    # progress ("Cancelling 37/120…"): shown in the status bar, not kept in the notice log
+    transient: bool = False
 
     @property
     def account_key(self) -> AccountKey:

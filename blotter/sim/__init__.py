@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from .b2trader import B2traderSimulator
 from .bitfinex import BitfinexSimulator
 from .bybit import BybitSimulator
 
@@ -24,6 +25,7 @@ class Simulator(Protocol):
 SIMULATORS: dict[str, type[Any]] = {
     "bitfinex": BitfinexSimulator,
     "bybit": BybitSimulator,
+    "b2trader": B2traderSimulator,
 }
 
 
@@ -60,4 +62,7 @@ async def stop_all(sims: dict[str, Simulator]) -> None:
         await sim.stop()
 
 
-__all__ = ["SIMULATORS", "BitfinexSimulator", "BybitSimulator", "Simulator", "start_all", "stop_all"]
+__all__ = [
+    "SIMULATORS", "B2traderSimulator", "BitfinexSimulator", "BybitSimulator", "Simulator",
+    "start_all", "stop_all",
+]

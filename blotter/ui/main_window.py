@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self._confirm_dialog: CancelConfirmDialog | None = None
         self.notice_log: NoticeLogDialog | None = None
 
-        self.model = OrdersModel(engine.store, self)
+        self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label)
         self.proxy = OrdersProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.view = OrdersView(self)

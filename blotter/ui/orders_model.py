@@ -327,9 +327,15 @@ class OrdersModel(QAbstractTableModel):
         parent: QObject | None = None,
         *,
         max_rate_hz: float = 30.0,
+        venue_label: Callable[[str, str], str] | None = None,
     ) -> None:
         super().__init__(parent)
         self._store = store
+        # the Venue column names a B2TRADER broker by its own name; others by the venue's
+        fns = list(_DISPLAY_FNS)
+        if venue_label is not None:
+            fns[Column.VENUE] = lambda o: venue_label(o.venue, o.account)
+        self._display_fns: tuple[Callable[[Order], str], ...] = tuple(fns)
         # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
         # data() call) and its sort key; ``_keys`` is always in display order, so a row is found
         # by bisection from the order's key in ``_key_of`` (no row numbers to renumber when rows
@@ -654,7 +660,7 @@ class OrdersModel(QAbstractTableModel):
                 if pending and column == _STATUS:
                     item.setData(CANCELLING)
                 else:
-                    item.setData(_DISPLAY_FNS[column](order))
+                    item.setData(self._display_fns[column](order))
             elif role == _FONT:
                 item.setData(self._fonts[pending][column])
             elif role == _ALIGNMENT:
@@ -671,7 +677,7 @@ class OrdersModel(QAbstractTableModel):
         if role == _DISPLAY:
             if column == _STATUS and self._store.is_cancel_pending(key):
                 return CANCELLING
-            return _DISPLAY_FNS[column](order)
+            return self._display_fns[column](order)
         if role == _FONT:
             return self._fonts[self._store.is_cancel_pending(key)][column]
         if role == _FOREGROUND:
@@ -702,7 +708,7 @@ class OrdersModel(QAbstractTableModel):
     def _display(self, order: Order, column: int) -> str:
         if column == _STATUS and self._store.is_cancel_pending(order.key):
             return CANCELLING
-        return _DISPLAY_FNS[column](order)
+        return self._display_fns[column](order)
 
     def _sort_value(self, order: Order, column: int) -> Any:
         if column == Column.PRICE:

@@ -193,6 +193,10 @@ class StatusBar(QStatusBar):
         return self.notice_label.text()
 
     def _on_notice(self, notice: Notice) -> None:
+        if notice.transient:  # progress: on screen now, not worth a line in the log
+            self.show_notice(notice)
+            self.time_label.setText(notice_time(notice, datetime.now()))
+            return
         entry = LoggedNotice(datetime.now(), notice)
         self.log.append(entry)
         self.show_notice(notice)

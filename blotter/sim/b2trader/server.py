@@ -170,6 +170,8 @@ class B2traderSimulator(LoopbackVenue):
 
         # side door for tests: counters and logs
         self.tokens_issued = 0
+        self.max_in_flight = 0  # the most DELETEs being answered at one time
+        self._in_flight = 0
         self.cancel_requests: list[dict[str, Any]] = []
         self.connections_opened = 0
         self.rate_limited = 0
@@ -377,7 +379,12 @@ class B2traderSimulator(LoopbackVenue):
     async def _rest_cancel(self, request: web.Request) -> web.Response:
         order_id = request.match_info["order_id"]
         account_id = request.headers.get("accountId")  # header names are case-insensitive
-        response = await self._cancel(request, order_id, account_id)
+        self._in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            response = await self._cancel(request, order_id, account_id)
+        finally:
+            self._in_flight -= 1
         self.cancel_requests.append({"orderId": order_id, "accountId": account_id,
                                      "status": response.status})
         return response
