@@ -22,15 +22,17 @@ from typing import Any
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
-from blotter.engine import Engine, venue_title
+from blotter.engine import Engine
 
 log = logging.getLogger("blotter")
 
-DEMO_VENUES = ("bitfinex", "bybit")
+DEMO_VENUES = ("bitfinex", "bybit", "b2trader")
 DEMO_ACCOUNTS = {
     "bitfinex": AccountKey("bitfinex", "bfx-demo"),
     "bybit": AccountKey("bybit", "bybit-demo"),
+    "b2trader": AccountKey("b2trader", "acme"),
 }
+DEMO_BROKER = "Acme"  # the simulated B2TRADER broker's name
 DEMO_SEED = 20240501
 SHUTDOWN_TIMEOUT = 5.0
 
@@ -220,7 +222,7 @@ class Demo:
         for venue in self.venues:
             self.engine.add_client(self._client(venue, self.sims[venue]))
         where = ", ".join(
-            f"{venue_title(v)} at {self.sims[v].rest_url} (account {DEMO_ACCOUNTS[v].account})"
+            f"{self.engine.venue_label(v, DEMO_ACCOUNTS[v].account)} at {self.sims[v].rest_url}"
             for v in self.venues
         )
         self.engine.notices.publish(
@@ -249,6 +251,13 @@ class Demo:
                 DEMO_ACCOUNTS[venue], api_key=credentials["api_key"],
                 api_secret=credentials["api_secret"], **common,
             )
+        if venue == "b2trader":
+            from blotter.venues.b2trader.client import B2traderClient
+
+            return B2traderClient(
+                DEMO_ACCOUNTS[venue], api_token=credentials["api_token"], broker=DEMO_BROKER,
+                **common,
+            )
         raise ValueError(f"no demo client for {venue!r}")
 
     def _say(self, text: str) -> None:
@@ -257,8 +266,15 @@ class Demo:
     def fault_items(self) -> list[tuple[str, list[FaultItem]]]:
         """What each simulated venue can be made to do, for the window's Demo menu: one
         section per venue."""
-        makers = {"bitfinex": self._bitfinex_faults, "bybit": self._bybit_faults}
-        return [(venue_title(v), makers[v](self.sims[v])) for v in self.venues if v in makers]
+        makers = {
+            "bitfinex": self._bitfinex_faults,
+            "bybit": self._bybit_faults,
+            "b2trader": self._b2trader_faults,
+        }
+        return [
+            (self.engine.venue_label(v, DEMO_ACCOUNTS[v].account), makers[v](self.sims[v]))
+            for v in self.venues if v in makers
+        ]
 
     def _common_faults(self, name: str, sim: Any) -> tuple[FaultItem, FaultItem, FaultItem]:
         def slow_replies() -> None:
@@ -326,6 +342,37 @@ class Demo:
             ("Server error (10016)", "The next call fails with 10016", server_error),
             ("Refuse the API key on/off", "Every call and login answers 10003", refuse_key),
             *self._common_faults("Bybit", sim),
+        ]
+
+    def _b2trader_faults(self, sim: Any) -> list[FaultItem]:
+        def expire() -> None:
+            sim.expire_tokens()
+            self._say(f"{DEMO_BROKER} expired every access token: the hub closes, the blotter "
+                      "gets a new token and reconnects.")
+
+        def split() -> None:
+            sim.split_records = not sim.split_records
+            self._say(f"{DEMO_BROKER} splits every record over two frames: "
+                      f"{'on' if sim.split_records else 'off'}.")
+
+        def rate_limit() -> None:
+            sim.force_status(429, "problem", count=3)
+            self._say(f"{DEMO_BROKER} answers the next 3 cancels with 429 (Retry-After "
+                      f"{sim.retry_after} s).")
+
+        def server_error() -> None:
+            sim.force_status(500, "problem", count=3)
+            self._say(f"{DEMO_BROKER} answers the next 3 cancels with 500.")
+
+        return [
+            ("Drop the connection", "The hub's websocket is cut (close 1006)",
+             sim.drop_connections),
+            ("Expire the access token", "Every JWT expires now; the hub closes the stream",
+             expire),
+            ("Split records on/off", "Each SignalR record arrives in two frames", split),
+            ("Rate limit (429)", "The next 3 cancels get 429 with Retry-After", rate_limit),
+            ("Server error (500)", "The next 3 cancels get 500", server_error),
+            *self._common_faults(DEMO_BROKER, sim),
         ]
 
     async def stop(self) -> None:

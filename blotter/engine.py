@@ -193,6 +193,8 @@ class Engine:
         # one part per venue as the trader names it ("Bitfinex 12, Bybit 17, Acme 12"), with
         # what did not end as cancelled spelled out
         by_venue: dict[str, list[CancelResult]] = {}
+        order = {key: n for n, key in enumerate(self.clients)}  # venues as the trader added them
+        results = sorted(results, key=lambda r: order.get(self._client_key(r.plan.account), -1))
         for r in results:
             label = self.venue_label(r.plan.account.venue, r.plan.account.account)
             by_venue.setdefault(label, []).append(r)

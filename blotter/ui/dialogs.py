@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
 from blotter.ui import theme
-from blotter.ui.orders_model import venue_title
+from blotter.ui.orders_model import VenueLabel, default_venue_label
 from blotter.ui.resources import icon
 from blotter.ui.status_bar import LoggedNotice, notice_source
 
@@ -35,11 +35,14 @@ def _orders(n: int) -> str:
     return f"{n} open order" if n == 1 else f"{n} open orders"
 
 
-def confirmation_lines(plans: Sequence[CancelPlan]) -> tuple[str, list[str]]:
+def confirmation_lines(
+    plans: Sequence[CancelPlan], venue_label: VenueLabel = default_venue_label
+) -> tuple[str, list[str]]:
     """The question and one line per account, e.g. ``bfx-demo (Bitfinex): 37``."""
     total = sum(len(p.orders) for p in plans)
     lines = [
-        f"{p.account.account} ({venue_title(p.account.venue)}): {len(p.orders)}"
+        f"{p.account.account} ({venue_label(p.account.venue, p.account.account)}): "
+        f"{len(p.orders)}"
         for p in sorted(plans, key=lambda p: (p.account.venue, p.account.account))
     ]
     return f"Cancel {_orders(total)}?", lines
@@ -49,7 +52,11 @@ class CancelConfirmDialog(QDialog):
     """Asks before a Cancel All or Cancel Account; says how many orders on which accounts."""
 
     def __init__(
-        self, scope: CancelScope, plans: Sequence[CancelPlan], parent: QWidget | None = None
+        self,
+        scope: CancelScope,
+        plans: Sequence[CancelPlan],
+        parent: QWidget | None = None,
+        venue_label: VenueLabel = default_venue_label,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("cancelConfirm")
@@ -59,7 +66,7 @@ class CancelConfirmDialog(QDialog):
         self.setWindowTitle("Cancel All Orders" if everything else "Cancel Account Orders")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         total = sum(len(p.orders) for p in self.plans)
-        question, lines = confirmation_lines(self.plans)
+        question, lines = confirmation_lines(self.plans, venue_label)
         self.question = question
         self.lines = lines
 
@@ -162,7 +169,7 @@ class NoticeLogDialog(QDialog):
         notice = entry.notice
         self.table.insertRow(0)
         colour = theme.LEVEL_COLOURS.get(notice.level, theme.TEXT)
-        cells = (entry.time, notice_source(notice), notice.line())
+        cells = (entry.time, entry.source or notice_source(notice), notice.line())
         for column, value in enumerate(cells):
             item = QTableWidgetItem(value)
             item.setToolTip(value if column == 2 else "")

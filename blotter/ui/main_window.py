@@ -33,7 +33,7 @@ from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import Order
 from blotter.ui import theme
 from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
-from blotter.ui.orders_model import Column, OrdersModel, venue_title
+from blotter.ui.orders_model import Column, OrdersModel, VenueLabel, default_venue_label
 from blotter.ui.orders_view import CancelActions, OrdersProxyModel, OrdersView
 from blotter.ui.resources import icon
 from blotter.ui.status_bar import STATE_WORDS, StatusBar
@@ -67,9 +67,12 @@ class FilterEdit(QLineEdit):
 class EmptyState(QWidget):
     """Shown instead of the table when there is nothing to show, saying why."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, venue_label: VenueLabel = default_venue_label
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("emptyState")
+        self._venue_label = venue_label
         layout = QVBoxLayout(self)
         layout.addStretch(3)
         self.title = QLabel(NO_ORDERS, self)
@@ -102,7 +105,7 @@ class EmptyState(QWidget):
             reason = f" — {_html(state.reason)}" if state.reason else ""
             lines.append(
                 f'<span style="color:{colour}">●</span>&nbsp; {_html(state.account)} '
-                f'<span style="color:{theme.DIM_TEXT.name()}">({venue_title(state.venue)})'
+                f'<span style="color:{theme.DIM_TEXT.name()}">({self._venue_label(state.venue, state.account)})'
                 f"</span>&nbsp; {words}{reason}"
             )
         self.states.setText("<br>".join(lines))
@@ -146,13 +149,15 @@ class MainWindow(QMainWindow):
         self.actions_.requested.connect(self.request_cancel)
         self.view.set_menu_actions(self.actions_.menu_entries())
 
-        self.empty = EmptyState(self)
+        self.empty = EmptyState(self, engine.venue_label)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty)
         self.setCentralWidget(self.stack)
 
-        self.status_bar = StatusBar(engine.notices, engine.states, self)
+        self.status_bar = StatusBar(
+            engine.notices, engine.states, self, venue_label=engine.venue_label
+        )
         self.status_bar.log_requested.connect(self.show_notice_log)
         self.setStatusBar(self.status_bar)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
@@ -322,7 +327,9 @@ class MainWindow(QMainWindow):
             self._confirm_dialog.raise_()
             self._confirm_dialog.activateWindow()
             return self._confirm_dialog
-        dialog = CancelConfirmDialog(scope, self.engine.plan(scope), self)
+        dialog = CancelConfirmDialog(
+            scope, self.engine.plan(scope), self, venue_label=self.engine.venue_label
+        )
         dialog.accepted.connect(lambda: self.start_cancel(scope))
         dialog.finished.connect(self._confirm_finished)
         self._confirm_dialog = dialog

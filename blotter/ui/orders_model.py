@@ -52,6 +52,13 @@ MAX_INSERT_RUNS = 16
 VENUE_TITLES = {"bitfinex": "Bitfinex", "bybit": "Bybit", "b2trader": "B2TRADER"}
 
 
+VenueLabel = Callable[[str, str], str]  # (venue, account) → "Bitfinex", "Bybit", "Acme"
+
+
+def default_venue_label(venue: str, account: str) -> str:
+    return venue_title(venue)
+
+
 def venue_title(venue: str) -> str:
     return VENUE_TITLES.get(venue, venue)
 
@@ -259,8 +266,12 @@ def type_text(order: Order) -> str:
     """The order type, led by the market kind where the venue has several (a spot and a
     linear BTCUSDT order must not look alike): "Spot Limit", "Linear Stop Limit"."""
     if order.category:
-        return f"{order.category.capitalize()} {order.order_type}"
+        kind = _CATEGORY_TITLES.get(order.category) or order.category.capitalize()
+        return f"{kind} {order.order_type}"
     return order.order_type
+
+
+_CATEGORY_TITLES = {"cfd": "CFD", "perp": "Perp"}
 
 
 _DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (

@@ -141,6 +141,15 @@ def button_rect(cell: QRect) -> QRect:
     return QRect(left, top, width, height)
 
 
+class MiddleElideDelegate(QStyledItemDelegate):
+    """Elides in the middle: long order ids (ULIDs, UUIDs, 19-digit numbers) share their first
+    characters and differ at the end, so a cut tail would make rows look alike."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
 class CancelButtonDelegate(QStyledItemDelegate):
     """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight.
 
@@ -266,6 +275,8 @@ class OrdersView(QTableView):
         self._fitting = False
         self._delegate = CancelButtonDelegate(self)
         self.setItemDelegateForColumn(Column.CANCEL, self._delegate)
+        self._id_delegate = MiddleElideDelegate(self)
+        self.setItemDelegateForColumn(Column.ORDER_ID, self._id_delegate)
         self._hover: QPersistentModelIndex | None = None
         self._pressed: QPersistentModelIndex | None = None
         self._menu_actions: list[QAction | None] = []
@@ -297,7 +308,7 @@ class OrdersView(QTableView):
 
         widths = {
             Column.VENUE: text("Bitfinex"),
-            Column.ACCOUNT: text("bfx-demo-2"),
+            Column.ACCOUNT: text("acme/Acme Margin"),
             Column.SYMBOL: text("BTC-27MAR26-100000-C-U"),  # options show their C/P
             Column.SIDE: text("Sell"),
             Column.TYPE: text("Linear Stop Limit"),

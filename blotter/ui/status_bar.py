@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QWid
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.ui import theme
-from blotter.ui.orders_model import venue_title
+from blotter.ui.orders_model import VenueLabel, default_venue_label
 
 STATE_WORDS = {
     VenueState.CONNECTING: "connecting",
@@ -31,14 +31,16 @@ STATE_WORDS = {
 }
 
 
-def notice_source(notice: Notice) -> str:
-    title = venue_title(notice.venue)
+def notice_source(notice: Notice, venue_label: VenueLabel = default_venue_label) -> str:
+    if notice.venue == "blotter":
+        return "blotter"
+    title = venue_label(notice.venue, notice.account)
     return f"{title} · {notice.account}" if notice.account else title
 
 
-def notice_text(notice: Notice) -> str:
+def notice_text(notice: Notice, venue_label: VenueLabel = default_venue_label) -> str:
     """``Venue · account — STATUS: TEXT``: the venue's words, with where they came from."""
-    return f"{notice_source(notice)} — {notice.line()}"
+    return f"{notice_source(notice, venue_label)} — {notice.line()}"
 
 
 def notice_time(notice: Notice, received: datetime | None = None) -> str:
@@ -54,15 +56,16 @@ def notice_time(notice: Notice, received: datetime | None = None) -> str:
 class LoggedNotice:
     received: datetime | None
     notice: Notice
+    source: str = ""  # "Acme · acme/Acme Main", as the status bar showed it
 
     @property
     def time(self) -> str:
         return notice_time(self.notice, self.received)
 
 
-def state_text(state: AccountState) -> str:
+def state_text(state: AccountState, venue_label: VenueLabel = default_venue_label) -> str:
     words = STATE_WORDS.get(state.state, state.state.value)
-    text = f"{state.account} ({venue_title(state.venue)}): {words}"
+    text = f"{state.account} ({venue_label(state.venue, state.account)}): {words}"
     return f"{text} — {state.reason}" if state.reason else text
 
 
@@ -94,9 +97,15 @@ class Dot(QWidget):
 class ConnectionIndicator(QWidget):
     """Dot + account name; the tooltip says the state and why."""
 
-    def __init__(self, state: AccountState, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        state: AccountState,
+        parent: QWidget | None = None,
+        venue_label: VenueLabel = default_venue_label,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("connection")
+        self._venue_label = venue_label
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(5)
@@ -111,7 +120,7 @@ class ConnectionIndicator(QWidget):
     def update_state(self, state: AccountState) -> None:
         self.state = state
         self.dot.set_colour(theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT))
-        self.setToolTip(state_text(state))
+        self.setToolTip(state_text(state, self._venue_label))
         # a colour alone is easy to miss: say it in words whenever the account is not live
         if state.state is VenueState.LIVE:
             self.label.setText(state.account)
@@ -154,9 +163,11 @@ class StatusBar(QStatusBar):
         parent: QWidget | None = None,
         *,
         history: int = 1000,
+        venue_label: VenueLabel = default_venue_label,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("statusBar")
+        self.venue_label = venue_label
         self.setSizeGripEnabled(False)
         self.notice_label = NoticeLabel(self)
         self.notice_label.clicked.connect(self.log_requested)
@@ -197,7 +208,7 @@ class StatusBar(QStatusBar):
             self.show_notice(notice)
             self.time_label.setText(notice_time(notice, datetime.now()))
             return
-        entry = LoggedNotice(datetime.now(), notice)
+        entry = LoggedNotice(datetime.now(), notice, notice_source(notice, self.venue_label))
         self.log.append(entry)
         self.show_notice(notice)
         self.time_label.setText(entry.time)
@@ -205,13 +216,13 @@ class StatusBar(QStatusBar):
 
     def show_notice(self, notice: Notice) -> None:
         self.latest = notice
-        self.notice_label.setText(notice_text(notice))
+        self.notice_label.setText(notice_text(notice, self.venue_label))
         if self.notice_label.property("level") != notice.level.value:
             colour = theme.LEVEL_COLOURS.get(notice.level, theme.TEXT)
             self.notice_label.setStyleSheet(f"color: {colour.name()};")
             self.notice_label.setProperty("level", notice.level.value)
         self.notice_label.setToolTip(
-            f"{notice_text(notice)}\nClick for the notice log (Ctrl+L)"
+            f"{notice_text(notice, self.venue_label)}\nClick for the notice log (Ctrl+L)"
         )
 
     # -- connection states ---------------------------------------------------------------------
@@ -224,7 +235,7 @@ class StatusBar(QStatusBar):
     def show_state(self, state: AccountState) -> None:
         indicator = self._indicators.get(state.account_key)
         if indicator is None:
-            indicator = ConnectionIndicator(state, self)
+            indicator = ConnectionIndicator(state, self, self.venue_label)
             self._indicators[state.account_key] = indicator
             self.addPermanentWidget(indicator)
         else:

@@ -54,7 +54,9 @@ def _venue_ids(venue: str, sim: Any) -> set[str]:
     return {str(o["orderId"]) for o in sim.open_orders()}
 
 
-@pytest.mark.parametrize(("venue", "title"), [("bitfinex", "Bitfinex"), ("bybit", "Bybit")])
+@pytest.mark.parametrize(
+    ("venue", "title"), [("bitfinex", "Bitfinex"), ("bybit", "Bybit"), ("b2trader", "Acme")]
+)
 async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_path, venue,
                                                                      title):
     """The Demo menu's faults reach the simulated venue; the window shows the reconnect and
@@ -83,7 +85,7 @@ async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_
         if venue == "bitfinex":
             sim.rate_limit_connections = False
         menu = window.add_demo_menu(demo.fault_items())
-        assert [a.text() for a in menu.actions()] == ["Bitfinex", "Bybit"]
+        assert [a.text() for a in menu.actions()] == ["Bitfinex", "Bybit", "Acme"]
 
         def rows() -> set[str]:
             return {o.order_id for o in window.model.orders() if o.venue == venue}

@@ -657,7 +657,7 @@ class B2traderClient(AccountReporter):
                     return await self._cancel_one(order, futures[order.key], progress)
 
             outcomes = list(await asyncio.gather(*(gated(o) for o in orders)))
-        progress.finish()
+        progress.finish(outcomes)
         texts: list[str] = []
         for outcome in outcomes:
             result.outcomes[outcome.key] = outcome
@@ -843,15 +843,30 @@ class _Progress:
         if self.quiet and now - self._shown_at >= _PROGRESS_EVERY and self.done < self.total:
             self._show()
 
-    def finish(self) -> None:
-        if self.quiet and self._shown_at >= 0:
-            self._show()
+    def finish(self, outcomes: Sequence[OrderOutcome]) -> None:
+        """The last line: how it ended ("Cancelled 118 of 120 on Acme Main: 2 filled")."""
+        if not self.quiet:
+            return
+        cancelled = sum(1 for o in outcomes if o.outcome is Outcome.CANCELLED)
+        others: dict[Outcome, int] = {}
+        for o in outcomes:
+            if o.outcome is not Outcome.CANCELLED:
+                others[o.outcome] = others.get(o.outcome, 0) + 1
+        text = f"Cancelled {cancelled} of {self.total} on {self._where}"
+        if others:
+            text += ": " + ", ".join(f"{n} {outcome.value}" for outcome, n in others.items())
+        level = Level.SUCCESS if not others else (
+            Level.ERROR if Outcome.REJECTED in others or Outcome.TIMED_OUT in others
+            else Level.WARNING
+        )
+        self.client._notices.publish(Notice(
+            self.account.venue, self.account.account, level, text, ts_ms=now_ms(),
+        ))
 
     def _show(self) -> None:
         self._shown_at = asyncio.get_running_loop().time()
         self.client._notices.publish(Notice(
             self.account.venue, self.account.account, Level.INFO,
-            f"Cancelling {self.done}/{self.total} on {self._where}…"
-            if self.done < self.total else f"Sent {self.total} cancels on {self._where}",
+            f"Cancelling {self.done}/{self.total} on {self._where}…",
             ts_ms=now_ms(), transient=True,
         ))
