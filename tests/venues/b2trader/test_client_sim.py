@@ -408,3 +408,25 @@ async def test_no_token_or_jwt_in_logs_at_debug(caplog: pytest.LogCaptureFixture
 async def test_capabilities_say_no_groups() -> None:
     assert CAPABILITIES.group_cancel is False
     assert "no order groups" in CAPABILITIES.group_cancel_reason
+
+
+async def test_a_stream_ended_with_an_error_is_reported_and_subscribed_again() -> None:
+    async with connected({"initial_orders": 4}) as env:
+        await live(env)
+        await env.sim.send_raw('{"type":3,"invocationId":"0","error":"Stream failed: boom"}\x1e')
+        await until(lambda: "stream: Order stream for acme/Acme Main ended: Stream failed: boom"
+                    in env.texts())
+        await until(lambda: env.state() is VenueState.LIVE)
+        a = env.sim.add_order(env.main_id)
+        await until(lambda: a in env.rows())
+        assert env.in_sync()
+
+
+async def test_a_malformed_record_is_counted_and_the_stream_goes_on() -> None:
+    async with connected({"initial_orders": 2}) as env:
+        await live(env)
+        await env.sim.send_raw('{"type":2,"invocationId":\x1e')
+        await until(lambda: env.client.malformed_records == 1)
+        a = env.sim.add_order(env.margin_id)
+        await until(lambda: a in env.rows())
+        assert env.state() is VenueState.LIVE and env.in_sync()
