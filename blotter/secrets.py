@@ -1,0 +1,442 @@
+"""API secrets: kept in the OS keyring, and kept out of logs and error text (design.md §6).
+
+Every secret is one keyring entry: service ``blotter``, username ``<account>/<field>`` (fields per
+venue in ``blotter.config.SECRET_FIELDS``). A missing or unusable keyring is a
+``KeyringUnavailable`` whose message says how to get one on this platform; it is never a
+traceback. Values loaded or stored here are registered with a ``Redactor``, and
+``install_redaction`` makes the log handlers scrub them (and secret-shaped text: JWTs, bearer
+tokens, signature headers, signed JSON fields) from every record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final, TypeVar
+from urllib.parse import quote
+
+import keyring
+import keyring.errors
+from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
+
+from blotter.config import SECRET_FIELDS, AccountConfig
+
+SERVICE: Final = "blotter"
+MARKER: Final = "***"
+MIN_SECRET_LEN: Final = 4  # shorter values are not registered: they would blank ordinary text
+KNOWN_FIELDS: Final = frozenset(f for fields in SECRET_FIELDS.values() for f in fields)
+
+_T = TypeVar("_T")
+
+
+class SecretsError(Exception):
+    """Base of this module's errors; the text never holds a secret."""
+
+
+class KeyringUnavailable(SecretsError):
+    """No usable OS keyring: ``str()`` explains how to get one; ``reason`` is what went wrong."""
+
+    def __init__(self, reason: str, *, help_text: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(help_text if help_text is not None else keyring_help(reason))
+
+
+class MissingSecret(SecretsError):
+    """An account's secret is not in the keyring."""
+
+    def __init__(self, account: str, field: str, venue: str, hint: str | None = None) -> None:
+        self.account = account
+        self.field = field
+        self.venue = venue
+        add = hint or f"blotter accounts add {_shell_word(account)} --venue {venue}"
+        super().__init__(
+            f"account {json.dumps(account, ensure_ascii=False)} has no {field} in the OS keyring "
+            f"(service {SERVICE!r}, user {keyring_username(account, field)!r}); "
+            f"add it with: {add} (it asks for {', '.join(SECRET_FIELDS.get(venue, (field,)))}; "
+            f"if the account is already configured, remove it first with: "
+            f"blotter accounts remove {_shell_word(account)})"
+        )
+
+
+def keyring_username(account: str, field: str) -> str:
+    return f"{account}/{field}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the keyring
+
+
+def keyring_help(
+    reason: str = "",
+    platform: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """What to do about a missing or unusable keyring, for this platform."""
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    lines = [
+        "No usable OS keyring for blotter's API secrets"
+        + (f" ({reason})." if reason else ".")
+    ]
+    forced = environ.get("PYTHON_KEYRING_BACKEND", "")
+    if forced:
+        lines.append(
+            f"PYTHON_KEYRING_BACKEND={forced} selects that backend; unset it to let keyring pick "
+            "the operating system's keyring."
+        )
+    if platform == "darwin":
+        lines.append(
+            "blotter uses the macOS Keychain: run it as a logged-in user whose login keychain "
+            "is unlocked (Keychain Access → File → Unlock Keychain \"login\"), and allow access "
+            "when macOS asks."
+        )
+    elif platform.startswith(("win", "cygwin", "msys")):
+        lines.append(
+            "blotter uses the Windows Credential Manager; if keyring cannot reach it, reinstall "
+            "it with its Windows support: pip install --force-reinstall keyring pywin32-ctypes"
+        )
+    else:
+        bus = environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+        lines.append(
+            "blotter uses the Secret Service (the desktop keyring): install and run a provider "
+            "such as GNOME Keyring (Debian/Ubuntu: sudo apt install gnome-keyring) or KWallet, "
+            "in a session with a running D-Bus session bus"
+            + ("" if bus else " (DBUS_SESSION_BUS_ADDRESS is not set here)")
+            + ". Without a desktop: dbus-run-session -- sh -c "
+            "'gnome-keyring-daemon --unlock --components=secrets; blotter …' (type the keyring "
+            "password, then Ctrl+D)."
+        )
+        lines.append(
+            "Last resort: pip install keyrings.alt keeps the secrets in a PLAINTEXT file in your "
+            "home directory, readable by anyone who can read that directory or its backups."
+        )
+    return "\n".join(lines)
+
+
+def _backend() -> KeyringBackend:
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # noqa: BLE001 - a broken keyringrc or backend module
+        raise KeyringUnavailable(f"keyring could not start: {_describe(exc)}") from None
+    if isinstance(backend, (fail.Keyring, null.Keyring)) or (
+        isinstance(backend, chainer.ChainerBackend) and not backend.backends
+    ):
+        name = f"{type(backend).__module__}.{type(backend).__name__}"
+        raise KeyringUnavailable(f"the active keyring backend is {name}, which stores nothing")
+    return backend
+
+
+def _call(action: str, op: Callable[[], _T], *hide: str) -> _T:
+    """Run one keyring operation; every failure becomes ``KeyringUnavailable``."""
+    try:
+        return op()
+    except keyring.errors.KeyringLocked:
+        raise KeyringUnavailable(
+            f"the keyring is locked and was not unlocked while trying to {action}: unlock it "
+            "in your desktop session (no unlock prompt could be shown, or it was cancelled)"
+        ) from None
+    except keyring.errors.NoKeyringError:
+        raise KeyringUnavailable("no keyring backend is available") from None
+    except Exception as exc:  # noqa: BLE001 - DBus, InitError, PasswordSetError, OSError…
+        text = _describe(exc)
+        for value in hide:
+            if value:
+                text = text.replace(value, MARKER)
+        raise KeyringUnavailable(f"could not {action}: {REDACTOR.redact(text)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _redactor(redactor: Redactor | None) -> Redactor:
+    # not "redactor or REDACTOR": an empty Redactor is falsy (it has a length)
+    return redactor if redactor is not None else REDACTOR
+
+
+def _check_names(account: str, field: str) -> str:
+    if not account or "/" in account:
+        raise ValueError(f"invalid account name {account!r} (non-empty, without \"/\")")
+    if field not in KNOWN_FIELDS:
+        raise ValueError(f"unknown secret field {field!r} (known: {', '.join(sorted(KNOWN_FIELDS))})")
+    return keyring_username(account, field)
+
+
+def store_secret(
+    account: str, field: str, value: str, redactor: Redactor | None = None
+) -> None:
+    """Put one secret in the keyring (replacing any old one) and check it reads back."""
+    username = _check_names(account, field)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"the {field} is empty")
+    if value != value.strip():
+        raise ValueError(f"the {field} has leading or trailing whitespace (a pasted newline?)")
+    if not value.isprintable():
+        raise ValueError(f"the {field} contains control or non-printing characters")
+    _redactor(redactor).add(value)
+    backend = _backend()
+    _call(f"store {username}", lambda: backend.set_password(SERVICE, username, value), value)
+    stored = _call(f"read back {username}", lambda: backend.get_password(SERVICE, username), value)
+    if stored != value:
+        raise KeyringUnavailable(
+            f"the keyring backend {type(backend).__name__} did not keep {username}"
+        )
+
+
+def load_secret(account: str, field: str, redactor: Redactor | None = None) -> str | None:
+    """One secret from the keyring, or None when it is not there."""
+    username = _check_names(account, field)
+    backend = _backend()
+    value = _call(f"read {username}", lambda: backend.get_password(SERVICE, username))
+    if not value:
+        return None
+    _redactor(redactor).add(value)
+    return value
+
+
+def delete_secrets(account: str, venue: str | None = None) -> tuple[str, ...]:
+    """Delete the account's secrets (the venue's fields, or every known field); returns the
+    fields that were there."""
+    if venue is None:
+        fields = tuple(sorted(KNOWN_FIELDS))
+    elif venue in SECRET_FIELDS:
+        fields = SECRET_FIELDS[venue]
+    else:
+        raise ValueError(f"unknown venue {venue!r} (known: {', '.join(SECRET_FIELDS)})")
+    backend = _backend()
+    deleted: list[str] = []
+    for field in fields:
+        username = _check_names(account, field)
+
+        def delete(username: str = username) -> bool:
+            try:
+                backend.delete_password(SERVICE, username)
+            except keyring.errors.PasswordDeleteError:
+                return False  # not there (what every backend says for "not found")
+            return True
+
+        if _call(f"delete {username}", delete):
+            deleted.append(field)
+    return tuple(deleted)
+
+
+def load_credentials(
+    account: AccountConfig, redactor: Redactor | None = None
+) -> dict[str, str]:
+    """The account's secrets by field name (``api_key``/``api_secret`` or ``api_token``), ready
+    for the venue client; ``MissingSecret`` names the first one that is not stored."""
+    credentials: dict[str, str] = {}
+    for field in SECRET_FIELDS[account.venue]:
+        value = load_secret(account.name, field, redactor)
+        if value is None:
+            raise MissingSecret(account.name, field, account.venue, hint=add_command(account))
+        credentials[field] = value
+    return credentials
+
+
+def add_command(account: AccountConfig) -> str:
+    """The ``blotter accounts add`` line that recreates ``account`` (venue, env and URLs)."""
+    words = ["blotter", "accounts", "add", _shell_word(account.name), "--venue", account.venue]
+    if account.env != "live":
+        words += ["--env", account.env]
+    if not account.uses_default_urls:
+        words += ["--rest-url", _shell_word(account.rest_url), "--ws-url",
+                  _shell_word(account.ws_url)]
+    return " ".join(words)
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# redaction
+
+_NAME_VALUE = r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}\]&]+)"""
+
+# Secret-shaped text, whoever logs it. Each pattern's group "keep" survives; the rest is masked.
+_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
+    # JSON / repr / key=value fields that carry a key, a token or a signature on the wire:
+    # Bitfinex WS auth (apiKey, authSig, authPayload), B2TRADER token exchange (token,
+    # accessToken, refreshToken), and the generic names.
+    re.compile(
+        r"""(?ix)(?P<keep>(?<![\w-])(?P<q>["']?)
+        (?:apiKey|api_key|api-key|apiSecret|api_secret|api-secret|api_token|apiToken|authSig
+        |authPayload|sign|signature|secret|password|token|accessToken|access_token
+        |refreshToken|refresh_token)
+        (?P=q)\s*[:=]\s*)"""
+        + _NAME_VALUE
+    ),
+    # Bybit WS auth: {"op":"auth","args":[apiKey, expires, signature]}
+    re.compile(
+        r"""(?P<keep>(?P<q>["'])args(?P=q)\s*:\s*\[\s*)(?P<a>["'])(?:(?!(?P=a)).)*(?P=a)"""
+        r"""(?P<mid>\s*,\s*\d+\s*,\s*)(?P<b>["'])(?:(?!(?P=b)).)*(?P=b)"""
+    ),
+    # Header values: Bybit X-BAPI-API-KEY / X-BAPI-SIGN, Bitfinex bfx-apikey / bfx-signature.
+    re.compile(
+        r"""(?i)(?P<keep>(?<![\w-])(?:x-bapi-api-key|x-bapi-sign|bfx-apikey|bfx-signature)"""
+        r"""(?![\w-])["']?\s*[:=]\s*)""" + _NAME_VALUE
+    ),
+    # Authorization: Bearer <token> (any scheme), and a bare "Bearer <token>"
+    re.compile(
+        r"""(?i)(?P<keep>(?<![\w-])authorization["']?\s*[:=]\s*["']?(?:[a-z]+\s+)?)"""
+        r"""[^\s"',;}]+"""
+    ),
+    re.compile(r"(?i)(?P<keep>\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # query parameters: ...?access_token=<JWT>&...
+    re.compile(
+        r"""(?i)(?P<keep>[?&;](?:access_token|token|api_key|apikey|api_secret|secret|signature"""
+        r"""|sign|password|key)=)[^&#\s"'<>]*"""
+    ),
+    # user:password@ in a URL
+    re.compile(r"(?i)(?P<keep>\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+(?=@)"),
+    # JWTs anywhere: three base64url segments, the first a JSON object ("eyJ" = '{"')
+    re.compile(r"(?P<keep>)\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    # hex HMAC signatures: SHA-256 (64), SHA-384 (96), SHA-512 (128 hex digits)
+    re.compile(r"(?P<keep>)(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{32}){2,4}(?![0-9A-Fa-f])"),
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    groups = match.groupdict()
+    keep = groups.get("keep") or ""
+    if "mid" in groups and groups["mid"] is not None:  # the Bybit auth args
+        a, b = groups["a"], groups["b"]
+        return f"{keep}{a}{MARKER}{a}{groups['mid']}{b}{MARKER}{b}"
+    value = match.group(0)[match.end("keep") - match.start():]
+    quote_char = value[:1] if value[:1] in ("'", '"') else ""
+    return f"{keep}{quote_char}{MARKER}{quote_char}"
+
+
+class Redactor:
+    """Masks known secret values (registered as they are loaded) and secret-shaped text."""
+
+    def __init__(self, secrets: Iterable[str] = (), marker: str = MARKER) -> None:
+        self.marker = marker
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        self._known: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        with self._lock:
+            for secret in secrets:
+                if isinstance(secret, str) and len(secret) >= MIN_SECRET_LEN:
+                    self._secrets.add(secret)
+            self._compile()
+
+    def discard(self, *secrets: str) -> None:
+        with self._lock:
+            self._secrets.difference_update(secrets)
+            self._compile()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._secrets.clear()
+            self._compile()
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+    def _compile(self) -> None:
+        forms: set[str] = set()
+        for secret in self._secrets:
+            # as written, percent-encoded (in a URL) and JSON-escaped (in a body)
+            forms.update({secret, quote(secret, safe=""), json.dumps(secret)[1:-1]})
+        ordered = sorted((f for f in forms if f), key=len, reverse=True)
+        self._known = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def redact(self, text: str) -> str:
+        known = self._known  # one read: a concurrent add() swaps the whole pattern
+        if known is not None:
+            text = known.sub(self.marker, text)
+        for pattern in _PATTERNS:
+            text = pattern.sub(self._pattern_mask, text)
+        return text
+
+    def _pattern_mask(self, match: re.Match[str]) -> str:
+        masked = _mask(match)
+        return masked if self.marker == MARKER else masked.replace(MARKER, self.marker)
+
+    __call__ = redact
+
+
+REDACTOR: Final = Redactor()
+"""The app's redactor: ``load_credentials``/``store_secret`` register into it by default."""
+
+_EXC_FORMATTER: Final = logging.Formatter()
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs a record before its handler formats it: the message with its args merged in, the
+    exception text and the stack. The record keeps the scrubbed text only (``args`` and
+    ``exc_info`` are cleared), so no later formatter can bring a secret back."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor if redactor is not None else REDACTOR
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = self.redactor.redact
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - bad %-args: logging's own report would print them
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = _EXC_FORMATTER.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def install_redaction(
+    logger: logging.Logger | None = None, redactor: Redactor | None = None
+) -> RedactingFilter:
+    """Attach a ``RedactingFilter`` to every handler of ``logger`` (default: the root logger,
+    and then also logging's last-resort handler), so records of child loggers are covered too.
+    Handlers added later need ``handler.addFilter(<the returned filter>)``. Idempotent."""
+    target = logger if logger is not None else logging.getLogger()
+    redacting = RedactingFilter(redactor)
+    handlers = list(target.handlers)
+    if target is logging.getLogger() and logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redacting)
+    return redacting
+
+
+__all__ = [
+    "KNOWN_FIELDS",
+    "MARKER",
+    "REDACTOR",
+    "SERVICE",
+    "KeyringUnavailable",
+    "MissingSecret",
+    "RedactingFilter",
+    "Redactor",
+    "SecretsError",
+    "add_command",
+    "delete_secrets",
+    "install_redaction",
+    "keyring_help",
+    "keyring_username",
+    "load_credentials",
+    "load_secret",
+    "store_secret",
+]
