@@ -125,6 +125,7 @@ class BybitClient(AccountReporter):
         states: StateBus,
         recv_window: int = codec.RECV_WINDOW,
         categories: Sequence[str] | None = None,
+        settle_coins: Sequence[str] = ("USDT", "USDC"),
         cancel_timeout: float = 10.0,
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
         ping_interval: float = 20.0,
@@ -150,7 +151,16 @@ class BybitClient(AccountReporter):
         self.account = account
         self.capabilities = CAPABILITIES
         self.categories = wanted
-        self.scopes = tuple(s for s in codec.OPEN_ORDER_SCOPES if s[0] in wanted)
+        self.settle_coins = tuple(settle_coins)
+        # linear needs a settle coin per query (§3.1): one scope per coin the account trades
+        self.scopes = tuple(
+            scope
+            for category in wanted
+            for scope in (
+                [("linear", coin) for coin in self.settle_coins] if category == "linear"
+                else [s for s in codec.OPEN_ORDER_SCOPES if s[0] == category]
+            )
+        )
         self.recv_window = recv_window
         self.cancel_timeout = cancel_timeout
         self.cancel_all_rounds = _CANCEL_ALL_ROUNDS
@@ -717,7 +727,7 @@ class BybitClient(AccountReporter):
                 calls += _spot_bodies(o for o in rows if o.category == "spot")
             elif category == "linear":
                 calls += [
-                    codec.cancel_all_body("linear", settle_coin=coin) for coin in ("USDT", "USDC")
+                    codec.cancel_all_body("linear", settle_coin=coin) for coin in self.settle_coins
                 ]
             elif category == "inverse":
                 symbols = sorted({o.symbol for o in rows if o.category == "inverse"})
