@@ -23,6 +23,7 @@ from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
+from blotter.logs import setup_logging
 
 log = logging.getLogger("blotter")
 
@@ -47,21 +48,9 @@ class Options:
     size: tuple[int, int] | None = None  # window size for screenshots
 
 
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        # the libraries' own chatter (connection closed, …) is ours to report, as notices
-        for name in ("websockets", "aiohttp", "httpx", "httpcore", "qasync"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def run(options: Options) -> int:
     """Show the window and run until it is closed; returns the process exit code."""
-    configure_logging(options.verbose)
+    setup_logging(options.verbose)
     import qasync
     from PySide6.QtWidgets import QApplication
 
