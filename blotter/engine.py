@@ -19,7 +19,7 @@ from blotter.core.cancel import (
     ScopeKind,
     plan_cancels,
 )
-from blotter.core.notices import Level, Notice, NoticeBus, StateBus
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.venues.base import Capabilities, VenueClient
@@ -83,6 +83,7 @@ class Engine:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        self.states.publish(AccountState(account.venue, account.account, VenueState.REMOVED))
         self.store.drop_account(account)
         for other in {o.account_key for o in self.store.orders()}:
             if other.venue == account.venue and other.account.startswith(account.account + "/"):
@@ -155,9 +156,10 @@ class Engine:
     async def _cancel_plan(self, plan: CancelPlan) -> CancelResult:
         client = self.client_for(plan.account)
         if client is None:
-            result = CancelResult(plan, error=f"{plan.account.account} is not connected")
+            error = f"{plan.account.account} is not connected"
+            result = CancelResult(plan, error=error)
             for order in plan.orders:
-                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, result.error)
+                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, error)
             return result
         try:
             return await client.cancel(plan)

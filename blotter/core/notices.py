@@ -53,6 +53,7 @@ class VenueState(Enum):
     STALE = "stale"
     FAILED = "failed"
     STOPPED = "stopped"
+    REMOVED = "removed"  # the account is gone from the blotter: forget it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,5 +111,8 @@ class StateBus(Bus[AccountState]):
         self.current: dict[AccountKey, AccountState] = {}
 
     def publish(self, item: AccountState) -> None:
-        self.current[item.account_key] = item
+        if item.state is VenueState.REMOVED:
+            self.current.pop(item.account_key, None)
+        else:
+            self.current[item.account_key] = item
         super().publish(item)

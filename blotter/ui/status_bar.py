@@ -234,6 +234,12 @@ class StatusBar(QStatusBar):
 
     def show_state(self, state: AccountState) -> None:
         indicator = self._indicators.get(state.account_key)
+        if state.state is VenueState.REMOVED:
+            if indicator is not None:
+                del self._indicators[state.account_key]
+                self.removeWidget(indicator)
+                indicator.deleteLater()
+            return
         if indicator is None:
             indicator = ConnectionIndicator(state, self, self.venue_label)
             self._indicators[state.account_key] = indicator

@@ -468,6 +468,23 @@ class BybitClient(AccountReporter):
                 cursor = page.next_cursor
         return list(orders.values())
 
+    async def probe(self) -> str | None:
+        """One signed REST call (a page of open orders): the venue's refusal in its words
+        ("10003: API key is invalid."), or None when the key is accepted. For Test connection."""
+        try:
+            await self.sync_clock()
+            category, settle = self.scopes[0]
+            raw = await self._call(
+                "GET", codec.PATH_OPEN_ORDERS,
+                query=codec.open_orders_query(category, settle_coin=settle, limit=1),
+            )
+            reply = codec.parse_reply(raw)
+        except RestFailure as failure:
+            return self._clean(failure.reply).text()
+        except MalformedFrame as exc:
+            return f"unreadable answer from Bybit ({exc})"
+        return None if reply.ok else self._clean(reply).text()
+
     # == REST: plumbing ==========================================================================
     async def sync_clock(self) -> int:
         """Read ``/v5/market/time`` and set the offset (venue minus local, ms) used to sign."""
