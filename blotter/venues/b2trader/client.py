@@ -177,6 +177,8 @@ class B2traderClient(AccountReporter):
         self._streams: dict[str, str] = {}
         self._invocations = signalr.InvocationIds()
         self._awaiting_first: set[str] = set()
+        self._latest_items: dict[str, signalr.StreamItem] = {}  # lists not read yet
+        self._gate: asyncio.Semaphore | None = None
         self._live = False
         self._last_sent = 0.0
         self._last_received = 0.0
@@ -300,6 +302,7 @@ class B2traderClient(AccountReporter):
             await self._send(ws, signalr.handshake_request())
             await self._handshake(ws, decoder)
             self._streams.clear()
+            self._latest_items.clear()
             self._invocations = signalr.InvocationIds()
             self._awaiting_first = set(self._keys)
             for trading_id in self._keys:
@@ -450,6 +453,26 @@ class B2traderClient(AccountReporter):
         trading_id = self._streams.get(item.invocation_id)
         if trading_id is None:
             return  # a stream we stopped
+        if self.delta and trading_id not in self._awaiting_first:
+            self._apply_item(trading_id, item)  # changes only: every one counts
+            return
+        # A complete list replaces the one before it: when several arrive back to back (one
+        # per single cancel of a Cancel All), only the newest needs reading.
+        waiting = self._latest_items.get(trading_id)
+        self._latest_items[trading_id] = item
+        if waiting is None:
+            asyncio.get_running_loop().call_soon(self._apply_latest, trading_id)
+
+    def _apply_latest(self, trading_id: str) -> None:
+        item = self._latest_items.pop(trading_id, None)
+        if item is None or trading_id not in self._keys:
+            return
+        try:
+            self._apply_item(trading_id, item)
+        except Exception:  # a bug in one handler must not stop the stream
+            log.exception("%s: failed to handle an order list", self.account)
+
+    def _apply_item(self, trading_id: str, item: signalr.StreamItem) -> None:
         key = self._keys[trading_id]
         try:
             orders = codec.parse_open_orders(item, key)
@@ -647,15 +670,17 @@ class B2traderClient(AccountReporter):
                 orders += [o for o in self._store.orders(key) if o.key not in listed]
         futures = self._pending.begin(orders)
         progress = _Progress(self, plan.account, len(orders))
+        if self._gate is None:  # one limit for the login, however many plans run at once
+            self._gate = asyncio.Semaphore(self.cancel_concurrency)
+        gate = self._gate
+
+        async def gated(order: Order) -> OrderOutcome:
+            async with gate:  # a free gate does not suspend: a lone cancel goes out at once
+                return await self._cancel_one(order, futures[order.key], progress)
+
         if len(orders) == 1:
-            outcomes = [await self._cancel_one(orders[0], futures[orders[0].key], progress)]
+            outcomes = [await gated(orders[0])]
         else:
-            gate = asyncio.Semaphore(self.cancel_concurrency)
-
-            async def gated(order: Order) -> OrderOutcome:
-                async with gate:
-                    return await self._cancel_one(order, futures[order.key], progress)
-
             outcomes = list(await asyncio.gather(*(gated(o) for o in orders)))
         progress.finish(outcomes)
         texts: list[str] = []
