@@ -1,9 +1,13 @@
-"""Parse benchmark: Bitfinex ``ou`` frames → parsed events → ``OrderStore``, against bare json.loads.
+"""Parse benchmark: venue frames → parsed orders, against bare json.loads on the same frames.
+
+Bitfinex: ``ou`` frames → parsed events → ``OrderStore``. B2TRADER: ``OpenOrders`` StreamItem
+frames (each one the complete open set of a trading account) → SignalR ``Decoder`` → orders.
 
 The budget (design.md §8): our frame → event → store path runs at least at the rate of stdlib
 ``json.loads`` on the same frames. Reported as ratios (ours / json.loads), never as a timed test.
 
-    python bench/bench_parse.py [--frames 50000] [--orders 2000] [--repeats 7]
+    python bench/bench_parse.py [--venue all|bitfinex|b2trader] [--frames 50000] [--orders 2000]
+        [--b2-frames 300] [--b2-orders 500] [--repeats 7]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore, StoreDiff
+from blotter.venues.b2trader import codec as b2codec
+from blotter.venues.b2trader.signalr import Decoder, StreamItem
 from blotter.venues.bitfinex.client import BitfinexClient
 from blotter.venues.bitfinex.codec import FAST_ORDER_BUILD, FrameParser
 
 ACCOUNT = AccountKey("bitfinex", "bench")
+B2_ACCOUNT = AccountKey("b2trader", "bench/Main")
 NONCE_DIR = tempfile.mkdtemp(prefix="blotter-bench-nonce-")
 
 SYMBOLS = [
@@ -165,17 +173,11 @@ def _timed(fn: Callable[[Sequence[str]], float], frames: Sequence[str]) -> float
     return fn(frames)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=int, default=50_000)
-    ap.add_argument("--orders", type=int, default=2_000)
-    ap.add_argument("--repeats", type=int, default=7)
-    args = ap.parse_args(argv)
-
+def bench_bitfinex(args: argparse.Namespace) -> None:
     frames = make_frames(args.frames, args.orders)
     size = sum(len(f) for f in frames) / len(frames)
-    print(f"{len(frames):,} ou frames over {args.orders:,} orders, mean {size:.0f} bytes; "
-          f"fast Order build: {FAST_ORDER_BUILD}")
+    print(f"Bitfinex: {len(frames):,} ou frames over {args.orders:,} orders, mean {size:.0f} "
+          f"bytes; fast Order build: {FAST_ORDER_BUILD}")
     as_bytes = [f.encode() for f in frames]  # what our client reads (recv(decode=False))
     n = len(frames)
     runs: dict[str, list[float]] = {
@@ -193,10 +195,211 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs[name].append(t_json / t)
         print(f"run {r + 1}: json.loads {n / t_json:>9,.0f}/s  "
               + "  ".join(f"{name} {n / t:>9,.0f}/s" for name, t in times.items()))
-    print("median ratios to json.loads (higher is faster; budget: client→store >= 1.00x):")
+    _report(runs, "client→store")
+
+
+# -- B2TRADER ----------------------------------------------------------------------------------
+B2_MARKETS = [
+    # marketId, marketType, display name, typical price, price decimals, amount decimals
+    ("spot.btc_usdt", "Spot", "BTC/USDT", 96_250.0, 2, 6),
+    ("spot.eth_usdt", "Spot", "ETH/USDT", 3_380.0, 2, 4),
+    ("spot.sol_usdt", "Spot", "SOL/USDT", 182.0, 2, 2),
+    ("spot.eth_btc", "Spot", "ETH/BTC", 0.0351, 6, 4),
+    ("cfd.eur_chf", "Cfd", "EUR/CHF", 0.9412, 5, 0),
+    ("cfd.eur_usd", "Cfd", "EUR/USD", 1.0835, 5, 0),
+    ("cfd.xau_usd", "Cfd", "XAU/USD", 2_650.5, 2, 2),
+    ("perp.btc_usdt", "Perp", "BTC/USDT Perp", 96_300.0, 1, 4),
+]
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _ulid(ms: int, rng: random.Random) -> str:
+    head = "".join(_CROCKFORD[(ms >> (5 * i)) & 31] for i in range(9, -1, -1))
+    return head + "".join(rng.choice(_CROCKFORD) for _ in range(16))
+
+
+def _iso(ticks: int, seven: bool) -> str:
+    """100 ns ticks since the epoch → ``2025-05-20T17:22:31.9001213Z`` (or ``.900Z``), P-7."""
+    seconds, frac = divmod(ticks, 10_000_000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{text}.{frac:07d}Z" if seven else f"{text}.{frac // 10_000:03d}Z"
+
+
+def _b2_order(rng: random.Random, ticks: int) -> dict[str, Any]:
+    market_id, market_type, display, mid, pdp, adp = rng.choice(B2_MARKETS)
+    amount = round(rng.uniform(1, 50) * 10 ** (2 - adp) if adp else rng.randint(1, 100) * 1000,
+                   adp)
+    amount_text = f"{amount:.{adp}f}" if adp else str(int(amount))
+    price = f"{mid * rng.uniform(0.95, 1.05):.{pdp}f}"
+    created = _iso(ticks, rng.random() < 0.5)
+    return {
+        "marketId": market_id, "marketType": market_type, "marketDisplayName": display,
+        "marketFullName": "", "orderId": _ulid(ticks // 10_000, rng),
+        "timeInForce": rng.choice(["Gtc", "Gtc", "Gtc", "Gtd", "Day"]),
+        "status": rng.choice(["Pending", "Pending", "Started"]), "source": "Manual",
+        "reason": "Trader", "side": rng.choice(["Buy", "Sell"]), "orderType": "Limit",
+        "requestedAmount": amount_text, "remainingAmount": amount_text, "requestedPrice": price,
+        "executionPrice": "0", "createdAt": created, "updatedAt": created,
+        "cancellationDate": None, "commissionAssetId": market_id.rsplit("_", 1)[1],
+        "commissionAmount": "0", "leverage": 1 if market_type == "Spot" else 10,
+        "fillFactor": "0", "takeProfit": None, "stopLoss": None,
+    }
+
+
+def _b2_fill(order: dict[str, Any], rng: random.Random, ticks: int) -> bool:
+    """A partial fill of ``order`` in place; False when it filled completely (it leaves)."""
+    amount = Decimal(order["requestedAmount"])
+    remaining = Decimal(order["remainingAmount"])
+    step = Decimal(1).scaleb(-len(order["requestedAmount"].partition(".")[2]))
+    fill = max(step, (remaining * Decimal(rng.uniform(0.05, 0.6))).quantize(step))
+    if fill >= remaining:
+        return False
+    left = remaining - fill
+    filled = amount - left
+    price = Decimal(order["requestedPrice"])
+    done_before = amount - remaining
+    vwap = (Decimal(order["executionPrice"]) * done_before + price * fill) / filled
+    order["remainingAmount"] = str(left)
+    order["executionPrice"] = str(vwap.quantize(price))
+    order["status"] = "Working"
+    order["fillFactor"] = str((filled / amount).quantize(Decimal("0.0001")))
+    order["updatedAt"] = _iso(ticks, True)
+    return True
+
+
+def make_b2_frames(count: int, orders: int, seed: int = 11) -> list[str]:
+    """``count`` OpenOrders StreamItem frames (text, ``0x1E``-terminated) for one trading account
+    holding about ``orders`` open orders; each frame changes 1–3 of them: a new order, a partial
+    fill, or one that left (cancelled or filled), as the venue re-sends the whole set (§3.7)."""
+    rng = random.Random(seed)
+    ticks = 17_477_617_518_990_000  # 2025-05-20T17:22:31.899Z
+    book: list[dict[str, Any]] = []
+    for _ in range(orders):
+        ticks += rng.randint(10_000, 50_000_000)
+        book.append(_b2_order(rng, ticks))
+    frames = []
+    for _ in range(count):
+        for _ in range(rng.randint(1, 3)):
+            ticks += rng.randint(10_000, 20_000_000)
+            roll = rng.random() + (len(book) - orders) / 100  # drift back towards ``orders``
+            if roll < 0.3:
+                book.append(_b2_order(rng, ticks))
+            elif roll < 0.75 and book:
+                i = rng.randrange(len(book))
+                if not _b2_fill(book[i], rng, ticks):
+                    del book[i]
+            elif book:
+                del book[rng.randrange(len(book))]
+        msg = {"type": 2, "invocationId": "0", "item": book}
+        frames.append(json.dumps(msg, separators=(",", ":")) + "\x1e")
+    return frames
+
+
+def _b2_decoder() -> Decoder:
+    decoder = Decoder()
+    decoder.feed("{}\x1e")
+    decoder.next_message()
+    return decoder
+
+
+def time_b2_stateless(frames: Sequence[str]) -> float:
+    """Frame text → ``Decoder`` → ``parse_open_orders`` (a fresh parse of every order)."""
+    decoder = _b2_decoder()
+    feed = decoder.feed
+    next_message = decoder.next_message
+    parse = b2codec.parse_open_orders
+    account = B2_ACCOUNT
+    count = 0
+    start = time.perf_counter()
+    for f in frames:
+        feed(f)
+        while (msg := next_message()) is not None:
+            if type(msg) is StreamItem:
+                count += len(parse(msg, account))
+    elapsed = time.perf_counter() - start
+    assert count >= len(frames), count
+    return elapsed
+
+
+def time_b2_parser(frames: Sequence[str | bytes]) -> float:
+    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused), as the client reads
+    one trading account's stream."""
+    decoder = _b2_decoder()
+    feed = decoder.feed
+    next_message = decoder.next_message
+    parse = b2codec.OpenOrdersParser(B2_ACCOUNT).parse
+    count = 0
+    start = time.perf_counter()
+    for f in frames:
+        feed(f)
+        while (msg := next_message()) is not None:
+            if type(msg) is StreamItem:
+                count += len(parse(msg))
+    elapsed = time.perf_counter() - start
+    assert count >= len(frames), count
+    return elapsed
+
+
+def check_b2_parser(frames: Sequence[str]) -> None:
+    """The fast path gives what the stateless parser gives, frame by frame (not timed)."""
+    decoder = _b2_decoder()
+    parser = b2codec.OpenOrdersParser(B2_ACCOUNT)
+    for f in frames:
+        decoder.feed(f)
+        for msg in decoder:
+            assert isinstance(msg, StreamItem)
+            assert parser.parse(msg) == b2codec.parse_open_orders(msg, B2_ACCOUNT)
+
+
+def bench_b2trader(args: argparse.Namespace) -> None:
+    frames = make_b2_frames(args.b2_frames, args.b2_orders)
+    records = [f[:-1] for f in frames]  # json.loads refuses the 0x1E; it gets plain records
+    size = sum(len(f) for f in frames) / len(frames)
+    print(f"B2TRADER: {len(frames):,} OpenOrders frames of about {args.b2_orders:,} orders, "
+          f"1-3 changed per frame, mean {size / 1000:.0f} kB")
+    check_b2_parser(frames[:20])
+    as_bytes = [f.encode() for f in frames]  # recv(decode=False): text frames as UTF-8 bytes
+    n = len(frames)
+    ours = "frame→Decoder→OpenOrdersParser"
+    runs: dict[str, list[float]] = {
+        "orjson.loads": [], "frame→Decoder→parse_open_orders": [], ours: [], f"{ours}, bytes": []
+    }
+    for r in range(args.repeats):
+        t_json = _timed(time_json, records)
+        times = {
+            "orjson.loads": _timed(time_orjson, records),
+            "frame→Decoder→parse_open_orders": _timed(time_b2_stateless, frames),
+            ours: _timed(time_b2_parser, frames),
+            f"{ours}, bytes": _timed(time_b2_parser, as_bytes),  # type: ignore[arg-type]
+        }
+        for name, t in times.items():
+            runs[name].append(t_json / t)
+        print(f"run {r + 1}: json.loads {n / t_json:>5,.0f}/s  "
+              + "  ".join(f"{name} {n / t:>5,.0f}/s" for name, t in times.items()))
+    _report(runs, ours)
+
+
+def _report(runs: dict[str, list[float]], budgeted: str) -> None:
+    print(f"median ratios to json.loads (higher is faster; budget: {budgeted} >= 1.00x):")
+    width = max(len(name) for name in runs)
     for name, ratios in runs.items():
-        print(f"  {name:<20} {statistics.median(ratios):.2f}x "
+        print(f"  {name:<{width}} {statistics.median(ratios):.2f}x "
               f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--venue", choices=["all", "bitfinex", "b2trader"], default="all")
+    ap.add_argument("--frames", type=int, default=50_000, help="Bitfinex ou frames")
+    ap.add_argument("--orders", type=int, default=2_000, help="Bitfinex orders")
+    ap.add_argument("--b2-frames", type=int, default=300, help="B2TRADER OpenOrders frames")
+    ap.add_argument("--b2-orders", type=int, default=500, help="B2TRADER open orders per frame")
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args(argv)
+    if args.venue in ("all", "bitfinex"):
+        bench_bitfinex(args)
+    if args.venue in ("all", "b2trader"):
+        bench_b2trader(args)
     return 0
 
 

@@ -179,6 +179,8 @@ class B2traderClient(AccountReporter):
         self._awaiting_first: set[str] = set()
         self._latest_items: dict[str, signalr.StreamItem] = {}  # lists not read yet
         self._gate: asyncio.Semaphore | None = None
+        # per trading account: reuses the Order of every order its previous list already had
+        self._parsers: dict[str, codec.OpenOrdersParser] = {}
         self._live = False
         self._last_sent = 0.0
         self._last_received = 0.0
@@ -320,11 +322,7 @@ class B2traderClient(AccountReporter):
             self._ws = None
 
     def _use_accounts(self, accounts: Sequence[TradingAccount]) -> None:
-        labels = codec.account_labels(accounts)
-        keys = {
-            a.account_id: AccountKey(self.account.venue, f"{self.account.account}/{labels[a.account_id]}")
-            for a in accounts
-        }
+        keys = codec.trading_account_keys(self.account.account, accounts)
         for old in set(self._ids) - set(keys.values()):  # a trading account went away
             self._store.drop_account(old)
         self.trading = {a.account_id: a for a in accounts}
@@ -474,8 +472,11 @@ class B2traderClient(AccountReporter):
 
     def _apply_item(self, trading_id: str, item: signalr.StreamItem) -> None:
         key = self._keys[trading_id]
+        parser = self._parsers.get(trading_id)
+        if parser is None or parser.account != key:
+            parser = self._parsers[trading_id] = codec.OpenOrdersParser(key)
         try:
-            orders = codec.parse_open_orders(item, key)
+            orders = parser.parse(item)
         except MalformedFrame as exc:
             self.malformed_records += 1
             log.warning("%s: unreadable order list (%s)", key, exc)

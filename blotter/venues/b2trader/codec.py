@@ -349,6 +349,28 @@ def account_labels(accounts: Iterable[TradingAccount]) -> dict[str, str]:
     }
 
 
+def trading_account_key(config_name: str, label: str) -> AccountKey:
+    """The blotter account of one trading account: ``b2trader:<config name>/<label>``.
+
+    One configured account (a broker and an API token) may hold several trading accounts
+    (§1.3); each is an account of its own in the store, the table and the cancel scopes.
+    ``label`` comes from ``account_labels`` (unique within the configured account).
+    """
+    if not config_name or not label:
+        raise ValueError("config name and label are required")
+    return AccountKey(VENUE, f"{config_name}/{label}")
+
+
+def trading_account_keys(
+    config_name: str, accounts: Iterable[TradingAccount]
+) -> dict[str, AccountKey]:
+    """accountId → ``trading_account_key`` of each trading account, in the venue's order."""
+    return {
+        account_id: trading_account_key(config_name, label)
+        for account_id, label in account_labels(accounts).items()
+    }
+
+
 # -- fields ------------------------------------------------------------------------------------
 _DECIMAL: Final = re.compile(r"[-+]?[0-9]{1,40}(?:\.[0-9]{1,40})?")
 
@@ -489,9 +511,7 @@ def _category(item: Mapping[str, Any], market_id: str) -> str | None:
     return prefix.lower() if dot and prefix else None
 
 
-def _order(
-    item: Any, account: AccountKey, trading_account: str | None, *, in_open_list: bool
-) -> Order:
+def _order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
     if type(item) is not dict:
         raise MalformedFrame("order is not an object")
     order_id = item.get("orderId")
@@ -533,6 +553,8 @@ def _order(
     if tif and tif != "Gtc":
         order_type += f" {tif}"  # Gtc is the default; Ioc/Fok/Gtd/Day are worth seeing
 
+    # No group_id: B2TRADER has no order groups. The trading account is the AccountKey itself
+    # (``trading_account_key``), so a cancel scoped to an account is one trading account.
     return Order(
         venue=account.venue,
         account=account.account,
@@ -546,50 +568,53 @@ def _order(
         status_text=text,
         price=_opt_decimal(item, "requestedPrice", zero_is_none=True),  # null for Market
         avg_price=_opt_decimal(item, "executionPrice", zero_is_none=True),  # "0" unfilled, P-16
-        # The trading account (one config account may hold several, §1.3): ``group_id`` is the
-        # field the table shows and scopes cancels by; B2TRADER has no order groups of its own.
-        group_id=trading_account or None,
         created_ms=_opt_timestamp(item, "createdAt"),
         updated_ms=_opt_timestamp(item, "updatedAt"),
         category=_category(item, market_id),
     )
 
 
-def _order_list(
-    payload: Any, account: AccountKey, trading_account: str | None
-) -> tuple[Order, ...]:
+# Every field ``_order`` reads (a test holds it to that). ``OpenOrdersParser`` reuses an Order
+# only when these are all strings or null, so that equal objects mean equal fields of the same
+# type: ``==`` alone would take ``True`` or ``1.0`` for ``1``.
+_ORDER_FIELDS: Final = (
+    "orderId", "marketId", "marketDisplayName", "marketType", "side", "requestedAmount",
+    "remainingAmount", "status", "reason", "rejectDetails", "orderType", "timeInForce",
+    "requestedPrice", "executionPrice", "createdAt", "updatedAt",
+)
+
+
+def _reusable(item: dict[str, Any]) -> bool:
+    for name in _ORDER_FIELDS:
+        value = item.get(name)
+        if value is not None and type(value) is not str:
+            return False
+    return True
+
+
+def _order_items(payload: Any) -> list[Any]:
     if type(payload) is dict and type(payload.get("item")) is list:
         payload = payload["item"]  # the OpenPositions wrapping (P-12), tolerated here too
     if type(payload) is not list:
         raise MalformedFrame("OpenOrders item is not an array of orders")
-    return tuple(_order(o, account, trading_account, in_open_list=True) for o in payload)
+    return payload
 
 
-@_guarded
-def parse_open_orders(
-    payload: StreamItem | Any, account: AccountKey, trading_account: str | None = None
-) -> tuple[Order, ...]:
-    """An ``OpenOrders`` StreamItem (or its ``item``) → the account's open orders (§3.6).
+def _order_list(payload: Any, account: AccountKey) -> tuple[Order, ...]:
+    return tuple(_order(o, account, in_open_list=True) for o in _order_items(payload))
 
-    ``trading_account`` is the label put in ``Order.group_id`` (see ``account_labels``). Per the
-    notes' recommendation (§3.7, U-9) each item is the complete open set of that trading account.
-    """
-    if account.venue != VENUE:
-        raise ValueError(f"not a B2TRADER account: {account}")
-    if isinstance(payload, StreamItem):
-        try:
-            return _order_list(payload.item, account, trading_account)
-        except _InexactNumber:
-            if not payload.record:
-                return _order_list(_floats_to_decimals(payload.item), account, trading_account)
-            exact = _loads_exact(payload.record)
-            if type(exact) is not dict or "item" not in exact:
-                raise MalformedFrame("StreamItem record does not hold an item") from None
-            return _order_list(exact["item"], account, trading_account)
-    try:
-        return _order_list(payload, account, trading_account)
-    except _InexactNumber:
-        return _order_list(_floats_to_decimals(payload), account, trading_account)
+
+def _exact_payload(payload: StreamItem | Any) -> Any:
+    """The orders again, after a money field came as a JSON number read into a float (P-6):
+    re-read from the record with exact decimals, or without one from the floats' reprs."""
+    if not isinstance(payload, StreamItem):
+        return _floats_to_decimals(payload)
+    if not payload.record:
+        return _floats_to_decimals(payload.item)
+    exact = _loads_exact(payload.record)
+    if type(exact) is not dict or "item" not in exact:
+        raise MalformedFrame("StreamItem record does not hold an item")
+    return exact["item"]
 
 
 def _floats_to_decimals(value: Any) -> Any:
@@ -606,58 +631,103 @@ def _floats_to_decimals(value: Any) -> Any:
     return value
 
 
-def order_event(order: Order) -> Upsert | Closed:
-    return Upsert(order) if order.status.is_open else Closed(order)
+def _check_account(account: AccountKey) -> None:
+    if account.venue != VENUE:
+        raise ValueError(f"not a B2TRADER account: {account}")
 
 
-class OpenOrdersBook:
-    """The open orders of one config account across its trading accounts (pure, no I/O).
+@_guarded
+def parse_open_orders(payload: StreamItem | Any, account: AccountKey) -> tuple[Order, ...]:
+    """An ``OpenOrders`` StreamItem (or its ``item``) → the trading account's open orders (§3.6).
 
-    The store replaces an account's rows with each ``Snapshot``, but the venue sends one list per
-    trading account; ``replace`` returns the union to put in that ``Snapshot``. ``delta=True``
-    is the notes' switch for a delta stream (§3.7): upsert by orderId, drop terminal orders.
+    ``account`` is that trading account's key (``trading_account_key``). Per the notes'
+    recommendation (§3.7, U-9) each item is the complete open set of the trading account: put
+    the result in a ``Snapshot``. A stream reads faster through ``OpenOrdersParser``.
+    """
+    _check_account(account)
+    try:
+        return _order_list(payload.item if isinstance(payload, StreamItem) else payload, account)
+    except _InexactNumber:
+        return _order_list(_exact_payload(payload), account)
+
+
+class OpenOrdersParser:
+    """``parse_open_orders`` for one trading account's stream, reusing the unchanged orders.
+
+    Every item re-sends the whole open set (§3.7), and mostly only an order or two changed
+    since the last one. The parser keeps each order's raw object from the last item with the
+    ``Order`` built from it: an order whose raw object is equal again (and whose fields read
+    are strings or null) gets that same ``Order`` back, with no field parsed and no object
+    built; the others are parsed as ``parse_open_orders`` does. Orders missing from an item are
+    forgotten. ``parse(payload)`` equals ``parse_open_orders(payload, account)`` for every
+    JSON payload, and raises ``MalformedFrame`` where that raises (a property test holds both).
     """
 
-    __slots__ = ("_by_trading",)
+    __slots__ = ("_account", "_known")
 
-    def __init__(self) -> None:
-        self._by_trading: dict[str, dict[str, Order]] = {}
+    def __init__(self, account: AccountKey) -> None:
+        _check_account(account)
+        self._account = account
+        self._known: dict[str, tuple[dict[str, Any], Order]] = {}
 
-    def replace(
-        self, trading_account_id: str, orders: Iterable[Order], *, delta: bool = False
-    ) -> tuple[Order, ...]:
-        if delta:
-            book = self._by_trading.setdefault(trading_account_id, {})
-            for order in orders:
-                if order.status.is_open:
-                    book[order.order_id] = order
-                else:
-                    book.pop(order.order_id, None)
-        else:
-            self._by_trading[trading_account_id] = {o.order_id: o for o in orders}
-        return self.orders()
+    @property
+    def account(self) -> AccountKey:
+        return self._account
 
-    def remove(self, order_id: str) -> None:
-        """After a cancel confirmed by the DELETE reply, before the next item arrives."""
-        for book in self._by_trading.values():
-            book.pop(order_id, None)
+    def __len__(self) -> int:
+        """How many orders are remembered (those of the last item parsed)."""
+        return len(self._known)
 
-    def forget(self, trading_account_id: str | None = None) -> None:
-        """Drop one trading account (or all, on reconnect: wait for fresh items, §3.7)."""
-        if trading_account_id is None:
-            self._by_trading.clear()
-        else:
-            self._by_trading.pop(trading_account_id, None)
+    def reset(self) -> None:
+        """Forget the remembered orders (a new subscription; memory only, never correctness)."""
+        self._known = {}
 
-    def trading_account_of(self, order_id: str) -> str | None:
-        """The accountId a cancel of this order must send (P-17)."""
-        for trading_id, book in self._by_trading.items():
-            if order_id in book:
-                return trading_id
-        return None
+    @_guarded
+    def parse(self, payload: StreamItem | Any) -> tuple[Order, ...]:
+        """An ``OpenOrders`` StreamItem (or its ``item``) → the open orders, as a new tuple."""
+        try:
+            return self._parse(payload.item if isinstance(payload, StreamItem) else payload)
+        except _InexactNumber:
+            return self._parse(_exact_payload(payload))
 
-    def orders(self) -> tuple[Order, ...]:
-        return tuple(o for book in self._by_trading.values() for o in book.values())
+    def _parse(self, payload: Any) -> tuple[Order, ...]:
+        items = _order_items(payload)
+        try:
+            return self._parse_items(items)
+        except RecursionError:
+            # Comparing a deeply nested field the codec never reads: parse without reuse.
+            self._known = {}
+            return _order_list(items, self._account)
+
+    def _parse_items(self, items: list[Any]) -> tuple[Order, ...]:
+        account = self._account
+        known = self._known.get
+        kept: dict[str, tuple[dict[str, Any], Order]] = {}
+        orders: list[Order] = []
+        append = orders.append
+        for raw in items:
+            if type(raw) is dict:
+                order_id: Any = raw.get("orderId")
+                try:
+                    entry = known(order_id)
+                except TypeError:  # an unhashable orderId: _order below says what is wrong
+                    entry = None
+                if entry is not None and entry[0] == raw:
+                    kept[order_id] = entry
+                    append(entry[1])
+                    continue
+            order = _order(raw, account, in_open_list=True)
+            if _reusable(raw):
+                # A copy: equal to ``raw`` now, and safe from whoever holds ``raw`` changing it.
+                kept[order.order_id] = (dict(raw), order)
+            append(order)
+        self._known = kept
+        return tuple(orders)
+
+
+def order_event(order: Order) -> Upsert | Closed:
+    """One order of a delta stream (``openorders_semantics = delta``, §3.7) → a store event."""
+    return Upsert(order) if order.status.is_open else Closed(order)
 
 
 # -- cancel replies (§2.4, §2.7, §2.8) ---------------------------------------------------------
@@ -697,13 +767,11 @@ def _describe(order: Mapping[str, Any]) -> str:
 
 @_guarded
 def parse_cancel_reply(
-    raw: bytes | str,
-    account: AccountKey,
-    order_id: str | None = None,
-    trading_account: str | None = None,
+    raw: bytes | str, account: AccountKey, order_id: str | None = None
 ) -> CancelReply:
     """``{"order": {…, "status": "Cancelled", …}}`` → ``CancelReply``.
 
+    ``account`` is the key of the trading account the DELETE went to (``trading_account_key``).
     Cancelled → CANCELLED, Completed → FILLED, Expired/Rejected → CLOSED (gone, text says why),
     Started/Pending/Working or an unknown word → ``None``: report it and let the stream decide.
     """
@@ -720,7 +788,7 @@ def parse_cancel_reply(
     if order_id and replied_id != order_id:
         raise MalformedFrame(f"cancel reply for another order: {_short(replied_id)}")
     try:
-        order: Order | None = _order(item, account, trading_account, in_open_list=False)
+        order: Order | None = _order(item, account, in_open_list=False)
     except (MalformedFrame, *_PARSE_ERRORS):
         order = None  # a partial echo still tells the outcome by its status
     outcome = _CANCEL_OUTCOMES.get(venue_status)

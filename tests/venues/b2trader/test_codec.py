@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Ups
 from blotter.venues.b2trader import codec
 from blotter.venues.b2trader.codec import (
     MalformedFrame,
-    OpenOrdersBook,
+    OpenOrdersParser,
     TradingAccount,
     parse_timestamp,
 )
@@ -33,7 +34,8 @@ from blotter.venues.b2trader.signalr import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "b2trader"
-ACCOUNT = AccountKey("b2trader", "broker-main")
+# One trading account of the configured account "broker-main" (the lead's account model).
+ACCOUNT = AccountKey("b2trader", "broker-main/B2TRADER Hedging account")
 ORDER_ID = "01K2PF9XS29WN4JZRHMCTTQYJB"
 NOW_MS = 1_656_067_154_000  # the fixture JWT's iat
 
@@ -204,6 +206,20 @@ def test_parse_accounts_verbatim_example() -> None:
         "685a7eaa360f9e7416221a61": "B2TRADER Hedging account",
         "6891e70db552ff9c6fbbccf5": "B2TRADER Netting account",
     }
+    assert codec.trading_account_keys("broker-main", accounts) == {
+        "685a7eaa360f9e7416221a61": ACCOUNT,
+        "6891e70db552ff9c6fbbccf5": AccountKey("b2trader", "broker-main/B2TRADER Netting account"),
+    }
+
+
+def test_trading_account_key() -> None:
+    key = codec.trading_account_key("acme", "Main …0002")
+    assert key == AccountKey("b2trader", "acme/Main …0002")
+    assert str(key) == "b2trader:acme/Main …0002"
+    with pytest.raises(ValueError):
+        codec.trading_account_key("", "Main")
+    with pytest.raises(ValueError):
+        codec.trading_account_key("acme", "")
 
 
 def test_accounts_b2prime_fields_and_duplicate_names() -> None:
@@ -222,6 +238,11 @@ def test_accounts_b2prime_fields_and_duplicate_names() -> None:
         "aaaa0001": "Main …0001",
         "bbbb0002": "Main …0002",
         "cccc0003": "cccc0003",
+    }
+    assert codec.trading_account_keys("acme", accounts) == {
+        "aaaa0001": AccountKey("b2trader", "acme/Main …0001"),
+        "bbbb0002": AccountKey("b2trader", "acme/Main …0002"),
+        "cccc0003": AccountKey("b2trader", "acme/cccc0003"),
     }
 
 
@@ -273,7 +294,7 @@ def test_bad_timestamps(text: str) -> None:
 # -- OpenOrders (§3.6) -------------------------------------------------------------------------
 EXPECTED = Order(
     venue="b2trader",
-    account="broker-main",
+    account="broker-main/B2TRADER Hedging account",
     order_id="01JVQBFSTVC40VK03A0AY7K016",
     symbol="EUR/CHF",
     side=Side.BUY,
@@ -284,7 +305,7 @@ EXPECTED = Order(
     status_text="Pending",
     price=Decimal("0.9"),
     avg_price=None,
-    group_id="B2TRADER Hedging account",
+    group_id=None,  # B2TRADER has no order groups; the trading account is the AccountKey
     created_ms=1747761751899,
     updated_ms=1747761751900,
     category="cfd",
@@ -292,11 +313,15 @@ EXPECTED = Order(
 
 
 def test_open_orders_verbatim_example_field_by_field() -> None:
-    orders = codec.parse_open_orders(stream_item(), ACCOUNT, "B2TRADER Hedging account")
+    orders = codec.parse_open_orders(stream_item(), ACCOUNT)
     assert orders == (EXPECTED,)
     o = orders[0]
     assert type(o.amount) is Decimal and str(o.price) == "0.9"
-    assert o.key == ("b2trader", "broker-main", "01JVQBFSTVC40VK03A0AY7K016")
+    assert o.group_id is None
+    assert o.key == (
+        "b2trader", "broker-main/B2TRADER Hedging account", "01JVQBFSTVC40VK03A0AY7K016"
+    )
+    assert o.account_key == ACCOUNT
 
 
 def test_open_orders_from_the_decoder_and_from_the_bare_item() -> None:
@@ -308,10 +333,9 @@ def test_open_orders_from_the_decoder_and_from_the_bare_item() -> None:
     handshake, item = list(d)
     assert handshake == HandshakeResponse()
     assert isinstance(item, StreamItem)
-    assert codec.parse_open_orders(item, ACCOUNT, "B2TRADER Hedging account") == (EXPECTED,)
-    assert codec.parse_open_orders(item.item, ACCOUNT) == (
-        Order(**{**_fields(EXPECTED), "group_id": None}),
-    )
+    assert codec.parse_open_orders(item, ACCOUNT) == (EXPECTED,)
+    assert codec.parse_open_orders(item.item, ACCOUNT) == (EXPECTED,)
+    assert OpenOrdersParser(ACCOUNT).parse(item) == (EXPECTED,)
 
 
 def _fields(order: Order) -> dict[str, Any]:
@@ -395,7 +419,7 @@ def test_unknown_status_in_the_open_list_stays_open_and_verbatim() -> None:
 
 def test_unknown_fields_are_ignored() -> None:
     [o] = codec.parse_open_orders([order_json(comment="hi", newField={"a": [1]})], ACCOUNT)
-    assert o == Order(**{**_fields(EXPECTED), "group_id": None})
+    assert o == EXPECTED
 
 
 def test_order_events() -> None:
@@ -435,9 +459,7 @@ def test_malformed_items(item: Any) -> None:
 
 
 def test_nested_item_is_tolerated() -> None:
-    assert codec.parse_open_orders({"item": [order_json()]}, ACCOUNT) == (
-        Order(**{**_fields(EXPECTED), "group_id": None}),
-    )
+    assert codec.parse_open_orders({"item": [order_json()]}, ACCOUNT) == (EXPECTED,)
 
 
 def test_wrong_venue_account_is_refused() -> None:
@@ -445,45 +467,196 @@ def test_wrong_venue_account_is_refused() -> None:
         codec.parse_open_orders([], AccountKey("bybit", "x"))
 
 
-# -- the book across trading accounts ----------------------------------------------------------
-def test_book_replaces_per_trading_account() -> None:
-    book = OpenOrdersBook()
-    [a] = codec.parse_open_orders([order_json(orderId="A")], ACCOUNT, "Hedging")
-    [b] = codec.parse_open_orders([order_json(orderId="B")], ACCOUNT, "Netting")
-    assert book.replace("h", [a]) == (a,)
-    assert book.replace("n", [b]) == (a, b)
-    assert book.replace("h", []) == (b,)  # snapshot: A is gone, B untouched
-    assert book.trading_account_of("B") == "n"
-    assert book.trading_account_of("A") is None
-    book.remove("B")
-    assert book.orders() == ()
-    book.replace("h", [a])
-    book.forget()
-    assert book.orders() == ()
+# -- OpenOrdersParser: one trading account's stream, unchanged orders reused --------------------
+def item_record(orders: list[dict[str, Any]]) -> StreamItem:
+    msg = parse_message(json.dumps({"type": 2, "invocationId": "0", "item": orders}))
+    assert isinstance(msg, StreamItem)
+    return msg
 
 
-def test_book_delta_mode() -> None:
-    book = OpenOrdersBook()
-    [a] = codec.parse_open_orders([order_json(orderId="A")], ACCOUNT)
-    [b] = codec.parse_open_orders([order_json(orderId="B")], ACCOUNT)
-    [a_done] = codec.parse_open_orders([order_json(orderId="A", status="Cancelled")], ACCOUNT)
-    book.replace("h", [a], delta=True)
-    assert book.replace("h", [b], delta=True) == (a, b)
-    assert book.replace("h", [a_done], delta=True) == (b,)
-    book.forget("h")
-    assert book.orders() == ()
+def test_parser_reuses_unchanged_orders_and_rebuilds_changed_ones() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    assert parser.account == ACCOUNT and len(parser) == 0
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    first = parser.parse(item_record([a, b]))
+    assert first == (
+        Order(**{**_fields(EXPECTED), "order_id": "A"}),
+        Order(**{**_fields(EXPECTED), "order_id": "B"}),
+    )
+    assert len(parser) == 2
+    # A partial fill of B: A comes back as the very same object, B is a new one.
+    b_filled = {**b, "status": "Working", "remainingAmount": "2500", "executionPrice": "0.89",
+                "updatedAt": "2025-05-20T17:23:00.5Z"}
+    second = parser.parse(item_record([a, b_filled]))
+    assert second[0] is first[0]
+    assert second[1] == Order(
+        **{**_fields(EXPECTED), "order_id": "B", "remaining": Decimal(2500),
+           "status": OrderStatus.PARTIALLY_FILLED, "status_text": "Working",
+           "avg_price": Decimal("0.89"), "updated_ms": 1747761780500}
+    )
+    assert second == codec.parse_open_orders(item_record([a, b_filled]), ACCOUNT)
+    # The same item again (a duplicate snapshot): everything reused.
+    third = parser.parse(item_record([a, b_filled]))
+    assert third[0] is first[0] and third[1] is second[1]
 
+
+def test_parser_forgets_orders_that_left_the_list() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    [_, b1] = parser.parse([a, b])
+    assert parser.parse([a]) == (Order(**{**_fields(EXPECTED), "order_id": "A"}),)
+    assert len(parser) == 1
+    [_, b2] = parser.parse([a, b])  # B is back: parsed afresh, not served from memory
+    assert b2 == b1 and b2 is not b1
+    assert parser.parse([]) == () and len(parser) == 0
+
+
+def test_parser_notices_a_change_in_any_field_it_reads() -> None:
+    # Not only the fields that normally change: a same-id order with another side, market or
+    # creation time is parsed again (keying on a few "mutable" fields would serve the old one).
+    parser = OpenOrdersParser(ACCOUNT)
+    [base] = parser.parse([order_json()])
+    for changes, field, value in [
+        ({"side": "Sell"}, "side", Side.SELL),
+        ({"marketDisplayName": "EUR/USD"}, "symbol", "EUR/USD"),
+        ({"marketType": "Spot"}, "category", "spot"),
+        ({"timeInForce": "Ioc"}, "order_type", "Limit Ioc"),
+        ({"reason": "Admin"}, "status_text", "Pending · Admin"),
+        ({"rejectDetails": "late"}, "status_text", "Pending · late"),
+        ({"createdAt": "2025-05-20T17:22:31Z"}, "created_ms", 1747761751000),
+        ({"requestedAmount": "20000"}, "amount", Decimal(20000)),
+    ]:
+        [changed] = parser.parse([order_json(**changes)])
+        assert getattr(changed, field) == value, changes
+        assert changed != base
+        [again] = parser.parse([order_json()])
+        assert again == base
+
+
+def test_parser_ignores_fields_it_does_not_read_but_still_sees_them_change() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    [base] = parser.parse([order_json()])
+    [same] = parser.parse([order_json(commissionAmount="0.5", takeProfit={"price": "1"})])
+    assert same == base and same is not base  # the raw object changed: built again, equal
+
+
+@pytest.mark.parametrize(
+    "name", sorted(set(json.loads(raw("ws_open_orders.txt")[:-1])["item"][0])
+                   - set(codec._ORDER_FIELDS)),
+)
+def test_order_fields_lists_every_field_the_codec_reads(name: str) -> None:
+    # The parser's type check covers codec._ORDER_FIELDS: a field outside it must not matter.
+    for value in (None, 1, 1.5, True, "x", [1], {"a": 1}):
+        assert codec.parse_open_orders([order_json(**{name: value})], ACCOUNT) == (EXPECTED,)
+
+
+def test_parser_numbers_are_never_reused_by_equality() -> None:
+    # 1 == 1.0 == True in Python, but they parse differently (True is malformed): an order
+    # whose fields are not all strings is parsed every time, like the stateless parser does.
+    parser = OpenOrdersParser(ACCOUNT)
+    [one] = parser.parse([order_json(requestedAmount=1, remainingAmount=1)])
+    assert one.amount == 1 and type(one.amount) is Decimal
+    with pytest.raises(MalformedFrame, match="requestedAmount"):
+        parser.parse([order_json(requestedAmount=True, remainingAmount=1)])
+    [again] = parser.parse([order_json(requestedAmount=1, remainingAmount=1)])
+    assert again == one and again is not one
+
+
+def test_parser_reads_json_numbers_exactly() -> None:
+    # P-6: a float in a money field sends the whole item back to the record, as the stateless
+    # parser does; the string-only orders of that item are still reused.
+    parser = OpenOrdersParser(ACCOUNT)
+    a = order_json(orderId="A")
+    [a1] = parser.parse(item_record([a]))
+    record = json.dumps({"type": 2, "invocationId": "0", "item": [
+        a, order_json(orderId="N", requestedPrice="@@")]}).replace('"@@"', "0.90000000000000000001")
+    msg = parse_message(record)
+    assert isinstance(msg, StreamItem)
+    a2, n = parser.parse(msg)
+    assert a2 is a1
+    assert n.price == Decimal("0.90000000000000000001")
+    assert (a2, n) == codec.parse_open_orders(msg, ACCOUNT)
+    [p] = parser.parse([order_json(requestedPrice=0.1)])  # no record: the float's repr
+    assert p.price == Decimal("0.1")
+
+
+def test_parser_malformed_item_raises_and_keeps_what_it_knew() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    [a] = parser.parse([order_json(orderId="A")])
+    for bad in ([order_json(orderId="A"), order_json(side="Long")], [order_json(), None],
+                [order_json(), {"orderId": ["x"]}], {"item": 5}, "x"):
+        with pytest.raises(MalformedFrame):
+            parser.parse(bad)
+    assert len(parser) == 1
+    assert parser.parse([order_json(orderId="A")])[0] is a
+
+
+def test_parser_refuses_mappings_that_are_not_plain_objects() -> None:
+    # A dict subclass compares equal to a kept dict, but no JSON parser makes one and the
+    # stateless parser refuses it: so does the parser, even when it knows an equal order.
+    parser = OpenOrdersParser(ACCOUNT)
+    parser.parse([order_json()])
+    with pytest.raises(MalformedFrame, match="not an object"):
+        codec.parse_open_orders([OrderedDict(order_json())], ACCOUNT)
+    with pytest.raises(MalformedFrame, match="not an object"):
+        parser.parse([OrderedDict(order_json())])
+
+
+def test_parser_copies_what_it_remembers() -> None:
+    # A caller changing the object it passed cannot make the parser serve a stale order.
+    parser = OpenOrdersParser(ACCOUNT)
+    item = order_json()
+    [before] = parser.parse([item])
+    item["remainingAmount"] = "4000"
+    [after] = parser.parse([item])
+    assert before.remaining == 10000 and after.remaining == 4000
+    assert after.status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_parser_survives_deeply_nested_fields_it_never_reads() -> None:
+    # orjson reads up to 1024 levels; comparing two such values (not the same object) with the
+    # remembered one overflows Python's recursion limit: parse without reuse instead.
+    def deep() -> Any:
+        value: Any = "x"
+        for _ in range(1020):
+            value = [value]
+        return value
+
+    parser = OpenOrdersParser(ACCOUNT)
+    assert parser.parse([order_json(takeProfit=deep())]) == (EXPECTED,)
+    assert len(parser) == 1
+    assert parser.parse([order_json(takeProfit=deep())]) == (EXPECTED,)
+    assert len(parser) == 0  # that item was parsed without the memory
+
+
+def test_parser_duplicate_ids_wrapped_items_and_reset() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    sell = order_json(side="Sell")
+    both = parser.parse({"item": [order_json(), sell]})
+    assert [o.side for o in both] == [Side.BUY, Side.SELL]
+    assert len(parser) == 1  # kept by orderId: the last of the duplicates
+    again = parser.parse([sell, order_json()])  # swapped: the kept one is found by id
+    assert again == (both[1], both[0])
+    assert again[0] is both[1]
+    parser.reset()
+    assert len(parser) == 0
+    assert parser.parse([order_json()]) == (EXPECTED,)
+
+
+def test_parser_refuses_another_venue() -> None:
+    with pytest.raises(ValueError):
+        OpenOrdersParser(AccountKey("bybit", "x"))
 
 # -- cancel replies (§2.4) ---------------------------------------------------------------------
 def test_cancel_reply_cancelled() -> None:
-    reply = codec.parse_cancel_reply(raw("rest_cancel_cancelled.json"), ACCOUNT, ORDER_ID, "Main")
+    reply = codec.parse_cancel_reply(raw("rest_cancel_cancelled.json"), ACCOUNT, ORDER_ID)
     assert reply.outcome is Outcome.CANCELLED
     assert reply.order_id == ORDER_ID
     assert reply.venue_status == "Cancelled"
     assert reply.text == "Cancelled: BTC/USDT buy 0.02 @ 115193.35 (01K2PF9XS29WN4JZRHMCTTQYJB)"
     assert reply.order == Order(
         venue="b2trader",
-        account="broker-main",
+        account="broker-main/B2TRADER Hedging account",
         order_id=ORDER_ID,
         symbol="BTC/USDT",
         side=Side.BUY,
@@ -493,7 +666,6 @@ def test_cancel_reply_cancelled() -> None:
         status=OrderStatus.CANCELLED,
         status_text="Cancelled",
         price=Decimal("115193.35"),
-        group_id="Main",
         created_ms=parse_timestamp("2025-08-14T09:12:03.117Z"),
         updated_ms=parse_timestamp("2025-08-14T09:15:41.502Z"),
         category="spot",
@@ -670,7 +842,9 @@ def test_retry_after(value: str | None, now_ms: int | None, expected: float | No
 def test_error_notice() -> None:
     err = codec.parse_cancel_error(404, b"", "123")
     n = codec.error_notice(err, ACCOUNT, ts_ms=5, order_ids=("123",))
-    assert (n.venue, n.account, n.level, n.ts_ms) == ("b2trader", "broker-main", Level.WARNING, 5)
+    assert (n.venue, n.account, n.level, n.ts_ms) == (
+        "b2trader", "broker-main/B2TRADER Hedging account", Level.WARNING, 5
+    )
     assert n.line() == "HTTP 404: Order 123: not found"
     assert n.order_ids == ("123",)
     assert codec.error_notice(codec.parse_cancel_error(403, b"", "1"), ACCOUNT).level is Level.ERROR

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blotter.core.order import AccountKey, Order
@@ -156,3 +156,116 @@ def test_jwt_and_timestamps_never_raise_anything_else(text: str) -> None:
         codec.parse_timestamp(text)
     except MalformedFrame:
         pass
+
+
+# -- OpenOrdersParser == parse_open_orders over sequences of items ---------------------------
+# Small value pools, so that successive items repeat orders exactly (reuse happens) and differ
+# in every way the codec cares about: each field it reads, types that compare equal (1, 1.0,
+# True), fields it ignores, objects that are not orders, numbers that need the exact re-read.
+FIELD_VALUES: dict[str, list[Any]] = {
+    "orderId": ["A", "B", "C", "", None, 7],
+    "marketId": ["cfd.eur_chf", "spot.btc_usdt", "", None],
+    "marketDisplayName": ["EUR/CHF", "BTC/USDT", "", None],
+    "marketType": ["Cfd", "Spot", None, 1],
+    "side": ["Buy", "Sell", "Long", None],
+    "requestedAmount": ["10000", "1", "0.1", 10000, 10000.0, 0.1, 1, True, None, "-1", "1e5"],
+    "remainingAmount": ["10000", "2500", "0", "", 2500, 2500.0, 0, False, None, "NaN"],
+    "status": ["Pending", "Working", "Started", "Cancelled", "Completed", "Frozen", None, 2],
+    "reason": ["Trader", "StopOut", None, 0],
+    "rejectDetails": [None, "late\nreply", 1.5],
+    "orderType": ["Limit", "Market", None],
+    "timeInForce": ["Gtc", "Ioc", None],
+    "requestedPrice": ["0.9", "0", None, 0.9, 1, "0.90000000000000000001"],
+    "executionPrice": ["0", "0.89", 0.89, None],
+    "createdAt": ["2025-05-20T17:22:31.899Z", "2025-05-20T17:22:31.9001213Z", None, "bad", 5],
+    "updatedAt": ["2025-05-20T17:22:31.9001213Z", "2025-05-20T17:23:00.5Z", None],
+    "commissionAmount": ["0", "0.5", 0.5],
+    "leverage": [1, 1.0, True, 10],
+    "takeProfit": [None, {"price": "1"}, [1]],
+}
+orders_edit = st.one_of(
+    st.tuples(st.just("set"), st.integers(0, 3), st.sampled_from(sorted(FIELD_VALUES)),
+              st.integers(0, 10)),
+    st.tuples(st.just("del"), st.integers(0, 3), st.sampled_from(sorted(FIELD_VALUES))),
+    st.tuples(st.just("drop"), st.integers(0, 3)),
+    st.tuples(st.just("add"), st.sampled_from(["A", "B", "C", "D"])),
+    st.tuples(st.just("swap"), st.integers(0, 3), st.integers(0, 3)),
+    st.tuples(st.just("junk"), st.sampled_from([None, "x", 5, [], [ORDER]])),
+    st.tuples(st.just("retype")),
+)
+
+
+def _retype(value: Any) -> Any:
+    """An equal value of another type: 1 ↔ True, 0 ↔ False, 2 → 2.0, 2.0 → 2."""
+    if type(value) is bool:
+        return int(value)
+    if type(value) is int:
+        return bool(value) if value in (0, 1) else float(value)
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+item_form = st.sampled_from(["list", "wrapped", "stream", "stream without record"])
+
+
+def _apply(book: list[Any], edit: tuple[Any, ...]) -> None:
+    kind = edit[0]
+    if kind == "add":
+        book.append({**ORDER, "orderId": edit[1]})
+    elif not book:
+        return
+    elif kind == "set" and type(target := book[edit[1] % len(book)]) is dict:
+        values = FIELD_VALUES[edit[2]]
+        target[edit[2]] = values[edit[3] % len(values)]
+    elif kind == "del" and type(target := book[edit[1] % len(book)]) is dict:
+        target.pop(edit[2], None)
+    elif kind == "drop":
+        del book[edit[1] % len(book)]
+    elif kind == "swap":
+        i, j = edit[1] % len(book), edit[2] % len(book)
+        book[i], book[j] = book[j], book[i]
+    elif kind == "junk":
+        book.append(edit[1])
+    elif kind == "retype":
+        for target in book:
+            if type(target) is dict:
+                for name, value in target.items():
+                    target[name] = _retype(value)
+
+
+def _payload(book: list[Any], form: str) -> Any:
+    item = json.loads(dumps(book))  # fresh objects, as each StreamItem brings
+    if form == "wrapped":
+        return {"item": item}
+    if form == "stream":
+        return StreamItem("0", item, dumps({"type": 2, "invocationId": "0", "item": book}))
+    if form == "stream without record":
+        return StreamItem("0", item)
+    return item
+
+
+def _outcome(parse: Any, payload: Any) -> tuple[Order, ...] | str:
+    try:
+        return tuple(parse(payload))
+    except MalformedFrame:
+        return "MalformedFrame"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.lists(orders_edit, max_size=3), item_form), min_size=1,
+                max_size=12))
+@example([([("set", 0, "requestedAmount", 6)], "list"), ([("retype",)], "list")])  # 1, True
+@example([([], "stream"), ([("set", 1, "side", 1)], "stream"), ([], "wrapped")])
+def test_parser_equals_the_stateless_parser_on_any_sequence(
+    steps: list[tuple[list[tuple[Any, ...]], str]],
+) -> None:
+    parser = codec.OpenOrdersParser(ACCOUNT)
+    book: list[Any] = [{**ORDER, "orderId": "A"}, {**ORDER, "orderId": "B"}]
+    for edits, form in steps:
+        for edit in edits:
+            _apply(book, edit)
+        payload = _payload(book, form)
+        expected = _outcome(lambda p: codec.parse_open_orders(p, ACCOUNT), payload)
+        got = _outcome(parser.parse, payload)
+        assert got == expected
+        if type(got) is tuple:
+            assert len(parser) <= len(got)  # only what is in the last item is remembered
