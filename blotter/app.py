@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -107,22 +108,34 @@ async def _main(options: Options) -> int:
     window.show()
     restore_signals = _close_on_signals(window.close)
 
+    demo_start: asyncio.Task[None] | None = None
+
+    async def start_demo() -> None:
+        nonlocal demo
+        if demo is not None:
+            return
+        demo = Demo(engine)
+        try:
+            await demo.start()
+            window.add_demo_menu(demo.fault_items())
+        except Exception as exc:
+            log.exception("demo mode could not start")
+            notices.publish(
+                Notice("blotter", "", Level.ERROR, f"Demo mode could not start: {exc}")
+            )
+        window.refresh()
+
+    def on_demo_requested() -> None:
+        nonlocal demo_start
+        if demo_start is None:
+            demo_start = loop.create_task(start_demo())
+
+    window.demo_requested.connect(on_demo_requested)
     try:
         if options.demo:
-            demo = Demo(engine)
-            try:
-                await demo.start()
-                window.add_demo_menu(demo.fault_items())
-            except Exception as exc:
-                log.exception("demo mode could not start")
-                notices.publish(
-                    Notice("blotter", "", Level.ERROR, f"Demo mode could not start: {exc}")
-                )
-        elif options.config is not None:
-            notices.publish(
-                Notice("blotter", "", Level.INFO,
-                       f"Accounts from {options.config} are not supported yet.")
-            )
+            await start_demo()
+        else:
+            _open_accounts(engine, window, options)
 
         if options.quit_after is not None:
             def finish() -> None:
@@ -143,6 +156,29 @@ async def _main(options: Options) -> int:
             shutil.rmtree(settings_dir, ignore_errors=True)
         window.deleteLater()
     return exit_code
+
+
+def _open_accounts(engine: Engine, window: Any, options: Options) -> None:
+    """The trader's own accounts: read the file, connect each, hand the manager to the window.
+    A broken file is shown (file, line, field), not raised."""
+    from blotter.account_manager import AccountManager
+    from blotter.config import ConfigError, display_path, resolve_config_path
+
+    path = resolve_config_path(
+        str(options.config) if options.config is not None else None, os.environ
+    )
+    manager = AccountManager(engine, path)
+    error = None
+    try:
+        manager.load()
+    except ConfigError as exc:
+        error = str(exc)
+        engine.notices.publish(Notice("blotter", "", Level.ERROR, error))
+    else:
+        manager.connect_all()
+        if not manager.config.accounts:
+            log.info("no accounts in %s", display_path(path))
+    window.set_account_manager(manager, error)
 
 
 async def _shutdown(engine: Engine, demo: Demo | None) -> None:

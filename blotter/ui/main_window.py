@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
+    QPushButton,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
@@ -32,6 +34,7 @@ from blotter.core.cancel import CancelScope, ScopeKind
 from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import Order
 from blotter.ui import theme
+from blotter.ui.accounts_dialog import AccountForm, AccountsDialog
 from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel, VenueLabel, default_venue_label
 from blotter.ui.orders_view import CancelActions, OrdersProxyModel, OrdersView
@@ -39,11 +42,15 @@ from blotter.ui.resources import icon
 from blotter.ui.status_bar import STATE_WORDS, StatusBar
 
 if TYPE_CHECKING:
+    from blotter.account_manager import AccountManager
     from blotter.engine import Engine
 
 log = logging.getLogger(__name__)
 
-NO_ACCOUNTS = "No accounts configured. Run `blotter --demo` to try it on simulated venues."
+NO_ACCOUNTS = (
+    "Add your Bitfinex, Bybit or B2TRADER broker account (keys stay in the OS keyring), "
+    "or try blotter on simulated venues first."
+)
 NO_ORDERS = "No open orders"
 SETTINGS_VERSION = 1
 
@@ -87,14 +94,32 @@ class EmptyState(QWidget):
         self.states.setObjectName("emptyStates")
         self.states.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.states.setTextFormat(Qt.TextFormat.RichText)
+        # first run: the two ways in
+        self.first_run = QWidget(self)
+        buttons = QHBoxLayout(self.first_run)
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addStretch(1)
+        self.demo_button = QPushButton("Try the demo", self.first_run)
+        self.add_button = QPushButton("Add account…", self.first_run)
+        self.add_button.setDefault(True)
+        buttons.addWidget(self.demo_button)
+        buttons.addSpacing(10)
+        buttons.addWidget(self.add_button)
+        buttons.addStretch(1)
+        self.first_run.setVisible(False)
         layout.addWidget(self.title)
         layout.addSpacing(6)
         layout.addWidget(self.detail)
         layout.addSpacing(10)
         layout.addWidget(self.states)
+        layout.addSpacing(14)
+        layout.addWidget(self.first_run)
         layout.addStretch(4)
 
-    def show_message(self, title: str, detail: str, states: list[AccountState]) -> None:
+    def show_message(
+        self, title: str, detail: str, states: list[AccountState], first_run: bool = False
+    ) -> None:
+        self.first_run.setVisible(first_run)
         self.title.setText(title)
         self.detail.setText(detail)
         self.detail.setVisible(bool(detail))
@@ -118,6 +143,7 @@ def _html(text: str) -> str:
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    demo_requested = Signal()  # "Try the demo" on the first-run view
 
     def __init__(
         self,
@@ -134,6 +160,11 @@ class MainWindow(QMainWindow):
         self._tasks: set[asyncio.Future[Any]] = set()
         self._confirm_dialog: CancelConfirmDialog | None = None
         self.notice_log: NoticeLogDialog | None = None
+        self.accounts: AccountManager | None = None
+        self.accounts_dialog: AccountsDialog | None = None
+        self.account_form: AccountForm | None = None
+        self.config_error: str | None = None  # why the accounts file could not be read
+        self.demo_running = False
 
         self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label)
         self.proxy = OrdersProxyModel(self)
@@ -150,6 +181,8 @@ class MainWindow(QMainWindow):
         self.view.set_menu_actions(self.actions_.menu_entries())
 
         self.empty = EmptyState(self, engine.venue_label)
+        self.empty.demo_button.clicked.connect(self._start_demo)
+        self.empty.add_button.clicked.connect(self.add_account)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty)
@@ -198,6 +231,12 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
+        self.accounts_action = QAction("Accounts…", self)
+        self.accounts_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.accounts_action.triggered.connect(self.show_accounts)
+        self.accounts_action.setEnabled(False)
+        self.accounts_action.setToolTip("Demo mode uses simulated accounts")
+        self.addAction(self.accounts_action)
         self.reset_columns_action = QAction("Reset Columns", self)
         self.reset_columns_action.triggered.connect(self.reset_columns)
         for action in (self.find_action, self.log_action, self.quit_action):
@@ -237,6 +276,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.accounts_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         orders = menus.addMenu("&Orders")
         orders.setToolTipsVisible(True)
@@ -288,7 +329,13 @@ class MainWindow(QMainWindow):
             self.engine.states.current.values(), key=lambda s: (s.venue, s.account)
         )
         if not self.engine.clients and total == 0:
-            self.empty.show_message("No accounts", NO_ACCOUNTS, [])
+            if self.config_error is not None:
+                self.empty.show_message("The accounts file has an error", self.config_error,
+                                        states, first_run=True)
+            else:
+                self.empty.show_message("No accounts yet", NO_ACCOUNTS, states,
+                                        first_run=not self.demo_running)
+            self.empty.add_button.setEnabled(self.accounts is not None)
             self.stack.setCurrentWidget(self.empty)
         elif total == 0:
             self.empty.show_message(NO_ORDERS, "", states)
@@ -309,6 +356,45 @@ class MainWindow(QMainWindow):
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filter_edit.selectAll()
+
+    # -- accounts ------------------------------------------------------------------------------
+    def set_account_manager(self, manager: AccountManager, error: str | None = None) -> None:
+        """Real accounts: File → Accounts… and the first-run view's Add account."""
+        self.accounts = manager
+        self.config_error = error
+        self.accounts_action.setEnabled(True)
+        self.accounts_action.setToolTip("Add, change, test or remove accounts (Ctrl+,)")
+        manager.subscribe(self._accounts_changed)
+        self.refresh()
+
+    def _accounts_changed(self) -> None:
+        self.config_error = None
+        self._schedule_refresh()
+
+    def show_accounts(self) -> AccountsDialog | None:
+        if self.accounts is None:
+            return None
+        if self.accounts_dialog is not None:
+            self.accounts_dialog.raise_()
+            self.accounts_dialog.activateWindow()
+            return self.accounts_dialog
+        dialog = AccountsDialog(self.accounts, self)
+        dialog.finished.connect(lambda *_: setattr(self, "accounts_dialog", None))
+        self.accounts_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def add_account(self) -> AccountForm | None:
+        if self.accounts is None:
+            return None
+        form = AccountForm(self.accounts, None, self)
+        form.finished.connect(lambda *_: setattr(self, "account_form", None))
+        self.account_form = form
+        form.open()
+        return form
+
+    def _start_demo(self) -> None:
+        self.demo_requested.emit()
 
     # -- cancels -------------------------------------------------------------------------------
     def _on_cancel_clicked(self, order: Order) -> None:
@@ -380,6 +466,7 @@ class MainWindow(QMainWindow):
         items, e.g. faults the venue can play, so a trader can see what the blotter does when a
         venue misbehaves. An action may return an awaitable; it runs on the loop, and a failure
         becomes an error notice."""
+        self.demo_running = True
         menu = self.menuBar().addMenu("&Demo")
         for title, items in sections:
             sub = menu.addMenu(title)
