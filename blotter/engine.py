@@ -115,6 +115,14 @@ class Engine:
         client = self.client_for(account)
         return client.capabilities if client is not None else None
 
+    def account_note(self, venue: str, account: str) -> str:
+        """What the trader must know about how an account is connected (shown beside its
+        connection light): today, a Bitfinex dead-man switch that is on."""
+        client = self.client_for(AccountKey(venue, account))
+        if client is not None and getattr(client, "dead_man_switch", False) is True:
+            return "dead-man switch on"
+        return ""
+
     def venue_label(self, venue: str, account: str) -> str:
         """What the trader calls the venue of an account: "Bitfinex", "Bybit", or a B2TRADER
         broker's own name ("Acme")."""

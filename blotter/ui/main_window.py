@@ -189,7 +189,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
 
         self.status_bar = StatusBar(
-            engine.notices, engine.states, self, venue_label=engine.venue_label
+            engine.notices, engine.states, self, venue_label=engine.venue_label,
+            account_note=engine.account_note,
         )
         self.status_bar.log_requested.connect(self.show_notice_log)
         self.setStatusBar(self.status_bar)

@@ -102,10 +102,12 @@ class ConnectionIndicator(QWidget):
         state: AccountState,
         parent: QWidget | None = None,
         venue_label: VenueLabel = default_venue_label,
+        note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setObjectName("connection")
         self._venue_label = venue_label
+        self.note = note  # e.g. "dead-man switch on": said beside the name, always
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(5)
@@ -120,12 +122,17 @@ class ConnectionIndicator(QWidget):
     def update_state(self, state: AccountState) -> None:
         self.state = state
         self.dot.set_colour(theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT))
-        self.setToolTip(state_text(state, self._venue_label))
+        tip = state_text(state, self._venue_label)
+        name = state.account
+        if self.note:
+            name = f"{state.account} · {self.note}"
+            tip += f"\n{self.note}: the venue cancels this account's orders if the connection drops"
+        self.setToolTip(tip)
         # a colour alone is easy to miss: say it in words whenever the account is not live
         if state.state is VenueState.LIVE:
-            self.label.setText(state.account)
+            self.label.setText(name)
         else:
-            self.label.setText(f"{state.account} {STATE_WORDS.get(state.state, state.state.value)}")
+            self.label.setText(f"{name} {STATE_WORDS.get(state.state, state.state.value)}")
         self.label.setProperty("state", state.state.value)
         self.label.style().unpolish(self.label)
         self.label.style().polish(self.label)
@@ -164,10 +171,12 @@ class StatusBar(QStatusBar):
         *,
         history: int = 1000,
         venue_label: VenueLabel = default_venue_label,
+        account_note: VenueLabel | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("statusBar")
         self.venue_label = venue_label
+        self.account_note = account_note
         self.setSizeGripEnabled(False)
         self.notice_label = NoticeLabel(self)
         self.notice_label.clicked.connect(self.log_requested)
@@ -241,7 +250,8 @@ class StatusBar(QStatusBar):
                 indicator.deleteLater()
             return
         if indicator is None:
-            indicator = ConnectionIndicator(state, self, self.venue_label)
+            note = self.account_note(state.venue, state.account) if self.account_note else ""
+            indicator = ConnectionIndicator(state, self, self.venue_label, note)
             self._indicators[state.account_key] = indicator
             self.addPermanentWidget(indicator)
         else:

@@ -104,7 +104,7 @@ async def test_first_run_add_account_tests_the_key_then_connects_without_restart
     qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
     await until(lambda: window.account_form is None)
     await until(lambda: window.model.rowCount() == 4, timeout=10)
-    assert window.stack.currentWidget() is window.view
+    await until(lambda: window.stack.currentWidget() is window.view)  # the next refresh
     text = (tmp_path / "config.toml").read_text()
     assert 'name = "by-main"' in text and sim.rest_url in text
     assert credentials["api_key"] not in text and credentials["api_secret"] not in text
@@ -192,3 +192,26 @@ async def test_a_broken_accounts_file_is_shown_with_file_line_and_field(
     finally:
         close_window(win)
         await engine.stop()
+
+
+async def test_a_dead_man_switch_that_is_on_is_shown_beside_the_account(
+    window: Any, tmp_path: Path
+) -> None:
+    from blotter import config as cfg
+    from blotter.sim.bitfinex import BitfinexSimulator
+
+    sim = BitfinexSimulator(seed=3)
+    await sim.start()
+    try:
+        on = cfg.make_account("bfx-dms", "bitfinex", rest_url=sim.rest_url, ws_url=sim.ws_url,
+                              dead_man_switch=True)
+        window.accounts.nonce_dir = tmp_path / "nonces"
+        await window.accounts.add(on, sim.credentials)
+        key = AccountKey("bitfinex", "bfx-dms")
+        await until(lambda: window.status_bar.indicator(key) is not None)
+        indicator = window.status_bar.indicator(key)
+        await until(lambda: indicator.label.text() == "bfx-dms · dead-man switch on")
+        assert "cancels this account's orders if the connection drops" in indicator.toolTip()
+    finally:
+        await window.engine.stop()
+        await sim.stop()
