@@ -39,13 +39,10 @@ def test_without_accounts_the_window_still_opens(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_reserved_commands_say_not_yet():
-    from blotter.cli import main
-
-    assert main(["orders"]) == 2
-    done = _run(["cancel", "--all"], timeout=20)
+def test_a_command_without_its_scope_is_a_usage_error():
+    done = _run(["cancel", "--account", "nobody"], timeout=20)
     assert done.returncode == 2
-    assert "blotter: the 'cancel' command is not available yet" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def _venue_ids(venue: str, sim: Any) -> set[str]:

@@ -1,0 +1,529 @@
+"""The headless runner behind ``blotter orders`` and ``blotter cancel`` (design.md §6).
+
+The same engine and venue clients as the window, on a plain asyncio loop, connected only for as
+long as the command runs: start the clients, wait (bounded) until every account is live, read
+the store or cancel through ``Engine.cancel``, and stop the clients again whatever happened.
+
+Nothing here prints: the command line (``blotter.cli``) turns what comes back into text and exit
+codes. Expected trouble is a ``CommandError`` carrying its exit code and a readable message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final, Self
+
+from blotter.accounts import account_key, make_client
+from blotter.config import AccountConfig, Config, make_account
+from blotter.core.cancel import CancelResult, CancelScope, OrderOutcome, Outcome
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Order
+from blotter.core.store import OrderStore
+from blotter.engine import Engine
+
+log = logging.getLogger("blotter.headless")
+
+EXIT_OK: Final = 0  # everything asked for is confirmed by the venue
+EXIT_NOT_CANCELLED: Final = 1  # some orders not cancelled (each reported)
+EXIT_USAGE: Final = 2  # usage or configuration error
+EXIT_CONNECTION: Final = 3  # authentication or connection failure
+EXIT_INTERRUPTED: Final = 130  # Ctrl+C
+
+ORDERS_TIMEOUT: Final = 20.0  # s, `blotter orders`: connect and load
+CANCEL_TIMEOUT: Final = 30.0  # s, `blotter cancel`: connect, cancel and confirm
+STOP_TIMEOUT: Final = 5.0  # s, closing the clients
+# A client's own wait for a confirmation is kept this much inside the command's deadline, so it
+# reports "timed out" itself (and re-queries where it does) before the deadline cuts it off.
+CONFIRM_MARGIN: Final = 2.0
+
+_RETRYING = re.compile(r";\s*retrying in [\d.]+ s$")
+
+
+class CommandError(Exception):
+    """Expected trouble: ``str()`` is the message for the trader, ``code`` the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------------------------
+# which accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A configured account to connect, with its secrets (never shown in a repr)."""
+
+    account: AccountConfig
+    credentials: Mapping[str, str] = field(repr=False)
+
+    @property
+    def key(self) -> AccountKey:
+        return account_key(self.account)
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """An account as named on the command line: a configured account (for a B2TRADER login:
+    every trading account it shows), or one trading account ``<login>/<trading account>``."""
+
+    account: AccountConfig
+    trading: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.account.name if self.trading is None else f"{self.account.name}/{self.trading}"
+
+
+def pick_accounts(names: Sequence[str], config: Config) -> list[Pick]:
+    """The accounts ``names`` select (all configured ones when empty), in the order given.
+
+    ``ConfigError`` (listing the known names) for an unknown name; ``CommandError`` for a
+    ``login/trading`` name whose login is not a B2TRADER account.
+    """
+    if not names:
+        return [Pick(account) for account in config]
+    picks: list[Pick] = []
+    for name in names:
+        login, sep, trading = name.partition("/")
+        account = config.get(login.strip())
+        if not sep:
+            picks.append(Pick(account))
+            continue
+        trading = trading.strip()
+        if account.venue != "b2trader":
+            raise CommandError(
+                f"{name!r}: only a B2TRADER login has trading accounts (\"<login>/<trading "
+                f"account>\"); {account.name} is a {account.venue} account"
+            )
+        if not trading:
+            raise CommandError(f"{name!r}: the trading account after \"/\" is missing")
+        picks.append(Pick(account, trading))
+    # a whole login covers its trading accounts; and each pick once
+    whole = {p.account.name for p in picks if p.trading is None}
+    unique: dict[tuple[str, str | None], Pick] = {}
+    for pick in picks:
+        if pick.trading is not None and pick.account.name in whole:
+            continue
+        unique.setdefault((pick.account.name, None if pick.trading is None
+                           else pick.trading.casefold()), pick)
+    return list(unique.values())
+
+
+def logins(picks: Iterable[Pick]) -> list[AccountConfig]:
+    """The configured accounts that connect to serve ``picks`` (each once, in order)."""
+    seen: dict[str, AccountConfig] = {}
+    for pick in picks:
+        seen.setdefault(pick.account.name, pick.account)
+    return list(seen.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# demo mode
+
+
+class DemoVenues:
+    """The window's demo, without the window: the three simulators on loopback (free ports) and
+    the demo accounts bfx-demo, bybit-demo and acme pointing at them."""
+
+    def __init__(self) -> None:
+        self.sims: dict[str, Any] = {}
+        self.nonce_dir: Path | None = None
+
+    async def start(self) -> list[Target]:
+        from blotter.sim import start_all
+
+        # the window's demo settings; by name, so Qt stays out of the headless type check
+        app = importlib.import_module("blotter.app")
+        accounts: Mapping[str, AccountKey] = app.DEMO_ACCOUNTS
+
+        self.nonce_dir = Path(tempfile.mkdtemp(prefix="blotter-demo-nonce-"))
+        self.sims = await start_all(
+            list(app.DEMO_VENUES), host="127.0.0.1", port=0,
+            initial_orders=40, flow_rate=1.5, seed=app.DEMO_SEED,
+        )
+        targets = []
+        for venue in app.DEMO_VENUES:
+            sim: Any = self.sims[venue]
+            options = {"display_name": app.DEMO_BROKER} if venue == "b2trader" else {}
+            account = make_account(
+                accounts[venue].account, venue, rest_url=sim.rest_url, ws_url=sim.ws_url,
+                **options,
+            )
+            targets.append(Target(account, dict(sim.credentials)))
+        return targets
+
+    async def stop(self) -> None:
+        for name, sim in self.sims.items():
+            try:
+                await asyncio.wait_for(sim.stop(), STOP_TIMEOUT)
+            except Exception:  # a simulator's teardown must not hide the command's result
+                log.warning("the %s simulator did not stop cleanly", name, exc_info=True)
+        self.sims.clear()
+        if self.nonce_dir is not None:
+            shutil.rmtree(self.nonce_dir, ignore_errors=True)
+            self.nonce_dir = None
+
+
+# ---------------------------------------------------------------------------------------------
+# cancel requests
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """What ``blotter cancel`` was asked to cancel on one account (exactly one of these)."""
+
+    ids: tuple[str, ...] = ()
+    client_id: str | None = None
+    client_id_date: str | None = None  # YYYY-MM-DD
+    group: str | None = None
+    symbol: str | None = None
+    whole_account: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """Something named on the command line that is not an open order of the account."""
+
+    account: str
+    order_id: str | None
+    text: str
+
+
+@dataclass(slots=True)
+class Selection:
+    """A request resolved against the open orders: the scopes for ``Engine.cancel``, what was
+    named but is not open, and how many orders the scopes are expected to cancel."""
+
+    scopes: list[CancelScope]
+    missing: list[Missing]
+    count: int
+    what: str
+
+
+# ---------------------------------------------------------------------------------------------
+# the session
+
+
+class Session:
+    """Store, buses, engine and one client per target, for one command."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        *,
+        nonce_dir: str | Path | None = None,
+        tuning: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = OrderStore()
+        self.notices = NoticeBus()
+        self.states = StateBus()
+        self.notices.on_error = self.states.on_error = _log_subscriber_error
+        self.engine = Engine(self.store, self.notices, self.states)
+        self.targets = {t.key: t for t in targets}
+        self.nonce_dir = nonce_dir
+        self.tuning = dict(tuning or {})
+        self.failed: dict[AccountKey, str] = {}  # sticky: an account that failed since start
+        self._changed = asyncio.Event()
+        self.notices.subscribe(self._on_notice)
+        self.states.subscribe(self._on_state)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Build and start every client; a client refusing its account (a bad URL) is a
+        configuration error."""
+        for key, target in self.targets.items():
+            try:
+                client = make_client(
+                    target.account, target.credentials, store=self.store,
+                    notices=self.notices, states=self.states, nonce_dir=self.nonce_dir,
+                    **self.tuning,
+                )
+            except ValueError as exc:
+                raise CommandError(f"{key.account}: {exc}", EXIT_USAGE) from None
+            self.engine.add_client(client)
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT)
+        except Exception:  # stopping must never replace the command's result
+            log.warning("the clients did not stop cleanly", exc_info=True)
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- waiting for live ------------------------------------------------------------------
+    def _on_state(self, state: AccountState) -> None:
+        log.debug("%s: %s %s", state.account_key, state.state.value, state.reason)
+        key = state.account_key
+        if state.state is VenueState.FAILED:
+            self.failed[key] = _RETRYING.sub("", state.reason) or "failed"
+        elif state.state is VenueState.LIVE:
+            self.failed.pop(key, None)
+        self._changed.set()
+
+    def _on_notice(self, notice: Notice) -> None:
+        level = logging.WARNING if notice.level is Level.ERROR else logging.INFO
+        where = f"{notice.venue}:{notice.account}" if notice.account else notice.venue
+        log.log(level, "%s: %s", where, notice.line())
+
+    async def connect(self, timeout: float, *, fail_fast: bool = True) -> dict[AccountKey, str]:
+        """Wait until every account is live; return the ones that are not, with why.
+
+        ``fail_fast`` returns at the first account that fails (its venue's reason); otherwise
+        the wait goes on until each account is live or failed, or ``timeout`` has passed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            current = {key: self.states.current.get(key) for key in self.targets}
+            waiting = [k for k, s in current.items() if s is None or s.state is not VenueState.LIVE]
+            failed = {k: self.failed[k] for k in waiting if k in self.failed}
+            if failed and (fail_fast or len(failed) == len(waiting)):
+                return failed
+            if not waiting:
+                return {}
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return {k: failed.get(k) or _not_live(current[k], timeout) for k in waiting}
+            self._changed.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (Ctrl+C)
+            # that lands in the same turn as a state change, and the wait would go on
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+
+    # -- reading ---------------------------------------------------------------------------
+    def account_keys(self, pick: Pick) -> list[AccountKey]:
+        """The accounts whose rows ``pick`` names, once connected: the account itself, or a
+        B2TRADER login's trading accounts (all of them, or the one named)."""
+        login = account_key(pick.account)
+        client = self.engine.clients.get(login)
+        trading_keys = getattr(client, "trading_keys", None)
+        keys: list[AccountKey] = list(trading_keys()) if callable(trading_keys) else []
+        if pick.trading is None:
+            return keys or [login]
+        wanted = f"{pick.account.name}/{pick.trading}".casefold()
+        for key in keys:
+            if key.account.casefold() == wanted:
+                return [key]
+        known = ", ".join(k.account.partition("/")[2] for k in keys) or "none"
+        raise CommandError(
+            f"{pick.account.name} has no trading account {pick.trading!r} "
+            f"(its trading accounts: {known})",
+            EXIT_USAGE,
+        )
+
+    def orders(self, picks: Sequence[Pick]) -> list[Order]:
+        """The open orders of ``picks``, by account as configured, then oldest first."""
+        rank = {name: n for n, name in enumerate(p.account.name for p in picks)}
+        seen: set[AccountKey] = set()
+        found: list[Order] = []
+        for pick in picks:
+            for key in self.account_keys(pick):
+                if key not in seen:
+                    seen.add(key)
+                    found.extend(self.store.orders(key))
+
+        def order_key(o: Order) -> tuple[int, str, int, str]:
+            login = o.account.partition("/")[0]
+            return (rank.get(login, len(rank)), o.account, o.created_ms or 0, o.order_id)
+
+        return sorted(found, key=order_key)
+
+    # -- cancelling ------------------------------------------------------------------------
+    def select(self, pick: Pick, request: CancelRequest) -> Selection:
+        """Resolve ``request`` on ``pick`` against the open orders just loaded."""
+        keys = self.account_keys(pick)
+        open_orders = [o for key in keys for o in self.store.orders(key)]
+        scopes: list[CancelScope] = []
+        missing: list[Missing] = []
+        if request.ids:
+            by_id = {o.order_id: o for o in open_orders}
+            wanted = list(dict.fromkeys(request.ids))
+            found = [by_id[i].key for i in wanted if i in by_id]
+            missing = [
+                Missing(pick.label, i, f"not among the open orders of {pick.label} at the venue")
+                for i in wanted if i not in by_id
+            ]
+            if found:
+                scopes.append(CancelScope.selected(found))
+            what = (f"order {wanted[0]}" if len(wanted) == 1 else f"{len(wanted)} orders")
+        elif request.client_id is not None:
+            date = request.client_id_date
+            matches = [
+                o.key for o in open_orders
+                if o.client_id == request.client_id
+                and (date is None or o.client_id_date is None or o.client_id_date == date)
+            ]
+            named = f"client id {request.client_id}" + (f" of {date}" if date else "")
+            if matches:
+                scopes.append(CancelScope.selected(matches))
+            else:
+                missing.append(Missing(
+                    pick.label, None, f"no open order with {named} on {pick.label} at the venue"
+                ))
+            what = f"the order with {named}"
+        elif request.group is not None:
+            scopes = [CancelScope.group(key, request.group) for key in keys]
+            what = f"group {request.group}"
+        elif request.symbol is not None:
+            symbol = _known_spelling(request.symbol, {o.symbol for o in open_orders})
+            scopes = [CancelScope.for_symbol(key, symbol) for key in keys]
+            what = symbol
+        elif request.whole_account:
+            scopes = [CancelScope.for_account(key) for key in keys]
+            what = "all orders"
+        else:
+            raise CommandError("nothing to cancel was named")
+        return Selection(scopes, missing, self.planned_count(scopes), f"{what} on {pick.label}")
+
+    def select_everything(self) -> Selection:
+        scopes = [CancelScope.everything()]
+        return Selection(scopes, [], self.planned_count(scopes), "all orders on every account")
+
+    def planned_count(self, scopes: Iterable[CancelScope]) -> int:
+        return sum(len(plan.orders) for scope in scopes for plan in self.engine.plan(scope))
+
+    async def cancel(self, scopes: Sequence[CancelScope], timeout: float) -> list[CancelResult]:
+        """``Engine.cancel`` for each scope, side by side, all bounded by ``timeout``: a scope
+        without an answer by then reports each of its orders as timed out."""
+        if not scopes:
+            return []
+        budget = max(0.5, timeout - CONFIRM_MARGIN) if timeout > 2 * CONFIRM_MARGIN else timeout / 2
+        for client in self.engine.clients.values():
+            current = getattr(client, "cancel_timeout", None)
+            if isinstance(current, (int, float)):
+                client.cancel_timeout = min(float(current), budget)  # type: ignore[attr-defined]
+        planned = [self.engine.plan(scope) for scope in scopes]
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self.engine.cancel(scope)) for scope in scopes]
+        try:
+            await asyncio.wait(tasks, timeout=max(timeout, 0.01))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        results: list[CancelResult] = []
+        for task, plans in zip(tasks, planned, strict=True):
+            error: str | None = None
+            if task.cancelled():
+                error = (f"no answer within {timeout:g} s (--timeout); "
+                         "the orders may still be open")
+                outcome = Outcome.TIMED_OUT
+            elif task.exception() is not None:
+                error = f"cancel failed: {task.exception()}"
+                outcome = Outcome.REJECTED
+            else:
+                results.extend(task.result())
+                continue
+            for plan in plans:
+                result = CancelResult(plan, error=error)
+                for order in plan.orders:
+                    result.outcomes[order.key] = OrderOutcome(order.key, outcome, error)
+                results.append(result)
+        return results
+
+
+def _known_spelling(symbol: str, symbols: set[str]) -> str:
+    """``symbol`` as the venue spells it among the open orders (``tbtcusd`` → ``tBTCUSD``)."""
+    if symbol in symbols:
+        return symbol
+    folded = [s for s in symbols if s.casefold() == symbol.casefold()]
+    return folded[0] if len(folded) == 1 else symbol
+
+
+def _not_live(state: AccountState | None, timeout: float) -> str:
+    if state is None:
+        return f"not connected after {timeout:g} s (no answer yet)"
+    reason = _RETRYING.sub("", state.reason)
+    detail = f"{state.state.value}: {reason}" if reason else f"still {state.state.value}"
+    return f"not connected after {timeout:g} s ({detail})"
+
+
+def _log_subscriber_error(exc: BaseException) -> None:
+    log.error("a subscriber failed: %s", exc, exc_info=exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# output helpers shared by the text and JSON forms
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """A decimal as plain digits (never exponent notation; zero as "0"), or None."""
+    if value is None:
+        return None
+    return "0" if value == 0 else format(value, "f")
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as ISO 8601 UTC: ``2026-11-21T12:04:16.123Z``."""
+    if ms is None:
+        return None
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def order_record(order: Order) -> dict[str, str | None]:
+    """One open order for ``blotter orders --json``."""
+    return {
+        "venue": order.venue,
+        "account": order.account,
+        "order_id": order.order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.order_type,
+        "price": decimal_text(order.price),
+        "amount": decimal_text(order.amount),
+        "remaining": decimal_text(order.remaining),
+        "filled": decimal_text(order.filled),
+        "status": order.status.value,
+        "status_text": order.status_text,
+        "group_id": order.group_id,
+        "client_id": order.client_id,
+        "created": iso_ms(order.created_ms),
+        "updated": iso_ms(order.updated_ms),
+    }
+
+
+__all__ = [
+    "CANCEL_TIMEOUT",
+    "EXIT_CONNECTION",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_CANCELLED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ORDERS_TIMEOUT",
+    "CancelRequest",
+    "CommandError",
+    "DemoVenues",
+    "Missing",
+    "Pick",
+    "Selection",
+    "Session",
+    "Target",
+    "decimal_text",
+    "iso_ms",
+    "logins",
+    "order_record",
+    "pick_accounts",
+]
