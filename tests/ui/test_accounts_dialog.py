@@ -215,3 +215,13 @@ async def test_a_dead_man_switch_that_is_on_is_shown_beside_the_account(
     finally:
         await window.engine.stop()
         await sim.stop()
+
+
+async def test_try_the_demo_asks_the_app_for_the_demo(window: Any, qtbot: Any) -> None:
+    asked: list[bool] = []
+    window.demo_requested.connect(lambda: asked.append(True))
+    qtbot.mouseClick(window.empty.demo_button, Qt.MouseButton.LeftButton)
+    assert asked == [True]
+    window.add_demo_menu([])  # what app.py does once the simulators run
+    window.refresh()
+    assert not window.empty.first_run.isVisible()  # demo accounts: no first-run offer
