@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import random
 import time
 from collections.abc import Iterable
@@ -209,6 +210,73 @@ class AccountReporter:
         return text
 
 
+class SessionEnd(Exception):
+    """Ends one connection: ``reason`` for the trader, an optional fixed ``delay`` before the
+    next, and ``failed`` when the venue refused us (the account shows as failed meanwhile)."""
+
+    def __init__(self, reason: str, delay: float | None = None, failed: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+        self.failed = failed
+
+
+class ReconnectingClient(AccountReporter):
+    """``run()`` for a client built of sessions: connect, stream until the connection ends, say
+    why, wait (jittered backoff, from the start again after a session that went live), repeat
+    until ``close()``. A bug in a session is logged and retried, never the end of the feed."""
+
+    backoff: Backoff
+    _closing: bool
+    _running: bool
+    _live: bool
+    _stop: asyncio.Event
+    _log: logging.Logger
+
+    async def _session(self) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        if self._running:
+            raise RuntimeError(f"{type(self).__name__}.run() is already running")
+        self._running = True
+        attempt = 0
+        self._state(VenueState.CONNECTING)
+        try:
+            while not self._closing:
+                failed = False
+                try:
+                    await self._session()
+                    reason = "connection closed"
+                    delay = self.backoff.delay(attempt)
+                except SessionEnd as end:
+                    reason = end.reason
+                    failed = end.failed
+                    delay = end.delay if end.delay is not None else self.backoff.delay(attempt)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a bug must not end the feed
+                    self._log.exception("%s: session failed", self.account)
+                    reason = f"internal error: {type(exc).__name__}: {self._redact(str(exc))}"
+                    delay = self.backoff.delay(attempt)
+                was_live, self._live = self._live, False
+                if self._closing:
+                    break
+                attempt = 0 if was_live else attempt + 1
+                self._state(VenueState.FAILED if failed else VenueState.RECONNECTING, reason)
+                self._log.info("%s: %s; reconnecting in %.2f s", self.account, reason, delay)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except TimeoutError:
+                    pass
+                if failed and not self._closing:
+                    self._state(VenueState.RECONNECTING, reason)
+        finally:
+            self._running = False
+            self._live = False
+            self._state(VenueState.STOPPED)
+
+
 def publish_state(
     states: StateBus, account: AccountKey, state: VenueState, reason: str = ""
 ) -> None:
@@ -221,6 +289,8 @@ __all__ = [
     "Capabilities",
     "NoticeBus",
     "PendingCancels",
+    "ReconnectingClient",
+    "SessionEnd",
     "StateBus",
     "VenueClient",
     "check_url",

@@ -43,10 +43,11 @@ from blotter.venues.b2trader.codec import (
     TradingAccount,
 )
 from blotter.venues.base import (
-    AccountReporter,
     Backoff,
     Capabilities,
     PendingCancels,
+    ReconnectingClient,
+    SessionEnd,
     check_url,
     close_code,
     describe_error,
@@ -94,15 +95,9 @@ class RestFailure(Exception):
         self.error = error
 
 
-class _SessionEnd(Exception):
-    def __init__(self, reason: str, delay: float | None = None, failed: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
-        self.failed = failed
+class B2traderClient(ReconnectingClient):
+    _log = log
 
-
-class B2traderClient(AccountReporter):
     def __init__(
         self,
         account: AccountKey,
@@ -201,48 +196,6 @@ class B2traderClient(AccountReporter):
         return tuple(self._keys.values())
 
     # == lifecycle ===============================================================================
-    async def run(self) -> None:
-        if self._running:
-            raise RuntimeError("B2traderClient.run() is already running")
-        self._running = True
-        attempt = 0
-        self._state(VenueState.CONNECTING)
-        try:
-            while not self._closing:
-                failed = False
-                try:
-                    await self._session()
-                    reason = "connection closed"
-                    delay = self.backoff.delay(attempt)
-                except _SessionEnd as end:
-                    reason = end.reason
-                    failed = end.failed
-                    delay = end.delay if end.delay is not None else self.backoff.delay(attempt)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a bug must not end the feed: report, then retry
-                    log.exception("%s: session failed", self.account)
-                    reason = f"internal error: {type(exc).__name__}: {self._redact(str(exc))}"
-                    delay = self.backoff.delay(attempt)
-                was_live = self._live
-                self._live = False
-                self._ws = None
-                if self._closing:
-                    break
-                attempt = 0 if was_live else attempt + 1
-                self._state(VenueState.FAILED if failed else VenueState.RECONNECTING, reason)
-                log.info("%s: %s; reconnecting in %.2f s", self.account, reason, delay)
-                try:
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                except TimeoutError:
-                    pass
-                if failed and not self._closing:
-                    self._state(VenueState.RECONNECTING, reason)
-        finally:
-            self._running = False
-            self._live = False
-            self._state(VenueState.STOPPED)
-
     async def close(self) -> None:
         self._closing = True
         self._stop.set()
@@ -266,12 +219,12 @@ class B2traderClient(AccountReporter):
         except RestFailure as failure:
             error = failure.error
             if error is not None and error.http_status in (401, 403):
-                raise _SessionEnd(
+                raise SessionEnd(
                     failure.text, delay=self.auth_backoff.delay(0), failed=True
                 ) from None
-            raise _SessionEnd(failure.text) from None
+            raise SessionEnd(failure.text) from None
         if not accounts:
-            raise _SessionEnd(
+            raise SessionEnd(
                 "the broker lists no trading accounts for this API token"
                 + (f" matching {', '.join(self.trading_filter)}" if self.trading_filter else ""),
                 delay=self.auth_backoff.delay(0), failed=True,
@@ -290,9 +243,9 @@ class B2traderClient(AccountReporter):
             status = exc.response.status_code
             if status == 401:
                 self._token = None  # refused: a fresh one next time
-            raise _SessionEnd(f"the account hub refused the connection: HTTP {status}") from None
+            raise SessionEnd(f"the account hub refused the connection: HTTP {status}") from None
         except (OSError, TimeoutError, WebSocketException) as exc:
-            raise _SessionEnd(
+            raise SessionEnd(
                 f"cannot reach the account hub: {self._redact(describe_error(exc))}"
             ) from None
         self._ws = ws
@@ -335,13 +288,13 @@ class B2traderClient(AccountReporter):
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise _SessionEnd("no handshake answer from the account hub")
+                raise SessionEnd("no handshake answer from the account hub")
             try:
                 frame = await asyncio.wait_for(ws.recv(), remaining)
             except TimeoutError:
-                raise _SessionEnd("no handshake answer from the account hub") from None
+                raise SessionEnd("no handshake answer from the account hub") from None
             except ConnectionClosed as exc:
-                raise _SessionEnd(
+                raise SessionEnd(
                     f"the account hub closed during the handshake ({close_code(exc)})"
                 ) from None
             self._last_received = loop.time()
@@ -349,13 +302,13 @@ class B2traderClient(AccountReporter):
             try:
                 first = decoder.next_message()
             except signalr.MalformedRecord as exc:
-                raise _SessionEnd(f"unreadable handshake answer ({exc})") from None
+                raise SessionEnd(f"unreadable handshake answer ({exc})") from None
             if first is None:
                 continue
             if not isinstance(first, signalr.HandshakeResponse):
-                raise _SessionEnd("the account hub answered the handshake with a message")
+                raise SessionEnd("the account hub answered the handshake with a message")
             if not first.ok:
-                raise _SessionEnd(f"the account hub refused the handshake: {first.error}")
+                raise SessionEnd(f"the account hub refused the handshake: {first.error}")
             # messages that came in the same frame are handled by the read loop
             return
 
@@ -405,22 +358,22 @@ class B2traderClient(AccountReporter):
                 frame = await ws.recv()
             except ConnectionClosed as exc:
                 if self._silent:
-                    raise _SessionEnd(
+                    raise SessionEnd(
                         f"no message from the account hub in {self.server_timeout:g} s"
                     ) from None
-                raise _SessionEnd(f"the account hub connection closed ({close_code(exc)})") from None
+                raise SessionEnd(f"the account hub connection closed ({close_code(exc)})") from None
             self._last_received = loop.time()
             try:
                 decoder.feed(frame)
             except signalr.RecordTooLarge as exc:
-                raise _SessionEnd(f"the account hub sent an oversized record ({exc})") from None
+                raise SessionEnd(f"the account hub sent an oversized record ({exc})") from None
 
     def _drain(self, decoder: signalr.Decoder) -> None:
         while True:
             try:
                 message = decoder.next_message()
             except signalr.RecordTooLarge as exc:
-                raise _SessionEnd(f"the account hub sent an oversized record ({exc})") from None
+                raise SessionEnd(f"the account hub sent an oversized record ({exc})") from None
             except signalr.MalformedRecord as exc:
                 self.malformed_records += 1
                 log.warning("%s: malformed record #%d (%s)", self.account,
@@ -530,7 +483,7 @@ class B2traderClient(AccountReporter):
         if close.error and re.search(r"unauthori|token|expired", close.error, re.IGNORECASE):
             self._token = None  # the hub turned the JWT away: exchange the API token again
         delay = self.backoff.delay(0) if close.allow_reconnect else None
-        raise _SessionEnd(f"the account hub closed the connection: {said}", delay=delay)
+        raise SessionEnd(f"the account hub closed the connection: {said}", delay=delay)
 
     async def refresh(self, trading_id: str) -> None:
         """Ask for a fresh complete list of one trading account: stop its stream and start a

@@ -27,10 +27,11 @@ from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.venues.base import (
-    AccountReporter,
     Backoff,
     Capabilities,
     PendingCancels,
+    ReconnectingClient,
+    SessionEnd,
     check_url,
     close_code,
     describe_error,
@@ -88,14 +89,6 @@ class RestFailure(Exception):
         self.reply = reply
 
 
-class _SessionEnd(Exception):
-    def __init__(self, reason: str, delay: float | None = None, failed: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
-        self.failed = failed
-
-
 @dataclass(eq=False)
 class _Request:
     """One cancel() call: the orders it waits for and the venue's words about it."""
@@ -111,7 +104,9 @@ def _transport_reply(text: str) -> VenueReply:
     return VenueReply(-1, text)
 
 
-class BybitClient(AccountReporter):
+class BybitClient(ReconnectingClient):
+    _log = log
+
     def __init__(
         self,
         account: AccountKey,
@@ -197,47 +192,6 @@ class BybitClient(AccountReporter):
         return f"BybitClient({self.account}, ws={self._ws_url!r})"
 
     # == lifecycle ===============================================================================
-    async def run(self) -> None:
-        if self._running:
-            raise RuntimeError("BybitClient.run() is already running")
-        self._running = True
-        attempt = 0
-        self._state(VenueState.CONNECTING)
-        try:
-            while not self._closing:
-                failed = False
-                try:
-                    await self._session()
-                    reason = "connection closed"
-                    delay = self.backoff.delay(attempt)
-                except _SessionEnd as end:
-                    reason = end.reason
-                    failed = end.failed
-                    delay = end.delay if end.delay is not None else self.backoff.delay(attempt)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a bug must not end the feed: report, then retry
-                    log.exception("%s: session failed", self.account)
-                    reason = f"internal error: {type(exc).__name__}: {self._redact(str(exc))}"
-                    delay = self.backoff.delay(attempt)
-                self._live = False
-                self._ws = None
-                if self._closing:
-                    break
-                attempt += 1
-                self._state(VenueState.FAILED if failed else VenueState.RECONNECTING, reason)
-                log.info("%s: %s; reconnecting in %.2f s", self.account, reason, delay)
-                try:
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                except TimeoutError:
-                    pass
-                if failed and not self._closing:
-                    self._state(VenueState.RECONNECTING, reason)
-        finally:
-            self._running = False
-            self._live = False
-            self._state(VenueState.STOPPED)
-
     async def close(self) -> None:
         self._closing = True
         self._stop.set()
@@ -257,7 +211,7 @@ class BybitClient(AccountReporter):
         try:
             await self.sync_clock()
         except RestFailure as failure:
-            raise _SessionEnd(failure.reply.ret_msg) from None
+            raise SessionEnd(failure.reply.ret_msg) from None
         try:
             ws = await asyncio.wait_for(
                 connect(
@@ -267,9 +221,9 @@ class BybitClient(AccountReporter):
                 _HANDSHAKE_TIMEOUT,
             )
         except InvalidStatus as exc:
-            raise _SessionEnd(f"websocket refused: HTTP {exc.response.status_code}") from None
+            raise SessionEnd(f"websocket refused: HTTP {exc.response.status_code}") from None
         except (OSError, TimeoutError, WebSocketException) as exc:
-            raise _SessionEnd(f"cannot reach Bybit: {self._redact(describe_error(exc))}") from None
+            raise SessionEnd(f"cannot reach Bybit: {self._redact(describe_error(exc))}") from None
         self._ws = ws
         self._replies = asyncio.Queue()
         reader = asyncio.get_running_loop().create_task(self._reader(ws))
@@ -280,17 +234,17 @@ class BybitClient(AccountReporter):
             await ws.send(codec.ws_auth_message(self._key, self._secret, expires), text=True)
             reply = await self._op_reply("auth", reader)
             if not reply.success:
-                raise _SessionEnd(
+                raise SessionEnd(
                     f"Bybit refused the API key: {self._redact(reply.text())}",
                     delay=self.auth_backoff.delay(0), failed=True,
                 )
             await ws.send(codec.ws_subscribe_message(("order",)), text=True)
             reply = await self._op_reply("subscribe", reader)
             if not reply.success:
-                raise _SessionEnd(f"Bybit refused the order subscription: {reply.text()}")
+                raise SessionEnd(f"Bybit refused the order subscription: {reply.text()}")
             pinger = asyncio.get_running_loop().create_task(self._pinger(ws))
             if await self.resync() is None:
-                raise _SessionEnd("could not read the open orders from Bybit")
+                raise SessionEnd("could not read the open orders from Bybit")
             self._live = True
             self._state(VenueState.LIVE)
             await reader
@@ -319,8 +273,8 @@ class BybitClient(AccountReporter):
             if get not in done:
                 get.cancel()
                 if reader in done:
-                    raise _SessionEnd(f"connection closed during {op}")
-                raise _SessionEnd(f"no {op} reply from Bybit within {_HANDSHAKE_TIMEOUT:g} s")
+                    raise SessionEnd(f"connection closed during {op}")
+                raise SessionEnd(f"no {op} reply from Bybit within {_HANDSHAKE_TIMEOUT:g} s")
             reply = get.result()
             if reply.op == op:
                 return reply
