@@ -283,7 +283,7 @@ class OrdersView(QTableView):
 
     # -- column layout ------------------------------------------------------------------------
     ELASTIC = Column.STATUS  # takes the width the other columns leave
-    ELASTIC_MIN = 150
+    ELASTIC_MIN = 130
     HIDDEN_BY_DEFAULT = (Column.CLIENT_ID,)
 
     def apply_default_widths(self) -> None:
@@ -308,17 +308,17 @@ class OrdersView(QTableView):
 
         widths = {
             Column.VENUE: text("Bitfinex"),
-            Column.ACCOUNT: text("acme/Acme Margin"),
-            Column.SYMBOL: text("BTC-27MAR26-100000-C-U"),  # options show their C/P
+            Column.ACCOUNT: text("acme/Acme Main"),
+            Column.SYMBOL: text("BTC-27MAR26-9000-C"),  # options show their C/P
             Column.SIDE: text("Sell"),
-            Column.TYPE: text("Linear Stop Limit"),
+            Column.TYPE: text("Spot Stop Limit"),
             Column.PRICE: digits("123,456.78"),
             Column.AMOUNT: digits("12,345.678"),
             Column.FILLED: digits("0.0828 (56%)"),
             Column.STATUS: text("PARTIALLY FILLED @ 16673.0(0.09)"),
             Column.GROUP: text("Group"),
             Column.CLIENT_ID: text("1795227360000"),
-            Column.ORDER_ID: text("1900773886626767093"),  # a whole Bybit spot id
+            Column.ORDER_ID: text("190077…767093"),  # ids elide in the middle
             Column.CREATED: digits("00:00:00"),
             Column.CANCEL: BUTTON_WIDTH + 14,
         }
