@@ -39,7 +39,7 @@ from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel, VenueLabel, default_venue_label
 from blotter.ui.orders_view import CancelActions, OrdersProxyModel, OrdersView
 from blotter.ui.resources import icon
-from blotter.ui.status_bar import STATE_WORDS, StatusBar
+from blotter.ui.status_bar import STATE_WORDS, StatusBar, one_line
 
 if TYPE_CHECKING:
     from blotter.account_manager import AccountManager
@@ -94,6 +94,8 @@ class EmptyState(QWidget):
         self.states.setObjectName("emptyStates")
         self.states.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.states.setTextFormat(Qt.TextFormat.RichText)
+        self.states.setWordWrap(True)  # a long reason must not widen the window
+        self.states.setContentsMargins(40, 0, 40, 0)
         # first run: the two ways in
         self.first_run = QWidget(self)
         buttons = QHBoxLayout(self.first_run)
@@ -127,7 +129,7 @@ class EmptyState(QWidget):
         for state in states:
             colour = theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT).name()
             words = STATE_WORDS.get(state.state, state.state.value)
-            reason = f" — {_html(state.reason)}" if state.reason else ""
+            reason = f" — {_html(one_line(state.reason, 240))}" if state.reason else ""
             lines.append(
                 f'<span style="color:{colour}">●</span>&nbsp; {_html(state.account)} '
                 f'<span style="color:{theme.DIM_TEXT.name()}">({self._venue_label(state.venue, state.account)})'
@@ -266,7 +268,7 @@ class MainWindow(QMainWindow):
         self.filter_edit.setPlaceholderText("Filter orders   Ctrl+F")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
-        self.filter_edit.setFixedWidth(340)
+        self.filter_edit.setFixedWidth(280)
         self.filter_edit.textChanged.connect(self._on_filter)
         self.filter_edit.leave.connect(self.view.setFocus)
         bar.addWidget(self.filter_edit)
@@ -333,6 +335,12 @@ class MainWindow(QMainWindow):
             if self.config_error is not None:
                 self.empty.show_message("The accounts file has an error", self.config_error,
                                         states, first_run=True)
+            elif self.accounts is not None and self.accounts.config.accounts:
+                self.empty.show_message(
+                    "No account is connected",
+                    "File → Accounts… (Ctrl+,) shows why, tests the keys and fixes them.",
+                    states,
+                )
             else:
                 self.empty.show_message("No accounts yet", NO_ACCOUNTS, states,
                                         first_run=not self.demo_running)

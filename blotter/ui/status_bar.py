@@ -38,6 +38,15 @@ def notice_source(notice: Notice, venue_label: VenueLabel = default_venue_label)
     return f"{title} · {notice.account}" if notice.account else title
 
 
+def one_line(text: str, limit: int = 400) -> str:
+    """The first line of a long text, marked as cut: the status bar is one line high (the
+    tooltip and the notice log have it all)."""
+    first, _, rest = text.partition("\n")
+    if len(first) > limit:
+        return first[: limit - 1] + "…"
+    return f"{first} …" if rest.strip() else first
+
+
 def notice_text(notice: Notice, venue_label: VenueLabel = default_venue_label) -> str:
     """``Venue · account — STATUS: TEXT``: the venue's words, with where they came from."""
     return f"{notice_source(notice, venue_label)} — {notice.line()}"
@@ -225,7 +234,7 @@ class StatusBar(QStatusBar):
 
     def show_notice(self, notice: Notice) -> None:
         self.latest = notice
-        self.notice_label.setText(notice_text(notice, self.venue_label))
+        self.notice_label.setText(one_line(notice_text(notice, self.venue_label)))
         if self.notice_label.property("level") != notice.level.value:
             colour = theme.LEVEL_COLOURS.get(notice.level, theme.TEXT)
             self.notice_label.setStyleSheet(f"color: {colour.name()};")
