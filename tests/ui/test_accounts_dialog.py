@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from blotter.account_manager import AccountManager
-from blotter.core.notices import NoticeBus, StateBus
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
@@ -217,3 +217,23 @@ async def test_try_the_demo_asks_the_app_for_the_demo(window: Any, qtbot: Any) -
     window.add_demo_menu([])  # what app.py does once the simulators run
     window.refresh()
     assert not window.empty.first_run.isVisible()  # demo accounts: no first-run offer
+
+
+async def test_an_account_that_cannot_connect_says_why_without_widening_the_window(
+    window: Any, tmp_path: Path
+) -> None:
+    from blotter import config as cfg
+
+    account = cfg.make_account("by-main", "bybit", env="testnet")
+    cfg.save_config(tmp_path / "config.toml", cfg.Config((account,)))
+    window.accounts.load()
+    long_reason = "No usable OS keyring: " + "how to install one, " * 40 + "\nand more lines"
+    window.engine.states.publish(
+        AccountState("bybit", "by-main", VenueState.FAILED, long_reason)
+    )
+    window.engine.notices.publish(Notice("bybit", "by-main", Level.ERROR, long_reason))
+    window.refresh()
+    assert window.empty.title.text() == "No account is connected"
+    assert "\n" not in window.status_bar.text and window.status_bar.text.endswith("…")
+    assert window.minimumSizeHint().width() < 1000
+    assert window.status_bar.minimumSizeHint().width() < 1000
