@@ -145,10 +145,16 @@ class AccountManager:
         self._changed()
 
     def has_secrets(self, account: AccountConfig) -> bool:
+        return self.keys_status(account) == "in keyring"
+
+    def keys_status(self, account: AccountConfig) -> str:
+        """"in keyring", "missing" (naming the fields) or "keyring unavailable"."""
         try:
-            return all(secrets.load_secret(account.name, f) for f in account.secret_fields)
+            missing = [f for f in account.secret_fields
+                       if not secrets.load_secret(account.name, f)]
         except secrets.SecretsError:
-            return False
+            return "keyring unavailable"
+        return f"missing {', '.join(missing)}" if missing else "in keyring"
 
     def _store_secrets(self, account: AccountConfig, credentials: Mapping[str, str]) -> None:
         for field in account.secret_fields:

@@ -363,6 +363,7 @@ class AccountsDialog(QDialog):
         self.form: AccountForm | None = None
         self.confirm: QMessageBox | None = None
         self._tasks = _Tasks()
+        self._refreshing = False
         self.resize(760, 360)
 
         layout = QVBoxLayout(self)
@@ -420,6 +421,13 @@ class AccountsDialog(QDialog):
         self._unsubscribe.clear()
 
     def refresh(self) -> None:
+        self._refreshing = True
+        try:
+            self._fill_table()
+        finally:
+            self._refreshing = False
+
+    def _fill_table(self) -> None:
         accounts = list(self.manager.config)
         selected = self.selected_name()
         self.table.setRowCount(len(accounts))
@@ -429,7 +437,7 @@ class AccountsDialog(QDialog):
             words = "not connected" if state is None else state.state.value
             if state is not None and state.reason and state.state is not VenueState.LIVE:
                 words += f" — {state.reason}"
-            keys = "in keyring" if self.manager.has_secrets(account) else "missing"
+            keys = self.manager.keys_status(account)
             for column, text in enumerate(
                 (account.name, account.display_name if account.venue == "b2trader"
                  else venue_title(account.venue), account.env, keys, words)
@@ -458,9 +466,16 @@ class AccountsDialog(QDialog):
                 return
 
     def _selection_changed(self) -> None:
-        chosen = self.selected_name() is not None
+        name = self.selected_name()
         for button in (self.edit_button, self.remove_button, self.test_button):
-            button.setEnabled(chosen)
+            button.setEnabled(name is not None)
+        account = self.manager.config.find(name) if name is not None else None
+        if account is not None and not self._refreshing:  # chosen and failed: say why in full
+            state = self.manager.engine.states.current.get(AccountKey(account.venue, account.name))
+            if state is not None and state.state is VenueState.FAILED and state.reason:
+                self.message.setText(f"{account.name}: {state.reason}")
+                colour = theme.LEVEL_COLOURS[Level.ERROR]
+                self.message.setStyleSheet(f"color: {colour.name()};")
 
     def add(self) -> AccountForm:
         return self._open_form(None)
