@@ -224,5 +224,8 @@ class OrderStore:
                 for listener in self._close_listeners:
                     listener(key, None, before)
         for order in fresh.values():
-            if self._orders.get(order.key) != order:
+            current = self._orders.get(order.key)
+            # a venue that re-sends its whole list hands back the same objects for unchanged
+            # orders: identity is the cheap first check
+            if current is not order and current != order:
                 self._put(order)
