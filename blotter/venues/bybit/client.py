@@ -24,7 +24,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome, ScopeKind
 from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
+from blotter.core.order import (
+    OPEN_STATUSES,
+    AccountKey,
+    Closed,
+    Order,
+    OrderKey,
+    Snapshot,
+    Upsert,
+)
 from blotter.core.store import OrderStore
 from blotter.venues.base import (
     Backoff,
@@ -46,7 +54,6 @@ from blotter.venues.bybit.codec import (
     MalformedFrame,
     OpenOrdersPage,
     OpReply,
-    OrderPush,
     VenueReply,
 )
 
@@ -165,6 +172,7 @@ class BybitClient(ReconnectingClient):
         self.auth_backoff = Backoff(base=30.0, factor=2.0, cap=300.0)
         self.clock_offset_ms = 0  # venue clock minus ours
         self.malformed_frames = 0
+        self._parser = codec.WsParser(account)  # the stream's parser (caches only)
 
         self._key = api_key
         self._secret = api_secret
@@ -321,15 +329,32 @@ class BybitClient(ReconnectingClient):
         """Frame → events → store. Never raises; bad frames are counted and logged."""
         self._rx += 1
         try:
-            event = codec.parse_ws(data, self.account)
+            event = self._parser.parse_stream(data)
         except MalformedFrame as exc:
             self.malformed_frames += 1
             log.warning("%s: malformed frame #%d (%s)", self.account, self.malformed_frames, exc)
             return
         try:
-            if isinstance(event, OrderPush):
-                for item in event.events:
-                    self._on_order(item.order)
+            if type(event) is list:  # an order push: its orders, without the event wrappers
+                if self._buffer is not None:
+                    for order in event:
+                        self._on_order(order)
+                    return
+                # _on_order, inline (the stream's hot path)
+                store = self._store
+                get = store.get
+                for order in event:
+                    key = order.key
+                    current = get(key)
+                    if current is not None:  # an older state arriving late is dropped
+                        updated, before = order.updated_ms, current.updated_ms
+                        if updated is not None and before is not None and updated < before:
+                            continue
+                    if order.status not in OPEN_STATUSES and self._pending.is_waiting(key):
+                        self._notices.publish(codec.closed_notice(order, now_ms()))
+                    # apply(Upsert(order)) or apply(Closed(order)), without the wrappers:
+                    # put() closes an order whose status is not open
+                    store.put(order)
             elif isinstance(event, OpReply) and self._replies is not None:
                 self._replies.put_nowait(event)
         except Exception:  # a bug in one handler must not stop the stream

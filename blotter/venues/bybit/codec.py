@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Final, ParamSpec, TypeVar
 from urllib.parse import quote
 
@@ -28,13 +29,16 @@ import orjson
 
 from blotter.core.notices import Level, Notice
 from blotter.core.order import (
+    OPEN_STATUSES,
     AccountKey,
     Closed,
     Flag,
     Order,
+    OrderKey,
     OrderStatus,
     Side,
     Upsert,
+    _Keyed,
 )
 
 VENUE: Final = "bybit"
@@ -701,7 +705,43 @@ def _bool(obj: Mapping[str, Any], key: str) -> bool:
     return value
 
 
+def _status_text(
+    venue_status: str, status: OrderStatus, trigger: Decimal | None, trigger_by: str,
+    cancel_type: str, reject: str,
+) -> str:
+    """The venue's words for the status column: ``"Cancelled · CancelByUser · EC_..."``."""
+    text = venue_status
+    if status is OrderStatus.UNTRIGGERED and trigger is not None:
+        text += f" · trigger {trigger}" + (f" {trigger_by}" if trigger_by not in _NONE_WORDS else "")
+    if cancel_type not in _NONE_WORDS:
+        text += f" · {cancel_type}"
+    if reject not in _NONE_WORDS and reject != "EC_NoError":
+        text += f" · {reject}"
+    return text
+
+
+def _order_kind(
+    order_type: str, stop_type: str, time_in_force: str, reduce_only: bool, close: bool
+) -> tuple[str, frozenset[Flag]]:
+    """The type column (``"StopLoss Market"``, ``"Stop Limit"``) and the flags of an order."""
+    order_type = order_type or "UNKNOWN"
+    if stop_type not in _NONE_WORDS:
+        order_type = f"{stop_type} {order_type}"
+    flags = set()
+    if reduce_only:
+        flags.add(Flag.REDUCE_ONLY)
+    if close:
+        flags.add(Flag.CLOSE)
+    if time_in_force == "PostOnly":
+        flags.add(Flag.POST_ONLY)
+    if stop_type == "OcoOrder":
+        flags.add(Flag.OCO)
+    return order_type, frozenset(flags)
+
+
 def _order(item: Any, account: AccountKey, category: str) -> Order:
+    """One order object → ``Order``, every field checked. ``WsParser`` is the stream's faster
+    twin and falls back to this for anything it does not recognise."""
     if type(item) is not dict:
         raise MalformedFrame("order is not an object")
     order_id = _str(item.get("orderId"), "orderId")
@@ -726,32 +766,20 @@ def _order(item: Any, account: AccountKey, category: str) -> Order:
     if amount < 0 or remaining < 0:
         raise MalformedFrame("negative qty")
 
-    order_type = _opt_str(item, "orderType") or "UNKNOWN"
+    order_type = _opt_str(item, "orderType")
     stop_type = _opt_str(item, "stopOrderType")
-    if stop_type not in _NONE_WORDS:
-        order_type = f"{stop_type} {order_type}"  # e.g. "StopLoss Market", "Stop Limit"
-
-    text = venue_status
     trigger = _opt_decimal(item, "triggerPrice")
+    trigger_by = ""
     if status is OrderStatus.UNTRIGGERED and trigger is not None:
-        by = _opt_str(item, "triggerBy")
-        text += f" · trigger {trigger}" + (f" {by}" if by not in _NONE_WORDS else "")
+        trigger_by = _opt_str(item, "triggerBy")
     cancel_type = _opt_str(item, "cancelType")
-    if cancel_type not in _NONE_WORDS:
-        text += f" · {cancel_type}"
     reject = _opt_str(item, "rejectReason")
-    if reject not in _NONE_WORDS and reject != "EC_NoError":
-        text += f" · {reject}"
-
-    flags = set()
-    if _bool(item, "reduceOnly"):
-        flags.add(Flag.REDUCE_ONLY)
-    if _bool(item, "closeOnTrigger"):
-        flags.add(Flag.CLOSE)
-    if _opt_str(item, "timeInForce") == "PostOnly":
-        flags.add(Flag.POST_ONLY)
-    if stop_type == "OcoOrder":
-        flags.add(Flag.OCO)
+    text = _status_text(venue_status, status, trigger, trigger_by, cancel_type, reject)
+    reduce_only = _bool(item, "reduceOnly")
+    close = _bool(item, "closeOnTrigger")
+    order_type, flags = _order_kind(
+        order_type, stop_type, _opt_str(item, "timeInForce"), reduce_only, close
+    )
 
     return Order(
         venue=account.venue,
@@ -767,7 +795,7 @@ def _order(item: Any, account: AccountKey, category: str) -> Order:
         price=_opt_decimal(item, "price"),
         avg_price=_opt_decimal(item, "avgPrice"),
         client_id=_opt_str(item, "orderLinkId") or None,
-        flags=frozenset(flags),
+        flags=flags,
         created_ms=_opt_int(item, "createdTime"),
         updated_ms=_opt_int(item, "updatedTime"),
         category=category,
@@ -837,7 +865,10 @@ def _opt_id(msg: Mapping[str, Any], key: str) -> str | None:
 def _ws(
     raw: bytes | bytearray | memoryview | str | Mapping[str, Any], account: AccountKey
 ) -> BybitWsEvent:
-    msg = _load(raw)
+    return _ws_message(_load(raw), account)
+
+
+def _ws_message(msg: dict[str, Any], account: AccountKey) -> BybitWsEvent:
     topic = msg.get("topic")
     if topic is not None:
         topic = _str(topic, "topic")
@@ -890,6 +921,417 @@ def parse_ws(
 ) -> BybitWsEvent:
     """One private-stream (or WS-Trade) message → ``OrderPush`` / ``OpReply`` / ``Pong`` / ``Ignored``."""
     return _ws(raw, account)
+
+
+# -- the private stream's hot path -------------------------------------------------------------
+class _OrderSlots(_Keyed):
+    """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
+
+    Building an ``Order`` through its frozen-dataclass ``__init__`` costs one
+    ``object.__setattr__`` call per field. ``WsParser`` fills this twin and re-labels it as
+    ``Order``: the result is an ordinary, immutable ``Order``. ``_fast_build_works()`` checks the
+    trick against the real constructor at import; the parser falls back to it if they differ.
+    (The Bitfinex codec does the same.)
+    """
+
+    __slots__ = Order.__slots__
+
+
+def _build_fast(
+    key: OrderKey, symbol: str, side: Side, order_type: str, amount: Decimal,
+    remaining: Decimal, status: OrderStatus, status_text: str, price: Decimal | None,
+    avg_price: Decimal | None, client_id: str | None, flags: frozenset[Flag],
+    created_ms: int | None, updated_ms: int | None, category: str,
+) -> Order:
+    o: Any = object.__new__(_OrderSlots)
+    o._key = key
+    o.venue, o.account, o.order_id = key
+    o.symbol = symbol
+    o.side = side
+    o.order_type = order_type
+    o.amount = amount
+    o.remaining = remaining
+    o.status = status
+    o.status_text = status_text
+    o.price = price
+    o.avg_price = avg_price
+    o.client_id = client_id
+    o.client_id_date = None
+    o.group_id = None
+    o.flags = flags
+    o.created_ms = created_ms
+    o.updated_ms = updated_ms
+    o.category = category
+    o.__class__ = Order
+    order: Order = o
+    return order
+
+
+def _build_plain(
+    key: OrderKey, symbol: str, side: Side, order_type: str, amount: Decimal,
+    remaining: Decimal, status: OrderStatus, status_text: str, price: Decimal | None,
+    avg_price: Decimal | None, client_id: str | None, flags: frozenset[Flag],
+    created_ms: int | None, updated_ms: int | None, category: str,
+) -> Order:
+    return Order(
+        venue=key.venue, account=key.account, order_id=key.order_id, symbol=symbol, side=side,
+        order_type=order_type, amount=amount, remaining=remaining, status=status,
+        status_text=status_text, price=price, avg_price=avg_price, client_id=client_id,
+        flags=flags, created_ms=created_ms, updated_ms=updated_ms, category=category,
+    )
+
+
+def _fast_build_works() -> bool:
+    args = (
+        OrderKey("v", "a", "1"), "X", Side.SELL, "Limit", Decimal("2.0"), Decimal("0.5"),
+        OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, "4", frozenset({Flag.OCO}), 6, 7,
+        "spot",
+    )
+    try:
+        fast = _build_fast(*args)
+        plain = _build_plain(*args)
+        return (
+            type(fast) is Order
+            and fast == plain
+            and hash(fast) == hash(plain)
+            and repr(fast) == repr(plain)
+            and fast.key == plain.key
+            and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
+            and str(fast.amount) == "2.0"
+        )
+    except (TypeError, AttributeError, ValueError):  # pragma: no cover - Order's layout changed
+        return False
+
+
+FAST_ORDER_BUILD: Final = _fast_build_works()
+_new: Final = object.__new__
+_loads: Final = orjson.loads
+_JSON_ERRORS: Final = (orjson.JSONDecodeError, TypeError, ValueError, UnicodeError, RecursionError)
+# The fields of an order object that do not change while it lives (an amend changes qty and
+# price, not these), and those that do. cumExecQty is read only without leavesQty, triggerBy
+# only for a waiting conditional order. Each set is one C call.
+_fixed_fields: Final = itemgetter(
+    "orderId", "category", "symbol", "side", "orderType", "stopOrderType", "timeInForce",
+    "reduceOnly", "closeOnTrigger", "orderLinkId", "createdTime",
+)
+_live_fields: Final = itemgetter(
+    "orderStatus", "qty", "leavesQty", "triggerPrice", "cancelType", "rejectReason", "price",
+    "avgPrice", "updatedTime",
+)
+_CATEGORY_SET: Final = frozenset(CATEGORIES)
+_UNTRIGGERED: Final = OrderStatus.UNTRIGGERED
+_MISSING: Final[Any] = object()
+_MEMO_LIMIT: Final = 65_536
+_KNOWN_LIMIT: Final = 262_144
+_NO_PRICE: Final[Mapping[Any, Decimal | None]] = {None: None, "": None}
+
+# What WsParser remembers of an open order: its fixed fields as sent (compared with each push),
+# then what was made of them: key, symbol, side, type, flags, client id, createdTime, category.
+_Known = tuple[
+    tuple[Any, ...], OrderKey, str, Side, str, frozenset[Flag], str | None, int | None, str
+]
+
+
+class WsParser:
+    """One account's private stream: ``parse(frame)`` gives exactly what ``parse_ws`` gives, and
+    raises ``MalformedFrame`` (only) where it raises, with the same words.
+
+    The ``order`` push is the hot path, and it is built like the Bitfinex ``FrameParser``: an
+    order's fixed fields (id, category, symbol, side, type, flags, client id, createdTime) are
+    checked and converted once per order; a push whose fixed fields equal those seen reuses
+    them. The changing fields go through memos: a decimal string is checked and converted once
+    (``Decimal`` is immutable, so equal strings share one), and so are the status words. Anything
+    missing or odd goes through the full parser (``_order``, the spec), which decides. Caches
+    only: no I/O, no clock.
+    """
+
+    def __init__(self, account: AccountKey) -> None:
+        if account.venue != VENUE:
+            raise ValueError(f"not a Bybit account: {account}")
+        self.account = account
+        self._venue = account.venue
+        self._account = account.account
+        self._known: dict[str, _Known] = {}  # open orders, by orderId
+        self._quantities: dict[str, Decimal] = {}  # checked, non-negative
+        self._prices: dict[Any, Decimal | None] = dict(_NO_PRICE)  # "0" and "" mean none
+        # (orderStatus, cancelType, rejectReason) -> status, status text
+        self._statuses: dict[tuple[Any, Any, Any], tuple[OrderStatus, str]] = {}
+        # (orderType, stopOrderType, timeInForce, reduceOnly, closeOnTrigger) -> type, flags
+        self._kinds: dict[tuple[Any, ...], tuple[str, frozenset[Flag]]] = {}
+
+    def parse(self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> BybitWsEvent:
+        if type(raw) is not bytes and type(raw) is not str:
+            return parse_ws(raw, self.account)
+        msg = _load_text(raw)
+        orders = self._push(msg)
+        if orders is None:
+            return _parse_ws_message(msg, self.account)
+        creation = msg.get("creationTime")
+        return OrderPush(
+            msg["topic"],
+            _opt_id(msg, "id") or "",
+            creation if type(creation) is int else None,
+            tuple([order_event(o) for o in orders]),
+        )
+
+    def parse_stream(
+        self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]
+    ) -> list[Order] | BybitWsEvent:
+        """``parse``, except that an ``order`` push comes back as the bare list of its orders
+        (the push's events are ``order_event`` of each): the client's hot path, without the
+        wrappers."""
+        if type(raw) is bytes or type(raw) is str:
+            try:
+                msg = _loads(raw)
+            except _JSON_ERRORS as exc:
+                raise MalformedFrame(f"not JSON: {type(exc).__name__}") from None
+            if type(msg) is not dict:
+                raise MalformedFrame(f"not a JSON object: {type(msg).__name__}")
+            orders = self._push(msg)
+            return orders if orders is not None else _parse_ws_message(msg, self.account)
+        event = parse_ws(raw, self.account)
+        if type(event) is OrderPush:
+            return [e.order for e in event.events]
+        return event
+
+    def _push(self, msg: dict[str, Any]) -> list[Order] | None:
+        """The orders of an ``order`` push; None for any other message (or a push without a
+        data array: ``parse_ws`` has the words for it)."""
+        topic = msg.get("topic")
+        if type(topic) is not str or not topic.startswith("order"):
+            return None
+        data = msg.get("data")
+        if type(data) is not list:
+            return None
+        order = self._order
+        orders = []
+        for item in data:
+            if type(item) is not dict:
+                raise MalformedFrame("order is not an object")
+            orders.append(order(item, topic))
+        return orders
+
+    def _order(self, item: dict[str, Any], topic: str) -> Order:
+        try:
+            fixed = _fixed_fields(item)
+            (
+                venue_status, qty, leaves, trigger, cancel_type, reject, price, avg_price, updated
+            ) = _live_fields(item)
+        except KeyError:
+            return self._full(item, topic)
+        # A look-up finds only text equal to text already checked (text equals nothing else);
+        # a miss, or anything unhashable (TypeError), takes the checks, or the full parser.
+        try:
+            known = self._known.get(fixed[0])
+            known_status = self._statuses.get((venue_status, cancel_type, reject))
+            quantities = self._quantities
+            amount = quantities.get(qty)
+            remaining = quantities.get(leaves)
+            prices = self._prices
+            trigger_d = prices.get(trigger, _MISSING)
+            price_d = prices.get(price, _MISSING)
+            avg_d = prices.get(avg_price, _MISSING)
+        except TypeError:
+            return self._full(item, topic)
+        # the booleans by identity: 0 == False, so equality alone does not prove one
+        if known is None or fixed != known[0] or fixed[7] is not known[0][7] or (
+            fixed[8] is not known[0][8]
+        ):
+            known = self._learn(fixed)
+            if known is None:
+                return self._full(item, topic)
+        if known_status is None:
+            known_status = self._status(venue_status, cancel_type, reject)
+            if known_status is None:
+                return self._full(item, topic)
+        if amount is None:
+            amount = self._quantity(qty)
+        if remaining is None:
+            remaining = self._quantity(leaves)
+        if trigger_d is _MISSING:
+            trigger_d = self._price(trigger)
+        if price_d is _MISSING:
+            price_d = self._price(price)
+        if avg_d is _MISSING:
+            avg_d = self._price(avg_price)
+        if type(updated) is str and updated.isdigit() and updated.isascii() and len(updated) <= 20:
+            updated_ms: int | None = int(updated)
+        elif updated is None or updated == "":
+            updated_ms = None
+        elif type(updated) is int:
+            updated_ms = updated
+        else:
+            return self._full(item, topic)
+        if (
+            amount is None or remaining is None or trigger_d is _MISSING or price_d is _MISSING
+            or avg_d is _MISSING
+        ):
+            return self._full(item, topic)
+        status, text = known_status
+        if status is _UNTRIGGERED and trigger_d is not None:  # the text names the trigger
+            trigger_by = item.get("triggerBy")
+            if trigger_by is not None and type(trigger_by) is not str:
+                return self._full(item, topic)
+            text = _status_text(venue_status, status, trigger_d, trigger_by or "",
+                                cancel_type or "", reject or "")
+
+        _, key, symbol, side, order_type, flags, client_id, created_ms, category = known
+        if status not in OPEN_STATUSES:
+            del self._known[key.order_id]  # it left the book: forget it
+        if FAST_ORDER_BUILD:
+            o: Any = _new(_OrderSlots)
+            o._key = key
+            o.venue, o.account, o.order_id = key
+            o.symbol = symbol
+            o.side = side
+            o.order_type = order_type
+            o.amount = amount
+            o.remaining = remaining
+            o.status = status
+            o.status_text = text
+            o.price = price_d
+            o.avg_price = avg_d
+            o.client_id = client_id
+            o.client_id_date = None
+            o.group_id = None
+            o.flags = flags
+            o.created_ms = created_ms
+            o.updated_ms = updated_ms
+            o.category = category
+            o.__class__ = Order
+            order: Order = o
+            return order
+        return _build_plain(
+            key, symbol, side, order_type, amount, remaining, status, text, price_d, avg_d,
+            client_id, flags, created_ms, updated_ms, category,
+        )
+
+    def _full(self, item: dict[str, Any], topic: str) -> Order:
+        """The full parser, with ``parse_ws``'s category rule and words for every slip."""
+        try:
+            category = item.get("category") or topic.partition(".")[2]
+            if category not in CATEGORIES:
+                raise MalformedFrame("order without a known category")
+            order = _order(item, self.account, category)
+        except MalformedFrame:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:200]) from None
+        if not order.status.is_open:
+            self._known.pop(order.order_id, None)
+        return order
+
+    # Each of these answers None (or _MISSING) for what the full parser must judge.
+    def _learn(self, fixed: tuple[Any, ...]) -> _Known | None:
+        """Check and convert the fixed fields of an order seen for the first time (or changed);
+        remembered only while open (the caller forgets closed ones)."""
+        (
+            order_id, category, symbol, side, order_type, stop_type, time_in_force, reduce_only,
+            close, link, created,
+        ) = fixed
+        if (
+            type(order_id) is not str or not order_id or type(symbol) is not str or not symbol
+            or type(category) is not str or category not in _CATEGORY_SET
+            or type(side) is not str or side not in _SIDES
+            or (link is not None and type(link) is not str)
+            or type(created) is not str or not created.isdigit() or not created.isascii()
+            or len(created) > 20
+        ):  # createdTime as text only: 5 == 5.0 == True, so a number is not cached
+            return None
+        try:
+            kind = self._kinds.get((order_type, stop_type, time_in_force, reduce_only, close))
+        except TypeError:  # unhashable
+            return None
+        if kind is None or type(reduce_only) is not bool or type(close) is not bool:
+            kind = self._kind(order_type, stop_type, time_in_force, reduce_only, close)
+            if kind is None:
+                return None
+        known: _Known = (
+            fixed, OrderKey(self._venue, self._account, order_id), symbol, _SIDES[side],
+            kind[0], kind[1], link or None, int(created), category,
+        )
+        cache = self._known
+        if len(cache) >= _KNOWN_LIMIT:
+            cache.clear()
+        cache[order_id] = known
+        return known
+
+    def _quantity(self, value: Any) -> Decimal | None:
+        if type(value) is not str or not _DECIMAL.fullmatch(value):
+            return None
+        number = Decimal(value)
+        if number < 0:
+            return None
+        memo = self._quantities
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[value] = number
+        return number
+
+    def _price(self, value: Any) -> Any:
+        if type(value) is not str or not _DECIMAL.fullmatch(value):
+            return _MISSING
+        number: Decimal | None = Decimal(value)
+        if not number:  # zero
+            number = None
+        memo = self._prices
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+            memo.update(_NO_PRICE)
+        memo[value] = number
+        return number
+
+    def _kind(
+        self, order_type: Any, stop_type: Any, time_in_force: Any, reduce_only: Any, close: Any
+    ) -> tuple[str, frozenset[Flag]] | None:
+        if (
+            (order_type is not None and type(order_type) is not str)
+            or (stop_type is not None and type(stop_type) is not str)
+            or (time_in_force is not None and type(time_in_force) is not str)
+            or type(reduce_only) is not bool or type(close) is not bool
+        ):
+            return None
+        kind = _order_kind(order_type or "", stop_type or "", time_in_force or "", reduce_only,
+                           close)
+        memo = self._kinds
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[(order_type, stop_type, time_in_force, reduce_only, close)] = kind
+        return kind
+
+    def _status(
+        self, venue_status: Any, cancel_type: Any, reject: Any
+    ) -> tuple[OrderStatus, str] | None:
+        """The status and its words, without a trigger price (the caller adds one)."""
+        if (
+            type(venue_status) is not str
+            or (cancel_type is not None and type(cancel_type) is not str)
+            or (reject is not None and type(reject) is not str)
+        ):
+            return None
+        status = _STATUSES.get(venue_status)
+        if status is None:
+            return None
+        text = _status_text(venue_status, status, None, "", cancel_type or "", reject or "")
+        memo = self._statuses
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[(venue_status, cancel_type, reject)] = (status, text)
+        return status, text
+
+
+def _load_text(raw: bytes | str) -> dict[str, Any]:
+    """``_load`` for a frame as it comes off the socket."""
+    try:
+        msg = _loads(raw)
+    except _JSON_ERRORS as exc:
+        raise MalformedFrame(f"not JSON: {type(exc).__name__}") from None
+    if type(msg) is not dict:
+        raise MalformedFrame(f"not a JSON object: {type(msg).__name__}")
+    return msg
+
+
+_parse_ws_message: Final = _guarded(_ws_message)
 
 
 # -- notices -----------------------------------------------------------------------------------
