@@ -46,8 +46,10 @@ class Flag(Enum):
     CLOSE = "close"
 
 
-@dataclass(frozen=True, slots=True)
-class AccountKey:
+class AccountKey(NamedTuple):
+    """One venue account. A NamedTuple, like ``OrderKey``: the store hashes one for every order
+    it adds or closes, and a tuple hashes and compares in C."""
+
     venue: str
     account: str
 
