@@ -104,6 +104,7 @@ class _Request:
     texts: list[str]
     error: str | None = None
     acked: set[str] = field(default_factory=set)  # order ids a cancel-all acknowledged
+    quiet: bool = False  # a bulk cancel: one summary line, not a line per order
 
 
 
@@ -195,6 +196,7 @@ class BybitClient(ReconnectingClient):
         self._background: set[asyncio.Task[Any]] = set()
         # per (endpoint, category): loop time until which the venue's rate budget is spent
         self._spent: dict[tuple[str, str], float] = {}
+        self._quiet: set[OrderKey] = set()  # orders of bulk cancels: no line each
 
     def __repr__(self) -> str:  # never the key or the secret
         return f"BybitClient({self.account}, ws={self._ws_url!r})"
@@ -351,7 +353,7 @@ class BybitClient(ReconnectingClient):
                         if updated is not None and before is not None and updated < before:
                             continue
                     if order.status not in OPEN_STATUSES and self._pending.is_waiting(key):
-                        self._notices.publish(codec.closed_notice(order, now_ms()))
+                        self._confirm(order)
                     # apply(Upsert(order)) or apply(Closed(order)), without the wrappers:
                     # put() closes an order whose status is not open
                     store.put(order)
@@ -372,7 +374,7 @@ class BybitClient(ReconnectingClient):
             return  # an older state arriving late
         if not order.status.is_open:
             if self._pending.is_waiting(order.key):
-                self._notices.publish(codec.closed_notice(order, now_ms()))
+                self._confirm(order)
             self._store.apply(Closed(order))
         else:
             self._store.apply(Upsert(order))
@@ -415,7 +417,7 @@ class BybitClient(ReconnectingClient):
             for order in closes:  # closes first: they carry how the order ended
                 if self._store.get(order.key) is not None:
                     if self._pending.is_waiting(order.key):
-                        self._notices.publish(codec.closed_notice(order, now_ms()))
+                        self._confirm(order)
                     self._store.apply(Closed(order))
             self._store.apply(Snapshot(self.account, tuple(merged.values())))
             return set(merged)
@@ -628,6 +630,9 @@ class BybitClient(ReconnectingClient):
                     order.key, Outcome.REJECTED, f"no Bybit category for order {order.order_id}"
                 )
         request = _Request(self._pending.begin(valid), [])
+        request.quiet = len(valid) > 1 or plan.everything
+        if request.quiet:
+            self._quiet.update(request.futures)
         try:
             if plan.everything:
                 rows = list(valid) + [
@@ -800,6 +805,8 @@ class BybitClient(ReconnectingClient):
                     fresh.append(current)
         if fresh:
             request.futures.update(self._pending.begin(fresh))
+            if request.quiet:
+                self._quiet.update(o.key for o in fresh)
 
     def _refused(self, request: _Request, orders: Sequence[Order], reply: VenueReply) -> None:
         reply = self._clean(reply)
@@ -850,6 +857,32 @@ class BybitClient(ReconnectingClient):
         result.text = "; ".join(dict.fromkeys(t for t in request.texts if t))
         if request.error is not None:
             result.error = request.error
+        if request.quiet:
+            self._quiet.difference_update(request.futures)
+            self._summarise(result)
+
+    def _summarise(self, result: CancelResult) -> None:
+        """One line for a bulk cancel: "Cancelled 40 of 40 on bybit-demo" (+ what did not)."""
+        total = len(result.outcomes)
+        if not total:
+            return
+        cancelled = result.count(Outcome.CANCELLED)
+        others = [
+            f"{result.count(o)} {o.value}" for o in Outcome
+            if o is not Outcome.CANCELLED and result.count(o)
+        ]
+        text = f"Cancelled {cancelled} of {total} on {self.account.account}"
+        if others:
+            text += ": " + ", ".join(others)
+        trouble = result.count(Outcome.REJECTED) or result.count(Outcome.TIMED_OUT)
+        level = Level.SUCCESS if not others else Level.ERROR if trouble else Level.WARNING
+        self._notice(level, text)
+
+    def _confirm(self, order: Order) -> None:
+        """The venue's word that a cancelled order closed, for the status bar; the orders of a
+        bulk cancel get one line for all of them instead (see ``_finish``)."""
+        if order.key not in self._quiet:
+            self._notices.publish(codec.closed_notice(order, now_ms()))
 
     # == small helpers ===========================================================================
     def _clean(self, reply: VenueReply) -> VenueReply:

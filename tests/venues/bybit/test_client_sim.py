@@ -526,3 +526,18 @@ async def test_pushes_during_a_refetch_merge_by_updated_time() -> None:
         assert rows[a].price == Decimal(50000)  # the REST state was newer
         assert rows[b].price == Decimal(49999)  # the push was newer
         assert c not in rows  # closed by a push newer than the REST read
+
+
+async def test_a_bulk_cancel_says_it_in_one_line_not_one_per_order() -> None:
+    async with connected({"initial_orders": 12}) as env:
+        await live(env)
+        await asyncio.wait_for(env.client.cancel(env.plan(CancelScope.for_account(ACCOUNT))), 10)
+        assert env.sim.open_orders() == []
+        texts = env.texts()
+        assert "Cancelled 12 of 12 on sim" in texts
+        assert not [t for t in texts if t.startswith("Cancelled · ")]
+        # a single cancel still gets the venue's own words
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        await until(lambda: a in env.rows())
+        await asyncio.wait_for(env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10)
+        assert [t for t in env.texts() if t.startswith("Cancelled · ")]
