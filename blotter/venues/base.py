@@ -12,12 +12,14 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from websockets.exceptions import ConnectionClosed
+import httpx
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
@@ -233,8 +235,37 @@ class ReconnectingClient(AccountReporter):
     _stop: asyncio.Event
     _log: logging.Logger
 
+    _ws: ClientConnection | None
+    _http: httpx.AsyncClient | None
+    _background: set[asyncio.Task[Any]]
+
     async def _session(self) -> None:
         raise NotImplementedError
+
+    async def close(self) -> None:
+        """Stop: the loop ends, the socket closes, background work is cancelled."""
+        self._closing = True
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(), 3.0)
+            except (OSError, TimeoutError, WebSocketException):
+                pass
+        for task in list(self._background):
+            task.cancel()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in the background, kept until done (not at all once closing)."""
+        if self._closing:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def run(self) -> None:
         if self._running:

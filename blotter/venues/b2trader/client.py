@@ -196,21 +196,6 @@ class B2traderClient(ReconnectingClient):
         return tuple(self._keys.values())
 
     # == lifecycle ===============================================================================
-    async def close(self) -> None:
-        self._closing = True
-        self._stop.set()
-        ws = self._ws
-        if ws is not None:
-            try:
-                await asyncio.wait_for(ws.close(), 3.0)
-            except (OSError, TimeoutError, WebSocketException):
-                pass
-        for task in list(self._background):
-            task.cancel()
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
     async def _session(self) -> None:
         self._state(VenueState.AUTHENTICATING)
         try:
@@ -790,13 +775,6 @@ class B2traderClient(ReconnectingClient):
         text = _TOKEN_QUERY.sub(r"\1***", text)
         return _JWT.sub("***", text)
 
-    def _spawn(self, coro: Any) -> None:
-        if self._closing:
-            coro.close()
-            return
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
 
 class _Progress:

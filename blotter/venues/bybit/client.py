@@ -202,21 +202,6 @@ class BybitClient(ReconnectingClient):
         return f"BybitClient({self.account}, ws={self._ws_url!r})"
 
     # == lifecycle ===============================================================================
-    async def close(self) -> None:
-        self._closing = True
-        self._stop.set()
-        ws = self._ws
-        if ws is not None:
-            try:
-                await asyncio.wait_for(ws.close(), 3.0)
-            except (OSError, TimeoutError, WebSocketException):
-                pass
-        for task in list(self._background):
-            task.cancel()
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
     async def _session(self) -> None:
         try:
             await self.sync_clock()
@@ -890,13 +875,6 @@ class BybitClient(ReconnectingClient):
         clean = self._redact(reply.ret_msg)
         return reply if clean == reply.ret_msg else replace(reply, ret_msg=clean)
 
-    def _spawn(self, coro: Any) -> None:
-        if self._closing:
-            coro.close()
-            return
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
 
 def _newer_or_same(candidate: Order, than: Order) -> bool:
