@@ -444,6 +444,20 @@ async def test_cancel_all_accounts_empties_every_venue(
     assert venue_books(venues) == set()
 
 
+async def test_all_accounts_cancels_where_it_can_and_exits_3_for_an_account_it_cannot_reach(
+    home: dict[str, str], venues: dict[str, Any]
+) -> None:
+    configure(home, venues)
+    venues["bybit"].refuse_key = True  # this one cannot sign in
+    bybit_before = {o["orderId"] for o in venues["bybit"].open_orders()}
+    run = await blotter(home, "cancel", "--all-accounts", "--yes", "--timeout", "15")
+    assert run.code == 3, run.err
+    assert "byb" in run.err and "Invalid apikey" in run.err
+    assert venues["bitfinex"].open_orders() == []  # the others were cancelled all the same
+    assert venues["b2trader"].open_orders() == []
+    assert {o["orderId"] for o in venues["bybit"].open_orders()} == bybit_before
+
+
 # ---------------------------------------------------------------------------------------------
 # demo, interrupt, output forms
 
