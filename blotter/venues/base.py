@@ -88,6 +88,27 @@ def check_url(url: str, secure: str, plain: str, what: str) -> tuple[str, bool]:
     return url, loopback
 
 
+def check_origin(url: str, example: str) -> tuple[str, bool]:
+    """A REST ``rest_url`` that must be an origin only (the client appends the venue's paths):
+    returns ``scheme://host[:port]`` and whether the host is loopback."""
+    url, loopback = check_url(url, "https", "http", "rest_url")
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"rest_url must be an origin such as {example}, got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}", loopback
+
+
+def rest_client(origin: str, loopback: bool, timeout: float) -> httpx.AsyncClient:
+    """One HTTP client per account: connections reused; proxies from the environment are not
+    used for a loopback venue (a simulator)."""
+    return httpx.AsyncClient(
+        base_url=origin,
+        timeout=httpx.Timeout(timeout, connect=5.0),
+        trust_env=not loopback,
+        headers={"user-agent": "blotter"},
+    )
+
+
 def outcome_for_close(final: Order | None) -> Outcome:
     if final is None:
         return Outcome.CLOSED
@@ -324,6 +345,7 @@ __all__ = [
     "SessionEnd",
     "StateBus",
     "VenueClient",
+    "check_origin",
     "check_url",
     "close_code",
     "describe_error",
@@ -331,4 +353,5 @@ __all__ = [
     "now_ms",
     "outcome_for_close",
     "publish_state",
+    "rest_client",
 ]

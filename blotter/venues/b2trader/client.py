@@ -23,7 +23,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,10 +47,12 @@ from blotter.venues.base import (
     PendingCancels,
     ReconnectingClient,
     SessionEnd,
+    check_origin,
     check_url,
     close_code,
     describe_error,
     now_ms,
+    rest_client,
 )
 
 log = logging.getLogger("blotter.venues.b2trader")
@@ -121,19 +122,12 @@ class B2traderClient(ReconnectingClient):
             raise ValueError(f"B2traderClient needs a b2trader account, got {account}")
         if "/" in account.account:
             raise ValueError("a B2TRADER account name cannot contain '/'")
-        rest_url, rest_loopback = check_url(rest_url, "https", "http", "rest_url")
-        parts = urlsplit(rest_url)
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ValueError(
-                f"rest_url must be an origin such as https://broker.example, got {rest_url!r}"
-            )
+        self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://broker.example")
         self._ws_url, _ = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_token:
             raise ValueError("B2TRADER needs an api_token")
         if cancel_concurrency < 1:
             raise ValueError("cancel_concurrency must be at least 1")
-        self._rest_origin = f"{parts.scheme}://{parts.netloc}"
-        self._rest_loopback = rest_loopback
 
         self.account = account
         self.capabilities = CAPABILITIES
@@ -580,12 +574,7 @@ class B2traderClient(ReconnectingClient):
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self._rest_origin,
-                timeout=httpx.Timeout(_REST_TIMEOUT, connect=5.0),
-                trust_env=not self._rest_loopback,
-                headers={"user-agent": "blotter"},
-            )
+            self._http = rest_client(self._rest_origin, self._rest_loopback, _REST_TIMEOUT)
         return self._http
 
     # == cancels =================================================================================

@@ -16,7 +16,6 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -32,10 +31,12 @@ from blotter.venues.base import (
     Backoff,
     Capabilities,
     PendingCancels,
+    check_origin,
     check_url,
     close_code,
     describe_error,
     now_ms,
+    rest_client,
 )
 from blotter.venues.bitfinex import codec
 from blotter.venues.bitfinex.codec import (
@@ -128,17 +129,10 @@ class BitfinexClient(AccountReporter):
     ) -> None:
         if account.venue != codec.VENUE:
             raise ValueError(f"BitfinexClient needs a bitfinex account, got {account}")
-        rest_url, rest_loopback = check_url(rest_url, "https", "http", "rest_url")
-        parts = urlsplit(rest_url)
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ValueError(
-                f"rest_url must be an origin such as https://api.bitfinex.com, got {rest_url!r}"
-            )
+        self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://api.bitfinex.com")
         self._ws_url, ws_loopback = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bitfinex needs an api_key and an api_secret")
-        self._rest_origin = f"{parts.scheme}://{parts.netloc}"
-        self._rest_loopback = rest_loopback
         self._ws_loopback = ws_loopback
 
         self.account = account
@@ -900,12 +894,7 @@ class BitfinexClient(AccountReporter):
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self._rest_origin,
-                timeout=httpx.Timeout(_REST_TIMEOUT, connect=5.0),
-                trust_env=not self._rest_loopback,
-                headers={"user-agent": "blotter"},
-            )
+            self._http = rest_client(self._rest_origin, self._rest_loopback, _REST_TIMEOUT)
         return self._http
 
     def _nonce_guard(self) -> asyncio.Lock:

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -40,10 +39,12 @@ from blotter.venues.base import (
     PendingCancels,
     ReconnectingClient,
     SessionEnd,
+    check_origin,
     check_url,
     close_code,
     describe_error,
     now_ms,
+    rest_client,
 )
 from blotter.venues.bybit import codec
 from blotter.venues.bybit.codec import (
@@ -135,12 +136,7 @@ class BybitClient(ReconnectingClient):
     ) -> None:
         if account.venue != codec.VENUE:
             raise ValueError(f"BybitClient needs a bybit account, got {account}")
-        rest_url, rest_loopback = check_url(rest_url, "https", "http", "rest_url")
-        parts = urlsplit(rest_url)
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ValueError(
-                f"rest_url must be an origin such as https://api.bybit.com, got {rest_url!r}"
-            )
+        self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://api.bybit.com")
         self._ws_url, _ = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bybit needs an api_key and an api_secret")
@@ -148,8 +144,6 @@ class BybitClient(ReconnectingClient):
         unknown = [c for c in wanted if c not in codec.CATEGORIES]
         if unknown:
             raise ValueError(f"unknown Bybit categories: {unknown}")
-        self._rest_origin = f"{parts.scheme}://{parts.netloc}"
-        self._rest_loopback = rest_loopback
 
         self.account = account
         self.capabilities = CAPABILITIES
@@ -586,12 +580,7 @@ class BybitClient(ReconnectingClient):
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self._rest_origin,
-                timeout=httpx.Timeout(_REST_TIMEOUT, connect=5.0),
-                trust_env=not self._rest_loopback,
-                headers={"user-agent": "blotter"},
-            )
+            self._http = rest_client(self._rest_origin, self._rest_loopback, _REST_TIMEOUT)
         return self._http
 
     # == cancels =================================================================================
