@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -31,11 +33,28 @@ class LoopbackVenue:
     VENUE: ClassVar[str]
     WS_PATH: ClassVar[str]
 
+    _rng: random.Random
     _api_key: str
     _keys: dict[str, str]
     _conns: set[Any]
     _timers: set[asyncio.TimerHandle]
     flow_rate: float
+
+    def _init_credentials(
+        self,
+        seed: int | None,
+        api_key: str | None,
+        api_secret: str | None,
+        make: Callable[[random.Random], tuple[str, str]],
+    ) -> None:
+        """The venue's random generator and its one demo key (given, or made from the seed)."""
+        self._rng = random.Random(seed)
+        if api_key is None or api_secret is None:
+            demo_key, demo_secret = make(self._rng)
+            api_key = api_key if api_key is not None else demo_key
+            api_secret = api_secret if api_secret is not None else demo_secret
+        self._api_key = api_key
+        self._keys = {api_key: api_secret}
 
     def _init_server(self) -> None:
         self._flow_task: asyncio.Task[None] | None = None

@@ -9,7 +9,6 @@ websocket share one port, as `rest_url` is an origin and `ws_url` the full endpo
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import uuid
 from collections import deque
@@ -121,13 +120,7 @@ class BitfinexSimulator(LoopbackVenue):
         heartbeat_interval: float = 15.0,
         ack_to_close_delay: float = 0.003,
     ) -> None:
-        self._rng = random.Random(seed)
-        if api_key is None or api_secret is None:
-            demo_key, demo_secret = random_credentials(self._rng)
-            api_key = api_key if api_key is not None else demo_key
-            api_secret = api_secret if api_secret is not None else demo_secret
-        self._api_key = api_key
-        self._keys = {api_key: api_secret}
+        self._init_credentials(seed, api_key, api_secret, random_credentials)
         self.nonces = NonceBook()
         self.user_id = self._rng.randint(1_000_000, 9_999_999)
         self._server_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

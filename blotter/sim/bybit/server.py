@@ -12,7 +12,6 @@ on demand. Written from the notes only; it does not import the blotter's own cli
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import uuid
 from collections import deque
@@ -118,13 +117,7 @@ class BybitSimulator(LoopbackVenue):
         ack_to_close_delay: float = 0.005,
         idle_timeout: float = 600.0,
     ) -> None:
-        self._rng = random.Random(seed)
-        if api_key is None or api_secret is None:
-            demo_key, demo_secret = random_credentials(self._rng)
-            api_key = api_key if api_key is not None else demo_key
-            api_secret = api_secret if api_secret is not None else demo_secret
-        self._api_key = api_key
-        self._keys = {api_key: api_secret}
+        self._init_credentials(seed, api_key, api_secret, random_credentials)
         self.uid = self._rng.randint(10_000_000, 199_999_999)
         self._ids = IdMaker(self._rng)
 
