@@ -1178,30 +1178,8 @@ class WsParser:
         _, key, symbol, side, order_type, flags, client_id, created_ms, category = known
         if status not in OPEN_STATUSES:
             del self._known[key.order_id]  # it left the book: forget it
-        if FAST_ORDER_BUILD:
-            o: Any = _new(_OrderSlots)
-            o._key = key
-            o.venue, o.account, o.order_id = key
-            o.symbol = symbol
-            o.side = side
-            o.order_type = order_type
-            o.amount = amount
-            o.remaining = remaining
-            o.status = status
-            o.status_text = text
-            o.price = price_d
-            o.avg_price = avg_d
-            o.client_id = client_id
-            o.client_id_date = None
-            o.group_id = None
-            o.flags = flags
-            o.created_ms = created_ms
-            o.updated_ms = updated_ms
-            o.category = category
-            o.__class__ = Order
-            order: Order = o
-            return order
-        return _build_plain(
+        build = _build_fast if FAST_ORDER_BUILD else _build_plain
+        return build(
             key, symbol, side, order_type, amount, remaining, status, text, price_d, avg_d,
             client_id, flags, created_ms, updated_ms, category,
         )
