@@ -33,12 +33,12 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blotter.core.notices import NoticeBus, StateBus
-from blotter.core.order import AccountKey
+from blotter.core.order import FAST_ORDER_BUILD, AccountKey
 from blotter.core.store import OrderStore, StoreDiff
 from blotter.venues.b2trader import codec as b2codec
 from blotter.venues.b2trader.signalr import Decoder, StreamItem
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bitfinex.codec import FAST_ORDER_BUILD, FrameParser
+from blotter.venues.bitfinex.codec import FrameParser
 from blotter.venues.bybit import codec as bybit_codec
 from blotter.venues.bybit.client import BybitClient
 

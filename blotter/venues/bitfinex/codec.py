@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any, Final
 
@@ -36,7 +35,7 @@ from blotter.core.order import (
     Side,
     Snapshot,
     Upsert,
-    _Keyed,
+    build_order,
 )
 
 VENUE: Final = "bitfinex"
@@ -209,90 +208,6 @@ def utc_date_of_ms(ms: int) -> str:
     return _utc_date(ms // _DAY_MS)
 
 
-class _OrderSlots(_Keyed):
-    """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
-
-    Building an ``Order`` through its frozen-dataclass ``__init__`` costs one
-    ``object.__setattr__`` call per field (19 of them), about three times the cost of parsing
-    the frame with orjson. The hot path fills this twin and then re-labels it as ``Order``:
-    the result is an ordinary, immutable ``Order``. ``_fast_build_works()`` checks the trick
-    against the real constructor at import and the codec falls back to it if they ever differ.
-    """
-
-    __slots__ = Order.__slots__
-
-
-def _build_fast(
-    venue: str, account: str, order_id: str, symbol: str, side: Side, order_type: str,
-    amount: Any, remaining: Any, status: OrderStatus, status_text: str,
-    price: Any, avg_price: Any, client_id: str | None,
-    client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None, key: OrderKey | None = None,
-) -> Order:
-    o: Any = object.__new__(_OrderSlots)
-    o._key = key if key is not None else OrderKey(venue, account, order_id)
-    o.venue = venue
-    o.account = account
-    o.order_id = order_id
-    o.symbol = symbol
-    o.side = side
-    o.order_type = order_type
-    o.amount = amount
-    o.remaining = remaining
-    o.status = status
-    o.status_text = status_text
-    o.price = price
-    o.avg_price = avg_price
-    o.client_id = client_id
-    o.client_id_date = client_id_date
-    o.group_id = group_id
-    o.flags = flags
-    o.created_ms = created_ms
-    o.updated_ms = updated_ms
-    o.category = None
-    o.__class__ = Order
-    result: Order = o
-    return result
-
-
-def _build_plain(
-    venue: str, account: str, order_id: str, symbol: str, side: Side, order_type: str,
-    amount: Any, remaining: Any, status: OrderStatus, status_text: str,
-    price: Any, avg_price: Any, client_id: str | None,
-    client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None, key: OrderKey | None = None,
-) -> Order:
-    return Order(
-        venue, account, order_id, symbol, side, order_type, amount, remaining, status,
-        status_text, price, avg_price, client_id, client_id_date, group_id, flags, created_ms,
-        updated_ms,
-    )
-
-
-def _fast_build_works() -> bool:
-    args = (
-        "v", "a", "1", "tX", Side.SELL, "LIMIT", 2, 0.5,
-        OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, "4", "2020-01-01", "5",
-        frozenset({Flag.HIDDEN}), 6, 7,
-    )
-    try:
-        fast = _build_fast(*args)
-        plain = _build_plain(*args)
-        return (
-            type(fast) is Order
-            and fast == plain
-            and hash(fast) == hash(plain)
-            and repr(fast) == repr(plain)
-            and fast.key == plain.key
-            and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
-            and fast.remaining == Decimal("0.5")
-        )
-    except (TypeError, AttributeError, ValueError):  # pragma: no cover - Order's layout changed
-        return False
-
-
-FAST_ORDER_BUILD: Final = _fast_build_works()
-_new = object.__new__
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 # The fields of an order array that do not change while it is open (§3.2): GID, CID, SYMBOL,
@@ -458,7 +373,7 @@ class FrameParser:
         if known is None or fixed != known[0]:
             known = self._learn(oid, fixed)
         (
-            _, types, key, order_id, symbol, side, order_type, amount, cid, cid_date, gid, flags,
+            _, types, key, _, symbol, side, order_type, amount, cid, cid_date, gid, flags,
             created,
         ) = known
         # == alone takes 1.0 or True for 1: the numbers' JSON types must be the known ones too
@@ -471,7 +386,7 @@ class FrameParser:
         ):
             known = self._learn(oid, fixed)
             (
-                _, _, key, order_id, symbol, side, order_type, amount, cid, cid_date, gid,
+                _, _, key, _, symbol, side, order_type, amount, cid, cid_date, gid,
                 flags, created,
             ) = known
         if closed:
@@ -517,34 +432,9 @@ class FrameParser:
         else:
             status = _OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
 
-        if FAST_ORDER_BUILD:
-            o: Any = _new(_OrderSlots)
-            o._key = key
-            o.venue = self._venue
-            o.account = self._account
-            o.order_id = order_id
-            o.symbol = symbol
-            o.side = side
-            o.order_type = order_type
-            o.amount = amount
-            o.remaining = rem
-            o.status = status
-            o.status_text = status_text
-            o.price = price
-            o.avg_price = avg
-            o.client_id = cid
-            o.client_id_date = cid_date
-            o.group_id = gid
-            o.flags = flags
-            o.created_ms = created
-            o.updated_ms = updated
-            o.category = None
-            o.__class__ = Order
-            order: Order = o
-            return order
-        return _build_plain(
-            self._venue, self._account, order_id, symbol, side, order_type, amount, rem,
-            status, status_text, price, avg, cid, cid_date, gid, flags, created, updated,
+        return build_order(
+            key, symbol, side, order_type, amount, rem, status, status_text, price, avg, cid,
+            cid_date, gid, flags, created, updated, None,
         )
 
     def _learn(self, oid: int, fixed: tuple[Any, ...]) -> _Known:

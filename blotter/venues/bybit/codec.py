@@ -38,7 +38,7 @@ from blotter.core.order import (
     OrderStatus,
     Side,
     Upsert,
-    _Keyed,
+    build_order,
 )
 
 VENUE: Final = "bybit"
@@ -924,87 +924,6 @@ def parse_ws(
 
 
 # -- the private stream's hot path -------------------------------------------------------------
-class _OrderSlots(_Keyed):
-    """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
-
-    Building an ``Order`` through its frozen-dataclass ``__init__`` costs one
-    ``object.__setattr__`` call per field. ``WsParser`` fills this twin and re-labels it as
-    ``Order``: the result is an ordinary, immutable ``Order``. ``_fast_build_works()`` checks the
-    trick against the real constructor at import; the parser falls back to it if they differ.
-    (The Bitfinex codec does the same.)
-    """
-
-    __slots__ = Order.__slots__
-
-
-def _build_fast(
-    key: OrderKey, symbol: str, side: Side, order_type: str, amount: Decimal,
-    remaining: Decimal, status: OrderStatus, status_text: str, price: Decimal | None,
-    avg_price: Decimal | None, client_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None, category: str,
-) -> Order:
-    o: Any = object.__new__(_OrderSlots)
-    o._key = key
-    o.venue, o.account, o.order_id = key
-    o.symbol = symbol
-    o.side = side
-    o.order_type = order_type
-    o.amount = amount
-    o.remaining = remaining
-    o.status = status
-    o.status_text = status_text
-    o.price = price
-    o.avg_price = avg_price
-    o.client_id = client_id
-    o.client_id_date = None
-    o.group_id = None
-    o.flags = flags
-    o.created_ms = created_ms
-    o.updated_ms = updated_ms
-    o.category = category
-    o.__class__ = Order
-    order: Order = o
-    return order
-
-
-def _build_plain(
-    key: OrderKey, symbol: str, side: Side, order_type: str, amount: Decimal,
-    remaining: Decimal, status: OrderStatus, status_text: str, price: Decimal | None,
-    avg_price: Decimal | None, client_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None, category: str,
-) -> Order:
-    return Order(
-        venue=key.venue, account=key.account, order_id=key.order_id, symbol=symbol, side=side,
-        order_type=order_type, amount=amount, remaining=remaining, status=status,
-        status_text=status_text, price=price, avg_price=avg_price, client_id=client_id,
-        flags=flags, created_ms=created_ms, updated_ms=updated_ms, category=category,
-    )
-
-
-def _fast_build_works() -> bool:
-    args = (
-        OrderKey("v", "a", "1"), "X", Side.SELL, "Limit", Decimal("2.0"), Decimal("0.5"),
-        OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, "4", frozenset({Flag.OCO}), 6, 7,
-        "spot",
-    )
-    try:
-        fast = _build_fast(*args)
-        plain = _build_plain(*args)
-        return (
-            type(fast) is Order
-            and fast == plain
-            and hash(fast) == hash(plain)
-            and repr(fast) == repr(plain)
-            and fast.key == plain.key
-            and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
-            and str(fast.amount) == "2.0"
-        )
-    except (TypeError, AttributeError, ValueError):  # pragma: no cover - Order's layout changed
-        return False
-
-
-FAST_ORDER_BUILD: Final = _fast_build_works()
-_new: Final = object.__new__
 _loads: Final = orjson.loads
 _JSON_ERRORS: Final = (orjson.JSONDecodeError, TypeError, ValueError, UnicodeError, RecursionError)
 # The fields of an order object that do not change while it lives (an amend changes qty and
@@ -1178,10 +1097,9 @@ class WsParser:
         _, key, symbol, side, order_type, flags, client_id, created_ms, category = known
         if status not in OPEN_STATUSES:
             del self._known[key.order_id]  # it left the book: forget it
-        build = _build_fast if FAST_ORDER_BUILD else _build_plain
-        return build(
+        return build_order(
             key, symbol, side, order_type, amount, remaining, status, text, price_d, avg_d,
-            client_id, flags, created_ms, updated_ms, category,
+            client_id, None, None, flags, created_ms, updated_ms, category,
         )
 
     def _full(self, item: dict[str, Any], topic: str) -> Order:

@@ -13,6 +13,7 @@ import pytest
 
 from blotter.core.notices import Level
 from blotter.core.order import (
+    FAST_ORDER_BUILD,
     AccountKey,
     Closed,
     Flag,
@@ -505,7 +506,7 @@ def test_a_snapshot_with_one_bad_order_is_rejected_whole(parser: FrameParser) ->
 
 
 def test_fast_build_equals_the_constructor(parser: FrameParser) -> None:
-    assert codec.FAST_ORDER_BUILD
+    assert FAST_ORDER_BUILD
     event = parser.parse(frame("on_partially_filled.json"))
     assert isinstance(event, Upsert)
     o = event.order
