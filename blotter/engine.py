@@ -22,7 +22,8 @@ from blotter.core.cancel import (
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
-from blotter.venues.base import Capabilities, VenueClient
+from blotter.core.venue import Capabilities
+from blotter.venues.base import VenueClient
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ from blotter.ui.orders_model import (
 from blotter.ui.resources import icon
 
 if TYPE_CHECKING:  # the ui knows venues only through what app.py hands it
-    from blotter.venues.base import Capabilities
+    from blotter.core.venue import Capabilities
 
 CapabilitiesLookup = Callable[[AccountKey], "Capabilities | None"]
 

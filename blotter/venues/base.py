@@ -25,16 +25,7 @@ from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
 from blotter.core.store import OrderStore
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What the venue does natively; the UI enables only what works and says why not."""
-
-    group_cancel: bool
-    cancel_all: bool
-    dead_man_switch: bool
-    group_cancel_reason: str = ""  # shown as a tooltip when group_cancel is False
+from blotter.core.venue import Capabilities
 
 
 class VenueClient(Protocol):

@@ -14,11 +14,11 @@ from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Snapshot
 from blotter.core.store import OrderStore
+from blotter.core.venue import Capabilities
 from blotter.engine import Engine
 from blotter.ui import theme
 from blotter.ui.main_window import NO_ACCOUNTS, MainWindow
 from blotter.ui.orders_model import Column
-from blotter.venues.base import Capabilities
 from tests.helpers import until
 from tests.ui.conftest import close_window, select_row
 

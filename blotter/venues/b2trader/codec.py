@@ -33,6 +33,7 @@ import orjson
 from blotter.core.cancel import Outcome
 from blotter.core.notices import Level, Notice
 from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Upsert
+from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader.signalr import Completion, StreamItem
 
 VENUE: Final = "b2trader"
@@ -59,9 +60,6 @@ CONTENT_TYPE_PLAIN: Final = "application/json"
 
 _TEXT_LIMIT: Final = 200
 
-
-class MalformedFrame(ValueError):
-    """A body or stream item that is not what the protocol says. The text never holds secrets."""
 
 
 class _InexactNumber(Exception):

@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import orjson
 
+from blotter.core.venue import MalformedFrame
+
 RECORD_SEPARATOR: Final = "\x1e"
 _RS_BYTES: Final = b"\x1e"
 MAX_PARTIAL_RECORD: Final = 16 * 1024 * 1024  # chars (text frames) or bytes (binary frames)
@@ -40,7 +42,7 @@ CLOSE: Final = 7
 _REASON_LIMIT: Final = 200
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(MalformedFrame):
     """A record that is not a valid SignalR message. The text is short and holds no payload."""
 
 

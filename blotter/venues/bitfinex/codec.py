@@ -37,6 +37,7 @@ from blotter.core.order import (
     Upsert,
     build_order,
 )
+from blotter.core.venue import MalformedFrame
 
 VENUE: Final = "bitfinex"
 ORDER_FIELDS: Final = 32
@@ -56,9 +57,6 @@ INFO_MAINTENANCE_END: Final = 20061
 ERR_AUTH_FAIL: Final = 10100
 ERR_AUTH_NONCE: Final = 10114
 
-
-class MalformedFrame(ValueError):
-    """A frame (or REST body) that is not what the protocol says. The text never holds secrets."""
 
 
 # -- events ------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from blotter.core.order import (
     Upsert,
     build_order,
 )
+from blotter.core.venue import MalformedFrame
 
 VENUE: Final = "bybit"
 _P = ParamSpec("_P")
@@ -101,9 +102,6 @@ DOC_TEXTS: Final[Mapping[int, str]] = {
     170213: "Order does not exist.",
 }
 
-
-class MalformedFrame(ValueError):
-    """A frame or REST body that is not what the protocol says. The text never holds secrets."""
 
 
 # -- signing (§1, §7.1, §9) --------------------------------------------------------------------
