@@ -174,9 +174,9 @@ class Engine:
             return await client.cancel(plan)
         except Exception as exc:  # a client bug must not lose the trader's request silently
             log.exception("cancel on %s failed", plan.account)
-            self.store.set_cancel_pending(plan.keys, False)
             result = CancelResult(plan, error=f"cancel failed: {exc}")
             for order in plan.orders:
+                self.store.end_cancel(order.key, Outcome.REJECTED, str(exc))
                 result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, str(exc))
             return result
 

@@ -8,11 +8,11 @@ cancel, cancel-all, or a loop) and answers with a ``CancelResult`` holding one o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from blotter.core.order import AccountKey, Order, OrderKey
+from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
 
 
 class ScopeKind(Enum):
@@ -173,3 +173,51 @@ class CancelResult:
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes.values() if o.outcome is outcome)
+
+
+def outcome_for_close(final: Order | None) -> Outcome:
+    """What an order's close says about a cancel in flight: the venue's final status decides
+    (a fill that won the race is FILLED); ``None`` (it vanished from a fresh list) is CLOSED."""
+    if final is None:
+        return Outcome.CLOSED
+    if final.status is OrderStatus.CANCELLED:
+        return Outcome.CANCELLED
+    if final.status is OrderStatus.FILLED:
+        return Outcome.FILLED
+    return Outcome.CLOSED
+
+
+class CancelTicket:
+    """One order's cancel in flight, settled exactly once with the venue's outcome.
+
+    Handed out by ``OrderStore.begin_cancel``; the store settles it when the order closes, the
+    client when the venue refuses or the wait times out. Callbacks added after settling run at
+    once.
+    """
+
+    __slots__ = ("_callbacks", "key", "outcome")
+
+    def __init__(self, key: OrderKey) -> None:
+        self.key = key
+        self.outcome: OrderOutcome | None = None
+        self._callbacks: list[Callable[[OrderOutcome], None]] = []
+
+    @property
+    def settled(self) -> bool:
+        return self.outcome is not None
+
+    def add_callback(self, callback: Callable[[OrderOutcome], None]) -> None:
+        if self.outcome is not None:
+            callback(self.outcome)
+        else:
+            self._callbacks.append(callback)
+
+    def settle(self, outcome: Outcome, text: str = "") -> bool:
+        """Record the outcome and tell the callbacks; False if it was already settled."""
+        if self.outcome is not None:
+            return False
+        self.outcome = result = OrderOutcome(self.key, outcome, text)
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(result)
+        return True

@@ -2,7 +2,10 @@
 
 Events are applied as they arrive; the changes are collected and handed out as one ``StoreDiff``
 per ``flush()``, so a flood of frames costs the view one batch of signals, not one per message.
-The store also remembers which rows have a cancel in flight, so the view can show it.
+
+The store is also the one place that knows which orders have a cancel in flight: the row shows
+it until the order leaves the book, and the ticket of each cancel is settled here when the
+venue's close arrives, with the outcome the close states.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from blotter.core.cancel import CancelTicket, Outcome, outcome_for_close
 from blotter.core.order import (
     OPEN_STATUSES,
     AccountKey,
@@ -44,7 +48,8 @@ class OrderStore:
     def __init__(self, closed_history: int = 1000) -> None:
         self._orders: dict[OrderKey, Order] = {}
         self._by_account: dict[AccountKey, set[OrderKey]] = {}
-        self._cancel_pending: set[OrderKey] = set()
+        self._cancel_pending: set[OrderKey] = set()  # rows shown as "Cancelling…"
+        self._tickets: dict[OrderKey, CancelTicket] = {}  # cancels waiting for the venue
         # key -> was it visible at the last flush? Recorded on the first change after a flush.
         self._dirty: dict[OrderKey, bool] = {}
         self._dirty_listeners: list[Callable[[], None]] = []
@@ -78,7 +83,13 @@ class OrderStore:
         return len(self._cancel_pending)
 
     def is_cancel_pending(self, key: OrderKey) -> bool:
+        """Whether the row shows a cancel in flight (from ``begin_cancel`` until the order
+        leaves the book, or the cancel ends without it leaving)."""
         return key in self._cancel_pending
+
+    def is_cancel_waiting(self, key: OrderKey) -> bool:
+        """Whether a cancel of ``key`` still waits for the venue's word."""
+        return key in self._tickets
 
     # -- listening -----------------------------------------------------------------------
     def add_dirty_listener(self, callback: Callable[[], None]) -> None:
@@ -140,21 +151,36 @@ class OrderStore:
             self._remove(key)
         self._by_account.pop(account, None)
 
-    def set_cancel_pending(self, keys: Iterable[OrderKey], pending: bool = True) -> list[OrderKey]:
-        """Mark or unmark rows as having a cancel in flight; returns the keys that changed."""
-        changed = []
-        for key in keys:
-            if key not in self._orders:
-                continue
-            if pending and key not in self._cancel_pending:
+    def begin_cancel(self, orders: Iterable[Order]) -> dict[OrderKey, CancelTicket]:
+        """Start a cancel of each order: its row shows "cancel pending", and its ticket is
+        settled when the order closes (``outcome_for_close``) or ``end_cancel`` says otherwise.
+
+        An order already waiting keeps its ticket (a second cancel of it waits for the same
+        answer). Orders not in the table get a ticket too (a venue-wide cancel may name them).
+        """
+        tickets: dict[OrderKey, CancelTicket] = {}
+        for order in orders:
+            key = order.key
+            ticket = self._tickets.get(key)
+            if ticket is None:
+                ticket = self._tickets[key] = CancelTicket(key)
+            tickets[key] = ticket
+            if key in self._orders and key not in self._cancel_pending:
                 self._cancel_pending.add(key)
-            elif not pending and key in self._cancel_pending:
-                self._cancel_pending.discard(key)
-            else:
-                continue
+                self._touch(key)
+        return tickets
+
+    def end_cancel(self, key: OrderKey, outcome: Outcome, text: str = "") -> bool:
+        """Settle the cancel of ``key`` with what the venue said; False if none was waiting.
+
+        An outcome that leaves the order open (rejected, timed out) puts the row back as it
+        was; one that says it is gone keeps the row marked until the venue's close removes it.
+        """
+        ticket = self._tickets.pop(key, None)
+        if not outcome.order_gone and key in self._cancel_pending:
+            self._cancel_pending.discard(key)
             self._touch(key)
-            changed.append(key)
-        return changed
+        return ticket is not None and ticket.settle(outcome, text)
 
     def flush(self) -> StoreDiff:
         """Hand the changes since the last flush to the diff listeners, and return them."""
@@ -190,15 +216,14 @@ class OrderStore:
             for callback in self._dirty_listeners:
                 callback()
 
-    def _put(self, order: Order) -> None:
-        self.put(order)
-
     def _close(self, order: Order) -> None:
         key = order.key
         before = self._orders.get(key)
         if before is not None:
             self._remove(key)
         self.closed.append(order)
+        if key in self._tickets:
+            self.end_cancel(key, outcome_for_close(order), order.status_text)
         for listener in self._close_listeners:
             listener(key, order, before)
 
@@ -221,6 +246,8 @@ class OrderStore:
             if key not in fresh:
                 before = self._orders[key]
                 self._remove(key)
+                if key in self._tickets:
+                    self.end_cancel(key, Outcome.CLOSED, "no longer open at the venue")
                 for listener in self._close_listeners:
                     listener(key, None, before)
         for order in fresh.values():
@@ -228,4 +255,4 @@ class OrderStore:
             # a venue that re-sends its whole list hands back the same objects for unchanged
             # orders: identity is the cheap first check
             if current is not order and current != order:
-                self._put(order)
+                self.put(order)

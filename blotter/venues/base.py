@@ -8,6 +8,7 @@ events, ``Notice``s and ``AccountState``s; nothing else of it is visible to the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import random
@@ -23,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
+from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
 
@@ -100,76 +101,39 @@ def rest_client(origin: str, loopback: bool, timeout: float) -> httpx.AsyncClien
     )
 
 
-def outcome_for_close(final: Order | None) -> Outcome:
-    if final is None:
-        return Outcome.CLOSED
-    if final.status is OrderStatus.CANCELLED:
-        return Outcome.CANCELLED
-    if final.status is OrderStatus.FILLED:
-        return Outcome.FILLED
-    return Outcome.CLOSED
-
-
 class PendingCancels:
-    """Tracks cancels in flight until the venue's stream says each order is closed.
+    """A client's view of its cancels in flight, as futures it can await.
 
-    An acknowledgement is not a cancel: a row stays "cancel pending" in the store until its close
-    arrives (or the venue refuses, or the wait times out), and the outcome follows the close's
-    status, so a fill that won the race is reported as filled.
+    The state itself lives in the store (``OrderStore.begin_cancel``): the row shows
+    "cancel pending" until the venue's close arrives, and the outcome follows the close's
+    status, so a fill that won the race is reported as filled. This only turns the store's
+    tickets into futures and bounds the wait.
     """
 
     def __init__(self, store: OrderStore) -> None:
         self._store = store
-        self._waiting: dict[OrderKey, asyncio.Future[OrderOutcome]] = {}
-        store.add_close_listener(self._on_close)
 
     def begin(self, orders: Iterable[Order]) -> dict[OrderKey, asyncio.Future[OrderOutcome]]:
+        """Start waiting for each order's close; the rows show "cancel pending"."""
         loop = asyncio.get_running_loop()
         futures: dict[OrderKey, asyncio.Future[OrderOutcome]] = {}
-        for order in orders:
-            key = order.key
-            future = self._waiting.get(key)
-            if future is None or future.done():
-                future = loop.create_future()
-                self._waiting[key] = future
+        for key, ticket in self._store.begin_cancel(orders).items():
+            future: asyncio.Future[OrderOutcome] = loop.create_future()
+            ticket.add_callback(functools.partial(_set_result, future))
             futures[key] = future
-        self._store.set_cancel_pending(futures)
         return futures
 
     def is_waiting(self, key: OrderKey) -> bool:
-        future = self._waiting.get(key)
-        return future is not None and not future.done()
+        return self._store.is_cancel_waiting(key)
 
     def resolve(self, key: OrderKey, outcome: Outcome, text: str = "") -> bool:
         """Settle one order's cancel; a refusal or timeout puts the row back as it was."""
-        future = self._waiting.pop(key, None)
-        if not outcome.order_gone:
-            self._store.set_cancel_pending([key], False)
-        if future is None or future.done():
-            return False
-        future.set_result(OrderOutcome(key, outcome, text))
-        return True
+        return self._store.end_cancel(key, outcome, text)
 
-    def fail_all(self, keys: Iterable[OrderKey], outcome: Outcome, text: str) -> None:
-        for key in keys:
-            self.resolve(key, outcome, text)
 
-    async def wait(
-        self,
-        futures: dict[OrderKey, asyncio.Future[OrderOutcome]],
-        timeout: float,
-    ) -> tuple[dict[OrderKey, OrderOutcome], list[OrderKey]]:
-        """Wait up to ``timeout`` for all; return the outcomes and the keys still unresolved."""
-        pending = [f for f in futures.values() if not f.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
-        done = {k: f.result() for k, f in futures.items() if f.done() and not f.cancelled()}
-        return done, [k for k in futures if k not in done]
-
-    def _on_close(self, key: OrderKey, final: Order | None, before: Order | None) -> None:
-        if key in self._waiting:
-            text = final.status_text if final is not None else "no longer open at the venue"
-            self.resolve(key, outcome_for_close(final), text)
+def _set_result(future: asyncio.Future[OrderOutcome], outcome: OrderOutcome) -> None:
+    if not future.done():
+        future.set_result(outcome)
 
 
 def now_ms() -> int:
@@ -342,7 +306,6 @@ __all__ = [
     "describe_error",
     "is_loopback",
     "now_ms",
-    "outcome_for_close",
     "publish_state",
     "rest_client",
 ]

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from blotter.core.cancel import OrderOutcome, Outcome
 from blotter.core.order import (
     AccountKey,
     Closed,
@@ -123,13 +124,49 @@ def test_cancel_pending_marks_rows_and_clears_when_they_close() -> None:
     store.apply(Snapshot(A, (order("1"), order("2"))))
     store.flush()
     k1 = OrderKey("bitfinex", "main", "1")
-    missing = OrderKey("bitfinex", "main", "nope")
-    assert store.set_cancel_pending([k1, missing]) == [k1]
-    assert store.is_cancel_pending(k1)
+    missing = order("nope")  # not in the table: a ticket, but no row to mark
+    tickets = store.begin_cancel([order("1"), missing])
+    assert set(tickets) == {k1, missing.key}
+    assert store.is_cancel_pending(k1) and not store.is_cancel_pending(missing.key)
+    assert store.is_cancel_waiting(k1) and store.is_cancel_waiting(missing.key)
     assert [o.order_id for o in store.flush().updated] == ["1"]
-    store.apply(Closed(order("1", status=OrderStatus.CANCELLED)))
-    assert not store.is_cancel_pending(k1)
+    seen: list[OrderOutcome] = []
+    tickets[k1].add_callback(seen.append)
+    store.apply(Closed(order("1", status=OrderStatus.CANCELLED, text="CANCELED")))
+    assert not store.is_cancel_pending(k1) and not store.is_cancel_waiting(k1)
     assert [k.order_id for k in store.flush().removed] == ["1"]
+    assert seen == [OrderOutcome(k1, Outcome.CANCELLED, "CANCELED")]
+
+
+def test_a_fill_that_beats_the_cancel_settles_it_as_filled() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"),)))
+    ticket = store.begin_cancel([order("1")])[order("1").key]
+    store.apply(Closed(order("1", status=OrderStatus.FILLED, text="EXECUTED @ 1.0")))
+    assert ticket.outcome == OrderOutcome(order("1").key, Outcome.FILLED, "EXECUTED @ 1.0")
+
+
+def test_an_order_missing_from_a_fresh_snapshot_settles_its_cancel_as_closed() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    ticket = store.begin_cancel([order("1")])[order("1").key]
+    store.apply(Snapshot(A, (order("2"),)))
+    assert ticket.outcome is not None and ticket.outcome.outcome is Outcome.CLOSED
+
+
+def test_a_refused_cancel_puts_the_row_back_and_a_second_settle_is_ignored() -> None:
+    store = OrderStore()
+    store.apply(Snapshot(A, (order("1"),)))
+    store.flush()
+    key = order("1").key
+    ticket = store.begin_cancel([order("1")])[key]
+    assert store.begin_cancel([order("1")])[key] is ticket  # one cancel in flight per order
+    store.flush()
+    assert store.end_cancel(key, Outcome.REJECTED, "ERROR: Order not found.")
+    assert not store.is_cancel_pending(key) and key in store
+    assert [o.order_id for o in store.flush().updated] == ["1"]  # the row is redrawn as it was
+    assert not store.end_cancel(key, Outcome.CANCELLED)
+    assert ticket.outcome == OrderOutcome(key, Outcome.REJECTED, "ERROR: Order not found.")
 
 
 def test_drop_account_forgets_its_rows() -> None:

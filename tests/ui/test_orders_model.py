@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
+from blotter.core.cancel import Outcome
 from blotter.core.order import Closed, Flag, Order, OrderStatus, Side, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.ui.orders_model import (
@@ -242,13 +243,13 @@ def test_pending_cancel_row_shows_cancelling(store, model):
     store.flush()
     log = SignalLog(model)
     key = make_order(1).key
-    store.set_cancel_pending([key])
+    store.begin_cancel([make_order(1)])
     store.flush()
     assert log.events == [("dataChanged", (1, 1))]
     assert cell(model, 1, Column.STATUS) == CANCELLING
     assert cell(model, 1, Column.SYMBOL, Qt.ItemDataRole.FontRole).italic()
     assert cell(model, 0, Column.STATUS) == "ACTIVE"
-    store.set_cancel_pending([key], False)
+    store.end_cancel(key, Outcome.REJECTED, "refused")
     store.flush()
     assert cell(model, 1, Column.STATUS) == "ACTIVE"
 

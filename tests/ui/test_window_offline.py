@@ -54,7 +54,7 @@ class FakeClient:
         self.plans.append(plan)
         if self.fail is not None:
             raise self.fail
-        self.store.set_cancel_pending(plan.keys)
+        self.store.begin_cancel(plan.orders)
         if self.hold is not None:
             await self.hold.wait()
         result = CancelResult(plan)
