@@ -144,9 +144,6 @@ class AccountManager:
             ))
         self._changed()
 
-    def has_secrets(self, account: AccountConfig) -> bool:
-        return self.keys_status(account) == "in keyring"
-
     def keys_status(self, account: AccountConfig) -> str:
         """"in keyring", "missing" (naming the fields) or "keyring unavailable"."""
         try:
@@ -181,7 +178,6 @@ class AccountManager:
             if outcome.done():
                 return
             if state.state is VenueState.LIVE:
-                store.flush()
                 count = len(store)
                 noun = "open order" if count == 1 else "open orders"
                 outcome.set_result((True, f"Signed in: {count} {noun}"))
@@ -196,13 +192,12 @@ class AccountManager:
             )
         except (ValueError, ConfigError) as exc:
             return False, str(exc)
-        probe = getattr(client, "probe", None)
         task = asyncio.get_running_loop().create_task(client.run())
         try:
-            if probe is not None:  # a venue that can say "no" sooner over REST (Bybit 10003)
-                verdict = await asyncio.wait_for(probe(), TEST_TIMEOUT)
-                if verdict is not None and not outcome.done():
-                    outcome.set_result((False, verdict))
+            # a venue that can say "no" sooner over REST (Bybit 10003) says it here
+            verdict = await asyncio.wait_for(client.probe(), TEST_TIMEOUT)
+            if verdict is not None and not outcome.done():
+                outcome.set_result((False, verdict))
             return await asyncio.wait_for(asyncio.shield(outcome), TEST_TIMEOUT)
         except TimeoutError:
             said = words[-1] if words else "no answer"

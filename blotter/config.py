@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from blotter.venues.base import is_loopback
+from blotter.venues.net import is_loopback
 
 _T = TypeVar("_T")
 

@@ -120,16 +120,13 @@ class Engine:
         """What the trader must know about how an account is connected (shown beside its
         connection light): today, a Bitfinex dead-man switch that is on."""
         client = self.client_for(AccountKey(venue, account))
-        if client is not None and getattr(client, "dead_man_switch", False) is True:
-            return "dead-man switch on"
-        return ""
+        return client.connection_note if client is not None else ""
 
     def venue_label(self, venue: str, account: str) -> str:
         """What the trader calls the venue of an account: "Bitfinex", "Bybit", or a B2TRADER
         broker's own name ("Acme")."""
         client = self.client_for(AccountKey(venue, account))
-        label = getattr(client, "venue_label", None) if client is not None else None
-        return label if isinstance(label, str) and label else venue_title(venue)
+        return client.venue_label if client is not None else venue_title(venue)
 
     # -- cancels ---------------------------------------------------------------------------
     def plan(self, scope: CancelScope) -> list[CancelPlan]:

@@ -315,8 +315,7 @@ class Session:
         B2TRADER login's trading accounts (all of them, or the one named)."""
         login = account_key(pick.account)
         client = self.engine.clients.get(login)
-        trading_keys = getattr(client, "trading_keys", None)
-        keys: list[AccountKey] = list(trading_keys()) if callable(trading_keys) else []
+        keys = [k for k in client.accounts() if k != login] if client is not None else []
         if pick.trading is None:
             return keys or [login]
         wanted = f"{pick.account.name}/{pick.trading}".casefold()
@@ -408,9 +407,7 @@ class Session:
             return []
         budget = max(0.5, timeout - CONFIRM_MARGIN) if timeout > 2 * CONFIRM_MARGIN else timeout / 2
         for client in self.engine.clients.values():
-            current = getattr(client, "cancel_timeout", None)
-            if isinstance(current, (int, float)):
-                client.cancel_timeout = min(float(current), budget)  # type: ignore[attr-defined]
+            client.cancel_timeout = min(client.cancel_timeout, budget)
         planned = [self.engine.plan(scope) for scope in scopes]
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(self.engine.cancel(scope)) for scope in scopes]

@@ -31,7 +31,7 @@ from blotter.config import (
     save_config,
     toml_string,
 )
-from blotter.venues.base import check_url
+from blotter.venues.net import check_url
 
 B2_REST = "https://broker.example"
 B2_WS = "wss://broker.example/frontoffice/ws/v4/account"

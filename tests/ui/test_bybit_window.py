@@ -18,7 +18,7 @@ from blotter.sim.bybit import BybitSimulator
 from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import CANCELLING, Column
 from blotter.venues.base import Backoff
-from blotter.venues.bybit import BybitClient
+from blotter.venues.bybit.client import BybitClient
 from tests.helpers import until
 from tests.ui.conftest import close_window, select_row
 from tests.ui.test_main_window import click_cancel_button

@@ -35,6 +35,12 @@ def order(n: int, group: str | None = None, symbol: str = "BTCUSDT") -> Order:
 
 
 class FakeClient:
+    """A venue client without a venue: the VenueClient surface, answering from memory."""
+
+    connection_note = ""
+    venue_label = "Bybit"
+    cancel_timeout = 10.0
+
     def __init__(self, store: OrderStore, states: StateBus, caps: Capabilities) -> None:
         self.account = ACCOUNT
         self.capabilities = caps
@@ -62,6 +68,18 @@ class FakeClient:
             self.store.apply(Closed(o))
             result.outcomes[o.key] = OrderOutcome(o.key, Outcome.CANCELLED, "Cancelled")
         return result
+
+    def serves(self, account: AccountKey) -> bool:
+        return account == ACCOUNT
+
+    def accounts(self) -> tuple[AccountKey, ...]:
+        return (ACCOUNT,)
+
+    async def check(self) -> bool:
+        return True
+
+    async def probe(self) -> str | None:
+        return None
 
     async def close(self) -> None:
         pass

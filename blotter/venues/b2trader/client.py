@@ -32,21 +32,17 @@ from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Snapshot, Upsert
 from blotter.core.store import OrderStore
+from blotter.core.venue import Capabilities, MalformedFrame
 from blotter.venues.b2trader import codec, signalr
 from blotter.venues.b2trader.codec import (
     AccessToken,
     CancelReply,
     ErrorReply,
     HttpRequest,
-    MalformedFrame,
     TradingAccount,
 )
-from blotter.venues.base import (
-    Backoff,
-    Capabilities,
-    PendingCancels,
-    ReconnectingClient,
-    SessionEnd,
+from blotter.venues.base import Backoff, ReconnectingClient, SessionEnd
+from blotter.venues.net import (
     check_origin,
     check_url,
     close_code,
@@ -97,8 +93,6 @@ class RestFailure(Exception):
 
 
 class B2traderClient(ReconnectingClient):
-    _log = log
-
     def __init__(
         self,
         account: AccountKey,
@@ -118,8 +112,11 @@ class B2traderClient(ReconnectingClient):
         keepalive: float = signalr.KEEP_ALIVE_INTERVAL_S,
         server_timeout: float = signalr.SERVER_TIMEOUT_S,
     ) -> None:
-        if account.venue != codec.VENUE:
-            raise ValueError(f"B2traderClient needs a b2trader account, got {account}")
+        super().__init__(
+            account, venue=codec.VENUE, store=store, notices=notices, states=states,
+            capabilities=CAPABILITIES, venue_label=broker or account.account,
+            secrets=(api_token,), cancel_timeout=cancel_timeout, backoff=backoff, log=log,
+        )
         if "/" in account.account:
             raise ValueError("a B2TRADER account name cannot contain '/'")
         self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://broker.example")
@@ -129,35 +126,16 @@ class B2traderClient(ReconnectingClient):
         if cancel_concurrency < 1:
             raise ValueError("cancel_concurrency must be at least 1")
 
-        self.account = account
-        self.capabilities = CAPABILITIES
-        self.venue_label = broker or account.account
         self.trading_filter = tuple(trading_accounts or ())
         self.delta = delta
         self.cancel_concurrency = cancel_concurrency
-        self.cancel_timeout = cancel_timeout
-        self.backoff = backoff
-        self.auth_backoff = Backoff(base=30.0, factor=2.0, cap=300.0)
         self.keepalive = keepalive
         self.server_timeout = server_timeout
         self.malformed_records = 0
-        self.tokens_fetched = 0
 
-        self._key = api_token  # AccountReporter redacts _key and _secret
-        self._secret = ""
-        self._store = store
-        self._notices = notices
-        self._states = states
-        self._pending = PendingCancels(store)
-
-        self._http: httpx.AsyncClient | None = None
+        self._key = api_token
         self._token: AccessToken | None = None
         self._token_lock: asyncio.Lock | None = None
-        self._ws: ClientConnection | None = None
-        self._closing = False
-        self._running = False
-        self._stop = asyncio.Event()
-        self._background: set[asyncio.Task[Any]] = set()
         # trading accounts: id → what the venue said, id → our account key, and back
         self.trading: dict[str, TradingAccount] = {}
         self._keys: dict[str, AccountKey] = {}
@@ -170,7 +148,6 @@ class B2traderClient(ReconnectingClient):
         self._gate: asyncio.Semaphore | None = None
         # per trading account: reuses the Order of every order its previous list already had
         self._parsers: dict[str, codec.OpenOrdersParser] = {}
-        self._live = False
         self._last_sent = 0.0
         self._last_received = 0.0
         self._silent = False  # the keep-alive closed the socket: the hub went quiet
@@ -186,8 +163,18 @@ class B2traderClient(ReconnectingClient):
             and account.account.startswith(self.account.account + "/")
         )
 
-    def trading_keys(self) -> tuple[AccountKey, ...]:
+    def accounts(self) -> tuple[AccountKey, ...]:
+        """The login's trading accounts, once the broker has listed them."""
         return tuple(self._keys.values())
+
+    async def check(self) -> bool:
+        """Ask for a fresh complete list of every trading account (the venue has no REST list
+        of open orders, §2.3): False while the hub is not connected."""
+        if self._ws is None:
+            return False
+        for trading_id in list(self._keys):
+            await self.refresh(trading_id)
+        return True
 
     # == lifecycle ===============================================================================
     async def _session(self) -> None:
@@ -198,15 +185,13 @@ class B2traderClient(ReconnectingClient):
         except RestFailure as failure:
             error = failure.error
             if error is not None and error.http_status in (401, 403):
-                raise SessionEnd(
-                    failure.text, delay=self.auth_backoff.delay(0), failed=True
-                ) from None
+                raise SessionEnd(failure.text, failed=True) from None
             raise SessionEnd(failure.text) from None
         if not accounts:
             raise SessionEnd(
                 "the broker lists no trading accounts for this API token"
                 + (f" matching {', '.join(self.trading_filter)}" if self.trading_filter else ""),
-                delay=self.auth_backoff.delay(0), failed=True,
+                failed=True,
             )
         self._use_accounts(accounts)
         url = codec.hub_url(self._ws_url, token.jwt)
@@ -431,8 +416,7 @@ class B2traderClient(ReconnectingClient):
         if first:
             self._awaiting_first.discard(trading_id)
             if not self._awaiting_first and not self._live:
-                self._live = True
-                self._state(VenueState.LIVE)
+                self._went_live()
 
     def _on_completion(self, completion: signalr.Completion) -> None:
         trading_id = self._streams.pop(completion.invocation_id, None)
@@ -512,7 +496,6 @@ class B2traderClient(ReconnectingClient):
             except MalformedFrame as exc:
                 raise RestFailure(f"unreadable access-token answer ({exc})") from None
             self._token = token
-            self.tokens_fetched += 1
             self._spawn(self._renew_later(token))
             return token
 
@@ -579,17 +562,10 @@ class B2traderClient(ReconnectingClient):
 
     # == cancels =================================================================================
     async def cancel(self, plan: CancelPlan) -> CancelResult:
+        refused = self._refuse_plan(plan)
+        if refused is not None:
+            return refused
         result = CancelResult(plan)
-        refusal = None
-        if self._closing:
-            refusal = f"the {self.venue_label} connection is closed"
-        elif not self.serves(plan.account):
-            refusal = f"plan for {plan.account} sent to {self.account}"
-        if refusal is not None:
-            result.error = refusal
-            for order in plan.orders:
-                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, refusal)
-            return result
         orders = [o for o in plan.orders if self.serves(o.account_key)]
         if plan.everything:  # also rows that arrived since the plan was made
             scope = self._keys.values() if plan.account == self.account else [plan.account]

@@ -26,11 +26,19 @@ from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome,
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
-from blotter.venues.base import (
-    AccountReporter,
-    Backoff,
-    Capabilities,
-    PendingCancels,
+from blotter.core.venue import Capabilities, MalformedFrame
+from blotter.venues.base import Backoff, ReconnectingClient, SessionEnd
+from blotter.venues.bitfinex import codec
+from blotter.venues.bitfinex.codec import (
+    AuthReply,
+    FrameParser,
+    Info,
+    Notification,
+    RestError,
+    VenueError,
+)
+from blotter.venues.bitfinex.nonce import NonceSource
+from blotter.venues.net import (
     check_origin,
     check_url,
     close_code,
@@ -38,17 +46,6 @@ from blotter.venues.base import (
     now_ms,
     rest_client,
 )
-from blotter.venues.bitfinex import codec
-from blotter.venues.bitfinex.codec import (
-    AuthReply,
-    FrameParser,
-    Info,
-    MalformedFrame,
-    Notification,
-    RestError,
-    VenueError,
-)
-from blotter.venues.bitfinex.nonce import NonceSource
 
 log = logging.getLogger("blotter.venues.bitfinex")
 # The websockets library logs every frame at DEBUG, and the auth frame carries the API key:
@@ -101,15 +98,7 @@ class _Ack:
     gid: str | None = None
 
 
-class _SessionEnd(Exception):
-    def __init__(self, reason: str, delay: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
-
-
-
-class BitfinexClient(AccountReporter):
+class BitfinexClient(ReconnectingClient):
     def __init__(
         self,
         account: AccountKey,
@@ -127,139 +116,52 @@ class BitfinexClient(AccountReporter):
         dead_man_switch: bool = False,
         heartbeat_timeout: float = 30.0,
     ) -> None:
-        if account.venue != codec.VENUE:
-            raise ValueError(f"BitfinexClient needs a bitfinex account, got {account}")
+        super().__init__(
+            account, venue=codec.VENUE, store=store, notices=notices, states=states,
+            capabilities=CAPABILITIES, venue_label="Bitfinex", secrets=(api_key, api_secret),
+            cancel_timeout=cancel_timeout, backoff=backoff, log=log,
+        )
         self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://api.bitfinex.com")
         self._ws_url, ws_loopback = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bitfinex needs an api_key and an api_secret")
         self._ws_loopback = ws_loopback
 
-        self.account = account
-        self.capabilities = CAPABILITIES
-        self.cancel_timeout = cancel_timeout
-        self.backoff = backoff
         self.dead_man_switch = dead_man_switch
         self.heartbeat_timeout = heartbeat_timeout
-        # A refused key must not hammer the venue: auth failures wait much longer.
-        self.auth_backoff = Backoff(base=30.0, factor=2.0, cap=300.0)
         # HTTP 429 at the upgrade: the venue bans for about a minute.
         self.rate_limit_delay = 60.0
         self.malformed_frames = 0
 
         self._key = api_key
         self._secret = api_secret
-        self._store = store
-        self._notices = notices
-        self._states = states
         self._parser = FrameParser(account)
         self._nonce = NonceSource.for_key(api_key, nonce_dir)
-        self._pending = PendingCancels(store)
 
-        self._http: httpx.AsyncClient | None = None
-        self._ws: ClientConnection | None = None
         self._authed = False  # inputs may be sent (auth OK on the current socket)
-        self._live = False  # the current socket's snapshot is in the store
         self._maintenance = False  # between 20060 and 20061
-        self._end: _SessionEnd | None = None  # set by frame handlers to end the session
-        self._was_live = False  # the current session reached LIVE
-        self._auth_failed: str | None = None  # the venue refused the key (not a nonce hiccup)
+        self._end: SessionEnd | None = None  # set by frame handlers to end the session
         self._rx = 0  # frames received (the watchdog watches it move)
-        self._closing = False
-        self._running = False
-        self._started = False
-        self._stop = asyncio.Event()
         self._nonce_lock: asyncio.Lock | None = None
         self._resync_lock: asyncio.Lock | None = None
         self._touched: set[str] | None = None  # ids the stream changed during a REST resync
         self._snapshot_gen = 0
         self._single_acks: deque[_Ack] = deque()
         self._multi_acks: deque[_Ack] = deque()
-        self._background: set[asyncio.Task[Any]] = set()
         self._acked: set[OrderKey] = set()  # cancels the venue acknowledged, close not yet seen
 
     def __repr__(self) -> str:  # never the key or the secret
         return f"BitfinexClient({self.account}, ws={self._ws_url!r})"
 
-    # == lifecycle ===============================================================================
-    async def run(self) -> None:
-        if self._running:
-            raise RuntimeError("BitfinexClient.run() is already running")
-        self._running = True
-        self._started = True
-        attempt = 0
-        auth_failures = 0
-        first = True
-        try:
-            while not self._closing:
-                if first:
-                    self._state(VenueState.CONNECTING)
-                    first = False
-                try:
-                    await self._session()
-                    delay: float = self.backoff.delay(attempt)
-                    reason = "connection closed"
-                except _SessionEnd as end:
-                    reason = end.reason
-                    delay = end.delay if end.delay is not None else self.backoff.delay(attempt)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a bug must not end the feed: report, then retry
-                    log.exception("%s: session failed", self.account)
-                    reason = f"internal error: {type(exc).__name__}: {self._redact(str(exc))}"
-                    delay = self.backoff.delay(attempt)
-                if self._closing:
-                    break
-                if self._was_live:
-                    attempt = 0
-                    auth_failures = 0
-                    delay = min(delay, self.backoff.delay(0))
-                else:
-                    attempt += 1
-                if self._auth_failed is not None:
-                    auth_failures += 1
-                    delay = max(delay, self.auth_backoff.delay(auth_failures - 1))
-                    self._state(
-                        VenueState.FAILED, f"{self._auth_failed}; retrying in {delay:.0f} s"
-                    )
-                else:
-                    self._state(VenueState.RECONNECTING, reason)
-                await self._sleep(delay)
-        finally:
-            self._running = False
-            self._state(VenueState.STOPPED, "closed" if self._closing else "stopped")
+    @property
+    def connection_note(self) -> str:
+        return "dead-man switch on" if self.dead_man_switch else ""
 
-    async def close(self) -> None:
-        self._closing = True
-        self._stop.set()
-        ws = self._ws
-        if ws is not None:
-            try:
-                await asyncio.wait_for(ws.close(), 5.0)
-            except (OSError, TimeoutError, WebSocketException):
-                pass
-        for task in list(self._background):
-            task.cancel()
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-        if not self._started:
-            self._state(VenueState.STOPPED, "closed")
-
-    async def _sleep(self, delay: float) -> None:
-        if delay <= 0:
-            return
-        try:
-            await asyncio.wait_for(self._stop.wait(), delay)
-        except TimeoutError:
-            pass
+    async def check(self) -> bool:
+        return await self.resync() is not None
 
     # == one connection ==========================================================================
     async def _session(self) -> None:
-        self._was_live = False
-        self._auth_failed = None
         self._end = None
         try:
             ws = await asyncio.wait_for(
@@ -278,14 +180,14 @@ class BitfinexClient(AccountReporter):
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status == 429:
-                raise _SessionEnd(
+                raise SessionEnd(
                     f"rate limited by Bitfinex at connect (HTTP 429); "
                     f"retrying in {self.rate_limit_delay:.0f} s",
                     delay=self.rate_limit_delay,
                 ) from None
-            raise _SessionEnd(f"connect refused (HTTP {status})") from None
+            raise SessionEnd(f"connect refused (HTTP {status})") from None
         except (OSError, TimeoutError, WebSocketException) as exc:
-            raise _SessionEnd(f"cannot connect: {describe_error(exc)}") from None
+            raise SessionEnd(f"cannot connect: {describe_error(exc)}") from None
 
         self._ws = ws
         watchdog: asyncio.Task[None] | None = None
@@ -296,9 +198,9 @@ class BitfinexClient(AccountReporter):
         except ConnectionClosed as exc:
             if self._end is not None:
                 raise self._end from None
-            raise _SessionEnd(f"connection lost ({close_code(exc)})") from None
+            raise SessionEnd(f"connection lost ({close_code(exc)})") from None
         except TimeoutError:
-            raise _SessionEnd("no answer from Bitfinex during the handshake") from None
+            raise SessionEnd("no answer from Bitfinex during the handshake") from None
         finally:
             self._authed = False
             self._live = False
@@ -321,7 +223,7 @@ class BitfinexClient(AccountReporter):
                 if event.version is not None:
                     if event.version != 2:
                         self._notice(Level.ERROR, f"unsupported API version {event.version}")
-                        raise _SessionEnd(f"unsupported API version {event.version}")
+                        raise SessionEnd(f"unsupported API version {event.version}")
                     if event.platform_status is not None:
                         # 0: maintenance (cancels go over REST until it ends), 1: operative
                         self._maintenance = event.platform_status == 0
@@ -357,9 +259,8 @@ class BitfinexClient(AccountReporter):
                 if reply.code == codec.ERR_AUTH_NONCE:
                     # Someone used the key with a larger nonce: jump ahead and retry soon.
                     self._nonce.bump(self._nonce.last + 1_000_000)
-                    raise _SessionEnd(f"auth refused: {text} ({reply.code}); retrying")
-                self._auth_failed = f"{text} ({reply.code})" if reply.code else text
-                raise _SessionEnd(text)
+                    raise SessionEnd(f"auth refused: {text} ({reply.code}); retrying")
+                raise SessionEnd(f"{text} ({reply.code})" if reply.code else text, failed=True)
         self._authed = True
         # 3. the os snapshot arrives next; LIVE once it is in the store (see _on_snapshot)
 
@@ -412,7 +313,7 @@ class BitfinexClient(AccountReporter):
         while True:
             await asyncio.sleep(step)
             if not self._live and loop.time() - started >= _HANDSHAKE_TIMEOUT:
-                self._end = _SessionEnd("no order snapshot from Bitfinex after auth")
+                self._end = SessionEnd("no order snapshot from Bitfinex after auth")
                 try:
                     await asyncio.wait_for(ws.close(), 3.0)
                 except (OSError, TimeoutError, WebSocketException):
@@ -422,7 +323,7 @@ class BitfinexClient(AccountReporter):
                 seen = self._rx
                 quiet_since = loop.time()
             elif loop.time() - quiet_since >= self.heartbeat_timeout:
-                self._end = _SessionEnd(
+                self._end = SessionEnd(
                     f"no data from Bitfinex for {self.heartbeat_timeout:g} s (heartbeat lost)"
                 )
                 try:
@@ -450,18 +351,16 @@ class BitfinexClient(AccountReporter):
         self._settle_acked({o.order_id for o in snapshot.orders})
         self._store.apply(snapshot)
         if not self._live:
-            self._live = True
-            self._was_live = True
             if self._maintenance:
-                self._state(VenueState.STALE, "venue maintenance (20060); cancels go over REST")
+                self._went_live(stale="venue maintenance (20060); cancels go over REST")
             else:
-                self._state(VenueState.LIVE)
+                self._went_live()
 
     def _on_info(self, info: Info) -> None:
         code = info.code
         if code == codec.INFO_RESTART:
             self._notice(Level.WARNING, info.msg or "venue restarting", status=f"INFO {code}")
-            self._end = _SessionEnd(f"venue restarting ({code})", delay=0.0)
+            self._end = SessionEnd(f"venue restarting ({code})", delay=0.0)
         elif code == codec.INFO_MAINTENANCE_START:
             self._maintenance = True
             self._notice(
@@ -474,7 +373,7 @@ class BitfinexClient(AccountReporter):
         elif code == codec.INFO_MAINTENANCE_END:
             self._maintenance = False
             self._notice(Level.INFO, info.msg or "maintenance ended", status=f"INFO {code}")
-            self._end = _SessionEnd(f"maintenance over ({code}); reloading", delay=0.0)
+            self._end = SessionEnd(f"maintenance over ({code}); reloading", delay=0.0)
         elif code is not None and info.msg:
             self._notice(Level.INFO, info.msg, status=f"INFO {code}")
 
@@ -573,17 +472,10 @@ class BitfinexClient(AccountReporter):
 
     # == cancels =================================================================================
     async def cancel(self, plan: CancelPlan) -> CancelResult:
+        refused = self._refuse_plan(plan)
+        if refused is not None:
+            return refused
         result = CancelResult(plan)
-        if self._closing:
-            result.error = "the Bitfinex connection is closed"
-            for order in plan.orders:
-                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, result.error)
-            return result
-        if plan.account != self.account:
-            result.error = f"plan for {plan.account} sent to {self.account}"
-            for order in plan.orders:
-                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, result.error)
-            return result
         orders = tuple(o for o in plan.orders if o.account_key == self.account)
         valid = tuple(o for o in orders if o.order_id.isdigit())
         for order in orders:
@@ -613,36 +505,6 @@ class BitfinexClient(AccountReporter):
                 await self._send_multi(
                     request, {"id": [int(o.order_id) for o in part]}, part, track_new=False
                 )
-        await self._finish(request, result)
-        return result
-
-    async def cancel_by_cid(self, cid: int | str, cid_date: str) -> CancelResult:
-        """Cancel by client order id and its UTC date (the command line's ``--cid``)."""
-        cid_text = str(cid).strip()
-        known = next(
-            (
-                o for o in self._store.orders(self.account)
-                if o.client_id == cid_text and o.client_id_date == cid_date
-            ),
-            None,
-        )
-        plan = CancelPlan(self.account, ScopeKind.ORDER, (known,) if known else ())
-        result = CancelResult(plan)
-        if self._closing:
-            result.error = "the Bitfinex connection is closed"
-            return result
-        if not cid_text.isdigit() or len(cid_date) != 10:
-            result.error = f"not a Bitfinex client id and date: {cid!r} {cid_date!r}"
-            return result
-        request = _Request(self._pending.begin(plan.orders))
-        asked = plan.orders
-        await self._send(
-            request,
-            ws_frame=codec.cancel_cid_input(int(cid_text), cid_date),
-            rest_path=codec.PATH_CANCEL,
-            rest_body={"cid": int(cid_text), "cid_date": cid_date},
-            ack_args={"multi": False, "asked": asked, "track_new": True, "cid": cid_text},
-        )
         await self._finish(request, result)
         return result
 
@@ -860,11 +722,7 @@ class BitfinexClient(AccountReporter):
                 )
 
     def _resync_soon(self) -> None:
-        if self._closing:
-            return
-        task = asyncio.get_running_loop().create_task(self.resync())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._spawn(self.resync())
 
     async def _rest(self, path: str, body: dict[str, Any], retry_nonce: bool = True) -> Any:
         """One signed POST; returns the decoded JSON or raises ``RestFailure``."""

@@ -33,29 +33,25 @@ from blotter.core.order import (
     Upsert,
 )
 from blotter.core.store import OrderStore
-from blotter.venues.base import (
-    Backoff,
-    Capabilities,
-    PendingCancels,
-    ReconnectingClient,
-    SessionEnd,
-    check_origin,
-    check_url,
-    close_code,
-    describe_error,
-    now_ms,
-    rest_client,
-)
+from blotter.core.venue import Capabilities, MalformedFrame
+from blotter.venues.base import Backoff, ReconnectingClient, SessionEnd
 from blotter.venues.bybit import codec
 from blotter.venues.bybit.codec import (
     BatchItem,
     BatchResult,
     CancelAck,
     CancelAllAck,
-    MalformedFrame,
     OpenOrdersPage,
     OpReply,
     VenueReply,
+)
+from blotter.venues.net import (
+    check_origin,
+    check_url,
+    close_code,
+    describe_error,
+    now_ms,
+    rest_client,
 )
 
 log = logging.getLogger("blotter.venues.bybit")
@@ -114,8 +110,6 @@ def _transport_reply(text: str) -> VenueReply:
 
 
 class BybitClient(ReconnectingClient):
-    _log = log
-
     def __init__(
         self,
         account: AccountKey,
@@ -134,8 +128,11 @@ class BybitClient(ReconnectingClient):
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
         ping_interval: float = 20.0,
     ) -> None:
-        if account.venue != codec.VENUE:
-            raise ValueError(f"BybitClient needs a bybit account, got {account}")
+        super().__init__(
+            account, venue=codec.VENUE, store=store, notices=notices, states=states,
+            capabilities=CAPABILITIES, venue_label="Bybit", secrets=(api_key, api_secret),
+            cancel_timeout=cancel_timeout, backoff=backoff, log=log,
+        )
         self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://api.bybit.com")
         self._ws_url, _ = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
@@ -145,8 +142,6 @@ class BybitClient(ReconnectingClient):
         if unknown:
             raise ValueError(f"unknown Bybit categories: {unknown}")
 
-        self.account = account
-        self.capabilities = CAPABILITIES
         self.categories = wanted
         self.settle_coins = tuple(settle_coins)
         # linear needs a settle coin per query (§3.1): one scope per coin the account trades
@@ -159,35 +154,19 @@ class BybitClient(ReconnectingClient):
             )
         )
         self.recv_window = recv_window
-        self.cancel_timeout = cancel_timeout
         self.cancel_all_rounds = _CANCEL_ALL_ROUNDS
-        self.backoff = backoff
         self.ping_interval = ping_interval
-        # A refused key must not hammer the venue: auth failures wait much longer.
-        self.auth_backoff = Backoff(base=30.0, factor=2.0, cap=300.0)
         self.clock_offset_ms = 0  # venue clock minus ours
         self.malformed_frames = 0
         self._parser = codec.WsParser(account)  # the stream's parser (caches only)
 
         self._key = api_key
         self._secret = api_secret
-        self._store = store
-        self._notices = notices
-        self._states = states
-        self._pending = PendingCancels(store)
-
-        self._http: httpx.AsyncClient | None = None
-        self._ws: ClientConnection | None = None
-        self._live = False
-        self._closing = False
-        self._running = False
-        self._stop = asyncio.Event()
         self._clock_at = 0.0  # loop time of the last server-time read
         self._buffer: dict[str, Order] | None = None  # pushes held during a REST re-fetch
         self._resync_lock: asyncio.Lock | None = None
         self._replies: asyncio.Queue[OpReply] | None = None
         self._rx = 0
-        self._background: set[asyncio.Task[Any]] = set()
         # per (endpoint, category): loop time until which the venue's rate budget is spent
         self._spent: dict[tuple[str, str], float] = {}
         self._quiet: set[OrderKey] = set()  # orders of bulk cancels: no line each
@@ -224,8 +203,7 @@ class BybitClient(ReconnectingClient):
             reply = await self._op_reply("auth", reader)
             if not reply.success:
                 raise SessionEnd(
-                    f"Bybit refused the API key: {self._redact(reply.text())}",
-                    delay=self.auth_backoff.delay(0), failed=True,
+                    f"Bybit refused the API key: {self._redact(reply.text())}", failed=True
                 )
             await ws.send(codec.ws_subscribe_message(("order",)), text=True)
             reply = await self._op_reply("subscribe", reader)
@@ -234,8 +212,7 @@ class BybitClient(ReconnectingClient):
             pinger = asyncio.get_running_loop().create_task(self._pinger(ws))
             if await self.resync() is None:
                 raise SessionEnd("could not read the open orders from Bybit")
-            self._live = True
-            self._state(VenueState.LIVE)
+            self._went_live()
             await reader
         finally:
             self._live = False
@@ -584,18 +561,14 @@ class BybitClient(ReconnectingClient):
         return self._http
 
     # == cancels =================================================================================
+    async def check(self) -> bool:
+        return await self.resync() is not None
+
     async def cancel(self, plan: CancelPlan) -> CancelResult:
+        refused = self._refuse_plan(plan)
+        if refused is not None:
+            return refused
         result = CancelResult(plan)
-        refusal = None
-        if self._closing:
-            refusal = "the Bybit connection is closed"
-        elif plan.account != self.account:
-            refusal = f"plan for {plan.account} sent to {self.account}"
-        if refusal is not None:
-            result.error = refusal
-            for order in plan.orders:
-                result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, refusal)
-            return result
         orders = tuple(o for o in plan.orders if o.account_key == self.account)
         valid = tuple(o for o in orders if o.category in codec.CATEGORIES)
         for order in orders:

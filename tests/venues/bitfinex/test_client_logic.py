@@ -14,8 +14,8 @@ from blotter.core.cancel import CancelScope, Outcome, plan_cancels
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey, Order, OrderStatus, Side, Upsert
 from blotter.core.store import OrderStore
-from blotter.venues.bitfinex import BitfinexClient
 from blotter.venues.bitfinex import client as client_module
+from blotter.venues.bitfinex.client import BitfinexClient
 from blotter.venues.bitfinex.codec import RestError
 
 pytestmark = pytest.mark.timeout(20)
@@ -211,10 +211,13 @@ async def test_resync_keeps_what_the_stream_changed_meanwhile(tmp_path: Path) ->
 
 
 def test_secrets_stay_out_of_texts(tmp_path: Path) -> None:
-    h = Harness(tmp_path)
-    h.client._key, h.client._secret = "KEY-123", "SECRET-456"
-    assert h.client._redact("bad KEY-123 and SECRET-456") == "bad *** and ***"
-    assert "KEY-123" not in repr(h.client)
+    client = BitfinexClient(
+        ACCOUNT, rest_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9/ws/2",
+        api_key="KEY-123", api_secret="SECRET-456", store=OrderStore(), notices=NoticeBus(),
+        states=StateBus(), nonce_dir=tmp_path,
+    )
+    assert client._redact("bad KEY-123 and SECRET-456") == "bad *** and ***"
+    assert "KEY-123" not in repr(client)
 
 
 async def test_resync_between_ack_and_oc_waits_for_the_oc(tmp_path: Path) -> None:

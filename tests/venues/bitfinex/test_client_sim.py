@@ -18,11 +18,11 @@ import pytest
 
 from blotter.core.cancel import CancelPlan, CancelScope, Outcome, ScopeKind, plan_cancels
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus, Side, Snapshot, Upsert
+from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus, Side, Upsert
 from blotter.core.store import OrderStore
 from blotter.sim.bitfinex import BitfinexSimulator
 from blotter.venues.base import Backoff
-from blotter.venues.bitfinex import BitfinexClient
+from blotter.venues.bitfinex.client import BitfinexClient
 from blotter.venues.bitfinex.codec import FrameParser
 from tests.helpers import running_sim, until
 
@@ -185,36 +185,6 @@ async def test_cancel_one_order_by_id(tmp_path: Path) -> None:
         assert result.text == expected
         assert env.sim.inputs_received[-1] == [0, "oc", None, {"id": target}]
         assert not env.sim.rest_calls  # the socket was up: no REST needed
-
-
-async def test_cancel_by_cid_and_date(tmp_path: Path) -> None:
-    async with connected(tmp_path) as env:
-        await live(env)
-        (target,) = place(env, 1, cid=424242)
-        place(env, 1, cid=555)
-        await until(lambda: len(env.rows()) == 2)
-        row = env.rows()[str(target)]
-        assert row.client_id == "424242" and row.client_id_date
-        result = await asyncio.wait_for(env.client.cancel_by_cid(424242, row.client_id_date), 10)
-        assert result.outcomes[row.key].outcome is Outcome.CANCELLED
-        assert set(env.rows()) != {str(target)} and str(target) not in env.rows()
-        assert len(env.rows()) == 1
-        assert env.sim.inputs_received[-1] == [
-            0, "oc", None, {"cid": 424242, "cid_date": row.client_id_date}
-        ]
-
-
-async def test_cancel_by_cid_of_an_order_the_table_has_not_seen(tmp_path: Path) -> None:
-    async with connected(tmp_path) as env:
-        await live(env)
-        (target,) = place(env, 1, cid=99)
-        await until(lambda: len(env.rows()) == 1)
-        date = env.rows()[str(target)].client_id_date
-        assert date is not None
-        env.store.apply(Snapshot(ACCOUNT, ()))  # the table lost it
-        result = await asyncio.wait_for(env.client.cancel_by_cid("99", date), 10)
-        assert [o.outcome for o in result.outcomes.values()] == [Outcome.CANCELLED]
-        assert env.sim.order(target) is None
 
 
 async def test_cancel_group_takes_exactly_that_group(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey, OrderKey
 from blotter.core.store import OrderStore
-from blotter.venues.bitfinex import BitfinexClient
+from blotter.venues.bitfinex.client import BitfinexClient
 from blotter.venues.bitfinex.codec import FrameParser, MalformedFrame
 
 ACCOUNT = AccountKey("bitfinex", "prop")

@@ -21,7 +21,7 @@ from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.store import OrderStore
 from blotter.sim.bybit import BybitSimulator
 from blotter.venues.base import Backoff
-from blotter.venues.bybit import CAPABILITIES, BybitClient
+from blotter.venues.bybit.client import CAPABILITIES, BybitClient
 from blotter.venues.bybit.codec import parse_order
 from tests.helpers import until
 
@@ -480,7 +480,7 @@ async def test_a_refused_key_fails_the_account_with_the_venue_words() -> None:
         await until(lambda: env.state() is VenueState.FAILED)
         reason = env.states[-1].reason
         # the websocket auth fails first; its reply carries words, not a retCode (§7.1)
-        assert reason == "Bybit refused the API key: Invalid apikey"
+        assert reason.startswith("Bybit refused the API key: Invalid apikey; retrying in ")
         assert KEY not in reason
 
 

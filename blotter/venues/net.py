@@ -1,0 +1,78 @@
+"""The network facts every venue client shares: which URLs it may use, how it makes its HTTP
+client, and how a failed connection is put into words.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from urllib.parse import urlsplit
+
+import httpx
+from websockets.exceptions import ConnectionClosed
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine: ``localhost``, 127.0.0.0/8, ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, secure: str, plain: str, what: str) -> tuple[str, bool]:
+    """``url`` if its scheme is ``secure`` (or ``plain`` on a loopback host), and whether its
+    host is loopback; ``ValueError`` saying what to write instead otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in (secure, plain) or not parts.hostname:
+        raise ValueError(f"{what} must be a {secure}:// URL, got {url!r}")
+    loopback = is_loopback(parts.hostname)
+    if parts.scheme == plain and not loopback:
+        raise ValueError(
+            f"refusing unencrypted {what} {url!r}: plain {plain}:// is allowed only for a "
+            f"loopback host (127.0.0.1, ::1, localhost); use {secure}://"
+        )
+    return url, loopback
+
+
+def check_origin(url: str, example: str) -> tuple[str, bool]:
+    """A ``rest_url`` that must be an origin only (the client appends the venue's paths):
+    ``scheme://host[:port]`` and whether the host is loopback; ``ValueError`` naming
+    ``example`` for anything with a path, query or fragment."""
+    url, loopback = check_url(url, "https", "http", "rest_url")
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"rest_url must be an origin such as {example}, got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}", loopback
+
+
+def rest_client(origin: str, loopback: bool, timeout: float) -> httpx.AsyncClient:
+    """One HTTP client per account: connections reused, every request bounded by ``timeout``
+    (connect by 5 s); proxies from the environment are not used for a loopback venue."""
+    return httpx.AsyncClient(
+        base_url=origin,
+        timeout=httpx.Timeout(timeout, connect=5.0),
+        trust_env=not loopback,
+        headers={"user-agent": "blotter"},
+    )
+
+
+def now_ms() -> int:
+    """The wall clock in milliseconds since the epoch (UTC): the time stamped on notices."""
+    return time.time_ns() // 1_000_000
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as a short line for a state reason or a notice: ``Type: text``."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def close_code(exc: ConnectionClosed) -> str:
+    """The close code and reason of a websocket that ended; "1006" when no close frame came."""
+    frame = exc.rcvd or exc.sent
+    if frame is None:
+        return "1006"
+    return f"{frame.code} {frame.reason}".strip()
