@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,49 @@ from blotter import secrets
 from blotter.accounts import account_key, make_client
 from blotter.config import AccountConfig, Config, ConfigError
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.options import OptionField
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
 from blotter.venues.base import VenueClient
+from blotter.venues.registry import SPECS
 
 log = logging.getLogger("blotter.accounts")
 
 TEST_TIMEOUT = 15.0  # s: how long "Test connection" waits for the venue's answer
+
+ACCOUNT_ERRORS: tuple[type[Exception], ...] = (ConfigError, secrets.SecretsError, ValueError)
+"""What the account form shows when an account cannot be made, kept or signed in with: the
+field that is wrong (``ConfigError``), a missing key or a keyring that said no
+(``SecretsError``), a URL the client refuses (``ValueError``). ``str()`` is the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueForm:
+    """What the account form needs to know of a venue: how to name it, its environments and
+    their default URLs, the keys it asks for, and its options with their defaults."""
+
+    venue: str
+    title: str
+    envs: tuple[str, ...]
+    default_urls: Mapping[str, tuple[str, str]]
+    rest_example: str
+    ws_example: str
+    secret_fields: tuple[str, ...]
+    options: tuple[OptionField, ...]
+    defaults: Mapping[str, Any]
+
+
+def venue_forms() -> tuple[VenueForm, ...]:
+    """Every venue the account form offers, in the registry's order."""
+    forms = []
+    for spec in SPECS.values():
+        defaults = spec.options_type()
+        forms.append(VenueForm(
+            spec.name, spec.form_title, spec.envs, spec.default_urls, spec.rest_example,
+            spec.ws_example, spec.secret_fields, spec.option_fields,
+            {f.name: getattr(defaults, f.name) for f in spec.option_fields},
+        ))
+    return tuple(forms)
 
 
 class AccountManager:
@@ -51,6 +88,31 @@ class AccountManager:
         self.config = cfg.load_config(self.path)
         self.error = None
         return self.config
+
+    @property
+    def where(self) -> str:
+        """The accounts file as the trader would type its path (``~/.config/...``)."""
+        return cfg.display_path(self.path)
+
+    @staticmethod
+    def venue_forms() -> tuple[VenueForm, ...]:
+        """Every venue the account form offers, in the registry's order."""
+        return venue_forms()
+
+    @staticmethod
+    def make_account(
+        name: str, venue: str, env: str, rest_url: str | None, ws_url: str | None,
+        options: Mapping[str, Any],
+    ) -> AccountConfig:
+        """An account from what the form holds (URLs None: the venue's defaults);
+        ``ConfigError`` names the field that is wrong."""
+        return cfg.make_account(name, venue, env=env, rest_url=rest_url, ws_url=ws_url,
+                                **options)
+
+    @staticmethod
+    def stored_credentials(account: AccountConfig) -> dict[str, str]:
+        """The account's keys from the keyring; ``SecretsError`` says what is missing."""
+        return secrets.load_credentials(account)
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -99,7 +161,7 @@ class AccountManager:
     # -- changes from the dialog --------------------------------------------------------------
     async def add(self, account: AccountConfig, credentials: Mapping[str, str]) -> None:
         """Keep the secrets, write the file, connect. Secrets first: a keyring that fails
-        leaves no half-made account in the file."""
+        leaves no half-made account in the file (``SecretsError`` says why)."""
         config = cfg.add_account(self.config, account)
         self._store_secrets(account, credentials)
         cfg.save_config(self.path, config)
@@ -115,7 +177,7 @@ class AccountManager:
         if credentials is None:
             if old.venue != account.venue:
                 raise ConfigError("a new venue needs its own keys", field="venue")
-            credentials = secrets.load_credentials(old)
+            credentials = self.stored_credentials(old)
         renamed = old.name.casefold() != account.name.casefold()
         # same place in the file; Config checks the new name is free
         config = Config(tuple(account if a is old else a for a in self.config.accounts))
@@ -207,3 +269,12 @@ class AccountManager:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+
+
+__all__ = [
+    "ACCOUNT_ERRORS",
+    "AccountConfig",
+    "AccountManager",
+    "VenueForm",
+    "venue_forms",
+]

@@ -1,5 +1,5 @@
 """Accounts to clients: the one place that turns a configured account and its secrets into the
-venue client that serves it, for the window and the command line alike."""
+venue client that serves it, for the window, the command line and the demo alike."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from blotter.config import AccountConfig, B2traderOptions, BitfinexOptions, BybitOptions
+from blotter.config import AccountConfig
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.venues.base import VenueClient
+from blotter.venues.spec import ClientSetup
 
 
 def account_key(account: AccountConfig) -> AccountKey:
@@ -28,38 +29,9 @@ def make_client(
     nonce_dir: str | os.PathLike[str] | None = None,
     **tuning: Any,
 ) -> VenueClient:
-    """The venue client for ``account`` with its secrets (``api_key``/``api_secret`` or
-    ``api_token``); ``tuning`` passes test knobs (timeouts, backoff) through."""
-    common: dict[str, Any] = {
-        "rest_url": account.rest_url, "ws_url": account.ws_url,
-        "store": store, "notices": notices, "states": states, **tuning,
-    }
-    key = account_key(account)
-    options = account.options
-    if account.venue == "bitfinex":
-        from blotter.venues.bitfinex.client import BitfinexClient
-
-        assert isinstance(options, BitfinexOptions)
-        return BitfinexClient(
-            key, api_key=credentials["api_key"], api_secret=credentials["api_secret"],
-            nonce_dir=nonce_dir, dead_man_switch=options.dead_man_switch, **common,
-        )
-    if account.venue == "bybit":
-        from blotter.venues.bybit.client import BybitClient
-
-        assert isinstance(options, BybitOptions)
-        return BybitClient(
-            key, api_key=credentials["api_key"], api_secret=credentials["api_secret"],
-            categories=options.categories, settle_coins=options.settle_coins,
-            recv_window=options.recv_window, **common,
-        )
-    if account.venue == "b2trader":
-        from blotter.venues.b2trader.client import B2traderClient
-
-        assert isinstance(options, B2traderOptions)
-        return B2traderClient(
-            key, api_token=credentials["api_token"], broker=account.display_name,
-            trading_accounts=options.trading_accounts, delta=options.stream == "delta",
-            **common,
-        )
-    raise ValueError(f"unknown venue {account.venue!r}")
+    """The venue client for ``account`` with its secrets (the venue's ``secret_fields``), built
+    by its venue's spec; ``tuning`` passes test knobs (timeouts, backoff) through."""
+    return account.spec.build_client(ClientSetup(
+        account_key(account), account.rest_url, account.ws_url, credentials, account.options,
+        account.venue_label, store, notices, states, nonce_dir, tuning,
+    ))

@@ -16,7 +16,6 @@ value is never repeated in the message.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -28,47 +27,20 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from blotter.core.options import (
+    OptionError,
+    OptionField,
+    check_label,
+    quoted,
+    type_name,
+)
 from blotter.venues.net import is_loopback
+from blotter.venues.registry import SPECS, VENUES, spec_for
+from blotter.venues.spec import VenueSpec
 
 _T = TypeVar("_T")
 
-VENUES: Final = ("bitfinex", "bybit", "b2trader")
 DEFAULT_ENV: Final = "live"
-# bitfinex "paper" is a paper-trading sub-account on the production hosts (bitfinex.md §6.4);
-# b2trader "demo" is only a label (a broker's demo server has its own host, given by the URLs).
-ENVS: Final[Mapping[str, tuple[str, ...]]] = {
-    "bitfinex": ("live", "paper"),
-    "bybit": ("live", "testnet", "demo"),
-    "b2trader": ("live", "demo"),
-}
-# (venue, env) → (rest origin, websocket endpoint). bitfinex.md §1.1, §5 and §6.4;
-# bybit.md §0 (REST and private WS rows). B2TRADER has no default host: every broker has its own.
-DEFAULT_URLS: Final[Mapping[tuple[str, str], tuple[str, str]]] = {
-    ("bitfinex", "live"): ("https://api.bitfinex.com", "wss://api.bitfinex.com/ws/2"),
-    ("bitfinex", "paper"): ("https://api.bitfinex.com", "wss://api.bitfinex.com/ws/2"),
-    ("bybit", "live"): ("https://api.bybit.com", "wss://stream.bybit.com/v5/private"),
-    ("bybit", "testnet"): (
-        "https://api-testnet.bybit.com", "wss://stream-testnet.bybit.com/v5/private"
-    ),
-    ("bybit", "demo"): ("https://api-demo.bybit.com", "wss://stream-demo.bybit.com/v5/private"),
-}
-B2TRADER_WS_PATH: Final = "/frontoffice/ws/v4/account"
-
-BYBIT_CATEGORIES: Final = ("spot", "linear", "inverse", "option")  # = bybit codec.CATEGORIES
-BYBIT_SETTLE_COINS: Final = ("USDT", "USDC")  # linear settle coins queried by default (§3.1)
-BYBIT_RECV_WINDOW: Final = 5000  # ms, bybit.md §1.1 default
-# The notes give no upper bound (§1.3 recommends 5000-10000); a minute is a sanity limit, since a
-# larger window only widens the replay window of a signed request.
-BYBIT_RECV_WINDOW_MAX: Final = 60_000
-B2TRADER_STREAMS: Final = ("snapshot", "delta")  # b2trader.md §3.7
-
-SECRET_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
-    "bitfinex": ("api_key", "api_secret"),
-    "bybit": ("api_key", "api_secret"),
-    "b2trader": ("api_token",),
-}
-
-NAME_MAX_LEN: Final = 64
 CONFIG_ENV_VAR: Final = "BLOTTER_CONFIG"
 CONFIG_FILE_NAME: Final = "config.toml"
 
@@ -77,11 +49,6 @@ _SECRET_WORDS: Final = ("secret", "password", "passwd", "passphrase", "token", "
 _SECRET_KEYS: Final = frozenset({"api_key", "apikey", "key", "sign", "signature", "auth"})
 
 _COMMON_KEYS: Final = ("name", "venue", "env", "rest_url", "ws_url")
-_VENUE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "bitfinex": ("dead_man_switch",),
-    "bybit": ("categories", "settle_coins", "recv_window"),
-    "b2trader": ("trading_accounts", "stream", "display_name"),
-}
 
 
 class ConfigError(Exception):
@@ -126,34 +93,6 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class BitfinexOptions:
-    # dms: 4 cancels every order of the account whenever the socket drops (bitfinex.md §2.4)
-    dead_man_switch: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BybitOptions:
-    categories: tuple[str, ...] = BYBIT_CATEGORIES
-    settle_coins: tuple[str, ...] = BYBIT_SETTLE_COINS  # for category linear
-    recv_window: int = BYBIT_RECV_WINDOW  # ms
-
-
-@dataclass(frozen=True, slots=True)
-class B2traderOptions:
-    trading_accounts: tuple[str, ...] = ()  # ids or names to show; empty = all of them
-    stream: str = "snapshot"  # OpenOrders semantics: snapshot | delta
-    display_name: str | None = None  # the broker's name in the table; default the account name
-
-
-VenueOptions = BitfinexOptions | BybitOptions | B2traderOptions
-_OPTION_TYPES: Final[Mapping[str, type[VenueOptions]]] = {
-    "bitfinex": BitfinexOptions,
-    "bybit": BybitOptions,
-    "b2trader": B2traderOptions,
-}
-
-
-@dataclass(frozen=True, slots=True)
 class AccountConfig:
     """One account, validated; ``rest_url``/``ws_url`` are resolved (override or default).
 
@@ -166,30 +105,34 @@ class AccountConfig:
     env: str
     rest_url: str
     ws_url: str
-    options: VenueOptions  # the venue's: BitfinexOptions, BybitOptions or B2traderOptions
+    options: Any  # the venue's options (its spec's options_type)
 
     def __post_init__(self) -> None:
         _check_account(self)
 
     @property
-    def display_name(self) -> str:
-        """The name shown in the table (B2TRADER: the broker's name, if one is set)."""
-        if isinstance(self.options, B2traderOptions) and self.options.display_name:
-            return self.options.display_name
-        return self.name
+    def spec(self) -> VenueSpec:
+        return spec_for(self.venue)
+
+    @property
+    def venue_label(self) -> str:
+        """What the table calls the venue of this account: "Bitfinex", or a B2TRADER broker's
+        own name (its ``display_name``, else the account's name)."""
+        return self.spec.venue_label(self.name, self.options)
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
-        return SECRET_FIELDS[self.venue]
+        return self.spec.secret_fields
 
     @property
     def uses_default_urls(self) -> bool:
-        return DEFAULT_URLS.get((self.venue, self.env)) == (self.rest_url, self.ws_url)
+        return self.spec.urls(self.env) == (self.rest_url, self.ws_url)
 
 
 def default_urls(venue: str, env: str) -> tuple[str, str] | None:
     """The venue's (rest origin, ws endpoint) for ``env``; None where there is no default."""
-    return DEFAULT_URLS.get((venue, env))
+    spec = SPECS.get(venue)
+    return spec.urls(env) if spec is not None else None
 
 
 def make_account(
@@ -401,12 +344,15 @@ def _account_from_table(table: Mapping[str, Any]) -> AccountConfig:
         _refuse_secret_key(key, key)
     name = _require(table, "name", str)
     venue = _require(table, "venue", str)
-    if venue not in VENUES:
+    if venue not in SPECS:
         raise ConfigError(f"{_q(venue)} is not one of {', '.join(VENUES)}", field="venue")
-    allowed = (*_COMMON_KEYS, *_VENUE_KEYS[venue])
+    spec = SPECS[venue]
+    allowed = (*_COMMON_KEYS, *(f.name for f in spec.option_fields))
     for key in table:
         if key not in allowed:
-            owner = next((v for v, keys in _VENUE_KEYS.items() if key in keys), None)
+            owner = next(
+                (s.name for s in SPECS.values() if s.option(key) is not None), None
+            )
             hint = (
                 f"{key} is a {owner} option, not a {venue} one" if owner
                 else f"known keys for {venue}: {', '.join(allowed)}"
@@ -414,55 +360,44 @@ def _account_from_table(table: Mapping[str, Any]) -> AccountConfig:
             raise ConfigError(f"unknown key ({hint})", field=key)
 
     env = _get(table, "env", str)
-    env = DEFAULT_ENV if env is None else env
-    if env not in ENVS[venue]:
+    env = spec.default_env if env is None else env
+    if env not in spec.envs:
         raise ConfigError(
-            f"{_q(env)} is not one of {', '.join(ENVS[venue])} for {venue}", field="env"
+            f"{_q(env)} is not one of {', '.join(spec.envs)} for {venue}", field="env"
         )
-    defaults = DEFAULT_URLS.get((venue, env))
+    defaults = spec.urls(env)
     rest_url = _get(table, "rest_url", str)
     ws_url = _get(table, "ws_url", str)
     if defaults is None:
         if rest_url is None:
             raise ConfigError(
                 f"required for {venue} (each broker has its own host), "
-                "e.g. \"https://broker.example\"",
+                f"e.g. {_q(spec.rest_example)}",
                 field="rest_url",
             )
         if ws_url is None:
-            host = urlsplit(rest_url).netloc or "broker.example"
+            host = urlsplit(rest_url).netloc or urlsplit(spec.rest_example).netloc
             scheme = "ws" if rest_url.startswith("http://") else "wss"
             raise ConfigError(
                 f"required for {venue}: the full hub endpoint, "
-                f"e.g. \"{scheme}://{host}{B2TRADER_WS_PATH}\"",
+                f"e.g. \"{scheme}://{host}{urlsplit(spec.ws_example).path}\"",
                 field="ws_url",
             )
     else:
         rest_url = defaults[0] if rest_url is None else rest_url
         ws_url = defaults[1] if ws_url is None else ws_url
 
-    options: VenueOptions
-    if venue == "bitfinex":
-        dms = _get(table, "dead_man_switch", bool)
-        options = BitfinexOptions(dead_man_switch=bool(dms))
-    elif venue == "bybit":
-        categories = _get_strings(table, "categories")
-        settle = _get_strings(table, "settle_coins")
-        recv = _get(table, "recv_window", int)
-        options = BybitOptions(
-            categories=BYBIT_CATEGORIES if categories is None else categories,
-            settle_coins=BYBIT_SETTLE_COINS if settle is None else settle,
-            recv_window=BYBIT_RECV_WINDOW if recv is None else recv,
-        )
-    else:
-        trading = _get_strings(table, "trading_accounts")
-        stream = _get(table, "stream", str)
-        options = B2traderOptions(
-            trading_accounts=() if trading is None else trading,
-            stream="snapshot" if stream is None else stream,
-            display_name=_get(table, "display_name", str),
-        )
-    return AccountConfig(name, venue, env, rest_url, ws_url, options)
+    given = {f.name: value for f in spec.option_fields
+             if (value := _get_option(table, f)) is not None}
+    return AccountConfig(name, venue, env, rest_url, ws_url, spec.options_type(**given))
+
+
+def _get_option(table: Mapping[str, Any], option: OptionField) -> Any:
+    """An option's value as written (None when not given), checked for its kind."""
+    if option.kind in ("choices", "texts"):
+        return _get_strings(table, option.name)
+    kind: type = {"bool": bool, "int": int}.get(option.kind, str)
+    return _get(table, option.name, kind)
 
 
 def _refuse_secret_key(key: str, field: str) -> None:
@@ -518,27 +453,8 @@ def _kind_name(kind: type) -> str:
     return {str: "a string", bool: "true or false", int: "an integer"}.get(kind, kind.__name__)
 
 
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date/time" if hasattr(value, "isoformat") else type(value).__name__
-
-
-def _q(value: object) -> str:
-    """A value as it would be written in the file: strings in double quotes."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return repr(value)
+_type_name = type_name
+_q = quoted
 
 
 def _short(value: object) -> str:
@@ -554,113 +470,42 @@ def _short(value: object) -> str:
 
 def _check_account(account: AccountConfig) -> None:
     _check_name(account.name, "name")
-    if account.venue not in VENUES:
+    spec = SPECS.get(account.venue)
+    if spec is None:
         raise ConfigError(f"{_q(account.venue)} is not one of {', '.join(VENUES)}", field="venue")
-    if account.env not in ENVS[account.venue]:
+    if account.env not in spec.envs:
         raise ConfigError(
-            f"{_q(account.env)} is not one of {', '.join(ENVS[account.venue])} for {account.venue}",
+            f"{_q(account.env)} is not one of {', '.join(spec.envs)} for {account.venue}",
             field="env",
         )
-    _check_rest_url(account.rest_url, account.venue)
-    _check_ws_url(account.ws_url, account.venue)
-    expected = _OPTION_TYPES[account.venue]
-    if not isinstance(account.options, expected):
+    _check_rest_url(account.rest_url, spec)
+    _check_ws_url(account.ws_url, spec)
+    if not isinstance(account.options, spec.options_type):
         raise ConfigError(
             f"{type(account.options).__name__} given for a {account.venue} account "
-            f"(needs {expected.__name__})",
+            f"(needs {spec.options_type.__name__})",
             field="options",
         )
-    options = account.options
-    if isinstance(options, BitfinexOptions):
-        if not isinstance(options.dead_man_switch, bool):
-            raise ConfigError("must be true or false", field="dead_man_switch")
-    elif isinstance(options, BybitOptions):
-        _check_choices(options.categories, BYBIT_CATEGORIES, "categories")
-        _check_settle_coins(options.settle_coins)
-        recv = options.recv_window
-        if (
-            not isinstance(recv, int) or isinstance(recv, bool)
-            or not 1 <= recv <= BYBIT_RECV_WINDOW_MAX
-        ):
-            raise ConfigError(
-                f"{_q(recv)} is not a whole number of milliseconds from 1 to "
-                f"{BYBIT_RECV_WINDOW_MAX} (Bybit's default is {BYBIT_RECV_WINDOW})",
-                field="recv_window",
-            )
-    else:
-        _check_trading_accounts(options.trading_accounts)
-        if options.stream not in B2TRADER_STREAMS:
-            raise ConfigError(
-                f"{_q(options.stream)} is not one of {', '.join(B2TRADER_STREAMS)}", field="stream"
-            )
-        if options.display_name is not None:
-            _check_label(options.display_name, "display_name")
-
-
-def _check_label(value: object, field: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"must be a string, got {_type_name(value)}", field=field)
-    if not value:
-        raise ConfigError("must not be empty", field=field)
-    if value != value.strip():
-        raise ConfigError(f"{_q(value)} has leading or trailing spaces", field=field)
-    if not value.isprintable():
-        raise ConfigError(f"{_q(value)} holds a control or non-printing character", field=field)
-    if len(value) > NAME_MAX_LEN:
-        raise ConfigError(f"is longer than {NAME_MAX_LEN} characters", field=field)
-    return value
+    for option in spec.option_fields:
+        if option.kind == "bool" and not isinstance(getattr(account.options, option.name), bool):
+            raise ConfigError("must be true or false", field=option.name)
+    try:
+        spec.check_options(account.options)
+    except OptionError as exc:
+        raise ConfigError(exc.reason, field=exc.field) from None
 
 
 def _check_name(value: object, field: str) -> None:
-    name = _check_label(value, field)
+    try:
+        name = check_label(value, field)
+    except OptionError as exc:
+        raise ConfigError(exc.reason, field=exc.field) from None
     if "/" in name:
         raise ConfigError(
             f"{_q(name)} contains \"/\", which is reserved: B2TRADER trading accounts are shown "
             "as \"<name>/<trading account>\"",
             field=field,
         )
-
-
-def _check_choices(values: object, allowed: Sequence[str], field: str) -> None:
-    if not isinstance(values, tuple) or not values:
-        raise ConfigError(f"must list at least one of {', '.join(allowed)}", field=field)
-    seen: set[str] = set()
-    for index, value in enumerate(values):
-        if value not in allowed:
-            raise ConfigError(
-                f"{_q(value)} is not one of {', '.join(allowed)}", field=f"{field}[{index}]"
-            )
-        if value in seen:
-            raise ConfigError(f"{_q(value)} is listed twice", field=f"{field}[{index}]")
-        seen.add(value)
-
-
-_COIN = re.compile(r"[A-Z0-9]{2,20}")
-
-
-def _check_settle_coins(values: object) -> None:
-    if not isinstance(values, tuple) or not values:
-        raise ConfigError(
-            f"must list at least one coin (default {', '.join(BYBIT_SETTLE_COINS)})",
-            field="settle_coins",
-        )
-    for index, value in enumerate(values):
-        if not isinstance(value, str) or not _COIN.fullmatch(value):
-            raise ConfigError(
-                f"{_q(value)} is not a coin code such as \"USDT\" (upper case letters and digits)",
-                field=f"settle_coins[{index}]",
-            )
-        if value in values[:index]:
-            raise ConfigError(f"{_q(value)} is listed twice", field=f"settle_coins[{index}]")
-
-
-def _check_trading_accounts(values: object) -> None:
-    if not isinstance(values, tuple):
-        raise ConfigError("must be an array of strings", field="trading_accounts")
-    for index, value in enumerate(values):
-        _check_label(value, f"trading_accounts[{index}]")
-        if value in values[:index]:
-            raise ConfigError(f"{_q(value)} is listed twice", field=f"trading_accounts[{index}]")
 
 
 _URL_NOT_ALLOWED = re.compile(r"[\x00-\x20\x7f]")
@@ -693,10 +538,8 @@ def _split_url(url: object, field: str, secure: str, plain: str, example: str) -
     return parts
 
 
-def _check_rest_url(url: object, venue: str) -> None:
-    example = {"bitfinex": "https://api.bitfinex.com", "bybit": "https://api.bybit.com"}.get(
-        venue, "https://broker.example"
-    )
+def _check_rest_url(url: object, spec: VenueSpec) -> None:
+    example = spec.rest_example
     parts = _split_url(url, "rest_url", "https", "http", example)
     if parts.path or parts.query or str(url).endswith("?"):
         raise ConfigError(
@@ -706,11 +549,8 @@ def _check_rest_url(url: object, venue: str) -> None:
         )
 
 
-def _check_ws_url(url: object, venue: str) -> None:
-    example = {
-        "bitfinex": "wss://api.bitfinex.com/ws/2",
-        "bybit": "wss://stream.bybit.com/v5/private",
-    }.get(venue, f"wss://broker.example{B2TRADER_WS_PATH}")
+def _check_ws_url(url: object, spec: VenueSpec) -> None:
+    example = spec.ws_example
     parts = _split_url(url, "ws_url", "wss", "ws", example)
     if parts.path in ("", "/"):
         raise ConfigError(
@@ -811,29 +651,16 @@ def _account_items(account: AccountConfig) -> Iterable[tuple[str, object]]:
     yield "name", account.name
     yield "venue", account.venue
     yield "env", account.env
-    defaults = DEFAULT_URLS.get((account.venue, account.env), (None, None))
+    defaults = account.spec.urls(account.env) or (None, None)
     if account.rest_url != defaults[0]:
         yield "rest_url", account.rest_url
     if account.ws_url != defaults[1]:
         yield "ws_url", account.ws_url
-    options = account.options
-    if isinstance(options, BitfinexOptions):
-        if options.dead_man_switch:
-            yield "dead_man_switch", True
-    elif isinstance(options, BybitOptions):
-        if options.categories != BYBIT_CATEGORIES:
-            yield "categories", list(options.categories)
-        if options.settle_coins != BYBIT_SETTLE_COINS:
-            yield "settle_coins", list(options.settle_coins)
-        if options.recv_window != BYBIT_RECV_WINDOW:
-            yield "recv_window", options.recv_window
-    else:
-        if options.trading_accounts:
-            yield "trading_accounts", list(options.trading_accounts)
-        if options.stream != "snapshot":
-            yield "stream", options.stream
-        if options.display_name is not None:
-            yield "display_name", options.display_name
+    defaults_of = account.spec.options_type()
+    for option in account.spec.option_fields:
+        value = getattr(account.options, option.name)
+        if value != getattr(defaults_of, option.name):
+            yield option.name, list(value) if isinstance(value, tuple) else value
 
 
 _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
@@ -928,23 +755,12 @@ def _shell_word(text: str) -> str:
 
 
 __all__ = [
-    "B2TRADER_STREAMS",
-    "BYBIT_CATEGORIES",
-    "BYBIT_RECV_WINDOW",
-    "BYBIT_SETTLE_COINS",
     "CONFIG_ENV_VAR",
     "DEFAULT_ENV",
-    "DEFAULT_URLS",
-    "ENVS",
-    "SECRET_FIELDS",
     "VENUES",
     "AccountConfig",
-    "B2traderOptions",
-    "BitfinexOptions",
-    "BybitOptions",
     "Config",
     "ConfigError",
-    "VenueOptions",
     "add_account",
     "default_config_path",
     "default_urls",

@@ -24,15 +24,9 @@ from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
 from blotter.venues.base import VenueClient
+from blotter.venues.registry import venue_title
 
 log = logging.getLogger(__name__)
-
-VENUE_NAMES = {"bitfinex": "Bitfinex", "bybit": "Bybit", "b2trader": "B2TRADER"}
-
-
-def venue_title(venue: str) -> str:
-    return VENUE_NAMES.get(venue, venue)
-
 
 class Engine:
     def __init__(self, store: OrderStore, notices: NoticeBus, states: StateBus) -> None:

@@ -1,7 +1,7 @@
 """API secrets: kept in the OS keyring, and kept out of logs and error text (design.md §6).
 
 Every secret is one keyring entry: service ``blotter``, username ``<account>/<field>`` (fields per
-venue in ``blotter.config.SECRET_FIELDS``). A missing or unusable keyring is a
+venue's spec, ``VenueSpec.secret_fields``). A missing or unusable keyring is a
 ``KeyringUnavailable`` whose message says how to get one on this platform; it is never a
 traceback. Values loaded or stored here are registered with a ``Redactor``, and
 ``install_redaction`` makes the log handlers scrub them (and secret-shaped text: JWTs, bearer
@@ -25,11 +25,13 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
-from blotter.config import SECRET_FIELDS, AccountConfig
+from blotter.config import AccountConfig
+from blotter.venues.registry import SPECS
 
 SERVICE: Final = "blotter"
 MARKER: Final = "***"
 MIN_SECRET_LEN: Final = 4  # shorter values are not registered: they would blank ordinary text
+SECRET_FIELDS: Final = {name: spec.secret_fields for name, spec in SPECS.items()}
 KNOWN_FIELDS: Final = frozenset(f for fields in SECRET_FIELDS.values() for f in fields)
 
 _T = TypeVar("_T")
@@ -233,7 +235,7 @@ def load_credentials(
     """The account's secrets by field name (``api_key``/``api_secret`` or ``api_token``), ready
     for the venue client; ``MissingSecret`` names the first one that is not stored."""
     credentials: dict[str, str] = {}
-    for field in SECRET_FIELDS[account.venue]:
+    for field in account.secret_fields:
         value = load_secret(account.name, field, redactor)
         if value is None:
             raise MissingSecret(account.name, field, account.venue, hint=add_command(account))

@@ -15,9 +15,6 @@ from hypothesis import strategies as st
 from blotter import config as cfg
 from blotter.config import (
     AccountConfig,
-    B2traderOptions,
-    BitfinexOptions,
-    BybitOptions,
     Config,
     ConfigError,
     add_account,
@@ -31,6 +28,12 @@ from blotter.config import (
     save_config,
     toml_string,
 )
+from blotter.venues import registry
+from blotter.venues.b2trader.spec import STREAMS as B2TRADER_STREAMS
+from blotter.venues.b2trader.spec import B2traderOptions
+from blotter.venues.bitfinex.spec import BitfinexOptions
+from blotter.venues.bybit import spec as bybit_spec
+from blotter.venues.bybit.spec import BybitOptions
 from blotter.venues.net import check_url
 
 B2_REST = "https://broker.example"
@@ -77,9 +80,9 @@ def test_every_env_has_its_default_urls(
 
 def test_every_venue_env_pair_is_covered() -> None:
     # b2trader has no default host; every other (venue, env) has a default pair
-    for venue, envs in cfg.ENVS.items():
-        for env in envs:
-            assert ((venue, env) in cfg.DEFAULT_URLS) == (venue != "b2trader")
+    for venue, spec in registry.SPECS.items():
+        for env in spec.envs:
+            assert (spec.urls(env) is not None) == (venue != "b2trader")
 
 
 def test_env_defaults_to_live(tmp_path: Path) -> None:
@@ -126,10 +129,10 @@ venue = "bybit"
 def test_bybit_defaults_match_the_codec() -> None:
     from blotter.venues.bybit import codec
 
-    assert cfg.BYBIT_CATEGORIES == codec.CATEGORIES
-    assert cfg.BYBIT_RECV_WINDOW == codec.RECV_WINDOW
+    assert bybit_spec.CATEGORIES == codec.CATEGORIES
+    assert bybit_spec.RECV_WINDOW == codec.RECV_WINDOW
     linear = tuple(coin for category, coin in codec.OPEN_ORDER_SCOPES if category == "linear")
-    assert cfg.BYBIT_SETTLE_COINS == linear
+    assert bybit_spec.SETTLE_COINS == linear
 
 
 def test_b2trader_options_and_defaults(tmp_path: Path) -> None:
@@ -156,10 +159,10 @@ ws_url = "ws://127.0.0.1:8080/frontoffice/ws/v4/account"
     assert first.options == B2traderOptions(
         ("685a7eaa360f9e7416221a61", "Main USD"), "delta", "Example Broker"
     )
-    assert first.display_name == "Example Broker"
+    assert first.venue_label == "Example Broker"
     assert (first.rest_url, first.ws_url) == (B2_REST, B2_WS)
     assert second.options == B2traderOptions()
-    assert second.display_name == "b2-plain"
+    assert second.venue_label == "b2-plain"
     assert second.env == "live"
     assert first.secret_fields == ("api_token",)
 
@@ -653,8 +656,8 @@ _paths = st.lists(st.text(_path_chars, min_size=1, max_size=8), min_size=1, max_
 @st.composite
 def _accounts(draw: st.DrawFn) -> AccountConfig:
     name = draw(_labels)
-    venue = draw(st.sampled_from(cfg.VENUES))
-    env = draw(st.sampled_from(cfg.ENVS[venue]))
+    venue = draw(st.sampled_from(registry.VENUES))
+    env = draw(st.sampled_from(registry.spec_for(venue).envs))
     host = draw(_hosts)
     port = draw(_ports)
     netloc = host if port is None else f"{host}:{port}"
@@ -669,7 +672,7 @@ def _accounts(draw: st.DrawFn) -> AccountConfig:
         options["dead_man_switch"] = draw(st.booleans())
     elif venue == "bybit":
         options["categories"] = draw(
-            st.lists(st.sampled_from(cfg.BYBIT_CATEGORIES), min_size=1, unique=True)
+            st.lists(st.sampled_from(bybit_spec.CATEGORIES), min_size=1, unique=True)
         )
         options["settle_coins"] = draw(
             st.lists(st.from_regex(r"[A-Z0-9]{2,8}", fullmatch=True), min_size=1, max_size=3,
@@ -678,7 +681,7 @@ def _accounts(draw: st.DrawFn) -> AccountConfig:
         options["recv_window"] = draw(st.integers(1, 60_000))
     else:
         options["trading_accounts"] = draw(st.lists(_labels, max_size=3, unique=True))
-        options["stream"] = draw(st.sampled_from(cfg.B2TRADER_STREAMS))
+        options["stream"] = draw(st.sampled_from(B2TRADER_STREAMS))
         options["display_name"] = draw(st.none() | _labels)
     if override:
         return make_account(name, venue, env, rest, ws, **options)

@@ -49,18 +49,12 @@ MAX_CHANGED_RANGES = 4
 # New rows of a sorted model landing in more places than this are appended, then resorted.
 MAX_INSERT_RUNS = 16
 
-VENUE_TITLES = {"bitfinex": "Bitfinex", "bybit": "Bybit", "b2trader": "B2TRADER"}
-
-
 VenueLabel = Callable[[str, str], str]  # (venue, account) → "Bitfinex", "Bybit", "Acme"
 
 
 def default_venue_label(venue: str, account: str) -> str:
-    return venue_title(venue)
-
-
-def venue_title(venue: str) -> str:
-    return VENUE_TITLES.get(venue, venue)
+    """The venue's own name: what a view shows before the engine names the venues."""
+    return venue
 
 
 class Column(IntEnum):
@@ -199,10 +193,12 @@ def flag_text(order: Order) -> str:
     return ", ".join(FLAG_NAMES[f] for f in Flag if f in order.flags)
 
 
-def order_tooltip(order: Order, pending: bool) -> str:
+def order_tooltip(
+    order: Order, pending: bool, venue_label: VenueLabel = default_venue_label
+) -> str:
     price = format_decimal(order.price) if order.price is not None else "market"
     lines = [
-        f"{order.account} ({venue_title(order.venue)}) · order {order.order_id}",
+        f"{order.account} ({venue_label(order.venue, order.account)}) · order {order.order_id}",
         (
             f"{side_text(order.side)} {format_decimal(order.amount)} {order.symbol} @ {price}"
             f"  ({order.order_type})"
@@ -231,12 +227,12 @@ def order_tooltip(order: Order, pending: bool) -> str:
     return "\n".join(lines)
 
 
-def filter_text(order: Order) -> str:
+def filter_text(order: Order, venue_label: VenueLabel = default_venue_label) -> str:
     """What the filter box matches against: the row's words, lower-cased, in one string."""
     return " ".join(
         (
             order.venue,
-            venue_title(order.venue),
+            venue_label(order.venue, order.account),
             order.account,
             order.symbol,
             side_text(order.side),
@@ -275,7 +271,7 @@ _CATEGORY_TITLES = {"cfd": "CFD", "perp": "Perp"}
 
 
 _DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
-    lambda o: venue_title(o.venue),  # VENUE
+    lambda o: o.venue,  # VENUE (the model names it with its venue_label)
     lambda o: o.account,  # ACCOUNT
     lambda o: o.symbol,  # SYMBOL
     lambda o: side_text(o.side),  # SIDE
@@ -338,14 +334,14 @@ class OrdersModel(QAbstractTableModel):
         parent: QObject | None = None,
         *,
         max_rate_hz: float = 30.0,
-        venue_label: Callable[[str, str], str] | None = None,
+        venue_label: VenueLabel = default_venue_label,
     ) -> None:
         super().__init__(parent)
         self._store = store
         # the Venue column names a B2TRADER broker by its own name; others by the venue's
+        self._venue_label = venue_label
         fns = list(_DISPLAY_FNS)
-        if venue_label is not None:
-            fns[Column.VENUE] = lambda o: venue_label(o.venue, o.account)
+        fns[Column.VENUE] = lambda o: venue_label(o.venue, o.account)
         self._display_fns: tuple[Callable[[Order], str], ...] = tuple(fns)
         # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
         # data() call) and its sort key; ``_keys`` is always in display order, so a row is found
@@ -701,7 +697,7 @@ class OrdersModel(QAbstractTableModel):
                 if pending:
                     return f"Cancel of order {order.order_id} sent; waiting for the venue"
                 return f"Cancel order {order.order_id} (Delete)"
-            return order_tooltip(order, pending)
+            return order_tooltip(order, pending, self._venue_label)
         if role == ORDER_ROLE:
             return order
         if role == PENDING_ROLE:
@@ -709,7 +705,7 @@ class OrdersModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_value(order, column)
         if role == FILTER_ROLE:
-            return filter_text(order)
+            return filter_text(order, self._venue_label)
         if role == _ACCESSIBLE:
             if column == _CANCEL:
                 return f"Cancel order {order.order_id}"

@@ -62,7 +62,6 @@ from blotter.ui.orders_model import (
     SORT_ROLE,
     Column,
     OrdersModel,
-    venue_title,
 )
 from blotter.ui.resources import icon
 
@@ -632,9 +631,7 @@ class CancelActions(QObject):
             self._set(self.group, False, "Cancel Group", "Select an order of a group")
         elif caps is not None and not caps.group_cancel:
             # said first: on a venue without groups "not in a group" would read like a fault
-            reason = caps.group_cancel_reason or (
-                f"{venue_title(order.venue)} cannot cancel an order group"
-            )
+            reason = caps.group_cancel_reason or "This venue cannot cancel an order group"
             title = f"Cancel Group {order.group_id}" if order.group_id else "Cancel Group"
             self._set(self.group, False, title, reason)
         elif not order.group_id:

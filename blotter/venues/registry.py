@@ -1,0 +1,28 @@
+"""Every venue the blotter knows, by name. Adding a venue: its folder under ``venues/`` (with a
+``spec.py``), its simulator under ``sim/``, and one line here."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from blotter.venues.b2trader.spec import SPEC as B2TRADER
+from blotter.venues.bitfinex.spec import SPEC as BITFINEX
+from blotter.venues.bybit.spec import SPEC as BYBIT
+from blotter.venues.spec import VenueSpec
+
+SPECS: Final[dict[str, VenueSpec]] = {spec.name: spec for spec in (BITFINEX, BYBIT, B2TRADER)}
+VENUES: Final = tuple(SPECS)
+
+
+def spec_for(venue: str) -> VenueSpec:
+    """The spec of ``venue``; ``KeyError`` naming the known venues otherwise."""
+    try:
+        return SPECS[venue]
+    except KeyError:
+        raise KeyError(f"unknown venue {venue!r} (known: {', '.join(VENUES)})") from None
+
+
+def venue_title(venue: str) -> str:
+    """How the trader names ``venue`` ("Bitfinex"); an unknown name as it is."""
+    spec = SPECS.get(venue)
+    return spec.title if spec is not None else venue
