@@ -132,25 +132,19 @@ class VenueProcess:
 # -- the clients' side ----------------------------------------------------------------------------
 def make_clients(venues: dict[str, dict[str, Any]], store: Any, notices: Any, states: Any,
                  nonce_dir: str) -> list[Any]:
-    """The three clients as blotter.app.Demo builds them."""
-    from blotter.app import DEMO_ACCOUNTS, DEMO_BROKER
-    from blotter.venues.b2trader.client import B2traderClient
-    from blotter.venues.bitfinex.client import BitfinexClient
-    from blotter.venues.bybit.client import BybitClient
+    """The three demo accounts' clients, built the way the app builds every client."""
+    from blotter.accounts import make_client
+    from blotter.config import make_account
+    from blotter.venues.registry import spec_for
 
-    def common(venue: str) -> dict[str, Any]:
-        return {"rest_url": venues[venue]["rest_url"], "ws_url": venues[venue]["ws_url"],
-                "store": store, "notices": notices, "states": states}
-
-    bfx, byb, b2t = (venues[v]["credentials"] for v in ("bitfinex", "bybit", "b2trader"))
-    return [
-        BitfinexClient(DEMO_ACCOUNTS["bitfinex"], api_key=bfx["api_key"],
-                       api_secret=bfx["api_secret"], nonce_dir=nonce_dir, **common("bitfinex")),
-        BybitClient(DEMO_ACCOUNTS["bybit"], api_key=byb["api_key"],
-                    api_secret=byb["api_secret"], **common("bybit")),
-        B2traderClient(DEMO_ACCOUNTS["b2trader"], api_token=b2t["api_token"],
-                       broker=DEMO_BROKER, **common("b2trader")),
-    ]
+    clients = []
+    for venue in ("bitfinex", "bybit", "b2trader"):
+        spec, sim = spec_for(venue), venues[venue]
+        account = make_account(spec.demo_account, venue, rest_url=sim["rest_url"],
+                               ws_url=sim["ws_url"], **spec.demo_options)
+        clients.append(make_client(account, sim["credentials"], store=store, notices=notices,
+                                   states=states, nonce_dir=nonce_dir))
+    return clients
 
 
 async def until(predicate: Any, timeout: float, what: str) -> None:

@@ -459,11 +459,11 @@ def _accounts_remove(args: argparse.Namespace) -> int:
 
 
 async def _demo_accounts() -> list[AccountConfig]:
-    from blotter.headless import DemoVenues
+    from blotter.demo import DemoVenues
 
     demo = DemoVenues()
     try:
-        return [t.account for t in await demo.start()]
+        return [account for account, _ in await demo.start()]
     finally:
         await demo.stop()
 
@@ -475,10 +475,10 @@ async def _connected(
     """The session for the accounts ``names`` select (all when empty), started and waited on
     until live; yields (session, picks, problems). Stops everything on the way out."""
     from blotter.config import Config, load_config
+    from blotter.demo import DemoVenues
     from blotter.headless import (
         EXIT_USAGE,
         CommandError,
-        DemoVenues,
         Session,
         Target,
         logins,
@@ -494,8 +494,8 @@ async def _connected(
         nonce_dir = None
         if args.demo:
             demo = DemoVenues()
-            demo_targets = await demo.start()
-            nonce_dir = demo.nonce_dir
+            demo_targets = [Target(a, c) for a, c in await demo.start()]
+            nonce_dir = demo.state_dir
             config: Config = Config(tuple(t.account for t in demo_targets))
             by_name = {t.account.name: t for t in demo_targets}
             picks = pick_accounts(names, config)

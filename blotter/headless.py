@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from blotter.accounts import account_key, make_client
-from blotter.config import AccountConfig, Config, make_account
+from blotter.config import AccountConfig, Config
 from blotter.core.cancel import CancelResult, CancelScope, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order
@@ -128,53 +125,6 @@ def logins(picks: Iterable[Pick]) -> list[AccountConfig]:
     for pick in picks:
         seen.setdefault(pick.account.name, pick.account)
     return list(seen.values())
-
-
-# ---------------------------------------------------------------------------------------------
-# demo mode
-
-
-class DemoVenues:
-    """The window's demo, without the window: the three simulators on loopback (free ports) and
-    the demo accounts bfx-demo, bybit-demo and acme pointing at them."""
-
-    def __init__(self) -> None:
-        self.sims: dict[str, Any] = {}
-        self.nonce_dir: Path | None = None
-
-    async def start(self) -> list[Target]:
-        from blotter.sim import start_all
-
-        # the window's demo settings; by name, so Qt stays out of the headless type check
-        app = importlib.import_module("blotter.app")
-        accounts: Mapping[str, AccountKey] = app.DEMO_ACCOUNTS
-
-        self.nonce_dir = Path(tempfile.mkdtemp(prefix="blotter-demo-nonce-"))
-        self.sims = await start_all(
-            list(app.DEMO_VENUES), host="127.0.0.1", port=0,
-            initial_orders=40, flow_rate=1.5, seed=app.DEMO_SEED,
-        )
-        targets = []
-        for venue in app.DEMO_VENUES:
-            sim: Any = self.sims[venue]
-            options = {"display_name": app.DEMO_BROKER} if venue == "b2trader" else {}
-            account = make_account(
-                accounts[venue].account, venue, rest_url=sim.rest_url, ws_url=sim.ws_url,
-                **options,
-            )
-            targets.append(Target(account, dict(sim.credentials)))
-        return targets
-
-    async def stop(self) -> None:
-        for name, sim in self.sims.items():
-            try:
-                await asyncio.wait_for(sim.stop(), STOP_TIMEOUT)
-            except Exception:  # a simulator's teardown must not hide the command's result
-                log.warning("the %s simulator did not stop cleanly", name, exc_info=True)
-        self.sims.clear()
-        if self.nonce_dir is not None:
-            shutil.rmtree(self.nonce_dir, ignore_errors=True)
-            self.nonce_dir = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -512,7 +462,6 @@ __all__ = [
     "ORDERS_TIMEOUT",
     "CancelRequest",
     "CommandError",
-    "DemoVenues",
     "Missing",
     "Pick",
     "Selection",

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ._loopback import Fault
 from .b2trader import B2traderSimulator
 from .bitfinex import BitfinexSimulator
 from .bybit import BybitSimulator
 
 
 class Simulator(Protocol):
+    """What the demo, the tests and ``python -m blotter.sim`` use of a simulator."""
+
     VENUE: str
+
+    @property
+    def rest_url(self) -> str: ...
+    @property
+    def ws_url(self) -> str: ...
+    @property
+    def credentials(self) -> dict[str, str]: ...
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None: ...
     async def stop(self) -> None: ...
     def describe(self) -> dict[str, Any]: ...
+    def faults(self, name: str) -> list[Fault]: ...
 
 
 SIMULATORS: dict[str, type[Any]] = {
@@ -63,6 +74,7 @@ async def stop_all(sims: dict[str, Simulator]) -> None:
 
 
 __all__ = [
-    "SIMULATORS", "B2traderSimulator", "BitfinexSimulator", "BybitSimulator", "Simulator",
+    "SIMULATORS", "B2traderSimulator", "BitfinexSimulator", "BybitSimulator", "Fault",
+    "Simulator",
     "start_all", "stop_all",
 ]

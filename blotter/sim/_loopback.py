@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, NamedTuple
 
 from aiohttp import web
 
@@ -29,6 +29,16 @@ def loopback_host(host: str) -> str:
     raise ValueError(f"the simulator binds loopback addresses only, not {host!r}")
 
 
+class Fault(NamedTuple):
+    """One way a simulated venue can be made to misbehave, for the demo's menu: ``title`` is
+    the menu entry, ``tip`` what the venue will do, and ``act()`` does it and returns what
+    happened in a sentence for the status bar ("" when the client's own reaction says it)."""
+
+    title: str
+    tip: str
+    act: Callable[[], str | Awaitable[str]]
+
+
 class LoopbackVenue:
     VENUE: ClassVar[str]
     WS_PATH: ClassVar[str]
@@ -39,6 +49,8 @@ class LoopbackVenue:
     _conns: set[Any]
     _timers: set[asyncio.TimerHandle]
     flow_rate: float
+    reply_delay: float
+    fill_on_cancel: bool
 
     def _init_credentials(
         self,
@@ -152,3 +164,38 @@ class LoopbackVenue:
             if conn.transport is not None:
                 conn.transport.abort()
         await asyncio.sleep(0)
+
+    async def _dropped(self) -> str:
+        await self.drop_connections()
+        return ""
+
+    def common_faults(self, name: str) -> list[Fault]:
+        """The faults every simulated venue offers, worded with ``name`` (how the trader knows
+        the venue): a fill that beats the next cancel, slow replies, pausing the flow."""
+
+        def fill_race() -> str:
+            self.fill_on_cancel = True
+            return f"the next {name} order you cancel will be filled first."
+
+        def slow_replies() -> str:
+            self.reply_delay = 0.0 if self.reply_delay else 1.5
+            return f"slow {name} replies {'on (1.5 s)' if self.reply_delay else 'off'}."
+
+        def flow() -> str:
+            if self.flow_running:
+                self.stop_flow()
+            else:
+                self.start_flow()
+            return f"{name} order flow {'running' if self.flow_running else 'paused'}."
+
+        return [
+            Fault("Next cancel loses to a fill",
+                  "The next cancelled order is filled before the cancel lands", fill_race),
+            Fault("Slow replies on/off", "The venue waits 1.5 s before answering", slow_replies),
+            Fault("Pause/resume order flow", "Stop or restart the simulated trading activity",
+                  flow),
+        ]
+
+    def faults(self, name: str) -> list[Fault]:
+        """Everything this venue can be made to do wrong, for the demo's menu."""
+        raise NotImplementedError

@@ -144,7 +144,7 @@ async def test_group_is_disabled_for_broker_rows_and_says_why(env):
 
 
 async def test_cancel_all_across_three_venues_asks_once_and_sums_up_per_venue(qtbot, tmp_path):
-    from blotter.app import Demo
+    from blotter.demo import Demo
 
     engine = Engine(OrderStore(), NoticeBus(), StateBus())
     window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),

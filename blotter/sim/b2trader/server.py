@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from blotter.sim._loopback import LoopbackVenue
+from blotter.sim._loopback import Fault, LoopbackVenue
 
 from . import hub
 from .auth import TokenError, bearer_token, decode_jwt, encode_jwt, random_api_token
@@ -813,6 +813,37 @@ class B2traderSimulator(LoopbackVenue):
         while len(self._closed) > CLOSED_CACHE:
             self._closed.popitem(last=False)
         self._changed(order.account_id, [order])
+
+    def faults(self, name: str) -> list[Fault]:
+        def expire() -> str:
+            self.expire_tokens()
+            return (f"{name} expired every access token: the hub closes, the blotter gets a new "
+                    "token and reconnects.")
+
+        def split() -> str:
+            self.split_records = not self.split_records
+            return (f"{name} splits every record over two frames: "
+                    f"{'on' if self.split_records else 'off'}.")
+
+        def rate_limit() -> str:
+            self.force_status(429, "problem", count=3)
+            return (f"{name} answers the next 3 cancels with 429 (Retry-After "
+                    f"{self.retry_after} s).")
+
+        def server_error() -> str:
+            self.force_status(500, "problem", count=3)
+            return f"{name} answers the next 3 cancels with 500."
+
+        return [
+            Fault("Drop the connection", "The hub's websocket is cut (close 1006)",
+                  self._dropped),
+            Fault("Expire the access token", "Every JWT expires now; the hub closes the stream",
+                  expire),
+            Fault("Split records on/off", "Each SignalR record arrives in two frames", split),
+            Fault("Rate limit (429)", "The next 3 cancels get 429 with Retry-After", rate_limit),
+            Fault("Server error (500)", "The next 3 cancels get 500", server_error),
+            *self.common_faults(name),
+        ]
 
     def _now(self, after: int = 0) -> int:
         """Ticks now, strictly after `after` so updates never go back in time."""

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from blotter.sim._loopback import LoopbackVenue
+from blotter.sim._loopback import Fault, LoopbackVenue
 
 from .auth import (
     MAX_NONCE,
@@ -833,6 +833,25 @@ class BitfinexSimulator(LoopbackVenue):
             self._emit_order("on", order)
 
     # ------------------------------------------------------------------------------------------
+
+    def faults(self, name: str) -> list[Fault]:
+        async def restart() -> str:
+            await self.send_info(20051, close=True)
+            return ""
+
+        async def malformed() -> str:
+            await self.send_raw('[0,"ou",[1,')
+            return ""
+
+        return [
+            Fault("Drop the connection", "The venue cuts the websocket (close 1006)",
+                  self._dropped),
+            Fault("Venue restart (info 20051)", "The venue says it is restarting, then closes",
+                  restart),
+            Fault("Send a malformed frame", "The venue sends a frame that is not valid JSON",
+                  malformed),
+            *self.common_faults(name),
+        ]
 
     @staticmethod
     def _now(after: int = 0) -> int:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import WSMsgType, web
 
-from blotter.sim._loopback import LoopbackVenue
+from blotter.sim._loopback import Fault, LoopbackVenue
 
 from .auth import (
     DEFAULT_RECV_WINDOW,
@@ -807,6 +807,41 @@ class BybitSimulator(LoopbackVenue):
             self.cancel_external(order.order_id)
 
     # ------------------------------------------------------------------------------------------
+
+    def faults(self, name: str) -> list[Fault]:
+        def skew() -> str:
+            self.clock_skew = 0.0 if self.clock_skew else -3.0
+            return f"{name}'s clock " + ("3 s behind ours." if self.clock_skew else "on time.")
+
+        def silent() -> str:
+            self.silent_socket = not self.silent_socket
+            return f"{name}'s websocket " + ("silent." if self.silent_socket else "talking.")
+
+        def rate_limit() -> str:
+            self.force_rate_limit = 3
+            return f"{name} answers the next 3 calls with 10006 (rate limit)."
+
+        async def refuse_key() -> str:
+            self.refuse_key = not self.refuse_key
+            if self.refuse_key:
+                await self.drop_connections()
+            return f"{name} " + ("refuses" if self.refuse_key else "accepts") + " the API key."
+
+        def server_error() -> str:
+            self.force_server_error = 1
+            return f"{name} answers the next call with 10016 (server error)."
+
+        return [
+            Fault("Drop the connection", "The venue cuts the websocket (close 1006)",
+                  self._dropped),
+            Fault("Silent socket on/off", "The websocket stays open but sends nothing", silent),
+            Fault("Clock 3 s behind on/off", "The venue's clock runs 3 s behind (10002)", skew),
+            Fault("Rate limit (10006)", "The next 3 calls are refused for the rate limit",
+                  rate_limit),
+            Fault("Server error (10016)", "The next call fails with 10016", server_error),
+            Fault("Refuse the API key on/off", "Every call and login answers 10003", refuse_key),
+            *self.common_faults(name),
+        ]
 
     def _now(self, after: int = 0) -> int:
         """The venue's ms clock, strictly after `after` so updates never go back in time."""
