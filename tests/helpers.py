@@ -1,19 +1,43 @@
-"""Small async helpers shared by the tests.
+"""Small helpers shared by the tests.
 
 ``until`` polls a condition without ever re-entering the event loop (safe inside qasync too);
-``running_sim`` starts a loopback simulator for the length of an ``async with`` block.
+``running_sim`` starts a loopback simulator for the length of an ``async with`` block;
+``fixture_bytes``/``fixture_text``/``fixture_json`` read the recorded frames under
+``tests/fixtures/<venue>/``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from blotter.sim.bitfinex import BitfinexSimulator
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def fixture_bytes(venue: str, name: str) -> bytes:
+    """The recorded frame or body ``tests/fixtures/<venue>/<name>``, as the wire carried it."""
+    return (FIXTURES / venue / name).read_bytes()
+
+
+def fixture_text(venue: str, name: str) -> str:
+    return fixture_bytes(venue, name).decode("utf-8")
+
+
+def fixture_json(venue: str, name: str) -> Any:
+    return json.loads(fixture_bytes(venue, name))
+
+
+def fixture_names(venue: str, pattern: str = "*") -> list[str]:
+    """The names of ``venue``'s fixtures matching ``pattern``, sorted."""
+    return sorted(p.name for p in (FIXTURES / venue).glob(pattern))
 
 
 async def until(

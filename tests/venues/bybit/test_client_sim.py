@@ -7,42 +7,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from blotter.core.cancel import CancelPlan, CancelScope, Outcome, plan_cancels
-from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order, OrderKey
+from blotter.core.cancel import CancelScope, Outcome
+from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Order
 from blotter.core.store import OrderStore
 from blotter.sim.bybit import BybitSimulator
 from blotter.venues.base import Backoff
 from blotter.venues.bybit.client import CAPABILITIES, BybitClient
 from blotter.venues.bybit.codec import parse_order
 from tests.helpers import until
+from tests.venues import harness
+from tests.venues.harness import FAST, live
 
 pytestmark = pytest.mark.timeout(30)
 
 KEY, SECRET = "bybit-test-key", "bybit-test-secret"
 ACCOUNT = AccountKey("bybit", "sim")
-FAST = Backoff(base=0.05, factor=2.0, cap=0.3)
 
 
-@dataclass
-class Env:
-    sim: BybitSimulator
-    client: BybitClient
-    store: OrderStore
-    notices: list[Notice] = field(default_factory=list)
-    states: list[AccountState] = field(default_factory=list)
-
-    def rows(self) -> dict[str, Order]:
-        return {o.order_id: o for o in self.store.orders(ACCOUNT)}
-
+class Env(harness.Env[BybitSimulator, BybitClient]):
     def venue_orders(self) -> dict[str, Order]:
         return {
             d["orderId"]: parse_order(d, ACCOUNT, d["category"]) for d in self.sim.open_orders()
@@ -51,53 +40,23 @@ class Env:
     def in_sync(self) -> bool:
         return self.rows() == self.venue_orders()
 
-    def state(self) -> VenueState | None:
-        return self.states[-1].state if self.states else None
 
-    def key(self, order_id: str) -> OrderKey:
-        return OrderKey("bybit", "sim", order_id)
-
-    def plan(self, scope: CancelScope) -> CancelPlan:
-        plans = plan_cancels(scope, self.store)
-        assert len(plans) == 1, plans
-        return plans[0]
-
-    def texts(self) -> list[str]:
-        return [n.line() for n in self.notices]
-
-
-@asynccontextmanager
-async def connected(
+def connected(
     sim_options: dict[str, Any] | None = None, **client_options: Any
-) -> AsyncIterator[Env]:
+) -> AbstractAsyncContextManager[Env]:
     options: dict[str, Any] = {"api_key": KEY, "api_secret": SECRET, "seed": 7}
     options.update(sim_options or {})
-    sim = BybitSimulator(**options)
-    await asyncio.wait_for(sim.start(), 10)
-    try:
-        store, notices, states = OrderStore(), NoticeBus(), StateBus()
-        kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0}
-        kwargs.update(client_options)
-        client = BybitClient(
+    kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0}
+    kwargs.update(client_options)
+
+    def build(sim: BybitSimulator, store: OrderStore, notices: NoticeBus,
+              states: StateBus) -> BybitClient:
+        return BybitClient(
             ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
             store=store, notices=notices, states=states, **kwargs,
         )
-        env = Env(sim, client, store)
-        notices.subscribe(env.notices.append)
-        states.subscribe(env.states.append)
-        task = asyncio.create_task(client.run())
-        try:
-            yield env
-        finally:
-            await asyncio.wait_for(client.close(), 10)
-            await asyncio.wait_for(task, 10)
-            assert env.state() is VenueState.STOPPED
-    finally:
-        await asyncio.wait_for(sim.stop(), 10)
 
-
-async def live(env: Env) -> None:
-    await until(lambda: env.state() is VenueState.LIVE, message="state LIVE")
+    return harness.connected(BybitSimulator(**options), build, Env)
 
 
 # -- initial load and live updates -------------------------------------------------------------

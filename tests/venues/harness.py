@@ -1,0 +1,99 @@
+"""One harness for every venue client against its simulator, over real loopback sockets.
+
+``connected(sim, build)`` starts the simulator, builds the client on a fresh store and buses,
+runs it, and hands the test an ``Env``; on the way out the client is closed (its ``run()`` must
+end with STOPPED) and the simulator stopped. Every wait is bounded.
+
+A venue's test module keeps only what is its own: the simulator's options, how its client is
+built, and (by subclassing ``Env``) how the venue's own open orders read as rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from blotter.core.cancel import CancelPlan, CancelScope, plan_cancels
+from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Order, OrderKey
+from blotter.core.store import OrderStore
+from blotter.venues.base import Backoff, ReconnectingClient
+from tests.helpers import until
+
+FAST = Backoff(base=0.05, factor=2.0, cap=0.3)  # reconnects in tests: quick, still jittered
+
+SimT = TypeVar("SimT")
+ClientT = TypeVar("ClientT", bound=ReconnectingClient)
+
+
+@dataclass
+class Env(Generic[SimT, ClientT]):
+    """A running client, its simulator, its store, and everything it said."""
+
+    sim: SimT
+    client: ClientT
+    store: OrderStore
+    notices: list[Notice] = field(default_factory=list)
+    states: list[AccountState] = field(default_factory=list)
+
+    def rows(self, account: AccountKey | None = None) -> dict[str, Order]:
+        """The table's rows of ``account`` (default: every account the client serves)."""
+        accounts = (account,) if account is not None else (
+            self.client.accounts() or (self.client.account,)
+        )
+        return {o.order_id: o for a in accounts for o in self.store.orders(a)}
+
+    def state(self) -> VenueState | None:
+        return self.states[-1].state if self.states else None
+
+    def key(self, order_id: int | str) -> OrderKey:
+        """The row key of ``order_id`` (of the client's own account if it has no row)."""
+        row = self.rows().get(str(order_id))
+        if row is not None:
+            return row.key
+        account = self.client.account
+        return OrderKey(account.venue, account.account, str(order_id))
+
+    def plan(self, scope: CancelScope) -> CancelPlan:
+        """The one plan ``scope`` makes over the table (the test asks for one account)."""
+        plans = plan_cancels(scope, self.store)
+        assert len(plans) == 1, plans
+        return plans[0]
+
+    def texts(self) -> list[str]:
+        return [n.line() for n in self.notices]
+
+
+EnvT = TypeVar("EnvT", bound=Env[Any, Any])
+
+
+@asynccontextmanager
+async def connected(
+    sim: SimT,
+    build: Callable[[SimT, OrderStore, NoticeBus, StateBus], ClientT],
+    env_type: Callable[..., EnvT] = Env,  # type: ignore[assignment]
+) -> AsyncIterator[EnvT]:
+    """``sim`` started, the client ``build`` makes running against it, both stopped after."""
+    await asyncio.wait_for(sim.start(), 10)  # type: ignore[attr-defined]
+    try:
+        store, notices, states = OrderStore(), NoticeBus(), StateBus()
+        client = build(sim, store, notices, states)
+        env = env_type(sim, client, store)
+        notices.subscribe(env.notices.append)
+        states.subscribe(env.states.append)
+        task = asyncio.create_task(client.run())
+        try:
+            yield env
+        finally:
+            await asyncio.wait_for(client.close(), 10)
+            await asyncio.wait_for(task, 10)
+            assert env.state() is VenueState.STOPPED
+    finally:
+        await asyncio.wait_for(sim.stop(), 10)  # type: ignore[attr-defined]
+
+
+async def live(env: Env[Any, Any], timeout: float = 5.0) -> None:
+    await until(lambda: env.state() is VenueState.LIVE, timeout=timeout, message="state LIVE")
