@@ -115,6 +115,22 @@ class SessionEnd(Exception):
         self.failed = failed
 
 
+class RestFailure(Exception):
+    """A REST call that did not succeed, the same shape at every venue.
+
+    ``text`` is for the trader, in the venue's words where it said any (never holding a secret:
+    the client redacts before raising); ``status`` is the HTTP status, 0 when the venue could
+    not be reached or answered nothing readable; ``reply`` is the venue's parsed error answer
+    (the venue's own type), when there was one.
+    """
+
+    def __init__(self, text: str, *, status: int = 0, reply: Any = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.status = status
+        self.reply = reply
+
+
 class PendingCancels:
     """A client's cancels in flight, as futures it can await.
 
@@ -370,6 +386,7 @@ __all__ = [
     "Backoff",
     "PendingCancels",
     "ReconnectingClient",
+    "RestFailure",
     "SessionEnd",
     "VenueClient",
 ]
