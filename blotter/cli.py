@@ -628,7 +628,7 @@ async def _cancel(args: argparse.Namespace) -> int:
             selection = session.select(pick, request)
             if selection.count > 1 and not args.yes:
                 await _confirm(selection.count, pick)
-        results = await session.cancel(selection.scopes, max(0.0, deadline - loop.time()))
+        results = await session.cancel(selection, max(0.0, deadline - loop.time()))
     code = _report(selection, results, selection.missing, args.json)
     if everything and problems:
         return EXIT_CONNECTION

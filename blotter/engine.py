@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from blotter.core.cancel import (
     CancelPlan,
@@ -83,7 +83,6 @@ class Engine:
         for other in {o.account_key for o in self.store.orders()}:
             if other.venue == account.venue and other.account.startswith(account.account + "/"):
                 self.store.drop_account(other)  # its trading accounts
-        self.store.flush()
 
     async def stop(self) -> None:
         for account in list(self.clients):
@@ -124,6 +123,8 @@ class Engine:
 
     # -- cancels ---------------------------------------------------------------------------
     def plan(self, scope: CancelScope) -> list[CancelPlan]:
+        """The per-account plans of ``scope`` over the open rows; Cancel All also covers every
+        connected account with no rows showing (the venue may have orders the table has not)."""
         plans = plan_cancels(scope, self.store)
         if scope.kind is ScopeKind.ALL:
             # Cancel All covers every connected account, also those with no rows showing.
@@ -135,8 +136,13 @@ class Engine:
             ]
         return plans
 
-    async def cancel(self, scope: CancelScope) -> list[CancelResult]:
-        results = await self.cancel_plans(self.plan(scope))
+    async def cancel(
+        self, scope: CancelScope, plans: Sequence[CancelPlan] | None = None
+    ) -> list[CancelResult]:
+        """Cancel ``scope`` and say how it ended where the venues' own words are not the whole
+        story. ``plans`` are the plans a confirmation showed (``plan(scope)`` computed then):
+        exactly those are sent; without them the plan is made from the rows as they are now."""
+        results = await self.cancel_plans(self.plan(scope) if plans is None else plans)
         self._summarise(scope, results)
         return results
 

@@ -23,7 +23,7 @@ from typing import Any, Final, Self
 
 from blotter.accounts import account_key, make_client
 from blotter.config import AccountConfig, Config
-from blotter.core.cancel import CancelResult, CancelScope, OrderOutcome, Outcome
+from blotter.core.cancel import CancelPlan, CancelResult, CancelScope, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order
 from blotter.core.store import OrderStore
@@ -154,13 +154,18 @@ class Missing:
 
 @dataclass(slots=True)
 class Selection:
-    """A request resolved against the open orders: the scopes for ``Engine.cancel``, what was
-    named but is not open, and how many orders the scopes are expected to cancel."""
+    """A request resolved against the open orders: the scopes for ``Engine.cancel`` with the
+    plans each makes (computed once, so what the trader confirmed is what is sent), what was
+    named but is not open, and how many orders the plans are expected to cancel."""
 
     scopes: list[CancelScope]
+    plans: list[list[CancelPlan]]
     missing: list[Missing]
-    count: int
     what: str
+
+    @property
+    def count(self) -> int:
+        return sum(len(plan.orders) for plans in self.plans for plan in plans)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,26 +346,27 @@ class Session:
             what = "all orders"
         else:
             raise CommandError("nothing to cancel was named")
-        return Selection(scopes, missing, self.planned_count(scopes), f"{what} on {pick.label}")
+        plans = [self.engine.plan(scope) for scope in scopes]
+        return Selection(scopes, plans, missing, f"{what} on {pick.label}")
 
     def select_everything(self) -> Selection:
         scopes = [CancelScope.everything()]
-        return Selection(scopes, [], self.planned_count(scopes), "all orders on every account")
+        plans = [self.engine.plan(scope) for scope in scopes]
+        return Selection(scopes, plans, [], "all orders on every account")
 
-    def planned_count(self, scopes: Iterable[CancelScope]) -> int:
-        return sum(len(plan.orders) for scope in scopes for plan in self.engine.plan(scope))
-
-    async def cancel(self, scopes: Sequence[CancelScope], timeout: float) -> list[CancelResult]:
-        """``Engine.cancel`` for each scope, side by side, all bounded by ``timeout``: a scope
-        without an answer by then reports each of its orders as timed out."""
+    async def cancel(self, selection: Selection, timeout: float) -> list[CancelResult]:
+        """``Engine.cancel`` of each of the selection's plans, side by side, all bounded by
+        ``timeout``: a scope without an answer by then reports each of its orders as timed
+        out."""
+        scopes, planned = selection.scopes, selection.plans
         if not scopes:
             return []
         budget = max(0.5, timeout - CONFIRM_MARGIN) if timeout > 2 * CONFIRM_MARGIN else timeout / 2
         for client in self.engine.clients.values():
             client.cancel_timeout = min(client.cancel_timeout, budget)
-        planned = [self.engine.plan(scope) for scope in scopes]
         loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(self.engine.cancel(scope)) for scope in scopes]
+        tasks = [loop.create_task(self.engine.cancel(scope, plans))
+                 for scope, plans in zip(scopes, planned, strict=True)]
         try:
             await asyncio.wait(tasks, timeout=max(timeout, 0.01))
         finally:

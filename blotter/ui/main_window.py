@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from blotter.aio import start_eagerly
-from blotter.core.cancel import CancelScope, ScopeKind
+from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
 from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import Order
 from blotter.ui import theme
@@ -422,10 +422,11 @@ class MainWindow(QMainWindow):
             self._confirm_dialog.raise_()
             self._confirm_dialog.activateWindow()
             return self._confirm_dialog
+        # the plan the trader confirms is the plan that is sent: computed once, here
         dialog = CancelConfirmDialog(
             scope, self.engine.plan(scope), self, venue_label=self.engine.venue_label
         )
-        dialog.accepted.connect(lambda: self.start_cancel(scope))
+        dialog.accepted.connect(lambda: self.start_cancel(scope, dialog.plans))
         dialog.finished.connect(self._confirm_finished)
         self._confirm_dialog = dialog
         dialog.open()  # window-modal; never exec(), which would stall the asyncio loop
@@ -441,7 +442,11 @@ class MainWindow(QMainWindow):
             dialog.deleteLater()
         self.view.setFocus()
 
-    def start_cancel(self, scope: CancelScope) -> asyncio.Future[Any] | None:
+    def start_cancel(
+        self, scope: CancelScope, plans: Sequence[CancelPlan] | None = None
+    ) -> asyncio.Future[Any] | None:
+        """Send the cancel of ``scope`` now: the ``plans`` a confirmation showed, or the plan of
+        the rows as they are (a single row, the selection)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -450,14 +455,14 @@ class MainWindow(QMainWindow):
             self._publish_error(f"Could not cancel {scope.describe()}: no event loop is running.")
             return None
         # Eagerly: the request is on the wire before Qt gets to repaint anything.
-        task = start_eagerly(self._cancel(scope), loop)
+        task = start_eagerly(self._cancel(scope, plans), loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _cancel(self, scope: CancelScope) -> object:
+    async def _cancel(self, scope: CancelScope, plans: Sequence[CancelPlan] | None) -> object:
         try:
-            return await self.engine.cancel(scope)
+            return await self.engine.cancel(scope, plans)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Snapshot
+from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
 from blotter.engine import Engine
@@ -170,7 +170,7 @@ async def test_pending_row_ignores_a_second_click(fake, qtbot):
 async def test_a_failing_cancel_becomes_an_error_notice(fake, monkeypatch):
     window, engine, _ = fake
 
-    async def broken(scope):
+    async def broken(scope, plans=None):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(engine, "cancel", broken)
@@ -203,6 +203,22 @@ async def test_cancel_account_asks_and_counts(fake):
     dialog.accept()
     await until(lambda: window.model.rowCount() == 0)
     assert [p.kind.value for p in client.plans] == ["account"]
+
+
+async def test_the_confirmed_plan_is_the_plan_that_is_sent(fake):
+    # The dialog said "4 orders"; an order that arrives while the trader reads it is not
+    # silently added to what was confirmed (the venue's own cancel-all still reaches it).
+    window, engine, client = fake
+    select_row(window.view, 0)
+    window.actions_.account.trigger()
+    dialog = window.confirm_dialog
+    assert dialog is not None and dialog.summary() == "Cancel 4 open orders?\nby-1 (Bybit): 4"
+    engine.store.apply(Upsert(order(9)))
+    await until(lambda: window.model.rowCount() == 5)
+    dialog.accept()
+    await until(lambda: len(client.plans) == 1)
+    assert sorted(o.order_id for o in client.plans[0].orders) == ["0", "1", "2", "3"]
+    assert client.plans[0].everything  # the venue still cancels what it has for the account
 
 
 async def test_status_bar_notice_and_log(fake, qtbot):
