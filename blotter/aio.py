@@ -45,7 +45,7 @@ def start_eagerly(
 
 
 async def _finish(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
-    return await _drive(coro, yielded)  # type: ignore[no-any-return]
+    return await _drive(coro, yielded)
 
 
 @types.coroutine

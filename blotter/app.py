@@ -44,12 +44,14 @@ class Options:
 def run(options: Options) -> int:
     """Show the window and run until it is closed; returns the process exit code."""
     setup_logging(options.verbose)
-    import qasync
+    import qasync  # type: ignore[import-untyped]  # qasync ships no type information
     from PySide6.QtWidgets import QApplication
 
     from blotter.ui.style import apply_style
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
     app.setOrganizationName("blotter")
     app.setApplicationName("blotter")
     app.setApplicationDisplayName("blotter")

@@ -170,12 +170,16 @@ class AccountsDialog(QDialog):
 
     def _open_form(self, account: AccountConfig | None) -> AccountForm:
         form = AccountForm(self.manager, account, self)
-        form.saved.connect(lambda name: (self.refresh(), self.select(name),
-                                         self.message.setText(f"{name} saved and connecting.")))
+        form.saved.connect(self._saved)
         form.finished.connect(lambda *_: setattr(self, "form", None))
         self.form = form
         form.open()
         return form
+
+    def _saved(self, name: str) -> None:
+        self.refresh()
+        self.select(name)
+        self.message.setText(f"{name} saved and connecting.")
 
     def remove(self) -> QMessageBox | None:
         name = self.selected_name()

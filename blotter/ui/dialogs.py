@@ -161,7 +161,8 @@ class NoticeLogDialog(QDialog):
         copy.clicked.connect(self.copy_selected)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        QShortcut(QKeySequence.StandardKey.Copy, self.table, activated=self.copy_selected)
+        copy_keys = QShortcut(QKeySequence(QKeySequence.StandardKey.Copy), self.table)
+        copy_keys.activated.connect(self.copy_selected)
         for entry in entries:
             self.add(entry)
 
@@ -181,15 +182,19 @@ class NoticeLogDialog(QDialog):
         if self.table.rowCount() > 2000:
             self.table.removeRow(self.table.rowCount() - 1)
 
+    def _text(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return item.text() if item is not None else ""
+
     def messages(self) -> list[str]:
-        return [self.table.item(r, 2).text() for r in range(self.table.rowCount())]
+        return [self._text(r, 2) for r in range(self.table.rowCount())]
 
     def copy_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()}) or range(
             self.table.rowCount()
         )
         text = "\n".join(
-            "\t".join(self.table.item(r, c).text() for c in range(self.table.columnCount()))
+            "\t".join(self._text(r, c) for c in range(self.table.columnCount()))
             for r in rows
         )
         QGuiApplication.clipboard().setText(text)

@@ -34,7 +34,8 @@ from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
 from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import Order
 from blotter.ui import theme
-from blotter.ui.accounts_dialog import AccountForm, AccountsDialog
+from blotter.ui.account_form import AccountForm
+from blotter.ui.accounts_dialog import AccountsDialog
 from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel, VenueLabel, default_venue_label
 from blotter.ui.orders_view import CancelActions, OrdersProxyModel, OrdersView

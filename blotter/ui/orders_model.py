@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -647,11 +648,14 @@ class OrdersModel(QAbstractTableModel):
         return self._cell(self._orders[row], self._okeys[row], index.column(), role)
 
     def multiData(
-        self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        roleDataSpan: QModelRoleDataSpan | QModelRoleData,
     ) -> None:
         """Every role a delegate asks for, in one call: Qt's default asks data() role by role,
         seven times per painted cell, and each call from C++ into Python is the costly part."""
-        span = roleDataSpan
+        # Qt hands a span; PySide6's stubs do not say it has a length and items (it does)
+        span: Any = roleDataSpan
         row = index.row()
         if not 0 <= row < len(self._orders) or not index.isValid():
             for k in range(len(span)):

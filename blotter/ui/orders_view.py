@@ -16,6 +16,7 @@ from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -102,7 +103,9 @@ class OrdersProxyModel(QSortFilterProxyModel):
             sourceModel.coarse_changes = not self._filter_text.split()
 
     def multiData(
-        self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        roleDataSpan: QModelRoleDataSpan | QModelRoleData,
     ) -> None:
         """Forward a delegate's roles in one call (QSortFilterProxyModel would map the index and
         ask the source once per role: seven round trips into Python per painted cell)."""
@@ -144,7 +147,9 @@ class MiddleElideDelegate(QStyledItemDelegate):
     """Elides in the middle: long order ids (ULIDs, UUIDs, 19-digit numbers) share their first
     characters and differ at the end, so a cut tail would make rows look alike."""
 
-    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 
@@ -329,6 +334,10 @@ class OrdersView(QTableView):
             header.setSectionHidden(column, column in self.HIDDEN_BY_DEFAULT)
         self._fit_elastic()
 
+    def _show_column(self, column: int, shown: bool) -> None:
+        self.horizontalHeader().setSectionHidden(column, not shown)
+        self._fit_elastic()
+
     def _fit_elastic(self) -> None:
         """Give the Status column what the window has left, so Created and Cancel stay in view."""
         header = self.horizontalHeader()
@@ -368,7 +377,7 @@ class OrdersView(QTableView):
             action.setCheckable(True)
             action.setChecked(not header.isSectionHidden(column))
             action.toggled.connect(
-                lambda on, c=column: (header.setSectionHidden(c, not on), self._fit_elastic())
+                lambda on, c=column: self._show_column(c, on)
             )
         menu.popup(header.mapToGlobal(pos))
         self.header_menu = menu
@@ -401,7 +410,8 @@ class OrdersView(QTableView):
 
     def _repaint_row_button(self, index: QPersistentModelIndex | None) -> None:
         if index is not None and index.isValid():
-            self.viewport().update(self.visualRect(QModelIndex(index)))
+            # a persistent index converts to a plain one (PySide6's stubs lack that overload)
+            self.viewport().update(self.visualRect(QModelIndex(index)))  # type: ignore[call-overload]
 
     def _set_hover(self, index: QModelIndex) -> None:
         new = QPersistentModelIndex(index) if index.isValid() else None
