@@ -269,9 +269,9 @@ async def main(orders: int, rate: float, seconds: float, filter_text: str) -> in
     from blotter.core.order import AccountKey
     from blotter.core.store import OrderStore
     from blotter.engine import Engine
+    from blotter.ui.formatting import filter_text as row_filter_text
     from blotter.ui.main_window import MainWindow
     from blotter.ui.orders_model import ORDER_ROLE
-    from blotter.ui.orders_model import filter_text as row_filter_text
     from blotter.venues.bitfinex.client import BitfinexClient
 
     timings = Timings()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
 from blotter.ui import theme
-from blotter.ui.orders_model import VenueLabel, default_venue_label
+from blotter.ui.formatting import VenueLabel, default_venue_label
 from blotter.ui.resources import icon
 from blotter.ui.status_bar import LoggedNotice, notice_source
 

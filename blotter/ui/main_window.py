@@ -36,9 +36,11 @@ from blotter.core.order import Order
 from blotter.ui import theme
 from blotter.ui.account_form import AccountForm
 from blotter.ui.accounts_dialog import AccountsDialog
+from blotter.ui.cancel_actions import CancelActions
 from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
-from blotter.ui.orders_model import Column, OrdersModel, VenueLabel, default_venue_label
-from blotter.ui.orders_view import CancelActions, OrdersProxyModel, OrdersView
+from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.orders_model import Column, OrdersModel
+from blotter.ui.orders_view import OrdersProxyModel, OrdersView
 from blotter.ui.resources import icon
 from blotter.ui.status_bar import STATE_WORDS, StatusBar, one_line
 

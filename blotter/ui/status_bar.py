@@ -15,10 +15,10 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QWidget
 
-from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.ui import theme
-from blotter.ui.orders_model import VenueLabel, default_venue_label
+from blotter.ui.formatting import VenueLabel, default_venue_label
 
 STATE_WORDS = {
     VenueState.CONNECTING: "connecting",
@@ -247,9 +247,6 @@ class StatusBar(QStatusBar):
     def indicator(self, account: AccountKey) -> ConnectionIndicator | None:
         return self._indicators.get(account)
 
-    def indicators(self) -> list[ConnectionIndicator]:
-        return list(self._indicators.values())
-
     def show_state(self, state: AccountState) -> None:
         indicator = self._indicators.get(state.account_key)
         if state.state is VenueState.REMOVED:
@@ -266,6 +263,3 @@ class StatusBar(QStatusBar):
         else:
             indicator.update_state(state)
 
-
-def level_colour(level: Level) -> QColor:
-    return theme.LEVEL_COLOURS.get(level, theme.TEXT)

@@ -60,9 +60,9 @@ async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_
     ends with exactly the venue's open orders (changes made while away included)."""
     from PySide6.QtCore import QSettings
 
-    from blotter.demo import Demo
     from blotter.core.notices import NoticeBus, StateBus, VenueState
     from blotter.core.store import OrderStore
+    from blotter.demo import Demo
     from blotter.engine import Engine
     from blotter.ui.main_window import MainWindow
     from tests.helpers import until

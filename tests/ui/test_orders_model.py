@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from blotter.core.cancel import Outcome
 from blotter.core.order import Closed, Flag, Order, OrderStatus, Side, Snapshot, Upsert
 from blotter.core.store import OrderStore
+from blotter.ui.formatting import format_decimal, format_percent
 from blotter.ui.orders_model import (
     CANCELLING,
     ORDER_ROLE,
@@ -17,8 +18,6 @@ from blotter.ui.orders_model import (
     Column,
     OrdersModel,
     contiguous_ranges,
-    format_decimal,
-    format_percent,
 )
 from blotter.ui.orders_view import OrdersProxyModel
 from tests.ui.conftest import select_row
