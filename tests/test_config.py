@@ -26,7 +26,6 @@ from blotter.config import (
     remove_account,
     resolve_config_path,
     save_config,
-    toml_string,
 )
 from blotter.venues import registry
 from blotter.venues.b2trader.spec import STREAMS as B2TRADER_STREAMS
@@ -618,21 +617,6 @@ def test_saved_file_has_no_secret_field() -> None:
 
 def test_dumps_empty_config_loads_back() -> None:
     assert parse_config(dumps_config(Config())) == Config()
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "plain", 'quote " and \\ backslash', "tab\tnewline\nreturn\r", "\x00\x01\x1f\x7f",
-     "\b\f", "unicode é ü 日本 🚀", "# not a comment", "[[accounts]]", "a = 'b'", "\u2028"],
-)
-def test_toml_string_escapes(text: str) -> None:
-    assert tomllib.loads(f"v = {toml_string(text)}")["v"] == text
-    assert "\n" not in toml_string(text)
-
-
-@given(st.text(st.characters(codec="utf-8")))
-def test_toml_string_round_trips_any_text(text: str) -> None:
-    assert tomllib.loads(f"v = {toml_string(text)}")["v"] == text
 
 
 # Names and labels with odd but valid characters: quotes, backslashes, "#", "=", brackets,
