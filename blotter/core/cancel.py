@@ -16,6 +16,7 @@ from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
 
 
 class ScopeKind(Enum):
+    """What the trader aimed at: one row, the selected rows, a group, a symbol, an account, everything."""
     ORDER = "order"
     SELECTED = "selected"
     GROUP = "group"
@@ -26,6 +27,11 @@ class ScopeKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class CancelScope:
+    """What the trader asked to cancel, before it is split per account (``plan_cancels``).
+
+    Build one with the named constructors; ``keys`` are set for ORDER and SELECTED, ``account``
+    for GROUP/SYMBOL/ACCOUNT, ``group_id``/``symbol`` for their kinds.
+    """
     kind: ScopeKind
     keys: tuple[OrderKey, ...] = ()  # ORDER, SELECTED
     account: AccountKey | None = None  # GROUP, SYMBOL, ACCOUNT
@@ -34,29 +40,36 @@ class CancelScope:
 
     @staticmethod
     def order(key: OrderKey) -> CancelScope:
+        """This row."""
         return CancelScope(ScopeKind.ORDER, keys=(key,))
 
     @staticmethod
     def selected(keys: Iterable[OrderKey]) -> CancelScope:
+        """These rows, each once, in the order given."""
         return CancelScope(ScopeKind.SELECTED, keys=tuple(dict.fromkeys(keys)))
 
     @staticmethod
     def group(account: AccountKey, group_id: str) -> CancelScope:
+        """Every order of ``group_id`` on ``account``."""
         return CancelScope(ScopeKind.GROUP, account=account, group_id=group_id)
 
     @staticmethod
     def for_symbol(account: AccountKey, symbol: str) -> CancelScope:
+        """Every order of ``symbol`` on ``account``."""
         return CancelScope(ScopeKind.SYMBOL, account=account, symbol=symbol)
 
     @staticmethod
     def for_account(account: AccountKey) -> CancelScope:
+        """Everything on ``account``."""
         return CancelScope(ScopeKind.ACCOUNT, account=account)
 
     @staticmethod
     def everything() -> CancelScope:
+        """Everything on every account."""
         return CancelScope(ScopeKind.ALL)
 
     def describe(self) -> str:
+        """The scope in the words of a status line ("group 7 on bfx-main")."""
         if self.kind is ScopeKind.ORDER:
             return f"order {self.keys[0].order_id}" if self.keys else "order"
         if self.kind is ScopeKind.SELECTED:
@@ -87,14 +100,18 @@ class CancelPlan:
 
     @property
     def everything(self) -> bool:
+        """Whether the plan covers the whole account (the venue's cancel-all may be used, and
+        orders the table has not seen yet are cancelled too)."""
         return self.kind in (ScopeKind.ACCOUNT, ScopeKind.ALL)
 
     @property
     def keys(self) -> tuple[OrderKey, ...]:
+        """The row keys the plan expects to leave."""
         return tuple(o.key for o in self.orders)
 
     @property
     def order_ids(self) -> tuple[str, ...]:
+        """The venue's ids of the orders the plan expects to leave."""
         return tuple(o.order_id for o in self.orders)
 
 
@@ -139,6 +156,7 @@ def plan_cancels(scope: CancelScope, orders: Iterable[Order]) -> list[CancelPlan
 
 
 class Outcome(Enum):
+    """How one order's cancel ended, as the venue stated it; never a guess."""
     CANCELLED = "cancelled"
     FILLED = "filled"  # a fill won the race
     NOT_FOUND = "not found"  # already gone at the venue
@@ -148,11 +166,13 @@ class Outcome(Enum):
 
     @property
     def order_gone(self) -> bool:
+        """Whether the order is no longer open at the venue (the row may leave)."""
         return self in (Outcome.CANCELLED, Outcome.FILLED, Outcome.NOT_FOUND, Outcome.CLOSED)
 
 
 @dataclass(frozen=True, slots=True)
 class OrderOutcome:
+    """One order's outcome with the venue's words for it."""
     key: OrderKey
     outcome: Outcome
     text: str = ""  # the venue's words for this order (final status, or its error text)
@@ -160,6 +180,8 @@ class OrderOutcome:
 
 @dataclass(slots=True)
 class CancelResult:
+    """What a client reports for one plan: an outcome per order it knew of, the venue's words
+    for the request, and ``error`` when the request itself failed."""
     plan: CancelPlan
     outcomes: dict[OrderKey, OrderOutcome] = field(default_factory=dict)
     text: str = ""  # the venue's words for the request as a whole, if any
@@ -167,11 +189,13 @@ class CancelResult:
 
     @property
     def ok(self) -> bool:
+        """Every order cancelled, and the request did not fail."""
         return self.error is None and all(
             o.outcome is Outcome.CANCELLED for o in self.outcomes.values()
         )
 
     def count(self, outcome: Outcome) -> int:
+        """How many orders ended with ``outcome``."""
         return sum(1 for o in self.outcomes.values() if o.outcome is outcome)
 
 
@@ -204,9 +228,11 @@ class CancelTicket:
 
     @property
     def settled(self) -> bool:
+        """Whether the outcome is known."""
         return self.outcome is not None
 
     def add_callback(self, callback: Callable[[OrderOutcome], None]) -> None:
+        """Call ``callback`` with the outcome once it is known (at once if it is)."""
         if self.outcome is not None:
             callback(self.outcome)
         else:

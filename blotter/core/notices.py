@@ -12,6 +12,7 @@ from blotter.core.order import AccountKey
 
 
 class Level(Enum):
+    """How a notice reads: the status bar colours it by level."""
     INFO = "info"
     SUCCESS = "success"
     WARNING = "warning"
@@ -38,14 +39,17 @@ class Notice:
 
     @property
     def account_key(self) -> AccountKey:
+        """The account this is about."""
         return AccountKey(self.venue, self.account)
 
     def line(self) -> str:
+        """The notice as the status bar shows it: "STATUS: text" when the venue sent a status."""
         head = f"{self.status}: " if self.status else ""
         return f"{head}{self.text}"
 
 
 class VenueState(Enum):
+    """Where an account's connection is; the window shows it beside the account."""
     CONNECTING = "connecting"
     AUTHENTICATING = "authenticating"
     LIVE = "live"
@@ -58,6 +62,7 @@ class VenueState(Enum):
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
+    """One account's state change, with the reason (the venue's words, a close code)."""
     venue: str
     account: str
     state: VenueState
@@ -65,6 +70,7 @@ class AccountState:
 
     @property
     def account_key(self) -> AccountKey:
+        """The account this is about."""
         return AccountKey(self.venue, self.account)
 
 
@@ -83,6 +89,7 @@ class Bus(Generic[T]):
         self.on_error: Callable[[BaseException], None] | None = None
 
     def subscribe(self, callback: Callable[[T], None]) -> Callable[[], None]:
+        """Call ``callback`` with every item published from now on; returns the way to stop."""
         self._subscribers.append(callback)
 
         def unsubscribe() -> None:
@@ -92,6 +99,7 @@ class Bus(Generic[T]):
         return unsubscribe
 
     def publish(self, item: T) -> None:
+        """Keep ``item`` in the history and hand it to every subscriber, in order."""
         self.history.append(item)
         for callback in list(self._subscribers):
             try:
@@ -102,15 +110,17 @@ class Bus(Generic[T]):
 
 
 class NoticeBus(Bus[Notice]):
-    pass
+    """The one bridge of notices: venues and the app publish, the status bar and log read."""
 
 
 class StateBus(Bus[AccountState]):
+    """Account states, and the current state of every account still known."""
     def __init__(self, history: int = 500) -> None:
         super().__init__(history)
         self.current: dict[AccountKey, AccountState] = {}
 
     def publish(self, item: AccountState) -> None:
+        """As ``Bus.publish``; REMOVED also forgets the account's current state."""
         if item.state is VenueState.REMOVED:
             self.current.pop(item.account_key, None)
         else:

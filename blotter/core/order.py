@@ -14,6 +14,7 @@ from typing import Any, Final, NamedTuple
 
 
 class Side(Enum):
+    """Buy or sell, whatever sign or word the venue uses for it."""
     BUY = "buy"
     SELL = "sell"
 
@@ -31,6 +32,7 @@ class OrderStatus(Enum):
 
     @property
     def is_open(self) -> bool:
+        """Whether an order with this status is still on the book."""
         # A tuple compares by identity first; a frozenset would call Enum.__hash__ (Python code)
         # on every store update.
         return self in _OPEN_STATUSES
@@ -40,6 +42,7 @@ _OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UN
 
 
 class Flag(Enum):
+    """Order properties the table shows (the venues' flag bits and booleans)."""
     HIDDEN = "hidden"
     POST_ONLY = "post-only"
     REDUCE_ONLY = "reduce-only"
@@ -71,6 +74,7 @@ class OrderKey(NamedTuple):
 
     @property
     def account_key(self) -> AccountKey:
+        """The account of the row."""
         return AccountKey(self.venue, self.account)
 
 
@@ -116,6 +120,7 @@ class Order(_Keyed):
 
     @property
     def key(self) -> OrderKey:
+        """The row's identity: venue, account, order id."""
         try:
             return self._key
         except AttributeError:  # built without __init__ (e.g. unpickled): make it now
@@ -125,10 +130,12 @@ class Order(_Keyed):
 
     @property
     def account_key(self) -> AccountKey:
+        """The account of the row."""
         return AccountKey(self.venue, self.account)
 
     @property
     def filled(self) -> Decimal:
+        """The amount executed so far."""
         return self.amount - self.remaining
 
 

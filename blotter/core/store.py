@@ -29,6 +29,7 @@ from blotter.core.order import (
 
 @dataclass(frozen=True, slots=True)
 class StoreDiff:
+    """What changed since the last flush: rows added, rows changed, rows removed."""
     added: tuple[Order, ...]
     updated: tuple[Order, ...]
     removed: tuple[OrderKey, ...]
@@ -45,6 +46,12 @@ CloseListener = Callable[[OrderKey, Order | None, Order | None], None]
 
 
 class OrderStore:
+    """Every open order, by row key, and the cancels in flight.
+
+    Writers ``apply`` venue events (a snapshot replaces an account's rows; an upsert adds or
+    changes a row; a close removes it and settles a cancel of it); readers get the rows, and the
+    view gets one ``StoreDiff`` per ``flush``. Pure and synchronous: no clock, no I/O.
+    """
     def __init__(self, closed_history: int = 1000) -> None:
         self._orders: dict[OrderKey, Order] = {}
         self._by_account: dict[AccountKey, set[OrderKey]] = {}
@@ -68,18 +75,22 @@ class OrderStore:
         return iter(self._orders.values())
 
     def get(self, key: OrderKey) -> Order | None:
+        """The open order of ``key``, or None."""
         return self._orders.get(key)
 
     def orders(self, account: AccountKey | None = None) -> list[Order]:
+        """The open orders of ``account`` (all accounts when None)."""
         if account is None:
             return list(self._orders.values())
         return [self._orders[k] for k in self._by_account.get(account, ())]
 
     def accounts(self) -> list[AccountKey]:
+        """The accounts that have open orders."""
         return [a for a, keys in self._by_account.items() if keys]
 
     @property
     def cancel_pending_count(self) -> int:
+        """How many rows show a cancel in flight."""
         return len(self._cancel_pending)
 
     def is_cancel_pending(self, key: OrderKey) -> bool:
@@ -97,6 +108,7 @@ class OrderStore:
         self._dirty_listeners.append(callback)
 
     def add_diff_listener(self, callback: DiffListener) -> None:
+        """Called with every non-empty ``StoreDiff`` a flush hands out."""
         self._diff_listeners.append(callback)
 
     def add_close_listener(self, callback: CloseListener) -> None:
@@ -109,6 +121,8 @@ class OrderStore:
 
     # -- writing -------------------------------------------------------------------------
     def apply(self, event: OrderEvent) -> None:
+        """Apply one venue event: ``Snapshot`` replaces the account's rows (rows it lacks close
+        as vanished), ``Upsert`` adds or changes a row, ``Closed`` removes it."""
         if isinstance(event, Upsert):
             self.put(event.order)
         elif isinstance(event, Closed):
@@ -142,6 +156,7 @@ class OrderStore:
             self._by_account.setdefault(key.account_key, set()).add(key)
 
     def apply_all(self, events: Iterable[OrderEvent]) -> None:
+        """``apply`` each event in order."""
         for event in events:
             self.apply(event)
 

@@ -232,15 +232,19 @@ class ReconnectingClient:
     # -- what the VenueClient protocol asks of every client --------------------------------------
     @property
     def connection_note(self) -> str:
+        """Nothing to say by default (see ``VenueClient.connection_note``)."""
         return ""
 
     def serves(self, account: AccountKey) -> bool:
+        """Its own account only, by default."""
         return account == self.account
 
     def accounts(self) -> tuple[AccountKey, ...]:
+        """Its own account only, by default."""
         return (self.account,)
 
     async def probe(self) -> str | None:
+        """No quick check by default: "Test connection" waits for the session."""
         return None
 
     async def _session(self) -> None:

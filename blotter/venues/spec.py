@@ -76,6 +76,7 @@ class VenueSpec:
 
     @property
     def default_env(self) -> str:
+        """The environment an account gets when it names none."""
         return self.envs[0]
 
     def urls(self, env: str) -> tuple[str, str] | None:
@@ -87,6 +88,7 @@ class VenueSpec:
         return self.title if self.label_of is None else self.label_of(account, options)
 
     def option(self, name: str) -> OptionField | None:
+        """The option called ``name``, or None."""
         return next((f for f in self.option_fields if f.name == name), None)
 
 
