@@ -1,10 +1,14 @@
-"""Shared pieces of the Bitfinex tests: a valid order array to vary, and expected rows."""
+"""Shared pieces of the Bitfinex tests: a valid order array to vary, expected rows, and the
+recorded notifications."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from blotter.core.order import AccountKey, Order
+from blotter.venues.bitfinex.orders import OrderParser
+from blotter.venues.bitfinex.replies import Notification, parse_notification
+from tests.helpers import fixture_json
 
 ACCOUNT = AccountKey("bitfinex", "main")
 
@@ -48,3 +52,8 @@ def same(a: Order, b: Order) -> None:
         if isinstance(x, Decimal):
             assert str(x) == str(y), f"{name}: {x} != {y} (decimal text)"
     assert a == b
+
+
+def recorded(name: str) -> Notification:
+    """The notification of the recorded ``n`` frame ``tests/fixtures/bitfinex/<name>``."""
+    return parse_notification(fixture_json("bitfinex", name)[2], OrderParser(ACCOUNT))

@@ -21,15 +21,9 @@ from blotter.venues.bitfinex.acks import (
 from blotter.venues.bitfinex.orders import OrderParser
 from blotter.venues.bitfinex.replies import Notification, parse_notification
 from blotter.venues.bitfinex.requests import CancelInput, cancel_inputs
-from tests.helpers import fixture_json
-from tests.venues.bitfinex.samples import ACCOUNT, array
+from tests.venues.bitfinex.samples import ACCOUNT, array, recorded
 
 VENUE = "bitfinex"
-
-
-def recorded(name: str) -> Notification:
-    """The notification of the recorded ``n`` frame ``name``."""
-    return parse_notification(fixture_json(VENUE, name)[2], OrderParser(ACCOUNT))
 
 
 def note(info: Any, status: str = "SUCCESS", text: str = "", kind: str = "oc-req") -> Notification:

@@ -12,21 +12,14 @@ from blotter.venues.bitfinex.notices import (
     notification_notice,
     rest_failure_notice,
 )
-from blotter.venues.bitfinex.orders import OrderParser
-from blotter.venues.bitfinex.replies import Notification, parse_notification
 from blotter.venues.bitfinex.stream import Info
-from tests.helpers import fixture_json
-from tests.venues.bitfinex.samples import ACCOUNT
+from tests.venues.bitfinex.samples import ACCOUNT, recorded
 
 VENUE = "bitfinex"
 
 
-def notification(name: str) -> Notification:
-    return parse_notification(fixture_json(VENUE, name)[2], OrderParser(ACCOUNT))
-
-
 def test_a_cancel_acknowledgement_from_the_docs() -> None:
-    notice = notification_notice(notification("n_oc_req_success.json"), ACCOUNT, ts_ms=5)
+    notice = notification_notice(recorded("n_oc_req_success.json"), ACCOUNT, ts_ms=5)
     assert notice.venue == "bitfinex"
     assert notice.account == "main"
     assert notice.level is Level.SUCCESS
@@ -40,13 +33,13 @@ def test_a_cancel_acknowledgement_from_the_docs() -> None:
 
 
 def test_a_multi_cancel_acknowledgement() -> None:
-    notice = notification_notice(notification("n_oc_multi_req.json"), ACCOUNT)
+    notice = notification_notice(recorded("n_oc_multi_req.json"), ACCOUNT)
     assert notice.line() == "SUCCESS: Submitting 2 order cancellations."
     assert notice.order_ids == ("1187248974", "1187248975")
 
 
 def test_order_not_found() -> None:
-    n = notification("n_error_not_found.json")
+    n = recorded("n_error_not_found.json")
     notice = notification_notice(n, ACCOUNT)
     assert notice.level is Level.ERROR
     assert notice.line() == "ERROR: Order not found."

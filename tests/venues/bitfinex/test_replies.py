@@ -11,25 +11,15 @@ import pytest
 from blotter.core.order import OrderStatus, Side
 from blotter.core.venue import MalformedFrame
 from blotter.venues.bitfinex.orders import OrderParser
-from blotter.venues.bitfinex.replies import (
-    Notification,
-    as_text,
-    parse_notification,
-    parse_rest_error,
-)
+from blotter.venues.bitfinex.replies import as_text, parse_notification, parse_rest_error
 from tests.helpers import fixture_bytes, fixture_json
-from tests.venues.bitfinex.samples import ACCOUNT
+from tests.venues.bitfinex.samples import ACCOUNT, recorded
 
 VENUE = "bitfinex"
 
 
-def notification(name: str) -> Notification:
-    """The notification of the recorded ``n`` frame ``name``."""
-    return parse_notification(fixture_json(VENUE, name)[2], OrderParser(ACCOUNT))
-
-
 def test_n_oc_req_success_from_the_cancel_docs() -> None:
-    event = notification("n_oc_req_success.json")
+    event = recorded("n_oc_req_success.json")
     assert event.kind == "oc-req"
     assert event.status == "SUCCESS"
     assert event.ok
@@ -48,7 +38,7 @@ def test_n_oc_req_success_from_the_cancel_docs() -> None:
 
 
 def test_n_oc_multi_req() -> None:
-    event = notification("n_oc_multi_req.json")
+    event = recorded("n_oc_multi_req.json")
     assert event.kind == "oc_multi-req"
     assert event.status == "SUCCESS"
     assert event.text == "Submitting 2 order cancellations."
@@ -58,7 +48,7 @@ def test_n_oc_multi_req() -> None:
 
 
 def test_n_error_order_not_found() -> None:
-    event = notification("n_error_not_found.json")
+    event = recorded("n_error_not_found.json")
     assert event.kind == "oc-req"
     assert event.status == "ERROR"
     assert not event.ok

@@ -20,8 +20,7 @@ from blotter.core.order import (
     Upsert,
 )
 from blotter.core.venue import MalformedFrame
-from blotter.venues.bitfinex.orders import OrderParser
-from blotter.venues.bitfinex.replies import Notification, parse_notification
+from blotter.venues.bitfinex.replies import Notification
 from blotter.venues.bitfinex.stream import (
     AuthReply,
     Heartbeat,
@@ -32,8 +31,8 @@ from blotter.venues.bitfinex.stream import (
     VenueError,
     excerpt,
 )
-from tests.helpers import fixture_bytes, fixture_json
-from tests.venues.bitfinex.samples import ACCOUNT, array, order, same
+from tests.helpers import fixture_bytes
+from tests.venues.bitfinex.samples import ACCOUNT, array, order, recorded, same
 
 VENUE = "bitfinex"
 
@@ -149,7 +148,7 @@ def test_oc_cancelled_from_the_cancel_docs(parser: StreamParser) -> None:
 def test_n_frames_are_the_notifications_they_carry(parser: StreamParser, name: str) -> None:
     event = parser.parse(fixture_bytes(VENUE, name))
     assert isinstance(event, Notification)
-    assert event == parse_notification(fixture_json(VENUE, name)[2], OrderParser(ACCOUNT))
+    assert event == recorded(name)
 
 
 # -- control events ------------------------------------------------------------------------------
