@@ -128,6 +128,17 @@ class _Request:
 
 
 class BitfinexClient(ReconnectingClient):
+    """One Bitfinex account: its open orders streamed into ``store``, its cancels, its words.
+
+    ``rest_url`` is the REST origin and ``ws_url`` the websocket endpoint (plain ``http``/``ws``
+    only on loopback); ``api_key``/``api_secret`` sign the auth and every REST call, with a
+    nonce kept per key in ``nonce_dir`` across restarts. ``cancel_timeout``: how long
+    ``cancel()`` waits for the venue's word on each order. ``dead_man_switch``: the venue
+    cancels every order of the account whenever the connection drops. ``heartbeat_timeout``:
+    after this long without a frame (the venue sends a heartbeat every 15 s) the socket is
+    taken for dead and replaced.
+    """
+
     def __init__(
         self,
         account: AccountKey,
@@ -188,37 +199,14 @@ class BitfinexClient(ReconnectingClient):
         return "dead-man switch on" if self.dead_man_switch else ""
 
     async def check(self) -> bool:
+        """Re-read the open orders over REST (see ``_resync``); False if the venue could not
+        be asked."""
         return await self._resync() is not None
 
     # == one connection ==========================================================================
     async def _session(self) -> None:
         self._end = None
-        try:
-            ws = await asyncio.wait_for(
-                connect(
-                    self._ws_url,
-                    max_size=_MAX_FRAME,
-                    open_timeout=_HANDSHAKE_TIMEOUT,
-                    close_timeout=2.0,
-                    compression=None,
-                    proxy=None if self._ws_loopback else True,
-                    user_agent_header="blotter",
-                    logger=_wire_log,
-                ),
-                _HANDSHAKE_TIMEOUT + 2.0,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status == 429:
-                raise SessionEnd(
-                    f"rate limited by Bitfinex at connect (HTTP 429); "
-                    f"retrying in {self.rate_limit_delay:.0f} s",
-                    delay=self.rate_limit_delay,
-                ) from None
-            raise SessionEnd(f"connect refused (HTTP {status})") from None
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            raise SessionEnd(f"cannot connect: {describe_error(exc)}") from None
-
+        ws = await _open(self._ws_url, self._ws_loopback, self.rate_limit_delay)
         self._ws = ws
         watchdog: asyncio.Task[None] | None = None
         try:
@@ -564,6 +552,36 @@ class BitfinexClient(ReconnectingClient):
         if self._http is None:
             self._http = rest_client(self._rest_origin, self._rest_loopback, REST_TIMEOUT)
         return self._http
+
+
+async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConnection:
+    """The websocket to Bitfinex, or ``SessionEnd`` saying why not (after HTTP 429 at the
+    upgrade the next try waits ``rate_limit_delay``: the venue bans for about a minute)."""
+    try:
+        return await asyncio.wait_for(
+            connect(
+                url,
+                max_size=_MAX_FRAME,
+                open_timeout=_HANDSHAKE_TIMEOUT,
+                close_timeout=2.0,
+                compression=None,
+                proxy=None if loopback else True,
+                user_agent_header="blotter",
+                logger=_wire_log,
+            ),
+            _HANDSHAKE_TIMEOUT + 2.0,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        if status == 429:
+            raise SessionEnd(
+                f"rate limited by Bitfinex at connect (HTTP 429); "
+                f"retrying in {rate_limit_delay:.0f} s",
+                delay=rate_limit_delay,
+            ) from None
+        raise SessionEnd(f"connect refused (HTTP {status})") from None
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        raise SessionEnd(f"cannot connect: {describe_error(exc)}") from None
 
 
 async def _close(ws: ClientConnection) -> None:

@@ -30,6 +30,8 @@ INFO_MAINTENANCE_END: Final = 20061
 # -- events ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Info:
+    """An ``info`` event: the stream version on connect, or a code (restart, maintenance)."""
+
     version: int | None
     code: int | None
     msg: str
@@ -38,6 +40,8 @@ class Info:
 
 @dataclass(frozen=True, slots=True)
 class AuthReply:
+    """The answer to our ``auth`` event: OK, or refused with the venue's code and text."""
+
     ok: bool
     code: int | None
     msg: str
@@ -46,17 +50,23 @@ class AuthReply:
 
 @dataclass(frozen=True, slots=True)
 class VenueError:
+    """An ``error`` event, in the venue's words."""
+
     code: int | None
     msg: str
 
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
+    """``hb``: the venue is there (on any channel)."""
+
     channel: int
 
 
 @dataclass(frozen=True, slots=True)
 class Pong:
+    """The answer to a ``ping``."""
+
     cid: int | None
     ts: int | None
 
