@@ -187,13 +187,13 @@ def bench_bitfinex(args: argparse.Namespace) -> None:
     as_bytes = [f.encode() for f in frames]  # what our client reads (recv(decode=False))
     n = len(frames)
     runs: dict[str, list[float]] = {
-        "orjson.loads": [], "codec parse only": [], "client→store": [], "client→store, bytes": []
+        "orjson.loads": [], "stream parse only": [], "client→store": [], "client→store, bytes": []
     }
     for r in range(args.repeats):
         t_json = _timed(time_json, frames)
         times = {
             "orjson.loads": _timed(time_orjson, frames),
-            "codec parse only": _timed(time_parse_only, frames),
+            "stream parse only": _timed(time_parse_only, frames),
             "client→store": _timed(time_ours, frames),
             "client→store, bytes": _timed(time_ours, as_bytes),  # type: ignore[arg-type]
         }
