@@ -47,13 +47,16 @@ class Settled(NamedTuple):
 class Answer:
     """What one answer means for the input it answers.
 
-    ``text``: the venue's words ("" when it said none); ``track``: orders the venue cancels too,
-    though they were not asked (wait for their close as well); ``settled``: asked orders whose
-    cancel ends here; ``error``: the input itself failed, with nothing asked to settle (or the
-    venue refused the call as such); ``resync``: the rows may be wrong, re-read the open orders.
+    ``text``: the venue's words ("" when it said none); ``acknowledged``: orders the venue took
+    to cancel (their ``oc`` still says how they closed); ``track``: orders the venue cancels
+    too, though they were not asked (wait for their close as well); ``settled``: asked orders
+    whose cancel ends here; ``error``: the input itself failed, with nothing asked to settle (or
+    the venue refused the call as such); ``resync``: the rows may be wrong, re-read the open
+    orders.
     """
 
     text: str = ""
+    acknowledged: tuple[OrderKey, ...] = ()
     track: tuple[Order, ...] = ()
     settled: tuple[Settled, ...] = ()
     error: str | None = None
@@ -145,15 +148,17 @@ class AckBook:
             track = tuple(o for o in n.orders if o.order_id not in asked)
         waited = asked | {o.order_id for o in track}
         venue, account = self._account.venue, self._account.account
-        self.acknowledged.update(
+        acknowledged = tuple(
             OrderKey(venue, account, oid) for oid in n.order_ids if oid in waited
         )
+        self.acknowledged.update(acknowledged)
         listed = set(n.order_ids)
         missing = tuple(
             Settled(o.key, Outcome.NOT_FOUND, ABSENT_FROM_ACK)
             for o in sent.asked if o.order_id not in listed
         )
-        return Answer(text=n.text, track=track, settled=missing, resync=bool(missing))
+        return Answer(text=n.text, acknowledged=acknowledged, track=track, settled=missing,
+                      resync=bool(missing))
 
     def gone(self, open_ids: set[str]) -> list[Settled]:
         """Acknowledged cancels whose order is no longer open although its ``oc`` never came.

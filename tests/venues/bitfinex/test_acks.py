@@ -154,6 +154,7 @@ def test_a_success_acknowledges_the_listed_orders_but_settles_none() -> None:
     assert answer.text == "Submitted for cancellation; waiting for confirmation (ID: 1185815100)."
     assert answer.settled == () and answer.track == ()
     assert answer.error is None and not answer.resync
+    assert answer.acknowledged == (key(1185815100),)
     assert book.acknowledged == {key(1185815100)}  # the oc still says how it closed
 
 
@@ -169,6 +170,7 @@ def test_a_group_or_everything_tracks_orders_the_table_had_not_seen() -> None:
     book = AckBook(ACCOUNT)
     answer = book.answer(everything(row(1187248974)), recorded("n_oc_multi_req.json"))
     assert [o.order_id for o in answer.track] == ["1187248975"]
+    assert answer.acknowledged == (key(1187248974), key(1187248975))
     assert answer.settled == ()
     assert book.acknowledged == {key(1187248974), key(1187248975)}
     # a plain selection never tracks what it did not ask
@@ -182,7 +184,7 @@ def test_not_found_settles_the_asked_order_and_rereads() -> None:
     assert answer.settled == (Settled(key(1111), Outcome.NOT_FOUND, "Order not found."),)
     assert answer.text == "Order not found."
     assert answer.resync and answer.error is None
-    assert book.acknowledged == set()
+    assert answer.acknowledged == () and book.acknowledged == set()
 
 
 def test_any_other_error_rejects_with_the_venues_text() -> None:
