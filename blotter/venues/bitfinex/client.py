@@ -196,6 +196,7 @@ class BitfinexClient(ReconnectingClient):
 
     @property
     def connection_note(self) -> str:
+        """"dead-man switch on" when the venue cancels everything on a drop, else ""."""
         return "dead-man switch on" if self.dead_man_switch else ""
 
     async def check(self) -> bool:
