@@ -38,7 +38,7 @@ from blotter.core.store import OrderStore, StoreDiff
 from blotter.venues.b2trader import codec as b2codec
 from blotter.venues.b2trader.signalr import Decoder, StreamItem
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bitfinex.codec import FrameParser
+from blotter.venues.bitfinex.stream import StreamParser
 from blotter.venues.bybit import codec as bybit_codec
 from blotter.venues.bybit.client import BybitClient
 
@@ -138,7 +138,7 @@ def make_client() -> tuple[BitfinexClient, OrderStore]:
 
 
 def time_ours(frames: Sequence[str | bytes]) -> float:
-    """Our path: ``BitfinexClient.handle_frame`` of each frame (codec → ``OrderStore``), as the
+    """Our path: ``BitfinexClient.handle_frame`` of each frame (stream → ``OrderStore``), as the
     socket loop calls it, and one store flush per 1000 frames (the view flushes at <= 30 Hz)."""
     client, store = make_client()
     added: set[str] = set()
@@ -167,7 +167,7 @@ def time_ours(frames: Sequence[str | bytes]) -> float:
 
 
 def time_parse_only(frames: Sequence[str]) -> float:
-    parse = FrameParser(ACCOUNT).parse
+    parse = StreamParser(ACCOUNT).parse
     start = time.perf_counter()
     for f in frames:
         parse(f)
@@ -187,13 +187,13 @@ def bench_bitfinex(args: argparse.Namespace) -> None:
     as_bytes = [f.encode() for f in frames]  # what our client reads (recv(decode=False))
     n = len(frames)
     runs: dict[str, list[float]] = {
-        "orjson.loads": [], "codec parse only": [], "client→store": [], "client→store, bytes": []
+        "orjson.loads": [], "stream parse only": [], "client→store": [], "client→store, bytes": []
     }
     for r in range(args.repeats):
         t_json = _timed(time_json, frames)
         times = {
             "orjson.loads": _timed(time_orjson, frames),
-            "codec parse only": _timed(time_parse_only, frames),
+            "stream parse only": _timed(time_parse_only, frames),
             "client→store": _timed(time_ours, frames),
             "client→store, bytes": _timed(time_ours, as_bytes),  # type: ignore[arg-type]
         }

@@ -1,4 +1,5 @@
-"""The simulated account's order book and the realistic orders that populate it."""
+"""The simulated account's order book, which of its orders a cancel names, and the realistic
+orders that populate it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .orders import (
     FLAG_HIDDEN,
@@ -81,6 +83,61 @@ class OrderBook:
     def by_gids(self, gids: Iterable[int]) -> list[SimOrder]:
         wanted = set(gids)
         return [o for o in self.orders.values() if o.gid is not None and o.gid in wanted]
+
+    def resolve_one(
+        self, payload: Any
+    ) -> tuple[SimOrder | None, int | None, int | None, str | None]:
+        """(order, stub id, stub cid, error text) for a single-cancel payload (notes §4.1)."""
+        if not isinstance(payload, dict):
+            return None, None, None, "id: invalid"
+        if "id" in payload:
+            order_id = as_int(payload["id"])
+            if order_id is None:
+                return None, None, None, "id: invalid"
+            return self.get(order_id), order_id, None, None
+        if "cid" in payload:
+            cid = as_int(payload["cid"])
+            if cid is None:
+                return None, None, None, "cid: invalid"
+            cid_date = payload.get("cid_date")
+            if not isinstance(cid_date, str) or not cid_date:
+                return None, None, cid, "cid_date: invalid"
+            return self.by_cid(cid, cid_date), None, cid, None
+        return None, None, None, "id: invalid"
+
+    def resolve_many(self, payload: Any) -> tuple[list[SimOrder], str | None]:
+        """Live orders matched by an `oc_multi` payload (id / cid pairs / gid / all), deduplicated.
+        Unknown IDs are skipped: only matched orders are listed (notes §4.2)."""
+        if not isinstance(payload, dict) or not any(
+            k in payload for k in ("id", "cid", "gid", "all")
+        ):
+            return [], "id: invalid"
+        found: list[SimOrder] = []
+        if "id" in payload:
+            ids = int_list(payload["id"])
+            if ids is None:
+                return [], "id: invalid"
+            found += [o for o in (self.get(i) for i in ids) if o is not None]
+        if "cid" in payload:
+            pairs = payload["cid"]
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 for p in pairs
+            ):
+                return [], "cid: invalid"
+            found += [o for o in (self.by_cid(c, d) for c, d in pairs) if o is not None]
+        if "gid" in payload:
+            gids = int_list(payload["gid"])
+            if gids is None:
+                return [], "gid: invalid"
+            found += self.by_gids(gids)
+        if "all" in payload:
+            if payload["all"] not in (1, True):
+                return [], "all: invalid"
+            found += list(self.orders.values())
+        unique: dict[int, SimOrder] = {}
+        for order in found:
+            unique.setdefault(order.id, order)
+        return list(unique.values()), None
 
     def add(self, order: SimOrder) -> None:
         self.orders[order.id] = order
@@ -194,3 +251,12 @@ def as_int(value: object) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
+
+
+def int_list(value: Any) -> list[int] | None:
+    """One ID or a list of them, as integers; None if any is not an integer."""
+    items: Iterable[Any] = value if isinstance(value, list) else [value]
+    out = [as_int(v) for v in items]
+    if any(v is None for v in out):
+        return None
+    return [v for v in out if v is not None]

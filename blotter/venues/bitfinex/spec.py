@@ -4,7 +4,7 @@ options, capabilities, and how its client is built."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from blotter.core.options import OptionField
 from blotter.core.venue import Capabilities
@@ -13,6 +13,7 @@ from blotter.venues.spec import ClientSetup, VenueSpec, no_option_checks
 if TYPE_CHECKING:
     from blotter.venues.base import VenueClient
 
+VENUE: Final = "bitfinex"
 CAPABILITIES = Capabilities(group_cancel=True, cancel_all=True, dead_man_switch=True)
 
 
@@ -37,7 +38,7 @@ def build_client(setup: ClientSetup) -> VenueClient:
 _LIVE = ("https://api.bitfinex.com", "wss://api.bitfinex.com/ws/2")
 
 SPEC = VenueSpec(
-    name="bitfinex",
+    name=VENUE,
     title="Bitfinex",
     form_title="Bitfinex",
     # "paper" is a paper-trading sub-account on the production hosts (bitfinex.md §6.4)

@@ -14,9 +14,8 @@ from blotter.core.cancel import CancelScope, Outcome, plan_cancels
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey, Order, OrderStatus, Side, Upsert
 from blotter.core.store import OrderStore
-from blotter.venues.bitfinex import client as client_module
+from blotter.venues.base import RestFailure
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bitfinex.codec import RestError
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -63,10 +62,10 @@ class Harness:
         async def fake_rest(path: str, body: dict[str, Any], retry_nonce: bool = True) -> Any:
             self.rest_paths.append(path)
             if self.rest_open is None:
-                raise client_module.RestFailure(RestError(0, None, "cannot reach Bitfinex"))
+                raise RestFailure("cannot reach Bitfinex", status=0)
             return self.rest_open
 
-        self.client._rest = fake_rest  # type: ignore[method-assign]
+        self.client._rest.call = fake_rest  # type: ignore[method-assign]
 
     def stream_up(self) -> None:
         self.client._ws = self.socket  # type: ignore[assignment]
@@ -199,8 +198,8 @@ async def test_resync_keeps_what_the_stream_changed_meanwhile(tmp_path: Path) ->
         await gate.wait()
         return answer
 
-    h.client._rest = slow_rest  # type: ignore[method-assign]
-    resync = asyncio.create_task(h.client.resync())
+    h.client._rest.call = slow_rest  # type: ignore[method-assign]
+    resync = asyncio.create_task(h.client._resync())
     await asyncio.sleep(0.01)
     h.feed([0, "on", array(3)])  # new while the REST answer was on its way
     h.feed([0, "oc", array(2, status="CANCELED")])  # closed meanwhile
@@ -228,7 +227,7 @@ async def test_resync_between_ack_and_oc_waits_for_the_oc(tmp_path: Path) -> Non
     await asyncio.sleep(0.01)
     h.feed([0, "n", [1, "oc-req", None, None, array(1), None, "SUCCESS", "Submitted"]])
     h.rest_open = [array(2)]  # the venue already dropped 1 from its open orders
-    assert await h.client.resync() == {"2"}
+    assert await h.client._resync() == {"2"}
     assert row(1).key in h.store and h.store.is_cancel_pending(row(1).key)
     h.feed([0, "oc", array(1, status="CANCELED")])
     result = await asyncio.wait_for(task, 5)

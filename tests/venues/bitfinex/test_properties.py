@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey, OrderKey
 from blotter.core.store import OrderStore
+from blotter.core.venue import MalformedFrame
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bitfinex.codec import FrameParser, MalformedFrame
+from blotter.venues.bitfinex.stream import StreamParser
 
 ACCOUNT = AccountKey("bitfinex", "prop")
 NONCE_DIR = tempfile.mkdtemp(prefix="blotter-nonce-")
@@ -113,7 +114,7 @@ def test_handle_frame_never_raises_and_counts_what_it_rejects(frame: bytes | str
     logger.addHandler(records)
     try:
         try:
-            FrameParser(ACCOUNT).parse(frame)
+            StreamParser(ACCOUNT).parse(frame)
             malformed = False
         except MalformedFrame:
             malformed = True

@@ -1,4 +1,4 @@
-"""BitfinexClient against the loopback simulator, over real sockets.
+"""BitfinexClient against the loopback simulator, over real sockets (tests/venues/harness.py).
 
 Every wait is bounded (``until`` and ``asyncio.wait_for``); pytest-timeout backs them up.
 """
@@ -7,94 +7,73 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from blotter.core.cancel import CancelPlan, CancelScope, Outcome, ScopeKind, plan_cancels
-from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus, Side, Upsert
+from blotter.core.cancel import CancelScope, Outcome, ScopeKind
+from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, Order, OrderStatus, Side, Upsert
 from blotter.core.store import OrderStore
 from blotter.sim.bitfinex import BitfinexSimulator
 from blotter.venues.base import Backoff
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bitfinex.codec import FrameParser
+from blotter.venues.bitfinex.orders import OrderParser
 from tests.helpers import running_sim, until
+from tests.venues import harness
+from tests.venues.harness import FAST, live
 
 pytestmark = pytest.mark.timeout(30)
 
 KEY, SECRET = "sim-test-key", "sim-test-secret"
 ACCOUNT = AccountKey("bitfinex", "sim")
-FAST = Backoff(base=0.05, factor=2.0, cap=0.3)
 
 
-@dataclass
-class Env:
-    sim: BitfinexSimulator
-    client: BitfinexClient
-    store: OrderStore
-    notices: list[Notice] = field(default_factory=list)
-    states: list[AccountState] = field(default_factory=list)
-
-    def rows(self) -> dict[str, Order]:
-        return {o.order_id: o for o in self.store.orders(ACCOUNT)}
-
+class Env(harness.Env[BitfinexSimulator, BitfinexClient]):
     def venue_orders(self) -> dict[str, Order]:
-        parser = FrameParser(ACCOUNT)
+        parser = OrderParser(ACCOUNT)
         return {str(a[0]): parser.parse_order(a) for a in self.sim.open_orders()}
 
     def in_sync(self) -> bool:
         return self.rows() == self.venue_orders()
 
-    def state(self) -> VenueState | None:
-        return self.states[-1].state if self.states else None
 
-    def key(self, order_id: int | str) -> OrderKey:
-        return OrderKey("bitfinex", "sim", str(order_id))
-
-    def plan(self, scope: CancelScope) -> CancelPlan:
-        plans = plan_cancels(scope, self.store)
-        assert len(plans) == 1, plans
-        return plans[0]
-
-    def texts(self) -> list[str]:
-        return [n.line() for n in self.notices]
+def simulator(**options: Any) -> BitfinexSimulator:
+    """The venue with the test key, an empty book and slow heartbeats unless ``options`` say
+    otherwise; reconnect-heavy tests must not meet its connection rate limit."""
+    settings: dict[str, Any] = {"api_key": KEY, "api_secret": SECRET, "seed": 11,
+                                "initial_orders": 0, "heartbeat_interval": 15.0}
+    settings.update(options)
+    rate_limit = settings.pop("rate_limit_connections", False)
+    sim = BitfinexSimulator(**settings)
+    sim.rate_limit_connections = rate_limit
+    return sim
 
 
-@asynccontextmanager
-async def connected(
-    tmp_path: Path, sim_options: dict[str, Any] | None = None, **client_options: Any
-) -> AsyncIterator[Env]:
-    options = {"api_key": KEY, "api_secret": SECRET, "seed": 11, "initial_orders": 0,
-               "heartbeat_interval": 15.0}
-    options.update(sim_options or {})
-    async with running_sim(**options) as sim:
-        store, notices, states = OrderStore(), NoticeBus(), StateBus()
-        kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0}
-        kwargs.update(client_options)
-        client = BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
-            store=store, notices=notices, states=states, nonce_dir=tmp_path, **kwargs,
+def connected(
+    tmp_path: Path,
+    sim_options: dict[str, Any] | None = None,
+    *,
+    sim: BitfinexSimulator | None = None,
+    **client_options: Any,
+) -> AbstractAsyncContextManager[Env]:
+    """The client running against ``sim`` (default: ``simulator(**sim_options)``)."""
+    kwargs: dict[str, Any] = {"api_key": KEY, "api_secret": SECRET, "backoff": FAST,
+                              "cancel_timeout": 3.0}
+    kwargs.update(client_options)
+
+    def build(sim: BitfinexSimulator, store: OrderStore, notices: NoticeBus,
+              states: StateBus) -> BitfinexClient:
+        return BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, store=store, notices=notices,
+            states=states, nonce_dir=tmp_path, **kwargs,
         )
-        env = Env(sim, client, store)
-        notices.subscribe(env.notices.append)
-        states.subscribe(env.states.append)
-        task = asyncio.create_task(client.run())
-        try:
-            yield env
-        finally:
-            await asyncio.wait_for(client.close(), 10)
-            await asyncio.wait_for(task, 10)
-            assert env.state() is VenueState.STOPPED
 
-
-async def live(env: Env) -> None:
-    await until(lambda: env.state() is VenueState.LIVE, message="state LIVE")
+    return harness.connected(sim or simulator(**(sim_options or {})), build, Env)
 
 
 def place(env: Env, n: int = 1, **kw: Any) -> list[int]:
@@ -404,46 +383,21 @@ async def test_heartbeat_watchdog_reconnects_a_silent_socket(tmp_path: Path) -> 
 
 
 async def test_auth_refused_is_failed_with_the_venue_text(tmp_path: Path) -> None:
-    async with running_sim(api_key=KEY, api_secret=SECRET) as sim:
-        sim.refuse_auth = True
-        store, notices, states = OrderStore(), NoticeBus(), StateBus()
-        seen: list[AccountState] = []
-        said: list[Notice] = []
-        states.subscribe(seen.append)
-        notices.subscribe(said.append)
-        client = BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
-            store=store, notices=notices, states=states, nonce_dir=tmp_path, backoff=FAST,
-        )
-        task = asyncio.create_task(client.run())
-        try:
-            await until(lambda: seen and seen[-1].state is VenueState.FAILED)
-            assert "apikey: invalid" in seen[-1].reason
-            assert any(n.text == "apikey: invalid" and n.level is Level.ERROR for n in said)
-            await asyncio.sleep(0.5)
-            assert sim.connections_opened == 1  # a refused key does not hammer the venue
-        finally:
-            await client.close()
-            await asyncio.wait_for(task, 10)
+    sim = simulator()
+    sim.refuse_auth = True
+    async with connected(tmp_path, sim=sim) as env:
+        await until(lambda: env.state() is VenueState.FAILED)
+        assert "apikey: invalid" in env.states[-1].reason
+        assert any(n.text == "apikey: invalid" and n.level is Level.ERROR for n in env.notices)
+        await asyncio.sleep(0.5)
+        assert sim.connections_opened == 1  # a refused key does not hammer the venue
 
 
 async def test_wrong_secret_is_refused_too(tmp_path: Path) -> None:
-    async with running_sim(api_key=KEY, api_secret=SECRET) as sim:
-        states = StateBus()
-        client = BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY,
-            api_secret="not-the-secret", store=OrderStore(), notices=NoticeBus(),
-            states=states, nonce_dir=tmp_path, backoff=FAST,
-        )
-        task = asyncio.create_task(client.run())
-        try:
-            await until(lambda: states.current.get(ACCOUNT) is not None
-                        and states.current[ACCOUNT].state is VenueState.FAILED)
-            assert "digest invalid" in states.current[ACCOUNT].reason
-            assert "not-the-secret" not in states.current[ACCOUNT].reason
-        finally:
-            await client.close()
-            await asyncio.wait_for(task, 10)
+    async with connected(tmp_path, api_secret="not-the-secret") as env:
+        await until(lambda: env.state() is VenueState.FAILED)
+        assert "digest invalid" in env.states[-1].reason
+        assert "not-the-secret" not in env.states[-1].reason
 
 
 async def test_malformed_frame_is_counted_and_the_stream_goes_on(
@@ -463,26 +417,16 @@ async def test_malformed_frame_is_counted_and_the_stream_goes_on(
 
 
 async def test_rate_limited_upgrade_waits_longer(tmp_path: Path) -> None:
-    async with running_sim(api_key=KEY, api_secret=SECRET, rate_limit_connections=True) as sim:
-        sim.connection_limit = 1
-        states = StateBus()
-        client = BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
-            store=OrderStore(), notices=NoticeBus(), states=states, nonce_dir=tmp_path,
-            backoff=FAST,
-        )
-        client.rate_limit_delay = 0.5
-        task = asyncio.create_task(client.run())
-        try:
-            await until(lambda: sim.auth_ok_count == 1)
-            await sim.drop_connections()
-            await until(lambda: "429" in states.current[ACCOUNT].reason)
-            opened = sim.connections_opened
-            await asyncio.sleep(0.3)
-            assert sim.connections_opened == opened  # no storm while the venue says 429
-        finally:
-            await client.close()
-            await asyncio.wait_for(task, 10)
+    sim = simulator(rate_limit_connections=True)
+    sim.connection_limit = 1
+    async with connected(tmp_path, sim=sim) as env:
+        env.client.rate_limit_delay = 0.5
+        await until(lambda: sim.auth_ok_count == 1)
+        await sim.drop_connections()
+        await until(lambda: "429" in env.states[-1].reason)
+        opened = sim.connections_opened
+        await asyncio.sleep(0.3)
+        assert sim.connections_opened == opened  # no storm while the venue says 429
 
 
 async def test_drop_between_ack_and_oc_is_settled_by_the_fresh_snapshot(tmp_path: Path) -> None:
@@ -582,29 +526,17 @@ async def test_dead_man_switch_is_sent_only_when_asked(tmp_path: Path) -> None:
 async def test_nonce_small_is_bumped_and_retried(tmp_path: Path) -> None:
     import time
 
-    async with running_sim(api_key=KEY, api_secret=SECRET, initial_orders=2, seed=9) as sim:
-        # another process used the key with a nonce a little ahead of our clock
-        assert sim.nonces.accept(KEY, time.time_ns() // 1000 + 300_000)
-        store, notices, states = OrderStore(), NoticeBus(), StateBus()
-        said: list[Notice] = []
-        notices.subscribe(said.append)
-        client = BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
-            store=store, notices=notices, states=states, nonce_dir=tmp_path, backoff=FAST,
-        )
-        task = asyncio.create_task(client.run())
-        try:
-            await until(lambda: ACCOUNT in states.current
-                        and states.current[ACCOUNT].state is VenueState.LIVE)
-            assert any(n.text == "nonce: small" for n in said)  # shown, then handled
-            # the same for REST: the key moves ahead again behind our back
-            sim.nonces.accept(KEY, sim.nonces.last(KEY) + 300_000)
-            open_ids = await asyncio.wait_for(client.resync(), 10)
-            assert open_ids == {str(a[0]) for a in sim.open_orders()}
-            assert sim.rest_calls == ["/v2/auth/r/orders"] * 2  # refused once, then accepted
-        finally:
-            await client.close()
-            await asyncio.wait_for(task, 10)
+    sim = simulator(initial_orders=2, seed=9)
+    # another process used the key with a nonce a little ahead of our clock
+    assert sim.nonces.accept(KEY, time.time_ns() // 1000 + 300_000)
+    async with connected(tmp_path, sim=sim) as env:
+        await live(env)
+        assert any(n.text == "nonce: small" for n in env.notices)  # shown, then handled
+        # the same for REST: the key moves ahead again behind our back
+        sim.nonces.accept(KEY, sim.nonces.last(KEY) + 300_000)
+        assert await asyncio.wait_for(env.client.check(), 10)
+        assert set(env.rows()) == {str(a[0]) for a in sim.open_orders()}
+        assert sim.rest_calls == ["/v2/auth/r/orders"] * 2  # refused once, then accepted
 
 
 async def test_no_secret_reaches_the_log_even_at_debug(tmp_path: Path, caplog) -> None:

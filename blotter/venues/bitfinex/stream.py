@@ -1,0 +1,228 @@
+"""The Bitfinex v2 websocket stream, sans-I/O: frames in, events out.
+
+Nothing here touches a socket or reads a clock; the client (``client.py``) hands each frame to
+``StreamParser`` and acts on the event it gets back.
+
+Frames (bitfinex.md §3): the account channel 0 carries ``os`` (snapshot), ``on``/``ou``
+(new/updated, still open), ``oc`` (closed: cancelled *or* filled — read STATUS), ``n``
+(notifications, the venue's words for the status bar) and ``hb``. Control messages are JSON
+objects with an ``"event"`` key (``info``, ``auth``, ``error``, ``pong``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from blotter.core.order import AccountKey, Closed, Order, Snapshot, Upsert
+from blotter.core.venue import MalformedFrame
+from blotter.venues.bitfinex.orders import OrderParser
+from blotter.venues.bitfinex.replies import Notification, as_text, parse_notification
+
+# Info codes (§1.6) the client acts on.
+INFO_RESTART: Final = 20051
+INFO_MAINTENANCE_START: Final = 20060
+INFO_MAINTENANCE_END: Final = 20061
+
+
+# -- events ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Info:
+    """An ``info`` event: the stream version on connect, or a code (restart, maintenance)."""
+
+    version: int | None
+    code: int | None
+    msg: str
+    platform_status: int | None  # 1 operative, 0 maintenance (only on the connect info)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthReply:
+    """The answer to our ``auth`` event: OK, or refused with the venue's code and text."""
+
+    ok: bool
+    code: int | None
+    msg: str
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueError:
+    """An ``error`` event, in the venue's words."""
+
+    code: int | None
+    msg: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """``hb``: the venue is there (on any channel)."""
+
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """The answer to a ``ping``."""
+
+    cid: int | None
+    ts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A well-formed frame the blotter has no use for (wallets, positions, trades, conf, ...)."""
+
+    kind: str
+
+
+HEARTBEAT: Final = Heartbeat(0)
+
+BitfinexEvent = (
+    Snapshot
+    | Upsert
+    | Closed
+    | Notification
+    | Info
+    | AuthReply
+    | VenueError
+    | Heartbeat
+    | Pong
+    | Ignored
+)
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_FRAME_ERRORS: Final = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
+class StreamParser:
+    """Turns one account's frames into events. Holds only caches: no I/O, no clock.
+
+    ``parse`` raises ``MalformedFrame`` for anything that is not a valid frame; it never raises
+    anything else. ``orders`` reads the order arrays (shared with the REST answers, so an order
+    is learnt once whichever way it came).
+    """
+
+    def __init__(self, account: AccountKey) -> None:
+        self.account = account
+        self.orders = OrderParser(account)
+        # Bound once: the hot path calls it for every ``ou``.
+        self._order = self.orders.parse_order
+
+    def parse(self, frame: bytes | bytearray | memoryview | str) -> BitfinexEvent:
+        """One frame → one event; ``on``/``ou`` become ``Upsert``."""
+        event = self.parse_stream(frame)
+        if type(event) is Order:
+            return Upsert(event)
+        return event  # type: ignore[return-value]  # not an Order, so a BitfinexEvent
+
+    def parse_stream(self, frame: bytes | bytearray | memoryview | str) -> Order | BitfinexEvent:
+        """``parse``, except that an ``on``/``ou`` comes back as the bare ``Order``.
+
+        It is the client's hot path: an ``Order`` here means ``Upsert(order)``, without
+        allocating the wrapper for every frame.
+        """
+        try:
+            msg = _loads(frame)
+        except (_JSONDecodeError, TypeError) as exc:
+            raise MalformedFrame(f"not JSON: {exc}") from None
+        # The hot path, inline: [0, "ou"|"on", ORDER].
+        if type(msg) is list and len(msg) > 2:
+            kind = msg[1]
+            if (kind == "ou" or kind == "on") and msg[0] == 0 and type(msg[0]) is int:
+                try:
+                    return self._order(msg[2], False)
+                except MalformedFrame:
+                    raise
+                except _FRAME_ERRORS as exc:
+                    raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
+        return self.parse_message(msg)
+
+    def parse_message(self, msg: Any) -> BitfinexEvent:
+        """One decoded frame (a JSON array or object) → one event."""
+        try:
+            if type(msg) is list:
+                return self._array(msg)
+            if type(msg) is dict:
+                return self._event(msg)
+        except MalformedFrame:
+            raise
+        except _FRAME_ERRORS as exc:
+            raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
+        raise MalformedFrame(f"neither an array nor an object: {type(msg).__name__}")
+
+    def _array(self, msg: list[Any]) -> BitfinexEvent:
+        n = len(msg)
+        if n < 2 or type(msg[1]) is not str:
+            raise MalformedFrame("array frame without a message type")
+        channel = msg[0]
+        kind: str = msg[1]
+        if channel != 0 or type(channel) is not int:
+            if type(channel) is not int:
+                raise MalformedFrame("array frame without a channel id")
+            return HEARTBEAT if kind == "hb" else Ignored("channel")
+        if kind == "hb":
+            return HEARTBEAT
+        if n < 3:
+            raise MalformedFrame(f"{kind!r} frame without data")
+        data = msg[2]
+        if kind == "ou" or kind == "on":
+            return Upsert(self._order(data, False))
+        if kind == "oc":
+            return Closed(self._order(data, True))
+        if kind == "n":
+            return parse_notification(data, self.orders)
+        if kind == "os":
+            return Snapshot(self.account, self.orders.parse_orders(data))
+        return Ignored(kind)
+
+    def _event(self, msg: dict[str, Any]) -> BitfinexEvent:
+        event = msg.get("event")
+        if type(event) is not str:
+            raise MalformedFrame("object frame without an event name")
+        if event == "info":
+            version = _opt_int(msg.get("version"), "version")
+            code = _opt_int(msg.get("code"), "code")
+            if version is None and code is None:
+                raise MalformedFrame("info event with neither version nor code")
+            platform = msg.get("platform")
+            status = platform.get("status") if type(platform) is dict else None
+            return Info(version, code, as_text(msg.get("msg")), _opt_int(status, "platform"))
+        if event == "auth":
+            status = msg.get("status")
+            if type(status) is not str:
+                raise MalformedFrame("auth reply without a status")
+            return AuthReply(
+                status == "OK",
+                _opt_int(msg.get("code"), "code"),
+                as_text(msg.get("msg")),
+                _opt_int(msg.get("userId"), "userId"),
+            )
+        if event == "error":
+            return VenueError(_opt_int(msg.get("code"), "code"), as_text(msg.get("msg")))
+        if event == "pong":
+            return Pong(_opt_int(msg.get("cid"), "cid"), _opt_int(msg.get("ts"), "ts"))
+        return Ignored(event)
+
+
+def _opt_int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
+    if type(value) is str and value.isdigit():  # e.g. a code sent as text
+        return int(value)
+    raise MalformedFrame(f"{what} is not an integer")
+
+
+def excerpt(frame: bytes | bytearray | memoryview | str, limit: int = 120) -> str:
+    """A short, printable start of a frame for logs (frames from the venue carry no secrets)."""
+    if isinstance(frame, str):
+        text = frame
+    else:
+        text = bytes(frame[:limit * 4]).decode("utf-8", "replace")
+    text = text[:limit]
+    return repr(text) + ("…" if len(frame) > limit else "")
