@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,9 @@ from blotter.core.order import AccountKey, Order, OrderStatus, Side
 from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader.orders import account_labels, parse_timestamp, trading_account_keys
 from blotter.venues.b2trader.replies import (
+    RETRY_WAIT_CAP,
+    CancelRetries,
+    CancelStep,
     TradingAccount,
     jwt_expiry,
     parse_access_token,
@@ -24,6 +28,7 @@ from blotter.venues.b2trader.replies import (
     parse_cancel_reply,
     parse_error,
     retry_after,
+    select_accounts,
 )
 from tests.venues.b2trader.examples import ACCOUNT, NOW_MS, ORDER_ID, jwt, raw
 
@@ -341,3 +346,61 @@ def test_error_texts_stay_short_and_single_line() -> None:
 )
 def test_retry_after(value: str | None, now_ms: int | None, expected: float | None) -> None:
     assert retry_after(value, now_ms) == expected
+
+
+# -- what a cancel's answer means for the order ------------------------------------------------
+def test_a_cancelled_reply_closes_the_row_as_the_venue_returned_it() -> None:
+    reply = parse_cancel_reply(raw("rest_cancel_cancelled.json"), ACCOUNT, ORDER_ID)
+    assert reply.closed_status is OrderStatus.CANCELLED
+    assert reply.order is not None
+    row = replace(reply.order, status=OrderStatus.OPEN, status_text="Pending")
+    assert reply.closed_order(row) is reply.order
+    # A minimal echo holds no whole order: the row closes with the reply's status word.
+    echo = parse_cancel_reply(b'{"order":{"orderId":"X1","status":"Completed"}}', ACCOUNT, "X1")
+    row = replace(row, order_id="X1")
+    closed = echo.closed_order(row)
+    assert (closed.status, closed.status_text) == (OrderStatus.FILLED, "Completed")
+    assert closed.amount == row.amount and closed.key == row.key
+
+
+def test_select_accounts_by_id_or_name() -> None:
+    accounts = parse_accounts(raw("rest_accounts.json"))
+    assert select_accounts(accounts, ()) == accounts
+    assert select_accounts(accounts, ["B2TRADER Netting account"]) == accounts[1:]
+    assert select_accounts(accounts, ["685a7eaa360f9e7416221a61", "nope"]) == accounts[:1]
+    assert select_accounts(accounts, ["nope"]) == ()
+
+
+def test_a_401_renews_the_token_once_then_stands() -> None:
+    retries = CancelRetries("123")
+    error = parse_cancel_error(401, b"", "123")
+    assert retries.after_error(error) == (CancelStep.RENEW, 0.0)
+    assert retries.after_error(error) == (CancelStep.REFUSED, 0.0)
+
+
+def test_429_waits_for_retry_after_capped_five_times() -> None:
+    retries = CancelRetries("123")
+    waits = [retries.after_error(parse_cancel_error(429, b"", "123", headers={"Retry-After": s}))
+             for s in ("2", "60", "", "0", "1")]
+    assert waits == [(CancelStep.RETRY, 2.0), (CancelStep.RETRY, RETRY_WAIT_CAP),
+                     (CancelStep.RETRY, 1.0), (CancelStep.RETRY, 0.0), (CancelStep.RETRY, 1.0)]
+    assert retries.after_error(parse_cancel_error(429, b"", "123"))[0] is CancelStep.REFUSED
+
+
+def test_5xx_and_no_answer_are_sent_again_twice_in_all() -> None:
+    retries = CancelRetries("123")
+    assert retries.after_error(parse_cancel_error(503, b"", "123")) == (CancelStep.RETRY, 0.25)
+    assert retries.after_unreachable() == 0.4
+    assert retries.after_unreachable() is None
+    assert retries.after_error(parse_cancel_error(500, b"", "123"))[0] is CancelStep.REFUSED
+
+
+def test_a_repeated_delete_that_finds_the_order_gone_cancelled_it() -> None:
+    gone = parse_cancel_error(404, b"", "123")
+    assert CancelRetries("123").after_error(gone) == (CancelStep.REFUSED, 0.0)  # first answer
+    retries = CancelRetries("123")
+    retries.after_error(parse_cancel_error(502, b"", "123"))
+    assert retries.after_error(gone) == (CancelStep.GONE, 0.0)
+    assert retries.gone_text == "Order 123: cancelled (the repeated request found it gone)"
+    # A refusal that leaves the order open is never read as gone.
+    assert retries.after_error(parse_cancel_error(403, b"", "123"))[0] is CancelStep.REFUSED

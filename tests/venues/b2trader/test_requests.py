@@ -16,8 +16,10 @@ from blotter.venues.b2trader.requests import (
     access_token_request,
     accounts_request,
     cancel_request,
+    hide_tokens,
     hub_url,
     open_orders_arguments,
+    open_orders_subscription,
     order_path,
 )
 from blotter.venues.b2trader.spec import HUB_PATH, VENUE
@@ -75,3 +77,24 @@ def test_hub_url_and_subscription_arguments() -> None:
     again = hub_url("ws://127.0.0.1:5000/frontoffice/ws/v4/account?x=1&access_token=old", "n")
     assert again == "ws://127.0.0.1:5000/frontoffice/ws/v4/account?x=1&access_token=n"
     assert open_orders_arguments("67d0456f8c7b1108e4cf5d46") == ["67d0456f8c7b1108e4cf5d46"]
+
+
+def test_the_subscription_is_the_venues_example() -> None:
+    # §3.6 verbatim: one trading account's OpenOrders stream, its id as the one argument.
+    assert open_orders_subscription("0", "67d0456f8c7b1108e4cf5d46") == (
+        '{"arguments":["67d0456f8c7b1108e4cf5d46"],"invocationId":"0",'
+        '"target":"OpenOrders","type":4}\x1e'
+    )
+    with pytest.raises(ValueError):
+        open_orders_subscription("0", "")
+
+
+def test_hide_tokens_takes_every_jwt_and_hub_token_out_of_a_text() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln"
+    url = hub_url("wss://broker.example/frontoffice/ws/v4/account", "opaque-token")
+    text = f"cannot reach {url} (bearer {jwt})"
+    assert hide_tokens(text) == (
+        "cannot reach wss://broker.example/frontoffice/ws/v4/account?access_token=*** "
+        "(bearer ***)"
+    )
+    assert hide_tokens("nothing secret here") == "nothing secret here"

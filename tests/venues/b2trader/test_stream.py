@@ -14,8 +14,25 @@ import pytest
 from blotter.core.order import AccountKey, Order, OrderStatus, Side
 from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader.orders import ORDER_FIELDS
-from blotter.venues.b2trader.signalr import Decoder, HandshakeResponse, StreamItem, parse_message
-from blotter.venues.b2trader.stream import OpenOrdersParser, parse_open_orders
+from blotter.venues.b2trader.requests import open_orders_subscription
+from blotter.venues.b2trader.signalr import (
+    Decoder,
+    HandshakeResponse,
+    MalformedRecord,
+    RecordTooLarge,
+    StreamItem,
+    parse_message,
+)
+from blotter.venues.b2trader.stream import (
+    HubClosed,
+    ListWaiting,
+    OpenOrdersParser,
+    OrderList,
+    StreamEnded,
+    StreamParser,
+    UnreadableList,
+    parse_open_orders,
+)
 from tests.venues.b2trader.examples import (
     ACCOUNT,
     EXPECTED,
@@ -262,3 +279,148 @@ def test_parser_duplicate_ids_wrapped_items_and_reset() -> None:
 def test_parser_refuses_another_venue() -> None:
     with pytest.raises(ValueError):
         OpenOrdersParser(AccountKey("bybit", "x"))
+
+
+# -- StreamParser: one login's hub connection, frames in, events out ----------------------------
+LOGIN = AccountKey("b2trader", "broker-main")
+NETTING = AccountKey("b2trader", "broker-main/B2TRADER Netting account")
+KEYS = {"685a": ACCOUNT, "6891": NETTING}
+
+
+def hub(*, delta: bool = False) -> StreamParser:
+    """A connected parser past the handshake, both trading accounts subscribed ("0", "1")."""
+    parser = StreamParser(LOGIN, delta=delta)
+    parser.use_accounts(KEYS)
+    parser.start()
+    assert parser.subscribe("685a") == open_orders_subscription("0", "685a")
+    assert parser.subscribe("6891") == open_orders_subscription("1", "6891")
+    parser.feed("{}\x1e")
+    assert parser.next_event() == HandshakeResponse()
+    assert parser.handshake == HandshakeResponse()
+    return parser
+
+
+def item(invocation: str, *orders: dict[str, Any]) -> str:
+    return json.dumps({"type": 2, "invocationId": invocation, "item": list(orders)}) + "\x1e"
+
+
+def events(parser: StreamParser) -> list[Any]:
+    out = []
+    while (event := parser.next_event()) is not None:
+        out.append(event)
+    return out
+
+
+def test_each_accounts_list_waits_and_only_the_newest_is_read() -> None:
+    parser = hub()
+    assert not parser.all_listed
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    # Three lists of one account back to back, one of the other: one wait each.
+    parser.feed(item("0", a) + item("0", a, b) + item("1", b))
+    parser.feed(item("0", b))
+    assert events(parser) == [ListWaiting("685a"), ListWaiting("6891")]
+    main = parser.take_list("685a")
+    assert main is not None
+    assert (main.account, main.complete, main.first) == (ACCOUNT, True, True)
+    assert [o.order_id for o in main.orders] == ["B"]  # the newest list, not the first
+    assert parser.take_list("685a") is None  # read once
+    assert not parser.all_listed
+    netting = parser.take_list("6891")
+    assert netting is not None and netting.orders[0].account_key == NETTING
+    assert parser.all_listed
+    parser.feed(item("0", a))
+    assert events(parser) == [ListWaiting("685a")]
+    later = parser.take_list("685a")
+    assert later is not None and (later.complete, later.first) == (True, False)
+
+
+def test_delta_streams_count_every_change_after_the_first_list() -> None:
+    parser = hub(delta=True)
+    parser.feed(item("0", order_json(orderId="A")))
+    assert events(parser) == [ListWaiting("685a")]
+    first = parser.take_list("685a")
+    assert first is not None and (first.complete, first.first) == (True, True)
+    parser.feed(item("0", order_json(orderId="A", status="Cancelled")) + item("0"))
+    changes = events(parser)
+    assert [(type(e), e.complete, len(e.orders)) for e in changes] == [
+        (OrderList, False, 1), (OrderList, False, 0)
+    ]
+    assert changes[0].orders[0].status is OrderStatus.CANCELLED
+
+
+def test_an_ended_stream_is_reported_and_waits_for_a_first_list_again() -> None:
+    parser = hub()
+    for trading_id in KEYS:
+        parser.feed(item(str(list(KEYS).index(trading_id))))
+        events(parser)
+        parser.take_list(trading_id)
+    assert parser.all_listed
+    parser.feed('{"type":3,"invocationId":"1","error":"Stream failed: boom"}\x1e')
+    assert events(parser) == [StreamEnded("6891", NETTING.account, "Stream failed: boom")]
+    assert not parser.subscribed("6891") and not parser.all_listed
+    parser.feed(item("1", order_json()))  # the ended stream's late item: ignored
+    assert events(parser) == []
+    assert parser.subscribe("6891") == open_orders_subscription("2", "6891")
+    parser.feed(item("2", order_json()))
+    assert events(parser) == [ListWaiting("6891")]
+
+
+def test_an_unsubscribed_stream_is_silent_and_its_end_is_no_news() -> None:
+    parser = hub()
+    assert parser.unsubscribe("685a") == ['{"type":5,"invocationId":"0"}\x1e']
+    assert parser.unsubscribe("685a") == []
+    parser.feed(item("0", order_json()) + '{"type":3,"invocationId":"0"}\x1e{"type":6}\x1e')
+    assert events(parser) == []
+    assert parser.subscribed("6891") and not parser.subscribed("685a")
+
+
+def test_the_hub_closing_says_why_and_whether_the_token_was_refused() -> None:
+    parser = hub()
+    parser.feed('{"type":7,"error":"Unauthorized: the access token has expired.",'
+                '"allowReconnect":true}\x1e{"type":7}\x1e')
+    expired, bare = events(parser)
+    assert expired == HubClosed("Unauthorized: the access token has expired.", True)
+    assert expired.token_refused
+    assert expired.reason == (
+        "the account hub closed the connection: Unauthorized: the access token has expired."
+    )
+    assert not bare.token_refused and not bare.allow_reconnect
+    assert bare.reason == "the account hub closed the connection: no reason given"
+
+
+def test_a_bad_record_costs_only_itself() -> None:
+    parser = hub()
+    parser.feed('{"type":2,"invocationId":\x1e' + item("0", order_json()))
+    with pytest.raises(MalformedRecord):
+        parser.next_event()
+    assert events(parser) == [ListWaiting("685a")]
+    with pytest.raises(RecordTooLarge):
+        StreamParser(LOGIN, max_partial=8).feed("x" * 10)
+
+
+def test_an_unreadable_list_names_its_account_and_the_next_list_reads() -> None:
+    parser = hub(delta=True)
+    parser.feed(item("0", order_json(side="Long")))
+    events(parser)
+    with pytest.raises(UnreadableList, match="side is not Buy/Sell") as caught:
+        parser.take_list("685a")
+    assert (caught.value.trading_id, caught.value.account) == ("685a", ACCOUNT)
+    assert isinstance(caught.value, MalformedFrame)
+    assert not parser.all_listed  # still waiting for a readable first list
+    parser.feed(item("0", order_json()))
+    events(parser)
+    read = parser.take_list("685a")
+    assert read is not None and read.orders == (EXPECTED,) and read.first
+
+
+def test_a_new_connection_starts_over_and_refuses_another_venue() -> None:
+    parser = hub()
+    parser.feed(item("0", order_json()))
+    events(parser)
+    parser.use_accounts({"6891": NETTING})  # a trading account went away
+    parser.start()
+    assert parser.handshake is None and not parser.subscribed("685a")
+    assert parser.take_list("685a") is None  # the old connection's list is gone
+    assert parser.subscribe("6891") == open_orders_subscription("0", "6891")  # ids from 0
+    with pytest.raises(ValueError):
+        StreamParser(AccountKey("bybit", "x"))
