@@ -335,8 +335,8 @@ def time_b2_stateless(frames: Sequence[str]) -> float:
 
 
 def time_b2_parser(frames: Sequence[str | bytes]) -> float:
-    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused), as the client reads
-    one trading account's stream."""
+    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused): one trading
+    account's lists, without the ``StreamParser`` around them."""
     decoder = _b2_decoder()
     feed = decoder.feed
     next_message = decoder.next_message

@@ -273,9 +273,6 @@ class StreamParser:
         """The trading accounts (accountId → key) whose streams this connection carries."""
         self._keys = dict(keys)
 
-    def key(self, trading_id: str) -> AccountKey | None:
-        return self._keys.get(trading_id)
-
     def start(self) -> None:
         """A new connection: expect the handshake answer, no streams yet, every trading account
         waiting for its first list."""

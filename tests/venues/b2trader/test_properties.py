@@ -168,7 +168,7 @@ def test_jwt_and_timestamps_never_raise_anything_else(text: str) -> None:
 
 # -- OpenOrdersParser == parse_open_orders over sequences of items ---------------------------
 # Small value pools, so that successive items repeat orders exactly (reuse happens) and differ
-# in every way the codec cares about: each field it reads, types that compare equal (1, 1.0,
+# in every way the parsers care about: each field they read, types that compare equal (1, 1.0,
 # True), fields it ignores, objects that are not orders, numbers that need the exact re-read.
 FIELD_VALUES: dict[str, list[Any]] = {
     "orderId": ["A", "B", "C", "", None, 7],

@@ -177,8 +177,8 @@ def test_parser_ignores_fields_it_does_not_read_but_still_sees_them_change() -> 
     "name", sorted(set(json.loads(raw("ws_open_orders.txt")[:-1])["item"][0])
                    - set(ORDER_FIELDS)),
 )
-def test_order_fields_lists_every_field_the_codec_reads(name: str) -> None:
-    # The parser's type check covers _ORDER_FIELDS: a field outside it must not matter.
+def test_order_fields_lists_every_field_parse_order_reads(name: str) -> None:
+    # The parser's type check covers ORDER_FIELDS: a field outside it must not matter.
     for value in (None, 1, 1.5, True, "x", [1], {"a": 1}):
         assert parse_open_orders([order_json(**{name: value})], ACCOUNT) == (EXPECTED,)
 

@@ -77,7 +77,9 @@ async def test_a_refused_api_token_is_said_without_the_token() -> None:
     with pytest.raises(RestFailure) as caught:
         await keeper.current()
     assert caught.value.status == 401
-    assert caught.value.text == "the broker refused the API token: API token: bad token *** (HTTP 401)"
+    assert caught.value.text == (
+        "the broker refused the API token: API token: bad token *** (HTTP 401)"
+    )
     assert API_TOKEN not in repr(keeper)
 
 
