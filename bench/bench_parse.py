@@ -1,7 +1,8 @@
 """Parse benchmark: venue frames → parsed orders, against bare json.loads on the same frames.
 
 Bitfinex: ``ou`` frames → parsed events → ``OrderStore``. B2TRADER: ``OpenOrders`` StreamItem
-frames (each one the complete open set of a trading account) → SignalR ``Decoder`` → orders.
+frames (each one the complete open set of a trading account) → ``StreamParser`` (the SignalR
+``Decoder``, then the account's ``OpenOrdersParser``) → orders.
 Bybit: private-stream ``order`` pushes (1–3 full order states each) → ``BybitClient.handle_frame``
 → ``OrderStore``.
 
@@ -35,14 +36,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import FAST_ORDER_BUILD, AccountKey
 from blotter.core.store import OrderStore, StoreDiff
-from blotter.venues.b2trader import codec as b2codec
 from blotter.venues.b2trader.signalr import Decoder, StreamItem
+from blotter.venues.b2trader.stream import (
+    ListWaiting,
+    OpenOrdersParser,
+    StreamParser,
+    parse_open_orders,
+)
 from blotter.venues.bitfinex.client import BitfinexClient
 from blotter.venues.bitfinex.stream import StreamParser
 from blotter.venues.bybit import codec as bybit_codec
 from blotter.venues.bybit.client import BybitClient
 
 ACCOUNT = AccountKey("bitfinex", "bench")
+B2_LOGIN = AccountKey("b2trader", "bench")
 B2_ACCOUNT = AccountKey("b2trader", "bench/Main")
 BYBIT_ACCOUNT = AccountKey("bybit", "bench")
 NONCE_DIR = tempfile.mkdtemp(prefix="blotter-bench-nonce-")
@@ -313,7 +320,7 @@ def time_b2_stateless(frames: Sequence[str]) -> float:
     decoder = _b2_decoder()
     feed = decoder.feed
     next_message = decoder.next_message
-    parse = b2codec.parse_open_orders
+    parse = parse_open_orders
     account = B2_ACCOUNT
     count = 0
     start = time.perf_counter()
@@ -328,12 +335,12 @@ def time_b2_stateless(frames: Sequence[str]) -> float:
 
 
 def time_b2_parser(frames: Sequence[str | bytes]) -> float:
-    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused), as the client reads
-    one trading account's stream."""
+    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused): one trading
+    account's lists, without the ``StreamParser`` around them."""
     decoder = _b2_decoder()
     feed = decoder.feed
     next_message = decoder.next_message
-    parse = b2codec.OpenOrdersParser(B2_ACCOUNT).parse
+    parse = OpenOrdersParser(B2_ACCOUNT).parse
     count = 0
     start = time.perf_counter()
     for f in frames:
@@ -346,15 +353,55 @@ def time_b2_parser(frames: Sequence[str | bytes]) -> float:
     return elapsed
 
 
+def _b2_stream() -> StreamParser:
+    """The client's parser of one hub connection, past the handshake, one trading account
+    subscribed (invocation "0", as the frames are)."""
+    parser = StreamParser(B2_LOGIN)
+    parser.use_accounts({"main": B2_ACCOUNT})
+    parser.start()
+    parser.subscribe("main")
+    parser.feed("{}\x1e")
+    parser.next_event()
+    return parser
+
+
+def time_b2_stream(frames: Sequence[str | bytes]) -> float:
+    """Frame → ``StreamParser`` (Decoder, then the account's ``OpenOrdersParser``) → orders, as
+    the client reads the hub: each complete list is taken as it arrives."""
+    parser = _b2_stream()
+    feed = parser.feed
+    next_event = parser.next_event
+    take = parser.take_list
+    count = 0
+    start = time.perf_counter()
+    for f in frames:
+        feed(f)
+        while (event := next_event()) is not None:
+            if type(event) is ListWaiting:
+                taken = take(event.trading_id)
+                if taken is not None:
+                    count += len(taken.orders)
+    elapsed = time.perf_counter() - start
+    assert count >= len(frames), count
+    return elapsed
+
+
 def check_b2_parser(frames: Sequence[str]) -> None:
-    """The fast path gives what the stateless parser gives, frame by frame (not timed)."""
+    """The fast paths give what the stateless parser gives, frame by frame (not timed)."""
     decoder = _b2_decoder()
-    parser = b2codec.OpenOrdersParser(B2_ACCOUNT)
+    parser = OpenOrdersParser(B2_ACCOUNT)
+    stream = _b2_stream()
     for f in frames:
         decoder.feed(f)
+        stream.feed(f)
         for msg in decoder:
             assert isinstance(msg, StreamItem)
-            assert parser.parse(msg) == b2codec.parse_open_orders(msg, B2_ACCOUNT)
+            expected = parse_open_orders(msg, B2_ACCOUNT)
+            assert parser.parse(msg) == expected
+            event = stream.next_event()
+            assert isinstance(event, ListWaiting)
+            taken = stream.take_list(event.trading_id)
+            assert taken is not None and taken.orders == expected
 
 
 def bench_b2trader(args: argparse.Namespace) -> None:
@@ -366,17 +413,20 @@ def bench_b2trader(args: argparse.Namespace) -> None:
     check_b2_parser(frames[:20])
     as_bytes = [f.encode() for f in frames]  # recv(decode=False): text frames as UTF-8 bytes
     n = len(frames)
-    ours = "frame→Decoder→OpenOrdersParser"
+    ours = "frame→StreamParser"
+    parser = "frame→Decoder→OpenOrdersParser"
     runs: dict[str, list[float]] = {
-        "orjson.loads": [], "frame→Decoder→parse_open_orders": [], ours: [], f"{ours}, bytes": []
+        "orjson.loads": [], "frame→Decoder→parse_open_orders": [], parser: [], ours: [],
+        f"{ours}, bytes": [],
     }
     for r in range(args.repeats):
         t_json = _timed(time_json, records)
         times = {
             "orjson.loads": _timed(time_orjson, records),
             "frame→Decoder→parse_open_orders": _timed(time_b2_stateless, frames),
-            ours: _timed(time_b2_parser, frames),
-            f"{ours}, bytes": _timed(time_b2_parser, as_bytes),  # type: ignore[arg-type]
+            parser: _timed(time_b2_parser, frames),
+            ours: _timed(time_b2_stream, frames),
+            f"{ours}, bytes": _timed(time_b2_stream, as_bytes),  # type: ignore[arg-type]
         }
         for name, t in times.items():
             runs[name].append(t_json / t)

@@ -14,6 +14,7 @@ from blotter.venues.spec import ClientSetup, VenueSpec
 if TYPE_CHECKING:
     from blotter.venues.base import VenueClient
 
+VENUE: Final = "b2trader"
 CAPABILITIES: Final = Capabilities(
     group_cancel=False,
     cancel_all=False,
@@ -22,7 +23,7 @@ CAPABILITIES: Final = Capabilities(
         "B2TRADER has no order groups: select the orders and use Cancel Selected"
     ),
 )
-HUB_PATH: Final = "/frontoffice/ws/v4/account"
+HUB_PATH: Final = "/frontoffice/ws/v4/account"  # the account hub (§3.2): ws_url's path
 STREAMS: Final = ("snapshot", "delta")  # b2trader.md §3.7
 
 
@@ -55,7 +56,7 @@ def build_client(setup: ClientSetup) -> VenueClient:
 
 
 SPEC = VenueSpec(
-    name="b2trader",
+    name=VENUE,
     title="B2TRADER",
     form_title="B2TRADER broker",
     # "demo" is only a label: a broker's demo server has its own host, given by the URLs

@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blotter.core.order import AccountKey, Order
-from blotter.venues.b2trader import codec, signalr
-from blotter.venues.b2trader.codec import MalformedFrame
+from blotter.core.venue import MalformedFrame
+from blotter.venues.b2trader import signalr
+from blotter.venues.b2trader.orders import parse_timestamp
+from blotter.venues.b2trader.replies import (
+    jwt_expiry,
+    parse_access_token,
+    parse_accounts,
+    parse_cancel_error,
+    parse_cancel_reply,
+)
 from blotter.venues.b2trader.signalr import Decoder, MalformedRecord, StreamItem
+from blotter.venues.b2trader.stream import OpenOrdersParser, parse_open_orders
+from tests.helpers import fixture_text
 
 ACCOUNT = AccountKey("b2trader", "prop")
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "b2trader"
-ITEM_RECORD = (FIXTURES / "ws_open_orders.txt").read_text(encoding="utf-8")
+ITEM_RECORD = fixture_text("b2trader", "ws_open_orders.txt")
 ORDER = json.loads(ITEM_RECORD[:-1])["item"][0]
 
 json_scalars = (
@@ -93,7 +101,7 @@ def test_any_split_gives_the_same_messages(cuts: list[int], binary: bool) -> Non
     messages = drain(decoder)
     assert len(messages) == 3
     assert isinstance(messages[1], StreamItem)
-    assert codec.parse_open_orders(messages[1], ACCOUNT)[0].order_id == ORDER["orderId"]
+    assert parse_open_orders(messages[1], ACCOUNT)[0].order_id == ORDER["orderId"]
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -103,7 +111,7 @@ def test_mutated_orders_raise_only_malformed_frame(changes: dict[str, Any]) -> N
     for payload in ([item], StreamItem("0", [item], dumps({"type": 2, "invocationId": "0",
                                                            "item": [item]}))):
         try:
-            orders = codec.parse_open_orders(payload, ACCOUNT)
+            orders = parse_open_orders(payload, ACCOUNT)
         except MalformedFrame:
             continue
         assert all(isinstance(o, Order) and o.venue == "b2trader" for o in orders)
@@ -114,23 +122,23 @@ def test_mutated_orders_raise_only_malformed_frame(changes: dict[str, Any]) -> N
 def test_arbitrary_json_raises_only_malformed_frame(value: Any) -> None:
     body = dumps(value)
     try:
-        codec.parse_accounts(body)
+        parse_accounts(body)
     except MalformedFrame:
         pass
     try:
-        codec.parse_access_token(body, 0)
+        parse_access_token(body, 0)
     except MalformedFrame:
         pass
     try:
-        codec.parse_open_orders(value, ACCOUNT)
+        parse_open_orders(value, ACCOUNT)
     except MalformedFrame:
         pass
     try:
-        codec.parse_cancel_reply(body, ACCOUNT, "X1")
+        parse_cancel_reply(body, ACCOUNT, "X1")
     except MalformedFrame:
         pass
     try:
-        codec.parse_cancel_reply(dumps({"order": value}), ACCOUNT)
+        parse_cancel_reply(dumps({"order": value}), ACCOUNT)
     except MalformedFrame:
         pass
 
@@ -140,7 +148,7 @@ def test_arbitrary_json_raises_only_malformed_frame(value: Any) -> None:
        st.dictionaries(st.sampled_from(["Retry-After", "WWW-Authenticate", "Content-Type"]),
                        st.text(max_size=40)))
 def test_error_parsing_never_raises(status: int, body: bytes | str, headers: dict[str, str]) -> None:
-    err = codec.parse_cancel_error(status, body, "X1", headers=headers, now_ms=0)
+    err = parse_cancel_error(status, body, "X1", headers=headers, now_ms=0)
     assert err.http_status == status
     assert err.summary.startswith("Order X1: ")
     assert len(err.summary) <= 200 and "\n" not in err.summary
@@ -150,17 +158,17 @@ def test_error_parsing_never_raises(status: int, body: bytes | str, headers: dic
 @given(st.text(max_size=80))
 def test_jwt_and_timestamps_never_raise_anything_else(text: str) -> None:
     for token in (text, f"a.{text}.c"):
-        expiry = codec.jwt_expiry(token)
+        expiry = jwt_expiry(token)
         assert expiry is None or type(expiry) is int
     try:
-        codec.parse_timestamp(text)
+        parse_timestamp(text)
     except MalformedFrame:
         pass
 
 
 # -- OpenOrdersParser == parse_open_orders over sequences of items ---------------------------
 # Small value pools, so that successive items repeat orders exactly (reuse happens) and differ
-# in every way the codec cares about: each field it reads, types that compare equal (1, 1.0,
+# in every way the parsers care about: each field they read, types that compare equal (1, 1.0,
 # True), fields it ignores, objects that are not orders, numbers that need the exact re-read.
 FIELD_VALUES: dict[str, list[Any]] = {
     "orderId": ["A", "B", "C", "", None, 7],
@@ -258,13 +266,13 @@ def _outcome(parse: Any, payload: Any) -> tuple[Order, ...] | str:
 def test_parser_equals_the_stateless_parser_on_any_sequence(
     steps: list[tuple[list[tuple[Any, ...]], str]],
 ) -> None:
-    parser = codec.OpenOrdersParser(ACCOUNT)
+    parser = OpenOrdersParser(ACCOUNT)
     book: list[Any] = [{**ORDER, "orderId": "A"}, {**ORDER, "orderId": "B"}]
     for edits, form in steps:
         for edit in edits:
             _apply(book, edit)
         payload = _payload(book, form)
-        expected = _outcome(lambda p: codec.parse_open_orders(p, ACCOUNT), payload)
+        expected = _outcome(lambda p: parse_open_orders(p, ACCOUNT), payload)
         got = _outcome(parser.parse, payload)
         assert got == expected
         if type(got) is tuple:

@@ -4,7 +4,6 @@ protocol notes §3.3–§3.9): framing, handshake, every message type, builders,
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -28,13 +27,13 @@ from blotter.venues.b2trader.signalr import (
     parse_handshake_response,
     parse_message,
 )
+from tests.helpers import fixture_text
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "b2trader"
 RS = "\x1e"
 
 
 def text(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+    return fixture_text("b2trader", name)
 
 
 # -- builders ----------------------------------------------------------------------------------

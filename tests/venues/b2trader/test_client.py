@@ -7,38 +7,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from blotter.core.cancel import CancelPlan, CancelScope, Outcome, plan_cancels
-from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order, OrderKey
+from blotter.core.cancel import CancelPlan, CancelResult, CancelScope, Outcome, plan_cancels
+from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey, OrderKey
 from blotter.core.store import OrderStore
 from blotter.sim.b2trader import B2traderSimulator
-from blotter.venues.b2trader.client import CAPABILITIES, B2traderClient
-from blotter.venues.base import Backoff
+from blotter.venues.b2trader.client import B2traderClient
+from blotter.venues.b2trader.spec import CAPABILITIES
 from tests.helpers import until
+from tests.venues import harness
+from tests.venues.harness import FAST, live
 
 pytestmark = pytest.mark.timeout(30)
 
 LOGIN = AccountKey("b2trader", "acme")
 MAIN = AccountKey("b2trader", "acme/Acme Main")
 MARGIN = AccountKey("b2trader", "acme/Acme Margin")
-FAST = Backoff(base=0.05, factor=2.0, cap=0.3)
 
 
-@dataclass
-class Env:
-    sim: B2traderSimulator
-    client: B2traderClient
-    store: OrderStore
-    notices: list[Notice] = field(default_factory=list)
-    states: list[AccountState] = field(default_factory=list)
+class Env(harness.Env[B2traderSimulator, B2traderClient]):
+    """The login's two trading accounts, as the simulator and the table hold them."""
 
     @property
     def main_id(self) -> str:
@@ -48,11 +42,6 @@ class Env:
     def margin_id(self) -> str:
         return self.sim.account_ids[1]
 
-    def rows(self, account: AccountKey | None = None) -> dict[str, Order]:
-        if account is None:
-            return {o.order_id: o for a in (MAIN, MARGIN) for o in self.store.orders(a)}
-        return {o.order_id: o for o in self.store.orders(account)}
-
     def venue_ids(self, account_id: str | None = None) -> set[str]:
         return {o["orderId"] for o in self.sim.open_orders(account_id)}
 
@@ -60,55 +49,24 @@ class Env:
         return (set(self.rows(MAIN)) == self.venue_ids(self.main_id)
                 and set(self.rows(MARGIN)) == self.venue_ids(self.margin_id))
 
-    def state(self) -> VenueState | None:
-        return self.states[-1].state if self.states else None
 
-    def key(self, order_id: str) -> OrderKey:
-        order = self.rows()[order_id]
-        return order.key
-
-    def plan(self, scope: CancelScope) -> CancelPlan:
-        plans = plan_cancels(scope, self.store)
-        assert len(plans) == 1, plans
-        return plans[0]
-
-    def texts(self) -> list[str]:
-        return [n.line() for n in self.notices]
-
-
-@asynccontextmanager
-async def connected(
+def connected(
     sim_options: dict[str, Any] | None = None, **client_options: Any
-) -> AsyncIterator[Env]:
+) -> AbstractAsyncContextManager[Env]:
     options: dict[str, Any] = {"seed": 5}
     options.update(sim_options or {})
-    sim = B2traderSimulator(**options)
-    await asyncio.wait_for(sim.start(), 10)
-    try:
-        store, notices, states = OrderStore(), NoticeBus(), StateBus()
-        kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0, "broker": "Acme"}
-        kwargs.update(client_options)
-        client = B2traderClient(
+    kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0, "broker": "Acme"}
+    kwargs.update(client_options)
+
+    def build(sim: B2traderSimulator, store: OrderStore, notices: NoticeBus,
+              states: StateBus) -> B2traderClient:
+        return B2traderClient(
             LOGIN, rest_url=sim.rest_url, ws_url=sim.ws_url,
             api_token=sim.credentials["api_token"], store=store, notices=notices,
             states=states, **kwargs,
         )
-        env = Env(sim, client, store)
-        notices.subscribe(env.notices.append)
-        states.subscribe(env.states.append)
-        task = asyncio.create_task(client.run())
-        try:
-            yield env
-        finally:
-            await asyncio.wait_for(client.close(), 10)
-            await asyncio.wait_for(task, 10)
-            assert env.state() is VenueState.STOPPED
-    finally:
-        await asyncio.wait_for(sim.stop(), 10)
 
-
-async def live(env: Env) -> None:
-    await until(lambda: env.state() is VenueState.LIVE, message="state LIVE")
+    return harness.connected(B2traderSimulator(**options), build, Env)
 
 
 # -- accounts, the initial list and updates ----------------------------------------------------
@@ -204,7 +162,7 @@ async def test_a_fill_that_wins_is_shown_as_filled() -> None:
         assert any(t.startswith("HTTP 200: Completed: ") for t in env.texts())
 
 
-def env_key(order_id: str, result: Any) -> OrderKey:
+def env_key(order_id: str, result: CancelResult) -> OrderKey:
     return next(k for k in result.outcomes if k.order_id == order_id)
 
 

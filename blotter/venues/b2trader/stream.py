@@ -1,0 +1,374 @@
+"""The B2TRADER account hub, sans-I/O: frames in, events out.
+
+One hub connection of a login carries one ``OpenOrders`` stream per trading account (§3.6). Frames
+go through the SignalR ``Decoder`` (``signalr.py``) into hub messages; each ``StreamItem`` is its
+trading account's open orders, read by that account's ``OpenOrdersParser``, which reuses the
+``Order`` of every order that did not change since the account's last list (the hot path: every
+item re-sends the whole open set, §3.7).
+
+``StreamParser`` keeps what the connection knows: which invocation is which trading account's
+stream, which accounts still wait for their first complete list, and the newest complete list of
+an account not read yet (when several arrive back to back, only the newest needs reading: the
+client reads it when its loop is free). It touches no socket and reads no clock, and raises only
+``MalformedFrame`` for bad input. Protocol notes: ``/work/shared/venues/b2trader.md`` §3.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+from blotter.core.order import AccountKey, Order
+from blotter.core.venue import MalformedFrame
+from blotter.venues.b2trader import signalr
+from blotter.venues.b2trader.orders import (
+    InexactNumber,
+    check_account,
+    guarded,
+    loads_exact,
+    parse_order,
+    reusable,
+)
+from blotter.venues.b2trader.requests import open_orders_subscription
+from blotter.venues.b2trader.signalr import (
+    MAX_PARTIAL_RECORD,
+    Close,
+    Completion,
+    HandshakeResponse,
+    StreamItem,
+)
+
+# A Close whose error names the token: the hub turned the JWT away (exchange the API token again).
+_TOKEN_REFUSED: Final = re.compile(r"unauthori|token|expired", re.IGNORECASE)
+
+
+# -- one trading account's order list (§3.6) ---------------------------------------------------
+def _order_items(payload: Any) -> list[Any]:
+    if type(payload) is dict and type(payload.get("item")) is list:
+        payload = payload["item"]  # the OpenPositions wrapping (P-12), tolerated here too
+    if type(payload) is not list:
+        raise MalformedFrame("OpenOrders item is not an array of orders")
+    return payload
+
+
+def _order_list(payload: Any, account: AccountKey) -> tuple[Order, ...]:
+    return tuple(parse_order(o, account, in_open_list=True) for o in _order_items(payload))
+
+
+def _exact_payload(payload: StreamItem | Any) -> Any:
+    """The orders again, after a money field came as a JSON number read into a float (P-6):
+    re-read from the record with exact decimals, or without one from the floats' reprs."""
+    if not isinstance(payload, StreamItem):
+        return _floats_to_decimals(payload)
+    if not payload.record:
+        return _floats_to_decimals(payload.item)
+    exact = loads_exact(payload.record)
+    if type(exact) is not dict or "item" not in exact:
+        raise MalformedFrame("StreamItem record does not hold an item")
+    return exact["item"]
+
+
+def _floats_to_decimals(value: Any) -> Any:
+    # Without the record text the best left is the float's shortest repr: the digits sent,
+    # for any number of up to 15 significant digits.
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise MalformedFrame("number is not finite")
+        return Decimal(repr(value))
+    if type(value) is list:
+        return [_floats_to_decimals(v) for v in value]
+    if type(value) is dict:
+        return {k: _floats_to_decimals(v) for k, v in value.items()}
+    return value
+
+
+@guarded
+def parse_open_orders(payload: StreamItem | Any, account: AccountKey) -> tuple[Order, ...]:
+    """An ``OpenOrders`` StreamItem (or its ``item``) → the trading account's open orders (§3.6).
+
+    ``account`` is that trading account's key (``trading_account_key``). Per the notes'
+    recommendation (§3.7, U-9) each item is the complete open set of the trading account: put
+    the result in a ``Snapshot``. A stream reads faster through ``OpenOrdersParser``.
+    """
+    check_account(account)
+    try:
+        return _order_list(payload.item if isinstance(payload, StreamItem) else payload, account)
+    except InexactNumber:
+        return _order_list(_exact_payload(payload), account)
+
+
+class OpenOrdersParser:
+    """``parse_open_orders`` for one trading account's stream, reusing the unchanged orders.
+
+    Every item re-sends the whole open set (§3.7), and mostly only an order or two changed
+    since the last one. The parser keeps each order's raw object from the last item with the
+    ``Order`` built from it: an order whose raw object is equal again (and whose fields read
+    are strings or null) gets that same ``Order`` back, with no field parsed and no object
+    built; the others are parsed as ``parse_open_orders`` does. Orders missing from an item are
+    forgotten. ``parse(payload)`` equals ``parse_open_orders(payload, account)`` for every
+    JSON payload, and raises ``MalformedFrame`` where that raises (a property test holds both).
+    """
+
+    __slots__ = ("_account", "_known")
+
+    def __init__(self, account: AccountKey) -> None:
+        check_account(account)
+        self._account = account
+        self._known: dict[str, tuple[dict[str, Any], Order]] = {}
+
+    @property
+    def account(self) -> AccountKey:
+        return self._account
+
+    def __len__(self) -> int:
+        """How many orders are remembered (those of the last item parsed)."""
+        return len(self._known)
+
+    def reset(self) -> None:
+        """Forget the remembered orders (a new subscription; memory only, never correctness)."""
+        self._known = {}
+
+    @guarded
+    def parse(self, payload: StreamItem | Any) -> tuple[Order, ...]:
+        """An ``OpenOrders`` StreamItem (or its ``item``) → the open orders, as a new tuple."""
+        try:
+            return self._parse(payload.item if isinstance(payload, StreamItem) else payload)
+        except InexactNumber:
+            return self._parse(_exact_payload(payload))
+
+    def _parse(self, payload: Any) -> tuple[Order, ...]:
+        items = _order_items(payload)
+        try:
+            return self._parse_items(items)
+        except RecursionError:
+            # Comparing a deeply nested field the parser never reads: parse without reuse.
+            self._known = {}
+            return _order_list(items, self._account)
+
+    def _parse_items(self, items: list[Any]) -> tuple[Order, ...]:
+        account = self._account
+        known = self._known.get
+        kept: dict[str, tuple[dict[str, Any], Order]] = {}
+        orders: list[Order] = []
+        append = orders.append
+        for raw in items:
+            if type(raw) is dict:
+                order_id: Any = raw.get("orderId")
+                try:
+                    entry = known(order_id)
+                except TypeError:  # an unhashable orderId: parse_order says what is wrong
+                    entry = None
+                if entry is not None and entry[0] == raw:
+                    kept[order_id] = entry
+                    append(entry[1])
+                    continue
+            order = parse_order(raw, account, in_open_list=True)
+            if reusable(raw):
+                # A copy: equal to ``raw`` now, and safe from whoever holds ``raw`` changing it.
+                kept[order.order_id] = (dict(raw), order)
+            append(order)
+        self._known = kept
+        return tuple(orders)
+
+
+# -- events ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ListWaiting:
+    """A complete order list of ``trading_id`` arrived and waits: read it with
+    ``StreamParser.take_list`` (a newer one arriving first replaces it)."""
+
+    trading_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    """A trading account's orders from its ``OpenOrders`` stream.
+
+    ``complete``: the account's whole open set (put it in a ``Snapshot``); otherwise changes only
+    (delta streams, §3.7: an order whose status is not open has closed). ``first``: the first
+    list since the account (re)subscribed.
+    """
+
+    trading_id: str
+    account: AccountKey
+    orders: tuple[Order, ...]
+    complete: bool
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnded:
+    """The hub ended the ``OpenOrders`` stream of ``trading_id`` (a Completion, with the hub's
+    ``error`` or none); the account waits for a first list again once subscribed again.
+    ``name`` is the trading account as the table names it (its id if it has no key)."""
+
+    trading_id: str
+    name: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HubClosed:
+    """The hub closes the connection (a Close message, §3.4)."""
+
+    error: str | None
+    allow_reconnect: bool
+
+    @property
+    def token_refused(self) -> bool:
+        """The hub turned the JWT away: exchange the API token again before reconnecting."""
+        return self.error is not None and _TOKEN_REFUSED.search(self.error) is not None
+
+    @property
+    def reason(self) -> str:
+        return f"the account hub closed the connection: {self.error or 'no reason given'}"
+
+
+StreamEvent = HandshakeResponse | ListWaiting | OrderList | StreamEnded | HubClosed
+
+
+class UnreadableList(MalformedFrame):
+    """A trading account's order list that is not what the protocol says: its rows may be out
+    of date. ``str()`` is the reason."""
+
+    def __init__(self, reason: str, trading_id: str, account: AccountKey) -> None:
+        super().__init__(reason)
+        self.trading_id = trading_id
+        self.account = account
+
+
+# -- the connection ----------------------------------------------------------------------------
+class StreamParser:
+    """The account hub of one login, sans-I/O: ``feed`` frames, then ``next_event`` until None.
+
+    ``account`` is the login's key; ``use_accounts`` gives the trading accounts (accountId →
+    their own keys). ``start()`` begins a connection; ``subscribe``/``unsubscribe`` return the
+    records to send. ``delta``: the venue streams changes only after the first list (§3.7).
+
+    ``next_event`` raises ``MalformedFrame`` for one bad record (``signalr.MalformedRecord``:
+    skip it, call again; ``signalr.RecordTooLarge``: drop the connection) or one unreadable
+    order list (``UnreadableList``); the events of the other records are kept.
+    """
+
+    def __init__(
+        self, account: AccountKey, *, delta: bool = False, max_partial: int = MAX_PARTIAL_RECORD
+    ) -> None:
+        check_account(account)
+        self.account = account
+        self.delta = delta
+        self._decoder = signalr.Decoder(max_partial)
+        self._keys: dict[str, AccountKey] = {}  # trading account id → its key
+        self._parsers: dict[str, OpenOrdersParser] = {}  # reuse the orders of the last list
+        self._streams: dict[str, str] = {}  # invocation id → trading account id
+        self._invocations = signalr.InvocationIds()
+        self._awaiting_first: set[str] = set()
+        self._waiting: dict[str, StreamItem] = {}  # complete lists not read yet
+
+    # -- trading accounts and subscriptions -------------------------------------------------------
+    def use_accounts(self, keys: Mapping[str, AccountKey]) -> None:
+        """The trading accounts (accountId → key) whose streams this connection carries."""
+        self._keys = dict(keys)
+
+    def start(self) -> None:
+        """A new connection: expect the handshake answer, no streams yet, every trading account
+        waiting for its first list."""
+        self._decoder.reset()
+        self._streams.clear()
+        self._waiting.clear()
+        self._invocations = signalr.InvocationIds()
+        self._awaiting_first = set(self._keys)
+
+    @property
+    def handshake(self) -> HandshakeResponse | None:
+        """The hub's handshake answer, once it came."""
+        return self._decoder.handshake
+
+    @property
+    def all_listed(self) -> bool:
+        """Every trading account has had its first list since it (re)subscribed."""
+        return not self._awaiting_first
+
+    def subscribed(self, trading_id: str) -> bool:
+        return trading_id in self._streams.values()
+
+    def subscribe(self, trading_id: str) -> str:
+        """The record that (re)subscribes ``trading_id``'s ``OpenOrders`` stream; its first list
+        replaces the account's rows."""
+        invocation = self._invocations.next()
+        self._streams[invocation] = trading_id
+        self._awaiting_first.add(trading_id)
+        return open_orders_subscription(invocation, trading_id)
+
+    def unsubscribe(self, trading_id: str) -> list[str]:
+        """The records that stop ``trading_id``'s streams (their items are ignored from now)."""
+        records = []
+        for invocation, tid in list(self._streams.items()):
+            if tid == trading_id:
+                del self._streams[invocation]
+                records.append(signalr.cancel_invocation(invocation))
+        return records
+
+    # -- frames in, events out --------------------------------------------------------------------
+    def feed(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Queue the records of one frame (raises only ``signalr.RecordTooLarge``)."""
+        self._decoder.feed(data)
+
+    def next_event(self) -> StreamEvent | None:
+        """The next event, or ``None`` when no complete record is waiting (see the class)."""
+        next_message = self._decoder.next_message
+        while True:
+            message = next_message()
+            if message is None:
+                return None
+            if type(message) is StreamItem:
+                event = self._on_item(message)
+                if event is not None:
+                    return event
+            elif type(message) is Completion:
+                trading_id = self._streams.pop(message.invocation_id, None)
+                if trading_id is not None:  # else the end of a stream we cancelled
+                    self._awaiting_first.add(trading_id)
+                    key = self._keys.get(trading_id)
+                    name = key.account if key is not None else trading_id
+                    return StreamEnded(trading_id, name, message.error)
+            elif type(message) is Close:
+                return HubClosed(message.error, message.allow_reconnect)
+            elif type(message) is HandshakeResponse:
+                return message
+            # Ping only proves the hub alive; the other messages are not for a client
+
+    def take_list(self, trading_id: str) -> OrderList | None:
+        """The complete list of ``trading_id`` that waits (``ListWaiting``), read; ``None`` if
+        none waits. Raises ``UnreadableList``."""
+        item = self._waiting.pop(trading_id, None)
+        if item is None or trading_id not in self._keys:
+            return None
+        first = trading_id in self._awaiting_first
+        orders = self._parse(trading_id, item)
+        self._awaiting_first.discard(trading_id)
+        return OrderList(trading_id, self._keys[trading_id], orders, first or not self.delta, first)
+
+    def _on_item(self, item: StreamItem) -> ListWaiting | OrderList | None:
+        trading_id = self._streams.get(item.invocation_id)
+        if trading_id is None:
+            return None  # a stream we stopped
+        if self.delta and trading_id not in self._awaiting_first:
+            orders = self._parse(trading_id, item)  # changes only: every one counts
+            return OrderList(trading_id, self._keys[trading_id], orders, False, False)
+        already = trading_id in self._waiting
+        self._waiting[trading_id] = item
+        return None if already else ListWaiting(trading_id)
+
+    def _parse(self, trading_id: str, item: StreamItem) -> tuple[Order, ...]:
+        key = self._keys[trading_id]
+        parser = self._parsers.get(trading_id)
+        if parser is None or parser.account != key:
+            parser = self._parsers[trading_id] = OpenOrdersParser(key)
+        try:
+            return parser.parse(item)
+        except MalformedFrame as exc:
+            raise UnreadableList(str(exc), trading_id, key) from None

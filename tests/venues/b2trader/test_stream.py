@@ -1,0 +1,426 @@
+"""The B2TRADER account hub, sans-I/O: OpenOrders items → orders (the verbatim example, exact
+re-reads, malformed items), the per-account parser that reuses unchanged orders, and the
+``StreamParser`` from frames to events."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from blotter.core.order import AccountKey, Order, OrderStatus, Side
+from blotter.core.venue import MalformedFrame
+from blotter.venues.b2trader.orders import ORDER_FIELDS
+from blotter.venues.b2trader.requests import open_orders_subscription
+from blotter.venues.b2trader.signalr import (
+    Decoder,
+    HandshakeResponse,
+    MalformedRecord,
+    RecordTooLarge,
+    StreamItem,
+    parse_message,
+)
+from blotter.venues.b2trader.stream import (
+    HubClosed,
+    ListWaiting,
+    OpenOrdersParser,
+    OrderList,
+    StreamEnded,
+    StreamParser,
+    UnreadableList,
+    parse_open_orders,
+)
+from tests.venues.b2trader.examples import (
+    ACCOUNT,
+    EXPECTED,
+    fields,
+    item_record,
+    order_json,
+    raw,
+    stream_item,
+)
+
+
+def test_open_orders_verbatim_example_field_by_field() -> None:
+    orders = parse_open_orders(stream_item(), ACCOUNT)
+    assert orders == (EXPECTED,)
+    o = orders[0]
+    assert type(o.amount) is Decimal and str(o.price) == "0.9"
+    assert o.group_id is None
+    assert o.key == (
+        "b2trader", "broker-main/B2TRADER Hedging account", "01JVQBFSTVC40VK03A0AY7K016"
+    )
+    assert o.account_key == ACCOUNT
+
+
+def test_open_orders_from_the_decoder_and_from_the_bare_item() -> None:
+    d = Decoder()
+    d.feed("{}\x1e")
+    data = raw("ws_open_orders.txt")
+    d.feed(data[:300])
+    d.feed(data[300:])
+    handshake, item = list(d)
+    assert handshake == HandshakeResponse()
+    assert isinstance(item, StreamItem)
+    assert parse_open_orders(item, ACCOUNT) == (EXPECTED,)
+    assert parse_open_orders(item.item, ACCOUNT) == (EXPECTED,)
+    assert OpenOrdersParser(ACCOUNT).parse(item) == (EXPECTED,)
+
+
+
+def test_empty_open_orders() -> None:
+    assert parse_open_orders(parse_message('{"type":2,"invocationId":"0","item":[]}'),
+                                   ACCOUNT) == ()
+
+def test_json_numbers_are_re_read_exactly() -> None:
+    # P-6: numbers where strings are documented. 21 significant digits do not survive a float.
+    item = order_json(requestedAmount=1, remainingAmount=0.5)
+    record = json.dumps({"type": 2, "invocationId": "0", "item": [item]}).replace(
+        '"requestedPrice": "0.9"', '"requestedPrice": 0.90000000000000000001'
+    )
+    msg = parse_message(record)
+    assert isinstance(msg, StreamItem)
+    [o] = parse_open_orders(msg, ACCOUNT)
+    assert o.price == Decimal("0.90000000000000000001")
+    assert o.amount == Decimal(1) and o.remaining == Decimal("0.5")
+    assert o.status is OrderStatus.PARTIALLY_FILLED
+    # Without the record (an already parsed item) the float's shortest repr is used.
+    [p] = parse_open_orders([order_json(requestedPrice=0.1)], ACCOUNT)
+    assert p.price == Decimal("0.1")
+
+@pytest.mark.parametrize("item", [None, {}, "x", 5, [1], [[]], {"item": {}}])
+def test_malformed_items(item: Any) -> None:
+    with pytest.raises(MalformedFrame):
+        parse_open_orders(StreamItem("0", item), ACCOUNT)
+
+
+def test_nested_item_is_tolerated() -> None:
+    assert parse_open_orders({"item": [order_json()]}, ACCOUNT) == (EXPECTED,)
+
+
+def test_wrong_venue_account_is_refused() -> None:
+    with pytest.raises(MalformedFrame):
+        parse_open_orders([], AccountKey("bybit", "x"))
+
+
+# -- OpenOrdersParser: one trading account's stream, unchanged orders reused --------------------
+def test_parser_reuses_unchanged_orders_and_rebuilds_changed_ones() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    assert parser.account == ACCOUNT and len(parser) == 0
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    first = parser.parse(item_record([a, b]))
+    assert first == (
+        Order(**{**fields(EXPECTED), "order_id": "A"}),
+        Order(**{**fields(EXPECTED), "order_id": "B"}),
+    )
+    assert len(parser) == 2
+    # A partial fill of B: A comes back as the very same object, B is a new one.
+    b_filled = {**b, "status": "Working", "remainingAmount": "2500", "executionPrice": "0.89",
+                "updatedAt": "2025-05-20T17:23:00.5Z"}
+    second = parser.parse(item_record([a, b_filled]))
+    assert second[0] is first[0]
+    assert second[1] == Order(
+        **{**fields(EXPECTED), "order_id": "B", "remaining": Decimal(2500),
+           "status": OrderStatus.PARTIALLY_FILLED, "status_text": "Working",
+           "avg_price": Decimal("0.89"), "updated_ms": 1747761780500}
+    )
+    assert second == parse_open_orders(item_record([a, b_filled]), ACCOUNT)
+    # The same item again (a duplicate snapshot): everything reused.
+    third = parser.parse(item_record([a, b_filled]))
+    assert third[0] is first[0] and third[1] is second[1]
+
+
+def test_parser_forgets_orders_that_left_the_list() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    [_, b1] = parser.parse([a, b])
+    assert parser.parse([a]) == (Order(**{**fields(EXPECTED), "order_id": "A"}),)
+    assert len(parser) == 1
+    [_, b2] = parser.parse([a, b])  # B is back: parsed afresh, not served from memory
+    assert b2 == b1 and b2 is not b1
+    assert parser.parse([]) == () and len(parser) == 0
+
+
+def test_parser_notices_a_change_in_any_field_it_reads() -> None:
+    # Not only the fields that normally change: a same-id order with another side, market or
+    # creation time is parsed again (keying on a few "mutable" fields would serve the old one).
+    parser = OpenOrdersParser(ACCOUNT)
+    [base] = parser.parse([order_json()])
+    for changes, field, value in [
+        ({"side": "Sell"}, "side", Side.SELL),
+        ({"marketDisplayName": "EUR/USD"}, "symbol", "EUR/USD"),
+        ({"marketType": "Spot"}, "category", "spot"),
+        ({"timeInForce": "Ioc"}, "order_type", "Limit Ioc"),
+        ({"reason": "Admin"}, "status_text", "Pending · Admin"),
+        ({"rejectDetails": "late"}, "status_text", "Pending · late"),
+        ({"createdAt": "2025-05-20T17:22:31Z"}, "created_ms", 1747761751000),
+        ({"requestedAmount": "20000"}, "amount", Decimal(20000)),
+    ]:
+        [changed] = parser.parse([order_json(**changes)])
+        assert getattr(changed, field) == value, changes
+        assert changed != base
+        [again] = parser.parse([order_json()])
+        assert again == base
+
+
+def test_parser_ignores_fields_it_does_not_read_but_still_sees_them_change() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    [base] = parser.parse([order_json()])
+    [same] = parser.parse([order_json(commissionAmount="0.5", takeProfit={"price": "1"})])
+    assert same == base and same is not base  # the raw object changed: built again, equal
+
+
+@pytest.mark.parametrize(
+    "name", sorted(set(json.loads(raw("ws_open_orders.txt")[:-1])["item"][0])
+                   - set(ORDER_FIELDS)),
+)
+def test_order_fields_lists_every_field_parse_order_reads(name: str) -> None:
+    # The parser's type check covers ORDER_FIELDS: a field outside it must not matter.
+    for value in (None, 1, 1.5, True, "x", [1], {"a": 1}):
+        assert parse_open_orders([order_json(**{name: value})], ACCOUNT) == (EXPECTED,)
+
+
+def test_parser_numbers_are_never_reused_by_equality() -> None:
+    # 1 == 1.0 == True in Python, but they parse differently (True is malformed): an order
+    # whose fields are not all strings is parsed every time, like the stateless parser does.
+    parser = OpenOrdersParser(ACCOUNT)
+    [one] = parser.parse([order_json(requestedAmount=1, remainingAmount=1)])
+    assert one.amount == 1 and type(one.amount) is Decimal
+    with pytest.raises(MalformedFrame, match="requestedAmount"):
+        parser.parse([order_json(requestedAmount=True, remainingAmount=1)])
+    [again] = parser.parse([order_json(requestedAmount=1, remainingAmount=1)])
+    assert again == one and again is not one
+
+
+def test_parser_reads_json_numbers_exactly() -> None:
+    # P-6: a float in a money field sends the whole item back to the record, as the stateless
+    # parser does; the string-only orders of that item are still reused.
+    parser = OpenOrdersParser(ACCOUNT)
+    a = order_json(orderId="A")
+    [a1] = parser.parse(item_record([a]))
+    record = json.dumps({"type": 2, "invocationId": "0", "item": [
+        a, order_json(orderId="N", requestedPrice="@@")]}).replace('"@@"', "0.90000000000000000001")
+    msg = parse_message(record)
+    assert isinstance(msg, StreamItem)
+    a2, n = parser.parse(msg)
+    assert a2 is a1
+    assert n.price == Decimal("0.90000000000000000001")
+    assert (a2, n) == parse_open_orders(msg, ACCOUNT)
+    [p] = parser.parse([order_json(requestedPrice=0.1)])  # no record: the float's repr
+    assert p.price == Decimal("0.1")
+
+
+def test_parser_malformed_item_raises_and_keeps_what_it_knew() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    [a] = parser.parse([order_json(orderId="A")])
+    for bad in ([order_json(orderId="A"), order_json(side="Long")], [order_json(), None],
+                [order_json(), {"orderId": ["x"]}], {"item": 5}, "x"):
+        with pytest.raises(MalformedFrame):
+            parser.parse(bad)
+    assert len(parser) == 1
+    assert parser.parse([order_json(orderId="A")])[0] is a
+
+
+def test_parser_refuses_mappings_that_are_not_plain_objects() -> None:
+    # A dict subclass compares equal to a kept dict, but no JSON parser makes one and the
+    # stateless parser refuses it: so does the parser, even when it knows an equal order.
+    parser = OpenOrdersParser(ACCOUNT)
+    parser.parse([order_json()])
+    with pytest.raises(MalformedFrame, match="not an object"):
+        parse_open_orders([OrderedDict(order_json())], ACCOUNT)
+    with pytest.raises(MalformedFrame, match="not an object"):
+        parser.parse([OrderedDict(order_json())])
+
+
+def test_parser_copies_what_it_remembers() -> None:
+    # A caller changing the object it passed cannot make the parser serve a stale order.
+    parser = OpenOrdersParser(ACCOUNT)
+    item = order_json()
+    [before] = parser.parse([item])
+    item["remainingAmount"] = "4000"
+    [after] = parser.parse([item])
+    assert before.remaining == 10000 and after.remaining == 4000
+    assert after.status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_parser_survives_deeply_nested_fields_it_never_reads() -> None:
+    # orjson reads up to 1024 levels; comparing two such values (not the same object) with the
+    # remembered one overflows Python's recursion limit: parse without reuse instead.
+    def deep() -> Any:
+        value: Any = "x"
+        for _ in range(1020):
+            value = [value]
+        return value
+
+    parser = OpenOrdersParser(ACCOUNT)
+    assert parser.parse([order_json(takeProfit=deep())]) == (EXPECTED,)
+    assert len(parser) == 1
+    assert parser.parse([order_json(takeProfit=deep())]) == (EXPECTED,)
+    assert len(parser) == 0  # that item was parsed without the memory
+
+
+def test_parser_duplicate_ids_wrapped_items_and_reset() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    sell = order_json(side="Sell")
+    both = parser.parse({"item": [order_json(), sell]})
+    assert [o.side for o in both] == [Side.BUY, Side.SELL]
+    assert len(parser) == 1  # kept by orderId: the last of the duplicates
+    again = parser.parse([sell, order_json()])  # swapped: the kept one is found by id
+    assert again == (both[1], both[0])
+    assert again[0] is both[1]
+    parser.reset()
+    assert len(parser) == 0
+    assert parser.parse([order_json()]) == (EXPECTED,)
+
+
+def test_parser_refuses_another_venue() -> None:
+    with pytest.raises(ValueError):
+        OpenOrdersParser(AccountKey("bybit", "x"))
+
+
+# -- StreamParser: one login's hub connection, frames in, events out ----------------------------
+LOGIN = AccountKey("b2trader", "broker-main")
+NETTING = AccountKey("b2trader", "broker-main/B2TRADER Netting account")
+KEYS = {"685a": ACCOUNT, "6891": NETTING}
+
+
+def hub(*, delta: bool = False) -> StreamParser:
+    """A connected parser past the handshake, both trading accounts subscribed ("0", "1")."""
+    parser = StreamParser(LOGIN, delta=delta)
+    parser.use_accounts(KEYS)
+    parser.start()
+    assert parser.subscribe("685a") == open_orders_subscription("0", "685a")
+    assert parser.subscribe("6891") == open_orders_subscription("1", "6891")
+    parser.feed("{}\x1e")
+    assert parser.next_event() == HandshakeResponse()
+    assert parser.handshake == HandshakeResponse()
+    return parser
+
+
+def item(invocation: str, *orders: dict[str, Any]) -> str:
+    return json.dumps({"type": 2, "invocationId": invocation, "item": list(orders)}) + "\x1e"
+
+
+def events(parser: StreamParser) -> list[Any]:
+    out = []
+    while (event := parser.next_event()) is not None:
+        out.append(event)
+    return out
+
+
+def test_each_accounts_list_waits_and_only_the_newest_is_read() -> None:
+    parser = hub()
+    assert not parser.all_listed
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    # Three lists of one account back to back, one of the other: one wait each.
+    parser.feed(item("0", a) + item("0", a, b) + item("1", b))
+    parser.feed(item("0", b))
+    assert events(parser) == [ListWaiting("685a"), ListWaiting("6891")]
+    main = parser.take_list("685a")
+    assert main is not None
+    assert (main.account, main.complete, main.first) == (ACCOUNT, True, True)
+    assert [o.order_id for o in main.orders] == ["B"]  # the newest list, not the first
+    assert parser.take_list("685a") is None  # read once
+    assert not parser.all_listed
+    netting = parser.take_list("6891")
+    assert netting is not None and netting.orders[0].account_key == NETTING
+    assert parser.all_listed
+    parser.feed(item("0", a))
+    assert events(parser) == [ListWaiting("685a")]
+    later = parser.take_list("685a")
+    assert later is not None and (later.complete, later.first) == (True, False)
+
+
+def test_delta_streams_count_every_change_after_the_first_list() -> None:
+    parser = hub(delta=True)
+    parser.feed(item("0", order_json(orderId="A")))
+    assert events(parser) == [ListWaiting("685a")]
+    first = parser.take_list("685a")
+    assert first is not None and (first.complete, first.first) == (True, True)
+    parser.feed(item("0", order_json(orderId="A", status="Cancelled")) + item("0"))
+    changes = events(parser)
+    assert [(type(e), e.complete, len(e.orders)) for e in changes] == [
+        (OrderList, False, 1), (OrderList, False, 0)
+    ]
+    assert changes[0].orders[0].status is OrderStatus.CANCELLED
+
+
+def test_an_ended_stream_is_reported_and_waits_for_a_first_list_again() -> None:
+    parser = hub()
+    for trading_id in KEYS:
+        parser.feed(item(str(list(KEYS).index(trading_id))))
+        events(parser)
+        parser.take_list(trading_id)
+    assert parser.all_listed
+    parser.feed('{"type":3,"invocationId":"1","error":"Stream failed: boom"}\x1e')
+    assert events(parser) == [StreamEnded("6891", NETTING.account, "Stream failed: boom")]
+    assert not parser.subscribed("6891") and not parser.all_listed
+    parser.feed(item("1", order_json()))  # the ended stream's late item: ignored
+    assert events(parser) == []
+    assert parser.subscribe("6891") == open_orders_subscription("2", "6891")
+    parser.feed(item("2", order_json()))
+    assert events(parser) == [ListWaiting("6891")]
+
+
+def test_an_unsubscribed_stream_is_silent_and_its_end_is_no_news() -> None:
+    parser = hub()
+    assert parser.unsubscribe("685a") == ['{"type":5,"invocationId":"0"}\x1e']
+    assert parser.unsubscribe("685a") == []
+    parser.feed(item("0", order_json()) + '{"type":3,"invocationId":"0"}\x1e{"type":6}\x1e')
+    assert events(parser) == []
+    assert parser.subscribed("6891") and not parser.subscribed("685a")
+
+
+def test_the_hub_closing_says_why_and_whether_the_token_was_refused() -> None:
+    parser = hub()
+    parser.feed('{"type":7,"error":"Unauthorized: the access token has expired.",'
+                '"allowReconnect":true}\x1e{"type":7}\x1e')
+    expired, bare = events(parser)
+    assert expired == HubClosed("Unauthorized: the access token has expired.", True)
+    assert expired.token_refused
+    assert expired.reason == (
+        "the account hub closed the connection: Unauthorized: the access token has expired."
+    )
+    assert not bare.token_refused and not bare.allow_reconnect
+    assert bare.reason == "the account hub closed the connection: no reason given"
+
+
+def test_a_bad_record_costs_only_itself() -> None:
+    parser = hub()
+    parser.feed('{"type":2,"invocationId":\x1e' + item("0", order_json()))
+    with pytest.raises(MalformedRecord):
+        parser.next_event()
+    assert events(parser) == [ListWaiting("685a")]
+    with pytest.raises(RecordTooLarge):
+        StreamParser(LOGIN, max_partial=8).feed("x" * 10)
+
+
+def test_an_unreadable_list_names_its_account_and_the_next_list_reads() -> None:
+    parser = hub(delta=True)
+    parser.feed(item("0", order_json(side="Long")))
+    events(parser)
+    with pytest.raises(UnreadableList, match="side is not Buy/Sell") as caught:
+        parser.take_list("685a")
+    assert (caught.value.trading_id, caught.value.account) == ("685a", ACCOUNT)
+    assert isinstance(caught.value, MalformedFrame)
+    assert not parser.all_listed  # still waiting for a readable first list
+    parser.feed(item("0", order_json()))
+    events(parser)
+    read = parser.take_list("685a")
+    assert read is not None and read.orders == (EXPECTED,) and read.first
+
+
+def test_a_new_connection_starts_over_and_refuses_another_venue() -> None:
+    parser = hub()
+    parser.feed(item("0", order_json()))
+    events(parser)
+    parser.use_accounts({"6891": NETTING})  # a trading account went away
+    parser.start()
+    assert parser.handshake is None and not parser.subscribed("685a")
+    assert parser.take_list("685a") is None  # the old connection's list is gone
+    assert parser.subscribe("6891") == open_orders_subscription("0", "6891")  # ids from 0
+    with pytest.raises(ValueError):
+        StreamParser(AccountKey("bybit", "x"))
