@@ -36,15 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import FAST_ORDER_BUILD, AccountKey
 from blotter.core.store import OrderStore, StoreDiff
+from blotter.venues.b2trader import stream as b2_stream
 from blotter.venues.b2trader.signalr import Decoder, StreamItem
-from blotter.venues.b2trader.stream import (
-    ListWaiting,
-    OpenOrdersParser,
-    StreamParser,
-    parse_open_orders,
-)
+from blotter.venues.b2trader.stream import ListWaiting, OpenOrdersParser, parse_open_orders
+from blotter.venues.bitfinex import stream as bitfinex_stream
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bitfinex.stream import StreamParser
 from blotter.venues.bybit import codec as bybit_codec
 from blotter.venues.bybit.client import BybitClient
 
@@ -174,7 +170,7 @@ def time_ours(frames: Sequence[str | bytes]) -> float:
 
 
 def time_parse_only(frames: Sequence[str]) -> float:
-    parse = StreamParser(ACCOUNT).parse
+    parse = bitfinex_stream.StreamParser(ACCOUNT).parse
     start = time.perf_counter()
     for f in frames:
         parse(f)
@@ -353,10 +349,10 @@ def time_b2_parser(frames: Sequence[str | bytes]) -> float:
     return elapsed
 
 
-def _b2_stream() -> StreamParser:
+def _b2_stream() -> b2_stream.StreamParser:
     """The client's parser of one hub connection, past the handshake, one trading account
     subscribed (invocation "0", as the frames are)."""
-    parser = StreamParser(B2_LOGIN)
+    parser = b2_stream.StreamParser(B2_LOGIN)
     parser.use_accounts({"main": B2_ACCOUNT})
     parser.start()
     parser.subscribe("main")
