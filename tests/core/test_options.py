@@ -29,7 +29,9 @@ def refusal(check, *args) -> tuple[str, str, str]:
 
 
 # -- check_label ----------------------------------------------------------------------------
-@pytest.mark.parametrize("good", ["Acme", "Acme Main", "bfx-main", "Café Börse", "x" * LABEL_MAX_LEN])
+@pytest.mark.parametrize(
+    "good", ["Acme", "Acme Main", "bfx-main", "Café Börse", "x" * LABEL_MAX_LEN]
+)
 def test_a_good_label_is_returned(good: str) -> None:
     assert check_label(good, "display_name") == good
 

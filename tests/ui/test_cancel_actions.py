@@ -130,7 +130,8 @@ def test_with_no_row_chosen_only_cancel_all_is_offered(mixed):
     assert state(a.symbol) == (False, "Cancel Symbol", "Select an order of the symbol")
     assert state(a.account) == (False, "Cancel Account…", "Select an order of the account")
     assert state(a.all) == (
-        True, "Cancel All…", "Cancel every open order on every account (asks first) (Ctrl+Shift+X)"
+        True, "Cancel All…",
+        "Cancel every open order on every account (asks first) (Ctrl+Shift+X)",
     )
 
 

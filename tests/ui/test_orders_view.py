@@ -299,7 +299,9 @@ def test_copy_gives_the_selected_rows_as_shown(table):
     lines = text.splitlines()
     assert lines[0] == VISIBLE  # no Cancel column, no hidden Client ID
     assert [line.split("\t")[10] for line in lines[1:]] == ["1", "3"]  # in table order
-    assert lines[1].startswith("bitfinex\tacct\ttBTCUSD\tBuy\tEXCHANGE LIMIT\t101\t1\t0\tACTIVE\t7\t1")
+    assert lines[1].startswith(
+        "bitfinex\tacct\ttBTCUSD\tBuy\tEXCHANGE LIMIT\t101\t1\t0\tACTIVE\t7\t1\t"
+    )
     assert QGuiApplication.clipboard().text() == text
 
 

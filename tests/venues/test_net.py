@@ -92,7 +92,9 @@ def test_an_origin_is_scheme_host_and_port(url: str, origin: str, loopback: bool
 def test_a_rest_url_with_a_path_is_refused_with_an_example(url: str) -> None:
     with pytest.raises(ValueError) as caught:
         check_origin(url, "https://broker.example")
-    assert str(caught.value) == f"rest_url must be an origin such as https://broker.example, got {url!r}"
+    assert str(caught.value) == (
+        f"rest_url must be an origin such as https://broker.example, got {url!r}"
+    )
 
 
 def test_an_origin_over_plain_http_is_refused_off_loopback() -> None:
