@@ -185,10 +185,6 @@ def test_which_statuses_are_open(status: OrderStatus, is_open: bool) -> None:
     assert (status in OPEN_STATUSES) is is_open
 
 
-def test_every_status_is_said_open_or_not() -> None:
-    assert {s for s in OrderStatus if s.is_open} == set(OPEN_STATUSES)
-
-
 # -- keys -----------------------------------------------------------------------------------
 def test_order_key_is_a_tuple() -> None:
     key = OrderKey("bybit", "by-1", "42")
