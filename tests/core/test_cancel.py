@@ -1,8 +1,21 @@
-"""Cancel planning: a scope becomes one plan per account over the orders really open."""
+"""Cancel planning: a scope becomes one plan per account over the orders really open; a close
+says how a cancel in flight ended, and each cancel's ticket is settled exactly once."""
 
+from dataclasses import replace
 from decimal import Decimal
 
-from blotter.core.cancel import CancelScope, ScopeKind, plan_cancels
+import pytest
+
+from blotter.core.cancel import (
+    CancelResult,
+    CancelScope,
+    CancelTicket,
+    OrderOutcome,
+    Outcome,
+    ScopeKind,
+    outcome_for_close,
+    plan_cancels,
+)
 from blotter.core.order import AccountKey, Order, OrderStatus, Side
 
 A = AccountKey("bitfinex", "main")
@@ -75,3 +88,86 @@ def test_everything() -> None:
         "bitfinex:main": ["1", "2", "3"], "bitfinex:alt": ["4"], "bybit:main": ["5"],
     }
     assert all(p.everything for p in plans)
+
+
+# -- what a close says about a cancel in flight ------------------------------------------------
+def closed_as(status: OrderStatus, text: str) -> Order:
+    return replace(BOOK[0], status=status, status_text=text, remaining=Decimal(0))
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (OrderStatus.CANCELLED, Outcome.CANCELLED),
+        (OrderStatus.FILLED, Outcome.FILLED),  # the fill won the race
+        (OrderStatus.EXPIRED, Outcome.CLOSED),
+        (OrderStatus.REJECTED, Outcome.CLOSED),
+    ],
+)
+def test_the_venues_final_status_decides_the_outcome(status, outcome) -> None:
+    assert outcome_for_close(closed_as(status, "final")) is outcome
+
+
+def test_an_order_that_vanished_from_a_fresh_list_is_closed_how_unknown() -> None:
+    assert outcome_for_close(None) is Outcome.CLOSED
+
+
+def test_which_outcomes_mean_the_order_is_gone() -> None:
+    gone = {o for o in Outcome if o.order_gone}
+    assert gone == {Outcome.CANCELLED, Outcome.FILLED, Outcome.NOT_FOUND, Outcome.CLOSED}
+    # still open, or unknown until the next resync: the row comes back
+    assert not Outcome.REJECTED.order_gone and not Outcome.TIMED_OUT.order_gone
+
+
+def test_a_result_is_ok_only_when_every_order_was_cancelled() -> None:
+    plan = plan_cancels(CancelScope.for_account(A), BOOK)[0]
+    result = CancelResult(plan)
+    for o in plan.orders:
+        result.outcomes[o.key] = OrderOutcome(o.key, Outcome.CANCELLED, "Canceled")
+    assert result.ok and result.count(Outcome.CANCELLED) == 3
+    first = plan.orders[0].key
+    result.outcomes[first] = OrderOutcome(first, Outcome.FILLED, "EXECUTED @ 30000(2)")
+    assert not result.ok
+    assert (result.count(Outcome.CANCELLED), result.count(Outcome.FILLED)) == (2, 1)
+    failed = CancelResult(plan, error="HTTP 429: ratelimit: error")
+    assert not failed.ok
+
+
+@pytest.mark.parametrize(
+    ("scope", "said"),
+    [
+        (CancelScope.order(BOOK[0].key), "order 1"),
+        (CancelScope.selected([BOOK[0].key, BOOK[1].key, BOOK[0].key]), "2 selected orders"),
+        (CancelScope.group(A, "7"), "group 7 on main"),
+        (CancelScope.for_symbol(A, "tETHUSD"), "tETHUSD on main"),
+        (CancelScope.for_account(B), "all orders on alt"),
+        (CancelScope.everything(), "all orders on every account"),
+    ],
+)
+def test_a_scope_says_what_it_cancels(scope: CancelScope, said: str) -> None:
+    assert scope.describe() == said
+
+
+# -- the ticket of one cancel --------------------------------------------------------------
+def test_a_ticket_settles_once_and_tells_each_callback_once() -> None:
+    key = BOOK[0].key
+    ticket = CancelTicket(key)
+    heard: list[OrderOutcome] = []
+    ticket.add_callback(heard.append)
+    ticket.add_callback(heard.append)
+    assert not ticket.settled and ticket.outcome is None and heard == []
+    assert ticket.settle(Outcome.FILLED, "EXECUTED @ 30000(2)") is True
+    expected = OrderOutcome(key, Outcome.FILLED, "EXECUTED @ 30000(2)")
+    assert ticket.settled and ticket.outcome == expected
+    assert heard == [expected, expected]
+    # the cancel's own answer arriving after the fill changes nothing
+    assert ticket.settle(Outcome.CANCELLED, "Canceled") is False
+    assert ticket.outcome == expected and heard == [expected, expected]
+
+
+def test_a_callback_added_after_settling_runs_at_once() -> None:
+    ticket = CancelTicket(BOOK[1].key)
+    ticket.settle(Outcome.REJECTED, "ERROR: Order not found.")
+    heard: list[OrderOutcome] = []
+    ticket.add_callback(heard.append)
+    assert heard == [OrderOutcome(BOOK[1].key, Outcome.REJECTED, "ERROR: Order not found.")]

@@ -1,6 +1,7 @@
 """The accounts dialog and the first-run view through real widgets: add an account (Test
 connection first, against a simulator that refuses the key, then with the right one), see it
-connect without a restart, remove it; a broken accounts file is shown, not raised."""
+connect without a restart, remove it; a broken accounts file is shown, not raised. (The form on
+its own is tests/ui/test_account_form.py.)"""
 
 from __future__ import annotations
 
@@ -103,21 +104,6 @@ async def test_first_run_add_account_tests_the_key_then_connects_without_restart
     assert memory.entries[("blotter", "by-main/api_key")] == credentials["api_key"]
     indicator = window.status_bar.indicator(AccountKey("bybit", "by-main"))
     assert indicator is not None
-
-
-async def test_the_form_names_what_is_wrong(window: Any, qtbot: Any) -> None:
-    form = window.add_account()
-    form.name_edit.setText("b2")
-    form.venue_box.setCurrentIndex(form.venue_box.findData("b2trader"))
-    form.secret_edits["api_token"].setText("tok-123456")
-    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
-    assert "rest_url" in form.message.text()  # a broker has no default host
-    form.rest_edit.setText("http://broker.example")
-    form.ws_edit.setText("wss://broker.example/frontoffice/ws/v4/account")
-    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
-    assert "http://" in form.message.text() and "loopback" in form.message.text()
-    assert window.accounts.config.names == ()
-    form.reject()
 
 
 async def test_remove_disconnects_and_forgets_the_keys(

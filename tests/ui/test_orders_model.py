@@ -1,61 +1,24 @@
-"""OrdersModel over a store fed with plain Orders: row signals, batching, display and sorting."""
+"""OrdersModel over a store fed with plain Orders: row signals, batching, display and sorting
+(how an order reads is tests/ui/test_formatting.py; the proxy and the view, test_orders_view.py)."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
 from blotter.core.cancel import Outcome
-from blotter.core.order import Closed, Flag, Order, OrderStatus, Side, Snapshot, Upsert
+from blotter.core.order import Closed, Flag, Side, Snapshot, Upsert
 from blotter.core.store import OrderStore
-from blotter.ui.formatting import format_decimal, format_percent
 from blotter.ui.orders_model import (
     CANCELLING,
     ORDER_ROLE,
-    SORT_ROLE,
     Column,
     OrdersModel,
     contiguous_ranges,
 )
 from blotter.ui.orders_view import OrdersProxyModel
+from tests.ui.book import make_order
 from tests.ui.conftest import select_row
-
-T0 = 1_700_000_000_000
-
-
-def make_order(
-    n: int,
-    *,
-    price: str = "100",
-    amount: str = "1",
-    remaining: str | None = None,
-    account: str = "acct",
-    symbol: str = "tBTCUSD",
-    group: str | None = None,
-    side: Side = Side.BUY,
-    status_text: str = "ACTIVE",
-    flags: frozenset[Flag] = frozenset(),
-) -> Order:
-    remaining_d = Decimal(remaining if remaining is not None else amount)
-    return Order(
-        venue="bitfinex",
-        account=account,
-        order_id=str(n),
-        symbol=symbol,
-        side=side,
-        order_type="EXCHANGE LIMIT",
-        amount=Decimal(amount),
-        remaining=remaining_d,
-        status=OrderStatus.OPEN if remaining_d == Decimal(amount) else OrderStatus.PARTIALLY_FILLED,
-        status_text=status_text,
-        price=Decimal(price),
-        group_id=group,
-        flags=flags,
-        created_ms=T0 + n * 1000,
-        updated_ms=T0 + n * 1000,
-    )
 
 
 class SignalLog:
@@ -212,14 +175,7 @@ def test_decimals_display_exactly_as_sent(store, model):
     assert cell(model, row_of(model, "3"), Column.AMOUNT) == "3.00000001"
 
 
-def test_formatting_helpers():
-    assert format_decimal(Decimal("0.1") + Decimal("0.2")) == "0.3"
-    assert format_decimal(Decimal("-0")) == "0"
-    assert format_decimal(Decimal("1E-8")) == "0.00000001"
-    assert format_decimal(None) == "—"
-    assert format_percent(Decimal("0.999"), Decimal(1)) == "99.9%"
-    assert format_percent(Decimal("0.0001"), Decimal(1)) == "<0.1%"
-    assert format_percent(Decimal(1), Decimal(3)) == "33%"
+def test_contiguous_ranges():
     assert contiguous_ranges([5, 1, 2, 3, 9, 8]) == [(1, 3), (5, 5), (8, 9)]
 
 
@@ -251,54 +207,6 @@ def test_pending_cancel_row_shows_cancelling(store, model):
     store.end_cancel(key, Outcome.REJECTED, "refused")
     store.flush()
     assert cell(model, 1, Column.STATUS) == "ACTIVE"
-
-
-def test_sort_by_price_is_numeric_through_the_proxy(store, model, qtmodeltester):
-    for n, price in enumerate(["9", "10", "100", "0.5", "25000", "1,5".replace(",", "")]):
-        store.apply(Upsert(make_order(n, price=price)))
-    store.flush()
-    proxy = OrdersProxyModel()
-    proxy.setSourceModel(model)
-    qtmodeltester.check(proxy)
-    proxy.sort(Column.PRICE, Qt.SortOrder.AscendingOrder)
-    shown = [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
-    assert shown == ["0.5", "9", "10", "15", "100", "25,000"]
-    # stays sorted as prices change
-    store.apply(Upsert(make_order(0, price="30000")))
-    store.flush()
-    shown = [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
-    assert shown[-1] == "30,000"
-    proxy.sort(Column.CREATED, Qt.SortOrder.DescendingOrder)
-    assert proxy.index(0, Column.ORDER_ID).data() == "5"
-    assert proxy.index(0, Column.CREATED).data(SORT_ROLE) > proxy.index(1, Column.CREATED).data(
-        SORT_ROLE
-    )
-
-
-def test_filter_matches_symbol_account_venue_and_status(store, model):
-    store.apply(Upsert(make_order(1, symbol="tETHUSD", account="alpha")))
-    store.apply(Upsert(make_order(2, symbol="tBTCUSD", account="beta")))
-    store.apply(Upsert(make_order(3, symbol="tBTCUSD", account="alpha",
-                                  status_text="PARTIALLY FILLED @ 100(0.5)")))
-    store.flush()
-    proxy = OrdersProxyModel()
-    proxy.setSourceModel(model)
-
-    def ids() -> list[str]:
-        return sorted(proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount()))
-
-    proxy.set_filter_text("eth")
-    assert ids() == ["1"]
-    proxy.set_filter_text("btc ALPHA")  # every word must match, any case
-    assert ids() == ["3"]
-    proxy.set_filter_text("partially")
-    assert ids() == ["3"]
-    proxy.set_filter_text("bitfinex")
-    assert ids() == ["1", "2", "3"]
-    proxy.set_filter_text("(")  # regex characters are literal
-    assert ids() == ["3"]
-    proxy.set_filter_text("")
-    assert proxy.rowCount() == 3
 
 
 def test_flush_is_coalesced_by_the_timer(store, qtbot):

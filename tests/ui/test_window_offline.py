@@ -1,4 +1,5 @@
-"""Window behaviour that needs no venue: a scripted fake client stands in for the real one."""
+"""Window behaviour that needs no venue: a scripted fake client stands in for the real one.
+(What the cancel actions say and request on their own is tests/ui/test_cancel_actions.py.)"""
 
 from __future__ import annotations
 
@@ -112,21 +113,6 @@ def proxy_row(window: MainWindow, order_id: str) -> int:
         if window.proxy.index(r, Column.ORDER_ID).data() == order_id:
             return r
     raise AssertionError(order_id)
-
-
-async def test_group_cancel_disabled_with_the_venues_reason(fake):
-    window, _, _ = fake
-    select_row(window.view, proxy_row(window, "0"))
-    group = window.actions_.group
-    assert not group.isEnabled()
-    assert group.toolTip() == "Bybit has no order groups."
-    select_row(window.view, proxy_row(window, "3"))
-    assert not group.isEnabled()
-    # on a venue without groups the venue's reason comes first, not "not in a group"
-    assert group.toolTip() == "Bybit has no order groups."
-    assert group.text() == "Cancel Group"
-    assert window.actions_.symbol.isEnabled()
-    assert window.actions_.symbol.text() == "Cancel BTCUSDT on by-1"
 
 
 async def test_context_menu_lists_the_cancel_actions(fake, qtbot):

@@ -1,0 +1,390 @@
+"""The orders table: the proxy's word filter (and its one-call forwarding of a painted cell's
+roles), the painted Cancel button's hit-testing and clicks, copying the selection, the header's
+column menu, and what the view says of the current row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QPoint,
+    QPointF,
+    Qt,
+)
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from blotter.core.cancel import Outcome
+from blotter.core.order import Order, Upsert
+from blotter.core.store import OrderStore
+from blotter.ui.orders_model import (
+    ORDER_ROLE,
+    PENDING_ROLE,
+    SORT_ROLE,
+    Column,
+    OrdersModel,
+)
+from blotter.ui.orders_view import BUTTON_WIDTH, OrdersProxyModel, OrdersView
+from tests.ui.book import make_order
+from tests.ui.conftest import select_row
+
+
+@pytest.fixture
+def store() -> OrderStore:
+    return OrderStore()
+
+
+@pytest.fixture
+def model(store: OrderStore, qtmodeltester) -> OrdersModel:
+    model = OrdersModel(store)
+    qtmodeltester.check(model)  # keeps checking every signal for the rest of the test
+    return model
+
+
+def test_sort_by_price_is_numeric_through_the_proxy(store, model, qtmodeltester):
+    for n, price in enumerate(["9", "10", "100", "0.5", "25000", "1,5".replace(",", "")]):
+        store.apply(Upsert(make_order(n, price=price)))
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    qtmodeltester.check(proxy)
+    proxy.sort(Column.PRICE, Qt.SortOrder.AscendingOrder)
+    shown = [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
+    assert shown == ["0.5", "9", "10", "15", "100", "25,000"]
+    # stays sorted as prices change
+    store.apply(Upsert(make_order(0, price="30000")))
+    store.flush()
+    shown = [proxy.index(r, Column.PRICE).data() for r in range(proxy.rowCount())]
+    assert shown[-1] == "30,000"
+    proxy.sort(Column.CREATED, Qt.SortOrder.DescendingOrder)
+    assert proxy.index(0, Column.ORDER_ID).data() == "5"
+    assert proxy.index(0, Column.CREATED).data(SORT_ROLE) > proxy.index(1, Column.CREATED).data(
+        SORT_ROLE
+    )
+
+
+def test_filter_matches_symbol_account_venue_and_status(store, model):
+    store.apply(Upsert(make_order(1, symbol="tETHUSD", account="alpha")))
+    store.apply(Upsert(make_order(2, symbol="tBTCUSD", account="beta")))
+    store.apply(Upsert(make_order(3, symbol="tBTCUSD", account="alpha",
+                                  status_text="PARTIALLY FILLED @ 100(0.5)")))
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+
+    def ids() -> list[str]:
+        return sorted(proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount()))
+
+    proxy.set_filter_text("eth")
+    assert ids() == ["1"]
+    proxy.set_filter_text("btc ALPHA")  # every word must match, any case
+    assert ids() == ["3"]
+    proxy.set_filter_text("partially")
+    assert ids() == ["3"]
+    proxy.set_filter_text("bitfinex")
+    assert ids() == ["1", "2", "3"]
+    proxy.set_filter_text("(")  # regex characters are literal
+    assert ids() == ["3"]
+    proxy.set_filter_text("")
+    assert proxy.rowCount() == 3
+
+
+def test_the_filter_matches_the_venues_label_and_follows_new_rows(store):
+    model = OrdersModel(store, venue_label=lambda venue, account: "Acme Markets")
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    store.apply(Upsert(make_order(1)))
+    store.flush()
+    proxy.set_filter_text("markets ACME")
+    assert proxy.filter_text == "markets ACME"
+    assert proxy.rowCount() == 1
+    store.apply(Upsert(make_order(2, symbol="tETHUSD")))
+    store.apply(Upsert(make_order(1, status_text="PARTIALLY FILLED @ 100(0.5)")))
+    store.flush()
+    proxy.set_filter_text("acme eth")
+    assert [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())] == ["2"]
+
+
+def test_while_filtering_the_model_reports_exact_changed_rows(store, model):
+    # a filter re-tests each changed row: one merged span would re-test the whole table
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    assert model.coarse_changes
+    proxy.set_filter_text("eth")
+    assert not model.coarse_changes
+    proxy.set_filter_text("  ")
+    assert model.coarse_changes
+
+
+def test_multi_data_answers_for_the_row_the_proxy_shows(store, model):
+    for n in range(6):
+        store.apply(Upsert(make_order(n, symbol="tETHUSD" if n % 2 else "tBTCUSD",
+                                      price=str(100 - n))))
+    store.flush()
+    store.begin_cancel([make_order(3)])
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("eth")
+    proxy.sort(Column.PRICE, Qt.SortOrder.AscendingOrder)
+    shown = [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())]
+    assert shown == ["5", "3", "1"]  # not the source's rows: filtered and sorted
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, ORDER_ROLE, PENDING_ROLE,
+             Qt.ItemDataRole.TextAlignmentRole]
+    for row, order_id in enumerate(shown):
+        for column in (Column.ORDER_ID, Column.STATUS, Column.CANCEL):
+            index = proxy.index(row, column)
+            for role in roles:
+                data = QModelRoleData(int(role))
+                proxy.multiData(index, QModelRoleDataSpan(data))
+                assert data.data() == proxy.mapToSource(index).data(role), (order_id, column, role)
+        order = QModelRoleData(int(ORDER_ROLE))
+        proxy.multiData(proxy.index(row, 0), QModelRoleDataSpan(order))
+        assert order.data().order_id == order_id
+    pending = QModelRoleData(int(PENDING_ROLE))
+    proxy.multiData(proxy.index(1, Column.CANCEL), QModelRoleDataSpan(pending))
+    assert pending.data() is True
+    unserved = QModelRoleData(int(Qt.ItemDataRole.DecorationRole))
+    proxy.multiData(proxy.index(0, Column.SYMBOL), QModelRoleDataSpan(unserved))
+    assert unserved.data() is None
+
+
+# -- the view -------------------------------------------------------------------------------
+@dataclass
+class Table:
+    store: OrderStore
+    model: OrdersModel
+    proxy: OrdersProxyModel
+    view: OrdersView
+    clicked: list[Order]
+
+    def index(self, row: int, column: Column = Column.CANCEL):
+        return self.proxy.index(row, column)
+
+    def button(self, row: int) -> QPoint:
+        rect = self.view.cancel_button_rect(self.index(row))
+        assert not rect.isEmpty()
+        return rect.center()
+
+    def ids(self, orders: list[Order]) -> list[str]:
+        return [o.order_id for o in orders]
+
+
+@pytest.fixture
+def table(qtbot, store) -> Table:
+    for n in range(4):
+        store.apply(Upsert(make_order(n, group="7" if n < 2 else None, price=str(100 + n))))
+    store.flush()
+    model = OrdersModel(store)
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    view = OrdersView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.resize(1500, 300)
+    view.show()
+    view.apply_default_widths()
+    qtbot.waitExposed(view)
+    clicked: list[Order] = []
+    view.cancel_clicked.connect(clicked.append)
+    return Table(store, model, proxy, view, clicked)
+
+
+def send_mouse(widget, kind: QEvent.Type, pos: QPoint, button=Qt.MouseButton.NoButton,
+               buttons=Qt.MouseButton.NoButton) -> None:
+    local = QPointF(pos)
+    event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def test_a_click_on_the_cancel_button_asks_to_cancel_that_order(table, qtbot):
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=table.button(2))
+    assert table.ids(table.clicked) == ["2"]
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=table.button(0))
+    assert table.ids(table.clicked) == ["2", "0"]
+
+
+def test_the_button_sits_inside_its_cell(table):
+    cell = table.view.visualRect(table.index(1))
+    rect = table.view.cancel_button_rect(table.index(1))
+    assert cell.contains(rect)
+    assert rect.width() == BUTTON_WIDTH
+    assert rect.left() > cell.left() and rect.top() > cell.top()
+
+
+def test_a_click_beside_the_button_is_not_a_cancel_but_selects_the_row(table, qtbot):
+    cell = table.view.visualRect(table.index(1))
+    rect = table.view.cancel_button_rect(table.index(1))
+    beside = QPoint(cell.left() + (rect.left() - cell.left()) // 2, cell.center().y())
+    assert not rect.contains(beside) and cell.contains(beside)
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=beside)
+    assert table.clicked == []
+    assert table.ids(table.view.selected_orders()) == ["1"]
+
+
+def test_a_click_on_the_button_does_not_change_the_selection(table, qtbot):
+    select_row(table.view, 0)
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=table.button(3))
+    assert table.ids(table.clicked) == ["3"]
+    assert table.ids(table.view.selected_orders()) == ["0"]
+
+
+def test_pressing_then_sliding_off_the_button_cancels_nothing(table, qtbot):
+    viewport = table.view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=table.button(1))
+    assert table.view.is_pressed(table.index(1))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=table.button(2))
+    assert table.clicked == []
+    assert not table.view.is_pressed(table.index(1))
+
+
+def test_a_right_click_on_the_button_cancels_nothing(table, qtbot):
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.RightButton, pos=table.button(1))
+    assert table.clicked == []
+
+
+def test_the_button_of_a_row_being_cancelled_does_nothing(table, qtbot):
+    table.store.begin_cancel([make_order(1)])
+    table.store.flush()
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=table.button(1))
+    assert table.clicked == []
+    table.store.end_cancel(make_order(1).key, Outcome.REJECTED, "ERROR: Order not found.")
+    table.store.flush()
+    qtbot.mouseClick(table.view.viewport(), Qt.MouseButton.LeftButton, pos=table.button(1))
+    assert table.ids(table.clicked) == ["1"]  # back, and clickable again
+
+
+def test_hovering_the_button_lights_it_and_shows_a_hand(table):
+    viewport = table.view.viewport()
+    send_mouse(viewport, QEvent.Type.MouseMove, table.button(2))
+    assert table.view.is_hovered(table.index(2))
+    assert not table.view.is_hovered(table.index(1))
+    assert viewport.cursor().shape() == Qt.CursorShape.PointingHandCursor
+    beside = table.view.visualRect(table.index(2, Column.SYMBOL)).center()
+    send_mouse(viewport, QEvent.Type.MouseMove, beside)
+    assert not table.view.is_hovered(table.index(2))
+    assert viewport.cursor().shape() == Qt.CursorShape.ArrowCursor
+
+
+def test_the_table_paints_its_buttons_in_every_state(table):
+    # each look of the button is drawn (and cached) without a Qt warning
+    table.store.begin_cancel([make_order(0)])
+    table.store.flush()
+    viewport = table.view.viewport()
+    send_mouse(viewport, QEvent.Type.MouseMove, table.button(1))
+    send_mouse(viewport, QEvent.Type.MouseButtonPress, table.button(2), Qt.MouseButton.LeftButton,
+               Qt.MouseButton.LeftButton)
+    image = table.view.grab().toImage()
+    assert not image.isNull() and image.width() >= 1400
+    send_mouse(viewport, QEvent.Type.MouseButtonRelease, table.button(2),
+               Qt.MouseButton.LeftButton)
+    assert table.ids(table.clicked) == ["2"]
+
+
+# -- copy -----------------------------------------------------------------------------------
+VISIBLE = ("Venue\tAccount\tSymbol\tSide\tType\tPrice\tAmount\tFilled\tStatus\tGroup\tOrder ID"
+           "\tCreated")
+
+
+def test_copy_gives_the_selected_rows_as_shown(table):
+    select_row(table.view, 3)
+    select_row(table.view, 1, add=True)
+    text = table.view.copy_selection()
+    lines = text.splitlines()
+    assert lines[0] == VISIBLE  # no Cancel column, no hidden Client ID
+    assert [line.split("\t")[10] for line in lines[1:]] == ["1", "3"]  # in table order
+    assert lines[1].startswith(
+        "bitfinex\tacct\ttBTCUSD\tBuy\tEXCHANGE LIMIT\t101\t1\t0\tACTIVE\t7\t1\t"
+    )
+    assert QGuiApplication.clipboard().text() == text
+
+
+def test_copy_follows_the_columns_as_arranged(table):
+    header = table.view.horizontalHeader()
+    header.moveSection(header.visualIndex(Column.SYMBOL), 0)
+    header.setSectionHidden(Column.VENUE, True)
+    select_row(table.view, 0)
+    lines = table.view.copy_selection().splitlines()
+    assert lines[0].startswith("Symbol\tAccount\tSide\t")
+    assert lines[1].startswith("tBTCUSD\tacct\tBuy\t")
+
+
+def test_copy_with_nothing_selected_leaves_the_clipboard_alone(table):
+    QGuiApplication.clipboard().setText("what the trader copied before")
+    assert table.view.copy_selection() == ""
+    assert QGuiApplication.clipboard().text() == "what the trader copied before"
+
+
+# -- the header's column menu ---------------------------------------------------------------
+def open_header_menu(view: OrdersView):
+    header = view.horizontalHeader()
+    pos = QPoint(10, header.height() // 2)
+    viewport = header.viewport()
+    QApplication.sendEvent(viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos,
+                                                       viewport.mapToGlobal(pos)))
+    return view.header_menu
+
+
+def test_the_header_menu_hides_and_shows_columns(table):
+    view, header = table.view, table.view.horizontalHeader()
+    menu = open_header_menu(view)
+    try:
+        actions = {a.text(): a for a in menu.actions()}
+        assert list(actions) == ["Venue", "Account", "Symbol", "Side", "Type", "Price", "Amount",
+                                 "Filled", "Status", "Group", "Client ID", "Order ID", "Created"]
+        assert not actions["Client ID"].isChecked()  # hidden until asked for
+        assert all(a.isChecked() for name, a in actions.items() if name != "Client ID")
+        status_before = view.columnWidth(Column.STATUS)
+        group_width = view.columnWidth(Column.GROUP)
+        actions["Group"].setChecked(False)
+        assert header.isSectionHidden(Column.GROUP)
+        # the Status column takes the room, so Created and Cancel stay where they were
+        assert view.columnWidth(Column.STATUS) == status_before + group_width
+        actions["Client ID"].setChecked(True)
+        assert not header.isSectionHidden(Column.CLIENT_ID)
+    finally:
+        menu.close()
+    select_row(view, 0)
+    assert "\tGroup\t" not in view.copy_selection().splitlines()[0]
+
+
+# -- the current row ------------------------------------------------------------------------
+def test_the_current_order_is_the_selected_current_row(table):
+    view = table.view
+    assert view.current_order() is None
+    select_row(view, 2)
+    assert view.current_order().order_id == "2"
+    # the focus frame alone (current, not selected) is not a choice
+    view.selectionModel().setCurrentIndex(
+        table.index(1, Column.SYMBOL), QItemSelectionModel.SelectionFlag.Clear
+    )
+    assert view.current_order() is None
+    select_row(view, 3)
+    select_row(view, 0, add=True)
+    assert table.ids(view.selected_orders()) == ["0", "3"]
+
+
+def test_is_pending_reads_the_store_through_the_proxy(table):
+    order = make_order(2)
+    assert not table.view.is_pending(order)
+    table.store.begin_cancel([order])
+    assert table.view.is_pending(order)
+    table.store.end_cancel(order.key, Outcome.TIMED_OUT)
+    assert not table.view.is_pending(order)
+
+
+def test_is_pending_without_a_proxy_or_without_a_model(qtbot, store):
+    store.apply(Upsert(make_order(1)))
+    store.flush()
+    store.begin_cancel([make_order(1)])
+    plain = OrdersView()
+    qtbot.addWidget(plain)
+    assert not plain.is_pending(make_order(1))
+    plain.setModel(OrdersModel(store))
+    assert plain.is_pending(make_order(1))

@@ -1,0 +1,230 @@
+"""The status bar: the latest notice in the venue's words with where it came from and a colour
+for how it went, one line high with all of it in the tooltip; the log it keeps; and one light per
+account that says its state in words when it is not live."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from PySide6.QtCore import Qt
+
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.order import AccountKey
+from blotter.ui import theme
+from blotter.ui.status_bar import STATE_WORDS, LoggedNotice, StatusBar, notice_time, one_line
+
+TITLES = {"bybit": "Bybit", "bitfinex": "Bitfinex", "b2trader": "Acme"}
+CLICK_HINT = "Click for the notice log (Ctrl+L)"
+
+
+def label(venue: str, account: str) -> str:
+    return TITLES.get(venue, venue)
+
+
+def dead_man_switch(venue: str, account: str) -> str:
+    return "dead-man switch on" if venue == "bitfinex" else ""
+
+
+@pytest.fixture
+def buses() -> tuple[NoticeBus, StateBus]:
+    return NoticeBus(), StateBus()
+
+
+@pytest.fixture
+def bar(qtbot, buses) -> StatusBar:
+    notices, states = buses
+    widget = StatusBar(notices, states, venue_label=label, account_note=dead_man_switch,
+                       history=3)
+    qtbot.addWidget(widget)
+    widget.resize(900, 30)
+    widget.show()
+    return widget
+
+
+def colour_of(bar: StatusBar) -> str:
+    return bar.notice_label.styleSheet()
+
+
+def test_before_any_notice_it_is_ready(bar):
+    assert bar.text == "Ready"
+    assert bar.latest is None
+    assert bar.notice_label.toolTip() == CLICK_HINT
+
+
+def test_the_latest_notice_names_venue_and_account_in_its_level_colour(bar, buses):
+    notices, _ = buses
+    notices.publish(Notice("b2trader", "acme/Main", Level.ERROR, "Order 01K: not found",
+                           status="HTTP 404"))
+    assert bar.text == "Acme · acme/Main — HTTP 404: Order 01K: not found"
+    assert theme.LEVEL_COLOURS[Level.ERROR].name() in colour_of(bar)
+    notices.publish(Notice("bitfinex", "bfx", Level.SUCCESS,
+                           "Submitted for cancellation; waiting for confirmation (ID: 7).",
+                           status="SUCCESS"))
+    assert bar.text == ("Bitfinex · bfx — SUCCESS: Submitted for cancellation; waiting for "
+                        "confirmation (ID: 7).")
+    assert theme.LEVEL_COLOURS[Level.SUCCESS].name() in colour_of(bar)
+    assert bar.notice_label.property("level") == "success"
+    notices.publish(Notice("blotter", "", Level.WARNING, "Demo: slow replies on."))
+    assert bar.text == "blotter — Demo: slow replies on."
+    assert theme.LEVEL_COLOURS[Level.WARNING].name() in colour_of(bar)
+    notices.publish(Notice("bybit", "", Level.INFO, "maintenance at 02:00"))
+    assert bar.text == "Bybit — maintenance at 02:00"  # no account: the venue alone
+    assert bar.latest.text == "maintenance at 02:00"
+
+
+def test_a_long_notice_is_one_line_with_all_of_it_in_the_tooltip(bar, buses):
+    notices, _ = buses
+    text = "No usable OS keyring: install gnome-keyring\nthen log in again\nor use KWallet"
+    notices.publish(Notice("bybit", "by-1", Level.ERROR, text))
+    assert bar.text == "Bybit · by-1 — No usable OS keyring: install gnome-keyring …"
+    assert bar.notice_label.toolTip() == f"Bybit · by-1 — {text}\n{CLICK_HINT}"
+    endless = "x" * 1000
+    notices.publish(Notice("bybit", "by-1", Level.ERROR, endless))
+    assert "\n" not in bar.text and len(bar.text) == 400 and bar.text.endswith("…")
+    assert endless in bar.notice_label.toolTip()
+
+
+def test_one_line():
+    assert one_line("short") == "short"
+    assert one_line("first\n   \n") == "first"  # nothing more to read: no mark
+    assert one_line("first\nsecond") == "first …"
+    assert one_line("abcdef", limit=4) == "abc…"
+
+
+def test_the_log_keeps_the_latest_notices_with_their_source(bar, buses):
+    notices, _ = buses
+    logged: list[LoggedNotice] = []
+    bar.notice_logged.connect(logged.append)
+    for n in range(5):
+        notices.publish(Notice("b2trader", "acme/Main", Level.INFO, f"notice {n}"))
+    assert [e.notice.text for e in bar.log] == ["notice 2", "notice 3", "notice 4"]
+    assert [e.notice.text for e in logged] == [f"notice {n}" for n in range(5)]
+    entry = bar.log[-1]
+    assert entry.source == "Acme · acme/Main"
+    assert entry.received is not None
+    assert entry.time == entry.received.strftime("%H:%M:%S")
+    assert bar.time_label.text() == entry.time
+
+
+def test_progress_is_shown_but_not_logged(bar, buses):
+    notices, _ = buses
+    notices.publish(Notice("b2trader", "acme/Main", Level.INFO, "Cancelled 3 of 3"))
+    logged: list[LoggedNotice] = []
+    bar.notice_logged.connect(logged.append)
+    notices.publish(Notice("b2trader", "acme/Main", Level.INFO, "Cancelling 37/120 on Acme Main…",
+                           transient=True))
+    assert bar.text == "Acme · acme/Main — Cancelling 37/120 on Acme Main…"
+    assert [e.notice.text for e in bar.log] == ["Cancelled 3 of 3"]
+    assert logged == []
+
+
+def test_notices_from_before_the_bar_are_in_its_log(qtbot, buses):
+    notices, states = buses
+    notices.publish(Notice("bybit", "by-1", Level.INFO, "earlier", ts_ms=1_700_000_000_000))
+    notices.publish(Notice("bybit", "by-1", Level.ERROR, "latest", status="10003"))
+    late = StatusBar(notices, states, venue_label=label)
+    qtbot.addWidget(late)
+    assert [e.notice.text for e in late.log] == ["earlier", "latest"]
+    assert all(e.received is None for e in late.log)
+    assert late.text == "Bybit · by-1 — 10003: latest"
+
+
+def test_a_click_on_the_notice_asks_for_the_log(bar, qtbot):
+    with qtbot.waitSignal(bar.log_requested, timeout=1000):
+        qtbot.mouseClick(bar.notice_label, Qt.MouseButton.LeftButton)
+
+
+def test_notice_time_prefers_when_we_got_it():
+    received = datetime(2024, 5, 1, 9, 30, 15)
+    stamped = Notice("bybit", "by-1", Level.INFO, "x", ts_ms=1_700_000_000_000)
+    assert notice_time(stamped, received) == "09:30:15"
+    assert notice_time(stamped) == datetime.fromtimestamp(1_700_000_000).strftime("%H:%M:%S")
+    # a venue time that is not milliseconds is not guessed at
+    assert notice_time(Notice("bybit", "by-1", Level.INFO, "x", ts_ms=1_700_000_000)) == "—"
+    assert notice_time(Notice("bybit", "by-1", Level.INFO, "x")) == "—"
+
+
+# -- connection lights ------------------------------------------------------------------------
+def publish(states: StateBus, venue: str, account: str, state: VenueState, reason: str = ""):
+    states.publish(AccountState(venue, account, state, reason))
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "shown", "tip"),
+    [
+        (VenueState.CONNECTING, "", "by-1 connecting", "by-1 (Bybit): connecting"),
+        (VenueState.AUTHENTICATING, "", "by-1 authenticating", "by-1 (Bybit): authenticating"),
+        (VenueState.LIVE, "", "by-1", "by-1 (Bybit): live"),
+        (VenueState.RECONNECTING, "1006", "by-1 reconnecting",
+         "by-1 (Bybit): reconnecting — 1006"),
+        (VenueState.STALE, "no message for 12 s", "by-1 stale (no data lately)",
+         "by-1 (Bybit): stale (no data lately) — no message for 12 s"),
+        (VenueState.FAILED, "10003: API key is invalid.; retrying in 30 s", "by-1 failed",
+         "by-1 (Bybit): failed — 10003: API key is invalid.; retrying in 30 s"),
+        (VenueState.STOPPED, "closed", "by-1 stopped", "by-1 (Bybit): stopped — closed"),
+    ],
+)
+def test_a_light_per_account_says_its_state(bar, buses, state, reason, shown, tip):
+    _, states = buses
+    publish(states, "bybit", "by-1", VenueState.CONNECTING)
+    indicator = bar.indicator(AccountKey("bybit", "by-1"))
+    publish(states, "bybit", "by-1", state, reason)
+    assert bar.indicator(AccountKey("bybit", "by-1")) is indicator  # one light, updated
+    assert indicator.label.text() == shown
+    assert indicator.toolTip() == tip
+    assert indicator.dot.colour == theme.STATE_COLOURS[state]
+    assert indicator.label.property("state") == state.value
+
+
+def test_every_state_but_removed_has_words_and_a_colour() -> None:
+    shown = set(VenueState) - {VenueState.REMOVED}
+    assert set(STATE_WORDS) == shown == set(theme.STATE_COLOURS)
+
+
+def test_a_dead_man_switch_is_said_beside_the_account(bar, buses):
+    _, states = buses
+    publish(states, "bitfinex", "bfx", VenueState.LIVE)
+    indicator = bar.indicator(AccountKey("bitfinex", "bfx"))
+    assert indicator.label.text() == "bfx · dead-man switch on"
+    assert indicator.toolTip() == (
+        "bfx (Bitfinex): live\ndead-man switch on: the venue cancels this account's orders if "
+        "the connection drops"
+    )
+    publish(states, "bitfinex", "bfx", VenueState.RECONNECTING, "1006")
+    assert indicator.label.text() == "bfx · dead-man switch on reconnecting"
+
+
+def test_removed_drops_the_light(bar, buses):
+    _, states = buses
+    publish(states, "bybit", "by-1", VenueState.LIVE)
+    publish(states, "b2trader", "acme/Main", VenueState.LIVE)
+    gone = bar.indicator(AccountKey("bybit", "by-1"))
+    publish(states, "bybit", "by-1", VenueState.REMOVED)
+    assert bar.indicator(AccountKey("bybit", "by-1")) is None
+    assert not gone.isVisible()
+    assert bar.indicator(AccountKey("b2trader", "acme/Main")).isVisible()
+    publish(states, "bybit", "by-9", VenueState.REMOVED)  # never shown: nothing to drop
+    publish(states, "bybit", "by-1", VenueState.CONNECTING)  # added again: a new light
+    again = bar.indicator(AccountKey("bybit", "by-1"))
+    assert again is not None and again is not gone and again.label.text() == "by-1 connecting"
+
+
+def test_accounts_known_before_the_bar_get_their_lights(qtbot, buses):
+    notices, states = buses
+    publish(states, "bybit", "by-1", VenueState.FAILED, "10003: API key is invalid.")
+    publish(states, "bybit", "by-2", VenueState.LIVE)
+    publish(states, "bybit", "by-2", VenueState.REMOVED)
+    late = StatusBar(notices, states, venue_label=label)
+    qtbot.addWidget(late)
+    assert late.indicator(AccountKey("bybit", "by-1")).label.text() == "by-1 failed"
+    assert late.indicator(AccountKey("bybit", "by-2")) is None
+
+
+def test_a_detached_bar_no_longer_follows(bar, buses):
+    notices, states = buses
+    bar.detach()
+    notices.publish(Notice("bybit", "by-1", Level.ERROR, "after"))
+    publish(states, "bybit", "by-1", VenueState.LIVE)
+    assert bar.text == "Ready"
+    assert bar.indicator(AccountKey("bybit", "by-1")) is None
