@@ -550,6 +550,8 @@ def test_install_on_the_root_logger_by_default() -> None:
     root.addHandler(handler)
     last_resort = logging.lastResort
     before = list(last_resort.filters) if last_resort is not None else []
+    # the root's other handlers (pytest's capture) get the filter too: take it off again after
+    others = {h: list(h.filters) for h in root.handlers}
     secrets.REDACTOR.add(SECRET)
     try:
         install_redaction()
@@ -562,3 +564,5 @@ def test_install_on_the_root_logger_by_default() -> None:
         secrets.REDACTOR.discard(SECRET)
         if last_resort is not None:
             last_resort.filters[:] = before
+        for other, filters in others.items():
+            other.filters[:] = filters

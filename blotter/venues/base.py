@@ -93,8 +93,11 @@ class Backoff:
     cap: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before attempt ``attempt`` (0 for the first retry)."""
-        upper = min(self.cap, self.base * self.factor ** max(attempt, 0))
+        """Seconds to wait before attempt ``attempt`` (0 for the first retry), never more than
+        ``cap`` however many attempts there were."""
+        # the exponent stops growing long after the cap is reached: a float power overflows
+        # past ~1024 attempts, and a venue can be out of reach for that many
+        upper = min(self.cap, self.base * self.factor ** min(max(attempt, 0), 64))
         r = (rng or random).random()
         return self.base + (upper - self.base) * r
 

@@ -492,6 +492,23 @@ def test_a_backoff_delay_stays_within_its_bounds(backoff: Backoff) -> None:
     assert backoff.delay(-3, rng) == backoff.base
 
 
+def test_a_backoff_keeps_its_cap_however_long_the_outage() -> None:
+    # the attempt count grows until a session goes live: a night offline is thousands
+    for backoff in (Backoff(), AUTH_BACKOFF, Backoff(base=0.5, factor=10.0, cap=60.0)):
+        for attempt in (1023, 1024, 10**6):
+            assert backoff.base <= backoff.delay(attempt) <= backoff.cap
+
+
+async def test_a_venue_unreachable_for_thousands_of_tries_is_still_retried() -> None:
+    client = Scripted([ends("1006")] * 1100, backoff=Backoff(base=0.0, factor=2.0, cap=0.0))
+    task = asyncio.create_task(client.run())
+    await until(lambda: client.sessions > 1100, timeout=20)
+    assert client.state() is VenueState.RECONNECTING  # still trying, not stopped
+    await client.close()
+    await asyncio.wait_for(task, 5)
+    assert client.trail()[-1] == (VenueState.STOPPED, "closed")
+
+
 def test_the_jitter_spreads_the_retries() -> None:
     rng = random.Random(7)
     delays = {round(Backoff().delay(10, rng), 6) for _ in range(20)}
