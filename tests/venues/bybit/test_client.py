@@ -1,4 +1,5 @@
-"""BybitClient against the loopback simulator, over real sockets.
+"""BybitClient against the loopback simulator, over real sockets: the stream, the re-read, and
+every cancel scope (client.py, cancels.py); the frame handler on its own at the end.
 
 Every wait is bounded (``until`` and ``asyncio.wait_for``); pytest-timeout backs them up.
 """
