@@ -164,6 +164,16 @@ def _envelope(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> 
     )
 
 
+def _result_list(env: Envelope) -> list[Any]:
+    """``result.list`` of a bulk reply; absent is empty."""
+    items = env.result.get("list")
+    if items is None:
+        return []
+    if type(items) is not list:
+        raise MalformedFrame("result.list is not an array")
+    return items
+
+
 parse_envelope = guarded(_envelope)
 """Any REST body → ``Envelope`` (retCode/retMsg/result/retExtInfo/time)."""
 
@@ -215,11 +225,7 @@ def parse_cancel_batch(
     env = _envelope(raw)
     if not env.reply.ok:
         return env.reply
-    items = env.result.get("list")
-    if items is None:
-        items = []
-    if type(items) is not list:
-        raise MalformedFrame("result.list is not an array")
+    items = _result_list(env)
     codes = env.ret_ext_info.get("list")
     if codes is None:
         codes = [{"code": OK, "msg": ""}] * len(items)
@@ -248,11 +254,7 @@ def parse_cancel_all(
     env = _envelope(raw)
     if not env.reply.ok:
         return env.reply
-    items = env.result.get("list")
-    if items is None:
-        items = []
-    if type(items) is not list:
-        raise MalformedFrame("result.list is not an array")
+    items = _result_list(env)
     acks = []
     for item in items:
         if type(item) is not dict:
