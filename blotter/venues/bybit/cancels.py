@@ -52,6 +52,9 @@ class BybitCancels(ReconnectingClient):
         raise NotImplementedError
 
     async def cancel(self, plan: CancelPlan) -> CancelResult:
+        """Send the venue's primitive for ``plan`` (one order: cancel; a selection: cancel-batch;
+        a symbol or everything: cancel-all, which also reaches orders not shown yet) and wait
+        for each order's close: one outcome per order, as the venue stated it."""
         refused = self._refuse_plan(plan)
         if refused is not None:
             return refused

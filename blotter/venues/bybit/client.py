@@ -35,6 +35,7 @@ from blotter.venues.bybit.spec import (
     CATEGORIES,
     RECV_WINDOW,
     SETTLE_COINS,
+    SPEC,
     VENUE,
 )
 from blotter.venues.bybit.stream import OpReply, StreamParser
@@ -80,10 +81,10 @@ class BybitClient(BybitCancels):
     ) -> None:
         super().__init__(
             account, venue=VENUE, store=store, notices=notices, states=states,
-            capabilities=CAPABILITIES, venue_label="Bybit", secrets=(api_key, api_secret),
+            capabilities=CAPABILITIES, venue_label=SPEC.title, secrets=(api_key, api_secret),
             cancel_timeout=cancel_timeout, backoff=backoff, log=log,
         )
-        self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://api.bybit.com")
+        self._rest_origin, self._rest_loopback = check_origin(rest_url, SPEC.rest_example)
         self._ws_url, _ = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bybit needs an api_key and an api_secret")
