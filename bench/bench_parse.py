@@ -41,7 +41,7 @@ from blotter.venues.b2trader.signalr import Decoder, StreamItem
 from blotter.venues.b2trader.stream import ListWaiting, OpenOrdersParser, parse_open_orders
 from blotter.venues.bitfinex import stream as bitfinex_stream
 from blotter.venues.bitfinex.client import BitfinexClient
-from blotter.venues.bybit import codec as bybit_codec
+from blotter.venues.bybit import stream as bybit_stream
 from blotter.venues.bybit.client import BybitClient
 
 ACCOUNT = AccountKey("bitfinex", "bench")
@@ -590,8 +590,8 @@ def make_bybit_client() -> tuple[BybitClient, OrderStore]:
 
 
 def time_bybit(frames: Sequence[str | bytes]) -> float:
-    """``BybitClient.handle_frame`` of each frame (codec → ``OrderStore``), one store flush per
-    1000 frames, as in the Bitfinex section."""
+    """``BybitClient.handle_frame`` of each frame (``StreamParser`` → ``OrderStore``), one store
+    flush per 1000 frames, as in the Bitfinex section."""
     client, store = make_bybit_client()
     added: set[str] = set()
     updated = 0
@@ -618,8 +618,8 @@ def time_bybit(frames: Sequence[str | bytes]) -> float:
 
 
 def time_bybit_parse_only(frames: Sequence[str]) -> float:
-    """The client's parser alone (``WsParser.parse``: frame → ``OrderPush`` of events)."""
-    parse = bybit_codec.WsParser(BYBIT_ACCOUNT).parse
+    """The client's parser alone (``StreamParser.parse``: frame → ``OrderPush`` of events)."""
+    parse = bybit_stream.StreamParser(BYBIT_ACCOUNT).parse
     start = time.perf_counter()
     for f in frames:
         parse(f)
@@ -628,7 +628,7 @@ def time_bybit_parse_only(frames: Sequence[str]) -> float:
 
 def time_bybit_stateless(frames: Sequence[str]) -> float:
     """``parse_ws``: the stateless parser, every field checked and converted afresh."""
-    parse = bybit_codec.parse_ws
+    parse = bybit_stream.parse_ws
     account = BYBIT_ACCOUNT
     start = time.perf_counter()
     for f in frames:
@@ -668,7 +668,7 @@ def bench_bybit(args: argparse.Namespace) -> None:
     as_bytes = [f.encode() for f in frames]  # recv(decode=False)
     n = len(frames)
     runs: dict[str, list[float]] = {
-        "orjson.loads": [], "parse_ws (stateless)": [], "codec parse only": [],
+        "orjson.loads": [], "parse_ws (stateless)": [], "stream parse only": [],
         "client→store": [], "client→store, bytes": [],
     }
     for r in range(args.repeats):
@@ -676,7 +676,7 @@ def bench_bybit(args: argparse.Namespace) -> None:
         times = {
             "orjson.loads": _timed(time_orjson, frames),
             "parse_ws (stateless)": _timed(time_bybit_stateless, frames),
-            "codec parse only": _timed(time_bybit_parse_only, frames),
+            "stream parse only": _timed(time_bybit_parse_only, frames),
             "client→store": _timed(time_bybit, frames),
             "client→store, bytes": _timed(time_bybit, as_bytes),  # type: ignore[arg-type]
         }

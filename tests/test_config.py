@@ -125,15 +125,6 @@ venue = "bybit"
     assert second.options.recv_window == 5000
 
 
-def test_bybit_defaults_match_the_codec() -> None:
-    from blotter.venues.bybit import codec
-
-    assert bybit_spec.CATEGORIES == codec.CATEGORIES
-    assert bybit_spec.RECV_WINDOW == codec.RECV_WINDOW
-    linear = tuple(coin for category, coin in codec.OPEN_ORDER_SCOPES if category == "linear")
-    assert bybit_spec.SETTLE_COINS == linear
-
-
 def test_b2trader_options_and_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -269,3 +269,13 @@ def random_fill_qty(rng: random.Random, order: SimOrder) -> Decimal:
     dp = order.inst.qty_dp
     part = Decimal(fmt(left * Decimal(str(round(rng.uniform(0.1, 0.6), 3))), dp))
     return part if 0 < part < left else Decimal(0)
+
+
+def matches_filter(order: SimOrder, flt: str) -> bool:
+    """Whether an `orderFilter` (open orders, cancel-all) selects `order` (notes §3.1, §3.4)."""
+    if flt in ("Order", "OpenOrder"):
+        return order.kind == "Order"
+    if flt == "StopOrder":
+        # derivatives put conditional, TP/SL and trailing orders under StopOrder
+        return order.kind != "Order" if order.category != "spot" else order.kind == "StopOrder"
+    return order.kind == flt

@@ -20,6 +20,7 @@ CAPABILITIES: Final = Capabilities(
     dead_man_switch=False,
     group_cancel_reason="Bybit has no order groups",
 )
+VENUE: Final = "bybit"
 CATEGORIES: Final = ("spot", "linear", "inverse", "option")
 SETTLE_COINS: Final = ("USDT", "USDC")  # linear settle coins queried by default (§3.1)
 RECV_WINDOW: Final = 5000  # ms, bybit.md §1.1 default
@@ -75,7 +76,7 @@ def build_client(setup: ClientSetup) -> VenueClient:
 
 
 SPEC = VenueSpec(
-    name="bybit",
+    name=VENUE,
     title="Bybit",
     form_title="Bybit",
     envs=("live", "testnet", "demo"),

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blotter.core.order import AccountKey, Order
-from blotter.venues.bybit import codec
-from blotter.venues.bybit.codec import MalformedFrame
+from blotter.core.venue import MalformedFrame
+from blotter.venues.bybit import orders, replies, stream
+from blotter.venues.bybit.spec import CATEGORIES
+from tests.helpers import fixture_json
 
 ACCOUNT = AccountKey("bybit", "prop")
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bybit"
-ORDER = json.loads((FIXTURES / "ws_order_cancelled.json").read_text())["data"][0]
-PAGE = json.loads((FIXTURES / "rest_realtime_linear.json").read_text())
-BATCH = json.loads((FIXTURES / "rest_cancel_batch.json").read_text())
+ORDER = fixture_json("bybit", "ws_order_cancelled.json")["data"][0]
+PAGE = fixture_json("bybit", "rest_realtime_linear.json")
+BATCH = fixture_json("bybit", "rest_cancel_batch.json")
 
 json_scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12)
@@ -37,22 +37,22 @@ def dumps(value: Any) -> bytes:
 
 
 def parse_all(data: Any) -> None:
-    for parse in (codec.parse_reply, codec.parse_cancel, codec.parse_cancel_batch,
-                  codec.parse_cancel_all, codec.parse_server_time, codec.parse_envelope):
+    for parse in (replies.parse_reply, replies.parse_cancel, replies.parse_cancel_batch,
+                  replies.parse_cancel_all, replies.parse_server_time, replies.parse_envelope):
         try:
             parse(data)
         except MalformedFrame:
             pass
-    for parse2 in (codec.parse_open_orders, codec.parse_ws):
+    for parse2 in (replies.parse_open_orders, stream.parse_ws):
         try:
             result = parse2(data, ACCOUNT)
         except MalformedFrame:
             continue
-        if isinstance(result, codec.OpenOrdersPage):
+        if isinstance(result, replies.OpenOrdersPage):
             assert all(isinstance(o, Order) for o in result.orders)
-        if isinstance(result, codec.OrderPush):
+        if isinstance(result, stream.OrderPush):
             for ev in result.events:
-                assert ev.order.venue == "bybit" and ev.order.category in codec.CATEGORIES
+                assert ev.order.venue == "bybit" and ev.order.category in CATEGORIES
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -85,6 +85,11 @@ def mutated_orders(draw: st.DrawFn) -> dict[str, Any]:
 @given(mutated_orders(), st.sampled_from(["order", "order.spot", "order.linear", "order.x"]))
 def test_mutated_ws_orders_raise_only_malformed(item: dict[str, Any], topic: str) -> None:
     parse_all(dumps({"topic": topic, "id": "1", "creationTime": 1, "data": [item]}))
+    try:  # the same object as a REST list item
+        order = orders.parse_order(item, ACCOUNT, "spot")
+    except MalformedFrame:
+        return
+    assert order.venue == "bybit" and order.category == "spot"
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -113,5 +118,5 @@ def test_mutated_batches_raise_only_malformed(a: Any, b: Any, c: Any) -> None:
 
 def test_valid_fixture_still_parses() -> None:
     # the mutation base is valid: the properties do exercise the success path too
-    push = codec.parse_ws(dumps({"topic": "order", "data": [ORDER]}), ACCOUNT)
-    assert isinstance(push, codec.OrderPush) and len(push.events) == 1
+    push = stream.parse_ws(dumps({"topic": "order", "data": [ORDER]}), ACCOUNT)
+    assert isinstance(push, stream.OrderPush) and len(push.events) == 1

@@ -1,4 +1,5 @@
-"""BybitClient against the loopback simulator, over real sockets.
+"""BybitClient against the loopback simulator, over real sockets: the stream, the re-read, and
+every cancel scope (client.py, cancels.py); the frame handler on its own at the end.
 
 Every wait is bounded (``until`` and ``asyncio.wait_for``); pytest-timeout backs them up.
 """
@@ -6,6 +7,7 @@ Every wait is bounded (``until`` and ``asyncio.wait_for``); pytest-timeout backs
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
@@ -15,13 +17,14 @@ import pytest
 
 from blotter.core.cancel import CancelScope, Outcome
 from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order
+from blotter.core.order import AccountKey, Order, OrderStatus
 from blotter.core.store import OrderStore
 from blotter.sim.bybit import BybitSimulator
 from blotter.venues.base import Backoff
-from blotter.venues.bybit.client import CAPABILITIES, BybitClient
-from blotter.venues.bybit.codec import parse_order
-from tests.helpers import until
+from blotter.venues.bybit.client import BybitClient
+from blotter.venues.bybit.orders import parse_order
+from blotter.venues.bybit.spec import CAPABILITIES
+from tests.helpers import fixture_json, until
 from tests.venues import harness
 from tests.venues.harness import FAST, live
 
@@ -205,7 +208,7 @@ async def test_clock_skew_of_3_s_does_not_stop_a_cancel() -> None:
         )
         assert result.outcomes[env.key(a)].outcome is Outcome.CANCELLED, result
         assert env.sim.order(a)["orderStatus"] == "Cancelled"  # type: ignore[index]
-        assert -3500 < env.client.clock_offset_ms < -2500
+        assert -3500 < env.client.rest.clock_offset_ms < -2500
 
 
 async def test_no_secret_in_logs_at_debug(caplog: pytest.LogCaptureFixture) -> None:
@@ -289,7 +292,7 @@ async def test_futures_cancel_all_repeats_past_the_500_cap() -> None:
     async with connected(sim_options) as env:
         for n in range(1200):
             env.sim.place_order("linear", "SOLUSDT", "Buy", "1", 10 + n, push=False)
-        await env.client.resync()
+        await env.client.check()
         assert len(env.rows()) == 1200
         await live(env)
         record_inputs(env)
@@ -307,7 +310,7 @@ async def test_what_the_500_cap_leaves_is_reported_not_left_pending() -> None:
     async with connected() as env:
         for n in range(700):
             env.sim.place_order("linear", "SOLUSDT", "Buy", "1", 10 + n, push=False)
-        await env.client.resync()
+        await env.client.check()
         await live(env)
         env.client.cancel_all_rounds = 1
         plan = env.plan(CancelScope.for_account(ACCOUNT))
@@ -457,7 +460,6 @@ async def test_a_silent_socket_is_replaced() -> None:
 
 # -- merge of pushes held during a re-fetch ----------------------------------------------------
 def push_frame(order: dict[str, Any]) -> bytes:
-    import json
     return json.dumps({"topic": "order", "id": "x", "creationTime": order["updatedTime"],
                        "data": [order]}).encode()
 
@@ -471,7 +473,7 @@ async def test_pushes_during_a_refetch_merge_by_updated_time() -> None:
         await until(lambda: {a, b, c} <= set(env.rows()))
         venue = {i: dict(env.sim.order(i)) for i in (a, b, c)}  # type: ignore[arg-type]
         env.sim.reply_delay = 0.3
-        task = asyncio.create_task(env.client.resync())
+        task = asyncio.create_task(env.client.check())
         await asyncio.sleep(0.1)  # the REST read is in flight: pushes are held
         older = dict(venue[a], price="1", updatedTime=str(int(venue[a]["updatedTime"]) - 5))
         newer = dict(venue[b], price="49999", updatedTime=str(int(venue[b]["updatedTime"]) + 5))
@@ -480,7 +482,7 @@ async def test_pushes_during_a_refetch_merge_by_updated_time() -> None:
         for item in (older, newer, closed):
             env.client.handle_frame(push_frame(item))
         assert env.rows()[a].price == Decimal(50000)  # nothing applied while held
-        assert await asyncio.wait_for(task, 5) is not None
+        assert await asyncio.wait_for(task, 5) is True
         rows = env.rows()
         assert rows[a].price == Decimal(50000)  # the REST state was newer
         assert rows[b].price == Decimal(49999)  # the push was newer
@@ -500,3 +502,35 @@ async def test_a_bulk_cancel_says_it_in_one_line_not_one_per_order() -> None:
         await until(lambda: a in env.rows())
         await asyncio.wait_for(env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10)
         assert [t for t in env.texts() if t.startswith("Cancelled · ")]
+
+
+# -- the frame handler, without a simulator -----------------------------------------------------
+FRAMES = AccountKey("bybit", "fast")
+LIVE = dict(fixture_json("bybit", "ws_order_cancelled.json")["data"][0], orderStatus="New",
+            cancelType="UNKNOWN", rejectReason="EC_NoError", leavesQty="0.1")
+
+
+def push(*items: Any, topic: str = "order") -> bytes:
+    return json.dumps({"topic": topic, "id": "1", "creationTime": 5, "data": list(items)}).encode()
+
+
+def test_client_frame_handler_counts_bad_frames_and_applies_good_ones() -> None:
+    """The stream's entry point, without a socket: bad frames are counted, never raised."""
+    store = OrderStore()
+    client = BybitClient(
+        FRAMES, rest_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9/v5/private",
+        api_key="k", api_secret="s", store=store, notices=NoticeBus(), states=StateBus(),
+    )
+    for bad in (b"", b"nope", b"[1]", push(dict(LIVE, qty="1e3")), push(dict(LIVE, side=0)),
+                push(1), b'{"topic":"order","data":{}}'):
+        client.handle_frame(bad)  # never raises
+    assert client.malformed_frames == 7 and len(store) == 0
+    client.handle_frame(push(LIVE))
+    (row,) = store.orders(FRAMES)
+    assert str(row.amount) == "0.1" and str(row.price) == "99" and row.status_text == "New"
+    older = dict(LIVE, leavesQty="0.05", updatedTime=str(int(LIVE["updatedTime"]) - 1))
+    client.handle_frame(push(older))  # an older state arriving late: dropped
+    assert store.get(row.key) is row
+    client.handle_frame(push(dict(LIVE, orderStatus="Filled", leavesQty="0")))
+    assert len(store) == 0 and store.closed[-1].status is OrderStatus.FILLED
+    assert client.malformed_frames == 7

@@ -1,4 +1,5 @@
-"""The Bybit v5 simulator over real loopback sockets, checked against `venues/bybit.md`.
+"""The simulated Bybit REST endpoints over real loopback sockets, checked against
+`venues/bybit.md`: auth (§1–§2), rate limits (§6), open orders (§3.1), cancels (§3.2–§3.4).
 
 The client side here is deliberately raw (httpx + websockets, signing written from the notes) so
 that these tests check the simulator, not our venue client.
@@ -7,170 +8,28 @@ that these tests check the simulator, not our venue client.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import sys
-import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from blotter.sim import SIMULATORS, start_all, stop_all
-from blotter.sim.bybit import (
-    BybitSimulator,
-    rest_signed_message,
-    sign,
-    signature_ok,
-    window_ok,
-    ws_auth_message,
+from blotter.sim.bybit import BybitSimulator
+from tests.sim.bybit.raw_client import (
+    KEY,
+    SECRET,
+    T,
+    auth_headers,
+    fetch_all,
+    get,
+    now_ms,
+    open_private,
+    pick,
+    post,
+    recv,
+    recv_until,
 )
 
 pytestmark = pytest.mark.timeout(10)
-
-KEY, SECRET = "key", "secret"
-T = 2.0  # seconds any single network wait may take
-
-
-def hmac256(secret: str, message: str) -> str:
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-
-
-# bybit.md §9, inputs: key "key", secret "secret", timestamp 1700000000000, recv window 5000
-VECTORS = [
-    ('1700000000000key5000{"category":"linear","symbol":"BTCUSDT","orderId":"abc"}',
-     "6abbd46cbb93c45a96a20a387757245b5ba2a8b9502eb45811472b8676d35c72"),
-    ('1700000000000key5000{"category": "linear", "symbol": "BTCUSDT", "orderId": "abc"}',
-     "30bc5f92b34d099e669d26709024fa0e89dbd5730e697a5412fdcc00cc4b608e"),
-    ("1700000000000key5000category=linear&symbol=BTCUSDT",
-     "3906b813750309cce9879a975510651953382a28592d69104d0b599e3d201f40"),
-    ("1700000000000key5000category=linear&limit=50&settleCoin=USDT",
-     "0d014db4b8cb8af3a44a56b26baa4e64fa9124f792a6e064bea8649e0ce63cc3"),
-    ("1700000000000key5000category=spot",
-     "17c2acfe0756d6851d1c5926859c172d8922e199dc9ad0f0b47bce6e00fd1d5e"),
-    (("1700000000000key5000category=linear&settleCoin=USDT&limit=50&cursor=page_args%3Dfd4300ae"
-      "%26symbol%3D6%26"),
-     "c5300628bd0da07ed8d0cbfed5897ea50d5bc03927bb6e3c64d4bfcb56359648"),
-    ('1700000000000key5000{"category":"linear","settleCoin":"USDT"}',
-     "d997a87882f15b4f6b61aff7c955ddee129cccea93e822e1f7a6b25f1afc144a"),
-    ('1700000000000key5000{"category":"spot","orderFilter":"StopOrder"}',
-     "8e0a7358479201252dab798cb9cf56bbfe29df0bcabe1010794ff5d85ab773b2"),
-    ('1700000000000key5000{"category":"spot","request":[{"symbol":"BTCUSDT","orderId":"abc"}]}',
-     "b560b9f88f856120097608068141e68fe6d11469d439cefcfcf4e1395f7a46da"),
-    ("GET/realtime1700000005000",
-     "870a92b7592554e69a02b26e07d3cd0f25689e17ef588149eaf04b9c1358a6fa"),
-]
-
-
-@pytest.mark.parametrize(("message", "digest"), VECTORS)
-def test_notes_vectors_match_the_verifier(message: str, digest: str) -> None:
-    assert hmac256("secret", message) == digest
-    assert sign("secret", message) == digest
-    assert signature_ok("secret", message, digest)
-    assert signature_ok("secret", message, digest.upper())
-    assert not signature_ok("secret", message + " ", digest)
-
-
-def test_message_builders_and_window() -> None:
-    msg = rest_signed_message("1700000000000", "key", "5000", b'{"category":"spot"}')
-    assert msg == b'1700000000000key5000{"category":"spot"}'
-    assert sign("secret", ws_auth_message(1700000005000)) == VECTORS[-1][1]
-    # notes §9: at server 1700000000500, recv 5000 accepts [1699999995500, 1700000001500)
-    assert window_ok(1699999995500, 1700000000500, 5000)
-    assert not window_ok(1699999995499, 1700000000500, 5000)
-    assert window_ok(1700000001499, 1700000000500, 5000)
-    assert not window_ok(1700000001500, 1700000000500, 5000)
-
-
-# --- client-side helpers --------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[BybitSimulator]:
-    s = BybitSimulator(api_key=KEY, api_secret=SECRET, initial_orders=60, seed=11)
-    await s.start()
-    try:
-        yield s
-    finally:
-        await s.stop()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def auth_headers(payload: str, *, key: str = KEY, secret: str = SECRET, ts: int | None = None,
-                 recv: str | None = "5000") -> dict[str, str]:
-    stamp = str(now_ms() - 100 if ts is None else ts)
-    headers = {"X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": stamp,
-               "X-BAPI-SIGN": hmac256(secret, stamp + key + (recv or "") + payload),
-               "X-BAPI-SIGN-TYPE": "2", "Content-Type": "application/json"}
-    if recv is not None:
-        headers["X-BAPI-RECV-WINDOW"] = recv
-    return headers
-
-
-async def get(s: BybitSimulator, path: str, query: str, **kw: Any) -> httpx.Response:
-    """GET with the query string sent (and signed) exactly as written."""
-    async with httpx.AsyncClient(base_url=s.rest_url, timeout=T) as client:
-        return await client.get(f"{path}?{query}", headers=auth_headers(query, **kw))
-
-
-async def post(s: BybitSimulator, path: str, body: Any, **kw: Any) -> httpx.Response:
-    raw = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
-    async with httpx.AsyncClient(base_url=s.rest_url, timeout=T) as client:
-        return await client.post(path, content=raw.encode(), headers=auth_headers(raw, **kw))
-
-
-async def fetch_all(s: BybitSimulator, query: str, limit: int = 7) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    cursor = ""
-    for _ in range(100):
-        q = f"{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        body = (await get(s, "/v5/order/realtime", q)).json()
-        assert body["retCode"] == 0, body
-        out += body["result"]["list"]
-        cursor = body["result"]["nextPageCursor"]
-        if not cursor or not body["result"]["list"]:
-            return out
-    raise AssertionError("cursor never ended")
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
-
-
-async def recv_until(ws: ClientConnection, pred: Callable[[Any], bool]) -> Any:
-    while True:
-        frame = await recv(ws)
-        if pred(frame):
-            return frame
-
-
-def ws_auth(key: str = KEY, secret: str = SECRET, expires: int | None = None) -> str:
-    exp = now_ms() + 10_000 if expires is None else expires
-    return json.dumps({"op": "auth", "args": [key, exp, hmac256(secret, f"GET/realtime{exp}")]})
-
-
-async def open_private(s: BybitSimulator, topics: list[str] | None = None) -> ClientConnection:
-    ws = await connect(s.ws_url, open_timeout=T, close_timeout=0.5)
-    await ws.send(ws_auth())
-    reply = await recv(ws)
-    assert reply["success"] is True and reply["op"] == "auth", reply
-    await ws.send(json.dumps({"req_id": "sub-1", "op": "subscribe", "args": topics or ["order"]}))
-    ack = await recv(ws)
-    assert ack == {"req_id": "sub-1", "success": True, "ret_msg": "", "op": "subscribe",
-                   "conn_id": ack["conn_id"]}
-    return ws
-
-
-def pick(s: BybitSimulator, category: str, status: str = "New") -> dict[str, Any]:
-    return next(o for o in s.open_orders(category) if o["orderStatus"] == status)
 
 
 # --- REST auth ------------------------------------------------------------------------------
@@ -399,132 +258,3 @@ async def test_cancel_all_scopes_and_the_500_cap() -> None:
             "retCode"] == 10001
     finally:
         await s.stop()
-
-
-async def test_cancel_fill_race_gives_two_filled(sim: BybitSimulator) -> None:
-    ws = await open_private(sim)
-    order = pick(sim, "inverse")
-    sim.fill_on_cancel = True
-    resp = (await post(sim, "/v5/order/cancel", {"category": "inverse",
-                                                  "symbol": order["symbol"],
-                                                  "orderId": order["orderId"]})).json()
-    assert resp["retCode"] == 0
-    one = (await recv_until(ws, lambda f: f.get("topic") == "order"))["data"][0]
-    two = (await recv(ws))["data"][0]
-    assert (one["orderStatus"], one["rejectReason"]) == ("Filled", "EC_NoError")
-    assert (two["orderStatus"], two["cancelType"], two["rejectReason"]) == (
-        "Filled", "CancelByUser", "EC_OrigClOrdIDDoesNotExist")
-    assert one["updatedTime"] == two["updatedTime"]
-    await ws.close()
-
-
-# --- private websocket ----------------------------------------------------------------------
-
-
-async def test_ws_auth_failures_and_subscribe_rules(sim: BybitSimulator) -> None:
-    async with connect(sim.ws_url, open_timeout=T, close_timeout=0.5) as ws:
-        await ws.send(json.dumps({"op": "subscribe", "args": ["order"]}))
-        assert (await recv(ws))["success"] is False
-        await ws.send(ws_auth(expires=now_ms() - 1000))
-        assert (await recv(ws))["ret_msg"] == "Params Error"
-        await ws.send(ws_auth(secret="wrong"))
-        assert (await recv(ws))["success"] is False
-        await ws.send(ws_auth(key="nokey"))
-        assert (await recv(ws))["success"] is False
-        await ws.send(json.dumps({"req_id": "a1", "op": "auth", "args": [
-            KEY, str(now_ms() + 10_000), hmac256(SECRET, f"GET/realtime{now_ms() + 10_000}")]}))
-        ok = await recv(ws)
-        # the expires sent as a string (ccxt) is accepted when the signature matches it
-        assert ok["op"] == "auth" and ok["req_id"] == "a1"
-        if not ok["success"]:  # the millisecond moved between the two now_ms() calls
-            await ws.send(ws_auth())
-            assert (await recv(ws))["success"] is True
-        await ws.send(json.dumps({"op": "subscribe", "args": ["order", "order.spot"]}))
-        assert (await recv(ws))["success"] is False
-        await ws.send(json.dumps({"op": "subscribe", "args": ["nope"]}))
-        assert (await recv(ws))["ret_msg"] == "error:handler not found,topic:nope"
-        await ws.send(json.dumps({"req_id": "100001", "op": "ping"}))
-        pong = await recv(ws)
-        assert pong["op"] == "pong" and pong["req_id"] == "100001"
-        assert abs(int(pong["args"][0]) - now_ms()) < 1000
-
-
-async def test_no_snapshot_and_pushes_follow_topics(sim: BybitSimulator) -> None:
-    ws = await open_private(sim, ["order.linear"])
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(ws.recv(), 0.2)
-    sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "90000")
-    oid = sim.place_order("linear", "BTCUSDT", "Sell", "0.010", "99000")
-    push = await recv(ws)
-    assert push["topic"] == "order.linear" and push["data"][0]["orderId"] == oid
-    sim.cancel_external(oid)
-    assert (await recv(ws))["data"][0]["orderStatus"] == "Cancelled"
-    await ws.close()
-
-
-async def test_silent_socket_and_drop(sim: BybitSimulator) -> None:
-    ws = await open_private(sim)
-    sim.silent_socket = True
-    await ws.send(json.dumps({"op": "ping"}))
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(ws.recv(), 0.2)
-    pong_waiter = await ws.ping()
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(pong_waiter, 0.2)
-    sim.silent_socket = False
-    await sim.drop_connections()
-    with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), T)
-
-
-async def test_flow_produces_pushes() -> None:
-    s = BybitSimulator(api_key=KEY, api_secret=SECRET, initial_orders=20, seed=4,
-                       flow_rate=200.0)
-    await s.start()
-    try:
-        ws = await open_private(s)
-        statuses: set[str] = set()
-        for _ in range(40):
-            push = await recv(ws)
-            statuses |= {d["orderStatus"] for d in push["data"]}
-        assert "New" in statuses and len(statuses) >= 3
-        await ws.close()
-    finally:
-        await s.stop()
-    assert BybitSimulator(seed=1).describe()["ws_url"].endswith("/v5/private")
-    with pytest.raises(ValueError, match="loopback"):
-        await BybitSimulator().start(host="0.0.0.0")
-
-
-# --- registry and command line --------------------------------------------------------------
-
-
-async def test_start_all_registry() -> None:
-    assert SIMULATORS["bybit"] is BybitSimulator
-    sims = await start_all(["bybit"], initial_orders=5, seed=5)
-    try:
-        assert set(sims) == {"bybit"}
-        desc = sims["bybit"].describe()
-        assert desc["venue"] == "bybit" and desc["ws_url"].startswith("ws://127.0.0.1:")
-        creds = desc["credentials"]
-        assert set(creds) == {"api_key", "api_secret"}
-        body = (await get(sims["bybit"], "/v5/order/realtime", "category=option",
-                          key=creds["api_key"], secret=creds["api_secret"])).json()
-        assert body["retCode"] == 0 and len(body["result"]["list"]) == 1
-    finally:
-        await stop_all(sims)
-
-
-async def test_main_prints_the_bybit_line() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "blotter.sim", "--venue", "bybit", "--orders", "3", "--rate", "0",
-        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 8)  # type: ignore[union-attr]
-        desc = json.loads(line)
-        assert desc["venue"] == "bybit" and desc["ws_url"].endswith("/v5/private")
-        assert desc["rest_url"].startswith("http://127.0.0.1:")
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 5) == 0

@@ -1,25 +1,105 @@
-"""``WsParser`` (the stream's fast path) gives exactly what ``parse_ws`` (the spec) gives."""
+"""The Bybit private stream: the recorded frames of the notes field by field (the order push,
+the control replies, the WS-Trade replies), and ``StreamParser`` (the stream's fast path) giving
+exactly what ``parse_ws`` (the spec) gives."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blotter.core.order import AccountKey, Order, OrderStatus
-from blotter.venues.bybit import codec
-from blotter.venues.bybit.codec import MalformedFrame, OrderPush, WsParser
+from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side
+from blotter.core.venue import MalformedFrame
+from blotter.venues.bybit import replies, stream
+from blotter.venues.bybit.replies import VenueReply
+from blotter.venues.bybit.spec import CATEGORIES
+from blotter.venues.bybit.stream import Ignored, OpReply, OrderPush, Pong, StreamParser
+from tests.helpers import fixture_bytes, fixture_json, fixture_names
 
 ACCOUNT = AccountKey("bybit", "fast")
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bybit"
-ORDER = json.loads((FIXTURES / "ws_order_cancelled.json").read_text())["data"][0]
+ORDER = fixture_json("bybit", "ws_order_cancelled.json")["data"][0]
 LIVE = dict(ORDER, orderStatus="New", cancelType="UNKNOWN", rejectReason="EC_NoError",
             leavesQty="0.1")
 
+MAIN = AccountKey("bybit", "main")
+
+
+def raw(name: str) -> bytes:
+    return fixture_bytes("bybit", name)
+
+
+# -- private ws order push (§7.4) ---------------------------------------------------------------
+def test_ws_cancelled_push_field_by_field() -> None:
+    push = stream.parse_ws(raw("ws_order_cancelled.json"), MAIN)
+    assert isinstance(push, OrderPush)
+    assert push.topic == "order.linear"
+    assert push.message_id == "62552242_SOLUSDT_149260954383"
+    assert push.creation_ms == 1727433749096
+    assert len(push.events) == 1
+    ev = push.events[0]
+    assert isinstance(ev, Closed)
+    assert ev.order == Order(
+        venue="bybit",
+        account="main",
+        order_id="f38c5e38-46ef-4a8a-b115-fd3392d4f144",
+        symbol="SOLUSDT",
+        side=Side.BUY,
+        order_type="Limit",
+        amount=Decimal("0.1"),
+        remaining=Decimal(0),
+        status=OrderStatus.CANCELLED,
+        status_text="Cancelled · CancelByUser · EC_PerCancelRequest",
+        price=Decimal(99),
+        avg_price=None,
+        client_id=None,  # orderLinkId ""
+        flags=frozenset(),
+        created_ms=1727433748480,
+        updated_ms=1727433749095,
+        category="linear",
+    )
+
+
+# -- ws control replies (§7.1–7.3, §8) ----------------------------------------------------------
+def test_ws_control_replies() -> None:
+    assert stream.parse_ws(raw("ws_auth_ok.json"), MAIN) == OpReply(
+        "auth", True, "", None, "cejreaspqfh3sjdnldmg-p"
+    )
+    assert stream.parse_ws(raw("ws_auth_ok_req_id.json"), MAIN) == OpReply(
+        "auth", True, "", "LzIP5BH2aBVLUkmsOzg-q", "cldfn01dcjmj8l28s6sg-ngkux"
+    )
+    fail = stream.parse_ws(raw("ws_auth_params_error.json"), MAIN)
+    assert fail == OpReply("auth", False, "Params Error", None, "cno3gd1qo29t7ommtc60-18fpo")
+    assert isinstance(fail, OpReply) and fail.text() == "Params Error"
+    assert stream.parse_ws(raw("ws_subscribe_ok.json"), MAIN) == OpReply(
+        "subscribe", True, "", "sub-1", "cl48jjpqo29jk1nbp4e0-97x2"
+    )
+    assert stream.parse_ws(raw("ws_pong.json"), MAIN) == Pong(1699766561376, None)
+    assert stream.parse_ws(raw("ws_pong_req_id.json"), MAIN) == Pong(1727434943071, "100001")
+    public = b'{"success":true,"ret_msg":"pong","conn_id":"c","op":"ping"}'
+    assert stream.parse_ws(public, MAIN) == Pong(None, None)
+    assert stream.parse_ws(b'{"topic":"wallet","data":[]}', MAIN) == Ignored("wallet")
+
+
+def test_ws_trade_replies() -> None:
+    gone = stream.parse_ws(raw("ws_trade_cancel_110001.json"), MAIN)
+    assert gone == OpReply(
+        "order.cancel", False, "order not exists or too late to cancel",
+        "RAACPVr82kIAAgAAAAAA", "d4al7m6c0hv96a0jimg0-b9wz", 110001,
+    )
+    assert isinstance(gone, OpReply)
+    assert gone.text() == "110001: order not exists or too late to cancel"
+    ok = stream.parse_ws(raw("ws_trade_cancel_ok.json"), MAIN)
+    assert isinstance(ok, OpReply) and ok.success and ok.ret_code == 0
+    # the same body read as a REST-shaped envelope
+    reply = replies.parse_reply(raw("ws_trade_cancel_110001.json"))
+    assert reply == VenueReply(110001, "order not exists or too late to cancel", None)
+
+
+# -- StreamParser against parse_ws ----------------------------------------------------------------
 json_scalars = (
     st.none() | st.booleans() | st.integers(-2, 2**70) | st.floats(allow_nan=False)
     | st.text(max_size=8)
@@ -45,16 +125,16 @@ def outcome(parse: Any, frame: bytes) -> Any:
         return ("malformed", str(exc))
 
 
-def same(frame: bytes, parser: WsParser) -> Any:
+def same(frame: bytes, parser: StreamParser) -> Any:
     """The fast parser (with whatever it learnt) and the spec agree, field for field."""
-    want = outcome(lambda f: codec.parse_ws(f, ACCOUNT), frame)
+    want = outcome(lambda f: stream.parse_ws(f, ACCOUNT), frame)
     got = outcome(parser.parse, frame)
     assert got == want
     assert repr(got) == repr(want)  # also the digits of every decimal
     if want[0] == "ok" and isinstance(want[1], OrderPush):
-        stream = parser.parse_stream(frame)
-        assert stream == [e.order for e in want[1].events]
-        for order in stream:
+        pushed = parser.parse_stream(frame)
+        assert pushed == [e.order for e in want[1].events]
+        for order in pushed:
             assert type(order) is Order and order.key == (ACCOUNT.venue, ACCOUNT.account,
                                                           order.order_id)
     return want
@@ -80,7 +160,7 @@ def push(*items: dict[str, Any], topic: str = "order") -> bytes:
 @given(st.lists(mutated(LIVE), min_size=1, max_size=4),
        st.sampled_from(["order", "order.spot", "order.linear", "order.x"]))
 def test_mutated_pushes_agree_with_parse_ws(items: list[dict[str, Any]], topic: str) -> None:
-    parser = WsParser(ACCOUNT)
+    parser = StreamParser(ACCOUNT)
     same(push(LIVE, topic=topic), parser)  # the parser knows the order: the cached path
     assert LIVE["orderId"] in parser._known
     for item in items:
@@ -92,7 +172,7 @@ def test_mutated_pushes_agree_with_parse_ws(items: list[dict[str, Any]], topic: 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(keys, json_values), min_size=1, max_size=3))
 def test_one_field_changed_after_a_valid_push(changes: list[tuple[str, Any]]) -> None:
-    parser = WsParser(ACCOUNT)
+    parser = StreamParser(ACCOUNT)
     same(push(LIVE), parser)
     item = dict(LIVE)
     for key, value in changes:
@@ -103,7 +183,7 @@ def test_one_field_changed_after_a_valid_push(changes: list[tuple[str, Any]]) ->
 
 @pytest.mark.parametrize("value", [0, 1, 0.0, 1.0, "false", None, [], "True"])
 def test_booleans_are_not_taken_for_numbers(value: Any) -> None:
-    parser = WsParser(ACCOUNT)
+    parser = StreamParser(ACCOUNT)
     for key in ("reduceOnly", "closeOnTrigger"):
         same(push(LIVE), parser)
         same(push(dict(LIVE, **{key: value})), parser)
@@ -111,7 +191,7 @@ def test_booleans_are_not_taken_for_numbers(value: Any) -> None:
 
 @pytest.mark.parametrize("value", [1727433748480, 1727433748480.0, True, "", None, "0x1"])
 def test_times_in_other_shapes(value: Any) -> None:
-    parser = WsParser(ACCOUNT)
+    parser = StreamParser(ACCOUNT)
     for key in ("createdTime", "updatedTime"):
         same(push(dict(LIVE, createdTime="1727433748480")), parser)
         same(push(dict(LIVE, **{key: value})), parser)
@@ -119,8 +199,8 @@ def test_times_in_other_shapes(value: Any) -> None:
 
 def test_a_life_in_pushes() -> None:
     """New → waiting trigger → triggered → partly filled (twice) → cancelled, every category."""
-    for category in codec.CATEGORIES:
-        parser = WsParser(ACCOUNT)
+    for category in CATEGORIES:
+        parser = StreamParser(ACCOUNT)
         base = dict(LIVE, category=category, orderLinkId="cid-1", reduceOnly=True,
                     timeInForce="PostOnly", stopOrderType="Stop", triggerPrice="101.50",
                     triggerBy="MarkPrice", qty="0.10", leavesQty="0.10", price="100.00")
@@ -147,42 +227,17 @@ def test_a_life_in_pushes() -> None:
 
 
 def test_other_messages_are_parse_ws_messages() -> None:
-    parser = WsParser(ACCOUNT)
-    for name in sorted(FIXTURES.glob("ws_*.json")):
-        same(name.read_bytes(), parser)
+    parser = StreamParser(ACCOUNT)
+    for name in fixture_names("bybit", "ws_*.json"):
+        same(fixture_bytes("bybit", name), parser)
     for frame in (b"", b"[]", b"nope", b'{"topic":"wallet","data":[]}', b'{"topic":5}',
                   b'{"topic":"order"}', b'{"topic":"order","data":[1]}', b'{"op":"pong"}'):
         same(frame, parser)
-    assert parser.parse({"topic": "order", "data": [LIVE]}) == codec.parse_ws(
+    assert parser.parse({"topic": "order", "data": [LIVE]}) == stream.parse_ws(
         {"topic": "order", "data": [LIVE]}, ACCOUNT
     )
 
 
 def test_not_a_bybit_account() -> None:
     with pytest.raises(ValueError):
-        WsParser(AccountKey("bitfinex", "x"))
-
-
-def test_client_frame_handler_counts_bad_frames_and_applies_good_ones() -> None:
-    from blotter.core.notices import NoticeBus, StateBus
-    from blotter.core.store import OrderStore
-    from blotter.venues.bybit.client import BybitClient
-
-    store = OrderStore()
-    client = BybitClient(
-        ACCOUNT, rest_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9/v5/private",
-        api_key="k", api_secret="s", store=store, notices=NoticeBus(), states=StateBus(),
-    )
-    for bad in (b"", b"nope", b"[1]", push(dict(LIVE, qty="1e3")), push(dict(LIVE, side=0)),
-                push(1), b'{"topic":"order","data":{}}'):
-        client.handle_frame(bad)  # never raises
-    assert client.malformed_frames == 7 and len(store) == 0
-    client.handle_frame(push(LIVE))
-    (row,) = store.orders(ACCOUNT)
-    assert str(row.amount) == "0.1" and str(row.price) == "99" and row.status_text == "New"
-    older = dict(LIVE, leavesQty="0.05", updatedTime=str(int(LIVE["updatedTime"]) - 1))
-    client.handle_frame(push(older))  # an older state arriving late: dropped
-    assert store.get(row.key) is row
-    client.handle_frame(push(dict(LIVE, orderStatus="Filled", leavesQty="0")))
-    assert len(store) == 0 and store.closed[-1].status is OrderStatus.FILLED
-    assert client.malformed_frames == 7
+        StreamParser(AccountKey("bitfinex", "x"))

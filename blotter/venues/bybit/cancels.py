@@ -1,0 +1,272 @@
+"""The cancel side of the Bybit client (I/O): the venue's cancel primitive for each plan over
+signed REST, then the wait for the stream's word on every order.
+
+A Bybit cancel reply is an acknowledgement only (§3.2–§3.4): an order counts as cancelled when
+the ``order`` stream (or a REST re-read) shows it closed. One order goes by ``/v5/order/cancel``,
+a selection by ``cancel-batch`` per category, a symbol or the whole account by ``cancel-all``
+per category and scope; the outcome of each order is what the venue said of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome, ScopeKind
+from blotter.core.notices import Level
+from blotter.core.order import Order, OrderKey
+from blotter.core.venue import MalformedFrame
+from blotter.venues.base import ReconnectingClient, RestFailure
+from blotter.venues.bybit import notices, replies, requests
+from blotter.venues.bybit.replies import BatchResult, CancelAck, CancelAllAck, VenueReply
+from blotter.venues.bybit.requests import BatchItem
+from blotter.venues.bybit.rest import RATE_RETRIES, RestCaller
+from blotter.venues.bybit.spec import CATEGORIES
+from blotter.venues.net import now_ms
+
+
+@dataclass(eq=False)
+class _Request:
+    """One cancel() call: the orders it waits for and the venue's words about it."""
+
+    futures: dict[OrderKey, asyncio.Future[OrderOutcome]]
+    texts: list[str]
+    error: str | None = None
+    acked: set[str] = field(default_factory=set)  # order ids a cancel-all acknowledged
+    quiet: bool = False  # a bulk cancel: one summary line, not a line per order
+
+
+class BybitCancels(ReconnectingClient):
+    """``cancel(plan)`` of ``BybitClient``, which sets what is declared here and re-reads the
+    open orders (``_resync``) when an answer leaves an order's state in doubt."""
+
+    rest: RestCaller
+    categories: tuple[str, ...]
+    settle_coins: tuple[str, ...]
+    cancel_all_rounds: int = 5  # futures cancel-all takes 500 per call: repeat at most this often
+    _quiet: set[OrderKey]  # orders of bulk cancels: no line each
+    _malformed: int
+
+    async def _resync(self) -> set[str] | None:
+        raise NotImplementedError
+
+    async def cancel(self, plan: CancelPlan) -> CancelResult:
+        """Send the venue's primitive for ``plan`` (one order: cancel; a selection: cancel-batch;
+        a symbol or everything: cancel-all, which also reaches orders not shown yet) and wait
+        for each order's close: one outcome per order, as the venue stated it."""
+        refused = self._refuse_plan(plan)
+        if refused is not None:
+            return refused
+        result = CancelResult(plan)
+        orders = tuple(o for o in plan.orders if o.account_key == self.account)
+        valid = tuple(o for o in orders if o.category in CATEGORIES)
+        for order in orders:
+            if order not in valid:
+                result.outcomes[order.key] = OrderOutcome(
+                    order.key, Outcome.REJECTED, f"no Bybit category for order {order.order_id}"
+                )
+        request = _Request(self._pending.begin(valid), [])
+        request.quiet = len(valid) > 1 or plan.everything
+        if request.quiet:
+            self._quiet.update(request.futures)
+        try:
+            if plan.everything:
+                rows = list(valid) + [
+                    o for o in self._store.orders(self.account) if o.key not in request.futures
+                ]
+                bodies = requests.account_cancel_all_bodies(
+                    self.categories, self.settle_coins, rows
+                )
+                await self._cancel_all(request, valid, bodies)
+            elif plan.kind is ScopeKind.SYMBOL and plan.symbol is not None and valid:
+                bodies = requests.symbol_cancel_all_bodies(plan.symbol, valid)
+                await self._cancel_all(request, valid, bodies)
+            elif plan.kind is ScopeKind.ORDER and len(valid) == 1:
+                await self._cancel_one(request, valid[0])
+            elif valid:
+                await self._cancel_batches(request, valid)
+        except RestFailure as failure:  # the venue could not be reached
+            request.error = failure.text
+            request.texts.append(failure.text)
+            self._notice(Level.ERROR, failure.text)
+            for key, future in request.futures.items():
+                if not future.done():
+                    self._pending.resolve(key, Outcome.REJECTED, failure.text)
+        await self._finish(request, result)
+        return result
+
+    def _unreadable(self, request: _Request, exc: MalformedFrame) -> None:
+        self._malformed += 1
+        request.texts.append(f"unreadable cancel answer from Bybit ({exc})")
+
+    async def _cancel_one(self, request: _Request, order: Order) -> None:
+        assert order.category is not None
+        body = requests.cancel_body(order.category, order.symbol, order_id=order.order_id)
+        raw = await self.rest.call("POST", requests.PATH_CANCEL, body=body)
+        try:
+            reply = replies.parse_cancel(raw)
+        except MalformedFrame as exc:
+            self._unreadable(request, exc)
+            return  # the stream or the re-query decides
+        if isinstance(reply, VenueReply):
+            self._refused(request, (order,), reply)
+        else:
+            assert isinstance(reply, CancelAck)
+
+    async def _cancel_batches(self, request: _Request, orders: Iterable[Order]) -> None:
+        """cancel-batch per category in chunks of the venue's size; items the venue refused for
+        the rate limit (a batch over the budget: the leading items pass, §6) go again once the
+        budget is back."""
+        by_category: dict[str, list[Order]] = {}
+        for order in orders:
+            assert order.category is not None
+            by_category.setdefault(order.category, []).append(order)
+        for category, members in by_category.items():
+            size = requests.batch_limit(category)
+            queue = [members[i : i + size] for i in range(0, len(members), size)]
+            again = 0
+            while queue:
+                chunk = queue.pop(0)
+                items = [BatchItem(o.symbol, order_id=o.order_id) for o in chunk]
+                (body,) = requests.cancel_batch_bodies(category, items)
+                raw = await self.rest.call("POST", requests.PATH_CANCEL_BATCH, body=body)
+                try:
+                    reply = replies.parse_cancel_batch(raw)
+                except MalformedFrame as exc:
+                    self._unreadable(request, exc)
+                    continue
+                if isinstance(reply, VenueReply):
+                    self._refused(request, chunk, reply)
+                    continue
+                results: tuple[BatchResult, ...] = reply
+                limited: list[Order] = []
+                for order, item in zip(chunk, results, strict=False):
+                    if item.ok:
+                        continue
+                    if item.reply.ret_code == replies.ERR_RATE_LIMIT and again < RATE_RETRIES:
+                        limited.append(order)
+                    else:
+                        self._refused(request, (order,), item.reply)
+                if limited:
+                    again += 1
+                    # the reply's headers usually said when the budget is back; else a window
+                    delay = self.rest.rate_wait((requests.PATH_CANCEL_BATCH, category))
+                    said = VenueReply(replies.ERR_RATE_LIMIT, "").text()
+                    self.rest.rate_notice(requests.PATH_CANCEL_BATCH, said, delay, again)
+                    queue.insert(0, limited)
+
+    async def _cancel_all(
+        self, request: _Request, known: Sequence[Order], calls: Sequence[dict[str, str]]
+    ) -> None:
+        """cancel-all per category and scope (§3.4); orders it names that the table had not
+        shown yet are waited for too. Futures cancel at most 500 per call: a full answer means
+        there may be more, so the call is repeated; what is still open after the last round is
+        reported, not left pending."""
+        for body in calls:
+            category = body["category"]
+            capped = category in ("linear", "inverse")
+            for _ in range(self.cancel_all_rounds):
+                raw = await self.rest.call("POST", requests.PATH_CANCEL_ALL, body=body)
+                try:
+                    reply = replies.parse_cancel_all(raw)
+                except MalformedFrame as exc:
+                    self._unreadable(request, exc)
+                    capped = False
+                    break
+                if isinstance(reply, VenueReply):
+                    scope = [o for o in known if requests.in_cancel_all_scope(o, body)]
+                    self._refused(request, scope, reply)
+                    capped = False
+                    break
+                assert isinstance(reply, CancelAllAck)
+                self._track(request, reply.acks)
+                if len(reply.acks) < requests.CANCEL_ALL_FUTURES_CAP:
+                    capped = False
+                    break
+            if capped:
+                await self._report_left(request, body)
+
+    async def _report_left(self, request: _Request, body: dict[str, str]) -> None:
+        """After the last cancel-all round came back full: re-read the venue and say how many
+        orders in that scope are still open (and not already on their way out)."""
+        open_ids = await self._resync()
+        if open_ids is None:
+            return
+        left = [
+            o for o in self._store.orders(self.account)
+            if o.order_id in open_ids and requests.in_cancel_all_scope(o, body)
+            and o.order_id not in request.acked
+        ]
+        if not left:
+            return
+        text = notices.cancel_all_left_text(body, len(left), self.cancel_all_rounds)
+        request.texts.append(text)
+        self._notice(Level.ERROR, text, order_ids=[o.order_id for o in left[:50]])
+        for order in left:
+            if order.key in request.futures:
+                self._pending.resolve(order.key, Outcome.REJECTED, text)
+
+    def _track(self, request: _Request, acks: Iterable[CancelAck]) -> None:
+        """Orders a cancel-all acknowledged that the plan did not list: wait for them too."""
+        venue, name = self.account.venue, self.account.account
+        fresh = []
+        for ack in acks:
+            request.acked.add(ack.order_id)
+            key = OrderKey(venue, name, ack.order_id)
+            if ack.order_id and key not in request.futures:
+                current = self._store.get(key)
+                if current is not None:
+                    fresh.append(current)
+        if fresh:
+            request.futures.update(self._pending.begin(fresh))
+            if request.quiet:
+                self._quiet.update(o.key for o in fresh)
+
+    def _refused(self, request: _Request, orders: Sequence[Order], reply: VenueReply) -> None:
+        reply = self.rest.clean(reply)
+        text = reply.text()
+        request.texts.append(text)
+        self._notices.publish(
+            notices.error_notice(reply, self.account, now_ms(), tuple(o.order_id for o in orders))
+        )
+        outcome = Outcome.NOT_FOUND if reply.already_gone else Outcome.REJECTED
+        for order in orders:
+            self._pending.resolve(order.key, outcome, text)
+        if not orders:
+            request.error = text
+        if reply.already_gone:
+            self._spawn(self._resync())
+
+    async def _finish(self, request: _Request, result: CancelResult) -> None:
+        """Wait for every close; re-query what stayed open; fill in the outcomes."""
+        pending = [f for f in request.futures.values() if not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.cancel_timeout)
+        unresolved = [k for k, f in request.futures.items() if not f.done()]
+        if unresolved:
+            open_ids = await self._resync()
+            text = notices.no_confirmation_text(self.cancel_timeout, open_ids is not None)
+            for key in unresolved:
+                if self._pending.is_waiting(key):
+                    self._pending.resolve(key, Outcome.TIMED_OUT, text)
+        for key, future in request.futures.items():
+            if future.done() and not future.cancelled():
+                outcome = future.result()
+                result.outcomes[key] = outcome
+                if outcome.outcome is Outcome.FILLED:
+                    self._notices.publish(notices.filled_first_notice(outcome, now_ms()))
+        result.text = "; ".join(dict.fromkeys(t for t in request.texts if t))
+        if request.error is not None:
+            result.error = request.error
+        if request.quiet:
+            self._quiet.difference_update(request.futures)
+            summary = notices.bulk_cancel_notice(result, self.account, now_ms())
+            if summary is not None:
+                self._notices.publish(summary)
+
+    def _confirm(self, order: Order) -> None:
+        """The venue's word that a cancelled order closed, for the status bar; the orders of a
+        bulk cancel get one line for all of them instead (see ``_finish``)."""
+        if order.key not in self._quiet:
+            self._notices.publish(notices.closed_notice(order, now_ms()))

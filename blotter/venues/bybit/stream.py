@@ -1,0 +1,460 @@
+"""Bybit v5 private stream, sans-I/O (§7): frames in, events out.
+
+``StreamParser`` is one account's parser of the private websocket: an ``order`` push (§7.4)
+becomes its orders, the answers to ``auth``/``subscribe`` become ``OpReply``, a pong ``Pong``,
+anything else well-formed ``Ignored``. ``parse_ws`` is the same without state (the spec the
+parser is checked against). Bad input raises ``MalformedFrame``, and nothing else. No socket,
+no clock.
+
+Protocol notes: ``/work/shared/venues/bybit.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any, Final
+
+import orjson
+
+from blotter.core.order import (
+    OPEN_STATUSES,
+    AccountKey,
+    Closed,
+    Flag,
+    Order,
+    OrderKey,
+    OrderStatus,
+    Side,
+    Upsert,
+    build_order,
+)
+from blotter.core.venue import MalformedFrame
+from blotter.venues.bybit.orders import (
+    DECIMAL_TEXT,
+    JSON_ERRORS,
+    PARSE_ERRORS,
+    SIDES,
+    STATUSES,
+    as_str,
+    guarded,
+    load_object,
+    opt_str,
+    order_event,
+    order_kind,
+    read_pushed_order,
+    status_text,
+)
+from blotter.venues.bybit.replies import OK
+from blotter.venues.bybit.spec import CATEGORIES, VENUE
+
+
+# -- private websocket (§7) --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderPush:
+    """An ``order`` topic message: each order is the full current state (merge by updatedTime)."""
+
+    topic: str
+    message_id: str
+    creation_ms: int | None
+    events: tuple[Upsert | Closed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OpReply:
+    """The answer to ``auth`` / ``subscribe`` / ``unsubscribe`` (or a WS-Trade op)."""
+
+    op: str
+    success: bool
+    ret_msg: str
+    req_id: str | None
+    conn_id: str | None
+    ret_code: int | None = None  # WS-Trade replies carry retCode/retMsg instead of success
+
+    def text(self) -> str:
+        head = f"{self.ret_code}: " if self.ret_code is not None else ""
+        return f"{head}{self.ret_msg or ('OK' if self.success else 'failed')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    ts_ms: int | None
+    req_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A well-formed message the blotter has no use for (other topics, ...)."""
+
+    kind: str
+
+
+BybitWsEvent = OrderPush | OpReply | Pong | Ignored
+
+
+def _opt_id(msg: Mapping[str, Any], key: str) -> str | None:
+    value = msg.get(key)
+    if value is None:
+        return None
+    return value if type(value) is str else str(value)
+
+
+def _ws(
+    raw: bytes | bytearray | memoryview | str | Mapping[str, Any], account: AccountKey
+) -> BybitWsEvent:
+    return _ws_message(load_object(raw), account)
+
+
+def _ws_message(msg: dict[str, Any], account: AccountKey) -> BybitWsEvent:
+    topic = msg.get("topic")
+    if topic is not None:
+        topic = as_str(topic, "topic")
+        if not topic.startswith("order"):
+            return Ignored(topic[:40])
+        data = msg.get("data")
+        if type(data) is not list:
+            raise MalformedFrame("order push without a data array")
+        events = [order_event(read_pushed_order(item, account, topic)) for item in data]
+        creation = msg.get("creationTime")
+        return OrderPush(
+            topic,
+            _opt_id(msg, "id") or "",
+            creation if type(creation) is int else None,
+            tuple(events),
+        )
+    op = msg.get("op")
+    if type(op) is not str:
+        raise MalformedFrame("message without topic or op")
+    req_id = _opt_id(msg, "req_id") or _opt_id(msg, "reqId")
+    if op == "pong" or (op == "ping" and msg.get("ret_msg") == "pong"):
+        args = msg.get("args")
+        ts = None
+        if type(args) is list and args and type(args[0]) is str and args[0].isdigit():
+            ts = int(args[0]) if len(args[0]) <= 20 else None
+        return Pong(ts, req_id)
+    conn_id = _opt_id(msg, "conn_id") or _opt_id(msg, "connId")
+    if "retCode" in msg:  # WS-Trade shape (§8)
+        code = msg["retCode"]
+        if type(code) is not int:
+            raise MalformedFrame("retCode is not an integer")
+        return OpReply(op, code == OK, opt_str(msg, "retMsg"), req_id, conn_id, code)
+    success = msg.get("success")
+    if type(success) is not bool:
+        raise MalformedFrame(f"{op[:20]!r} reply without success")
+    return OpReply(op, success, opt_str(msg, "ret_msg"), req_id, conn_id)
+
+
+@guarded
+def parse_ws(
+    raw: bytes | bytearray | memoryview | str | Mapping[str, Any], account: AccountKey
+) -> BybitWsEvent:
+    """One private-stream (or WS-Trade) message → ``OrderPush`` / ``OpReply`` / ``Pong`` /
+    ``Ignored``."""
+    return _ws(raw, account)
+
+
+# -- the private stream's hot path -------------------------------------------------------------
+_loads: Final = orjson.loads
+# The fields of an order object that do not change while it lives (an amend changes qty and
+# price, not these), and those that do. cumExecQty is read only without leavesQty, triggerBy
+# only for a waiting conditional order. Each set is one C call.
+_fixed_fields: Final = itemgetter(
+    "orderId", "category", "symbol", "side", "orderType", "stopOrderType", "timeInForce",
+    "reduceOnly", "closeOnTrigger", "orderLinkId", "createdTime",
+)
+_live_fields: Final = itemgetter(
+    "orderStatus", "qty", "leavesQty", "triggerPrice", "cancelType", "rejectReason", "price",
+    "avgPrice", "updatedTime",
+)
+_CATEGORY_SET: Final = frozenset(CATEGORIES)
+_UNTRIGGERED: Final = OrderStatus.UNTRIGGERED
+_MISSING: Final[Any] = object()
+_MEMO_LIMIT: Final = 65_536
+_KNOWN_LIMIT: Final = 262_144
+_NO_PRICE: Final[Mapping[Any, Decimal | None]] = {None: None, "": None}
+
+# What StreamParser remembers of an open order: its fixed fields as sent (compared with each
+# push), then what was made of them: key, symbol, side, type, flags, client id, createdTime,
+# category.
+_Known = tuple[
+    tuple[Any, ...], OrderKey, str, Side, str, frozenset[Flag], str | None, int | None, str
+]
+
+
+class StreamParser:
+    """One account's private stream: ``parse(frame)`` gives exactly what ``parse_ws`` gives, and
+    raises ``MalformedFrame`` (only) where it raises, with the same words.
+
+    The ``order`` push is the hot path, and it is built like the Bitfinex stream parser: an
+    order's fixed fields (id, category, symbol, side, type, flags, client id, createdTime) are
+    checked and converted once per order; a push whose fixed fields equal those seen reuses
+    them. The changing fields go through memos: a decimal string is checked and converted once
+    (``Decimal`` is immutable, so equal strings share one), and so are the status words. Anything
+    missing or odd goes through the full parser (``orders.read_order``, the spec), which
+    decides. Caches only: no I/O, no clock.
+    """
+
+    def __init__(self, account: AccountKey) -> None:
+        if account.venue != VENUE:
+            raise ValueError(f"not a Bybit account: {account}")
+        self.account = account
+        self._venue = account.venue
+        self._account = account.account
+        self._known: dict[str, _Known] = {}  # open orders, by orderId
+        self._quantities: dict[str, Decimal] = {}  # checked, non-negative
+        self._prices: dict[Any, Decimal | None] = dict(_NO_PRICE)  # "0" and "" mean none
+        # (orderStatus, cancelType, rejectReason) -> status, status text
+        self._statuses: dict[tuple[Any, Any, Any], tuple[OrderStatus, str]] = {}
+        # (orderType, stopOrderType, timeInForce, reduceOnly, closeOnTrigger) -> type, flags
+        self._kinds: dict[tuple[Any, ...], tuple[str, frozenset[Flag]]] = {}
+
+    def parse(self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> BybitWsEvent:
+        if type(raw) is not bytes and type(raw) is not str:
+            return parse_ws(raw, self.account)
+        msg = _load_text(raw)
+        orders = self._push(msg)
+        if orders is None:
+            return _parse_ws_message(msg, self.account)
+        creation = msg.get("creationTime")
+        return OrderPush(
+            msg["topic"],
+            _opt_id(msg, "id") or "",
+            creation if type(creation) is int else None,
+            tuple([order_event(o) for o in orders]),
+        )
+
+    def parse_stream(
+        self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]
+    ) -> list[Order] | BybitWsEvent:
+        """``parse``, except that an ``order`` push comes back as the bare list of its orders
+        (the push's events are ``order_event`` of each): the client's hot path, without the
+        wrappers."""
+        if type(raw) is bytes or type(raw) is str:
+            try:  # _load_text, inline: one call less per frame on the hot path
+                msg = _loads(raw)
+            except JSON_ERRORS as exc:
+                raise MalformedFrame(f"not JSON: {type(exc).__name__}") from None
+            if type(msg) is not dict:
+                raise MalformedFrame(f"not a JSON object: {type(msg).__name__}")
+            orders = self._push(msg)
+            return orders if orders is not None else _parse_ws_message(msg, self.account)
+        event = parse_ws(raw, self.account)
+        if type(event) is OrderPush:
+            return [e.order for e in event.events]
+        return event
+
+    def _push(self, msg: dict[str, Any]) -> list[Order] | None:
+        """The orders of an ``order`` push; None for any other message (or a push without a
+        data array: ``parse_ws`` has the words for it)."""
+        topic = msg.get("topic")
+        if type(topic) is not str or not topic.startswith("order"):
+            return None
+        data = msg.get("data")
+        if type(data) is not list:
+            return None
+        order = self._order
+        orders = []
+        for item in data:
+            if type(item) is not dict:
+                raise MalformedFrame("order is not an object")
+            orders.append(order(item, topic))
+        return orders
+
+    def _order(self, item: dict[str, Any], topic: str) -> Order:
+        try:
+            fixed = _fixed_fields(item)
+            (
+                venue_status, qty, leaves, trigger, cancel_type, reject, price, avg_price, updated
+            ) = _live_fields(item)
+        except KeyError:
+            return self._full(item, topic)
+        # A look-up finds only text equal to text already checked (text equals nothing else);
+        # a miss, or anything unhashable (TypeError), takes the checks, or the full parser.
+        try:
+            known = self._known.get(fixed[0])
+            known_status = self._statuses.get((venue_status, cancel_type, reject))
+            quantities = self._quantities
+            amount = quantities.get(qty)
+            remaining = quantities.get(leaves)
+            prices = self._prices
+            trigger_d = prices.get(trigger, _MISSING)
+            price_d = prices.get(price, _MISSING)
+            avg_d = prices.get(avg_price, _MISSING)
+        except TypeError:
+            return self._full(item, topic)
+        # the booleans by identity: 0 == False, so equality alone does not prove one
+        if known is None or fixed != known[0] or fixed[7] is not known[0][7] or (
+            fixed[8] is not known[0][8]
+        ):
+            known = self._learn(fixed)
+            if known is None:
+                return self._full(item, topic)
+        if known_status is None:
+            known_status = self._status(venue_status, cancel_type, reject)
+            if known_status is None:
+                return self._full(item, topic)
+        if amount is None:
+            amount = self._quantity(qty)
+        if remaining is None:
+            remaining = self._quantity(leaves)
+        if trigger_d is _MISSING:
+            trigger_d = self._price(trigger)
+        if price_d is _MISSING:
+            price_d = self._price(price)
+        if avg_d is _MISSING:
+            avg_d = self._price(avg_price)
+        if type(updated) is str and updated.isdigit() and updated.isascii() and len(updated) <= 20:
+            updated_ms: int | None = int(updated)
+        elif updated is None or updated == "":
+            updated_ms = None
+        elif type(updated) is int:
+            updated_ms = updated
+        else:
+            return self._full(item, topic)
+        if (
+            amount is None or remaining is None or trigger_d is _MISSING or price_d is _MISSING
+            or avg_d is _MISSING
+        ):
+            return self._full(item, topic)
+        status, text = known_status
+        if status is _UNTRIGGERED and trigger_d is not None:  # the text names the trigger
+            trigger_by = item.get("triggerBy")
+            if trigger_by is not None and type(trigger_by) is not str:
+                return self._full(item, topic)
+            text = status_text(venue_status, status, trigger_d, trigger_by or "",
+                                cancel_type or "", reject or "")
+
+        _, key, symbol, side, order_type, flags, client_id, created_ms, category = known
+        if status not in OPEN_STATUSES:
+            del self._known[key.order_id]  # it left the book: forget it
+        return build_order(
+            key, symbol, side, order_type, amount, remaining, status, text, price_d, avg_d,
+            client_id, None, None, flags, created_ms, updated_ms, category,
+        )
+
+    def _full(self, item: dict[str, Any], topic: str) -> Order:
+        """The full parser, with ``parse_ws``'s category rule and words for every slip."""
+        try:
+            order = read_pushed_order(item, self.account, topic)
+        except MalformedFrame:
+            raise
+        except PARSE_ERRORS as exc:
+            raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:200]) from None
+        if not order.status.is_open:
+            self._known.pop(order.order_id, None)
+        return order
+
+    # Each of these answers None (or _MISSING) for what the full parser must judge.
+    def _learn(self, fixed: tuple[Any, ...]) -> _Known | None:
+        """Check and convert the fixed fields of an order seen for the first time (or changed);
+        remembered only while open (the caller forgets closed ones)."""
+        (
+            order_id, category, symbol, side, order_type, stop_type, time_in_force, reduce_only,
+            close, link, created,
+        ) = fixed
+        if (
+            type(order_id) is not str or not order_id or type(symbol) is not str or not symbol
+            or type(category) is not str or category not in _CATEGORY_SET
+            or type(side) is not str or side not in SIDES
+            or (link is not None and type(link) is not str)
+            or type(created) is not str or not created.isdigit() or not created.isascii()
+            or len(created) > 20
+        ):  # createdTime as text only: 5 == 5.0 == True, so a number is not cached
+            return None
+        try:
+            kind = self._kinds.get((order_type, stop_type, time_in_force, reduce_only, close))
+        except TypeError:  # unhashable
+            return None
+        if kind is None or type(reduce_only) is not bool or type(close) is not bool:
+            kind = self._kind(order_type, stop_type, time_in_force, reduce_only, close)
+            if kind is None:
+                return None
+        known: _Known = (
+            fixed, OrderKey(self._venue, self._account, order_id), symbol, SIDES[side],
+            kind[0], kind[1], link or None, int(created), category,
+        )
+        cache = self._known
+        if len(cache) >= _KNOWN_LIMIT:
+            cache.clear()
+        cache[order_id] = known
+        return known
+
+    def _quantity(self, value: Any) -> Decimal | None:
+        if type(value) is not str or not DECIMAL_TEXT.fullmatch(value):
+            return None
+        number = Decimal(value)
+        if number < 0:
+            return None
+        memo = self._quantities
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[value] = number
+        return number
+
+    def _price(self, value: Any) -> Any:
+        if type(value) is not str or not DECIMAL_TEXT.fullmatch(value):
+            return _MISSING
+        number: Decimal | None = Decimal(value)
+        if not number:  # zero
+            number = None
+        memo = self._prices
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+            memo.update(_NO_PRICE)
+        memo[value] = number
+        return number
+
+    def _kind(
+        self, order_type: Any, stop_type: Any, time_in_force: Any, reduce_only: Any, close: Any
+    ) -> tuple[str, frozenset[Flag]] | None:
+        if (
+            (order_type is not None and type(order_type) is not str)
+            or (stop_type is not None and type(stop_type) is not str)
+            or (time_in_force is not None and type(time_in_force) is not str)
+            or type(reduce_only) is not bool or type(close) is not bool
+        ):
+            return None
+        kind = order_kind(order_type or "", stop_type or "", time_in_force or "", reduce_only,
+                           close)
+        memo = self._kinds
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[(order_type, stop_type, time_in_force, reduce_only, close)] = kind
+        return kind
+
+    def _status(
+        self, venue_status: Any, cancel_type: Any, reject: Any
+    ) -> tuple[OrderStatus, str] | None:
+        """The status and its words, without a trigger price (the caller adds one)."""
+        if (
+            type(venue_status) is not str
+            or (cancel_type is not None and type(cancel_type) is not str)
+            or (reject is not None and type(reject) is not str)
+        ):
+            return None
+        status = STATUSES.get(venue_status)
+        if status is None:
+            return None
+        text = status_text(venue_status, status, None, "", cancel_type or "", reject or "")
+        memo = self._statuses
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[(venue_status, cancel_type, reject)] = (status, text)
+        return status, text
+
+
+def _load_text(raw: bytes | str) -> dict[str, Any]:
+    """``load_object`` for a frame as it comes off the socket."""
+    try:
+        msg = _loads(raw)
+    except JSON_ERRORS as exc:
+        raise MalformedFrame(f"not JSON: {type(exc).__name__}") from None
+    if type(msg) is not dict:
+        raise MalformedFrame(f"not a JSON object: {type(msg).__name__}")
+    return msg
+
+
+_parse_ws_message: Final = guarded(_ws_message)
+

@@ -1,0 +1,192 @@
+"""Bybit order objects → core ``Order``: statuses (§4), kinds and flags, quantities, the category
+rule of a push (§7.4), malformed fields, and the merge rule of full order states.
+
+The order objects come as the stream carries them (``parse_ws`` of an ``order`` push), field by
+field from the recorded cancelled order of the notes (tests/fixtures/bybit).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+
+from blotter.core.order import AccountKey, Closed, Flag, Order, OrderStatus, Side, Upsert
+from blotter.core.venue import MalformedFrame
+from blotter.venues.bybit import orders
+from blotter.venues.bybit.stream import OrderPush, parse_ws
+from tests.helpers import fixture_json
+
+ACCOUNT = AccountKey("bybit", "main")
+
+
+def _item(**over: Any) -> dict[str, Any]:
+    item = fixture_json("bybit", "ws_order_cancelled.json")["data"][0]
+    item.update(over)
+    return item
+
+
+def _push(*items: dict[str, Any], topic: str = "order") -> bytes:
+    return orjson.dumps({"topic": topic, "id": "x", "creationTime": 1, "data": list(items)})
+
+
+@pytest.mark.parametrize(
+    ("venue_status", "status", "event"),
+    [
+        ("New", OrderStatus.OPEN, Upsert),
+        ("PartiallyFilled", OrderStatus.PARTIALLY_FILLED, Upsert),
+        ("Untriggered", OrderStatus.UNTRIGGERED, Upsert),
+        ("Triggered", OrderStatus.OPEN, Upsert),
+        ("Filled", OrderStatus.FILLED, Closed),
+        ("Cancelled", OrderStatus.CANCELLED, Closed),
+        ("PartiallyFilledCanceled", OrderStatus.CANCELLED, Closed),
+        ("Deactivated", OrderStatus.CANCELLED, Closed),
+        ("Rejected", OrderStatus.REJECTED, Closed),
+    ],
+)
+def test_status_normalisation(venue_status: str, status: OrderStatus, event: type) -> None:
+    push = parse_ws(_push(_item(orderStatus=venue_status, cancelType="UNKNOWN",
+                                      rejectReason="EC_NoError")), ACCOUNT)
+    assert isinstance(push, OrderPush)
+    (ev,) = push.events
+    assert type(ev) is event
+    assert ev.order.status is status
+    assert ev.order.status_text == venue_status
+
+
+def test_untriggered_conditional_spot_order_with_flags() -> None:
+    item = _item(
+        category="spot", symbol="BTCUSDT", orderId="1666800494330512128",
+        orderLinkId="spot-stop-1", side="Sell", orderStatus="Untriggered", cancelType="UNKNOWN",
+        rejectReason="EC_NoError", orderType="Market", stopOrderType="Stop",
+        triggerPrice="25000.5", triggerBy="LastPrice", price="0", qty="0.002",
+        leavesQty="0.002", timeInForce="PostOnly", reduceOnly=True, closeOnTrigger=True,
+    )
+    push = parse_ws(_push(item, topic="order.spot"), ACCOUNT)
+    assert isinstance(push, OrderPush)
+    (ev,) = push.events
+    assert isinstance(ev, Upsert)
+    o = ev.order
+    assert o.category == "spot"
+    assert o.side is Side.SELL
+    assert o.order_type == "Stop Market"
+    assert o.status is OrderStatus.UNTRIGGERED
+    assert o.status_text == "Untriggered · trigger 25000.5 LastPrice"
+    assert o.price is None  # market
+    assert o.amount == Decimal("0.002") and o.remaining == Decimal("0.002")
+    assert o.client_id == "spot-stop-1"
+    assert o.flags == frozenset({Flag.POST_ONLY, Flag.REDUCE_ONLY, Flag.CLOSE})
+
+
+def test_partial_fill_and_oco_and_category_from_topic() -> None:
+    item = _item(orderStatus="PartiallyFilled", cancelType="UNKNOWN", rejectReason="EC_NoError",
+                 qty="1.5", leavesQty="", cumExecQty="0.5", avgPrice="98.75",
+                 stopOrderType="OcoOrder")
+    del item["category"]
+    push = parse_ws(_push(item, topic="order.inverse"), ACCOUNT)
+    assert isinstance(push, OrderPush)
+    o = push.events[0].order
+    assert o.category == "inverse"
+    assert o.remaining == Decimal("1.0") and o.filled == Decimal("0.5")
+    assert o.avg_price == Decimal("98.75")
+    assert o.order_type == "OcoOrder Limit"
+    assert Flag.OCO in o.flags
+
+
+def test_double_filled_race_second_push() -> None:
+    item = _item(orderStatus="Filled", rejectReason="EC_OrigClOrdIDDoesNotExist",
+                 cumExecQty="0.1", avgPrice="99")
+    push = parse_ws(_push(item, item), ACCOUNT)
+    assert isinstance(push, OrderPush) and len(push.events) == 2
+    o = push.events[1].order
+    assert o.status is OrderStatus.FILLED
+    assert o.status_text == "Filled · CancelByUser · EC_OrigClOrdIDDoesNotExist"
+
+
+def test_order_without_category_anywhere_is_malformed() -> None:
+    item = _item()
+    del item["category"]
+    with pytest.raises(MalformedFrame):
+        parse_ws(_push(item, topic="order"), ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"side": "buy"}, {"orderStatus": "Active"}, {"qty": "1e5"}, {"qty": "NaN"}, {"qty": 1},
+        {"price": "abc"}, {"orderId": ""}, {"orderId": 5}, {"reduceOnly": "false"},
+        {"updatedTime": "x"}, {"leavesQty": "-1"},
+    ],
+)
+def test_bad_order_fields_are_malformed(over: dict[str, Any]) -> None:
+    with pytest.raises(MalformedFrame):
+        parse_ws(_push(_item(**over)), ACCOUNT)
+
+
+def test_a_rest_list_item_takes_the_category_of_its_page() -> None:
+    item = fixture_json("bybit", "rest_realtime_linear.json")["result"]["list"][0]
+    assert "category" not in item  # the list items carry none (§3.1)
+    order = orders.parse_order(item, ACCOUNT, "linear")
+    assert (order.category, order.symbol, order.status, order.remaining) == (
+        "linear", "ETHUSDT", OrderStatus.OPEN, Decimal("0.10")
+    )
+    with pytest.raises(MalformedFrame):
+        orders.parse_order(dict(item, qty=[]), ACCOUNT, "linear")  # any slip is MalformedFrame
+
+
+def test_a_push_order_names_its_category_or_takes_the_topics() -> None:
+    item = _item()
+    assert orders.read_pushed_order(item, ACCOUNT, "order").category == "linear"
+    del item["category"]
+    assert orders.read_pushed_order(item, ACCOUNT, "order.option").category == "option"
+    with pytest.raises(MalformedFrame):
+        orders.read_pushed_order(item, ACCOUNT, "order.futures")
+    with pytest.raises(MalformedFrame):
+        orders.read_pushed_order([item], ACCOUNT, "order.linear")
+
+
+def test_open_orders_are_upserts_and_closed_ones_closes() -> None:
+    cancelled = orders.parse_order(_item(), ACCOUNT, "linear")
+    assert orders.order_event(cancelled) == Closed(cancelled)
+    live = orders.parse_order(_item(orderStatus="New", leavesQty="0.1"), ACCOUNT, "linear")
+    assert orders.order_event(live) == Upsert(live)
+
+
+def state(updated: int | None, status: str = "New", price: str = "99") -> Order:
+    item = _item(orderStatus=status, price=price, leavesQty="0.1",
+                 updatedTime="" if updated is None else str(updated))
+    return orders.parse_order(item, ACCOUNT, "linear")
+
+
+def test_the_later_updated_time_wins() -> None:
+    older, newer = state(100), state(200)
+    assert orders.newer_or_same(newer, older) and not orders.newer_or_same(older, newer)
+    assert orders.newer_or_same(state(100, price="98"), older)  # a tie: the later read wins
+    assert orders.newer_or_same(state(None), newer) and orders.newer_or_same(older, state(None))
+
+
+def test_a_reread_merged_with_the_pushes_held_meanwhile() -> None:
+    a_rest = orders.parse_order(_item(orderId="a", orderStatus="New", leavesQty="0.1",
+                                      updatedTime="200"), ACCOUNT, "linear")
+    b_rest = orders.parse_order(_item(orderId="b", orderStatus="New", leavesQty="0.1",
+                                      updatedTime="200"), ACCOUNT, "linear")
+    c_rest = orders.parse_order(_item(orderId="c", orderStatus="New", leavesQty="0.1",
+                                      updatedTime="200"), ACCOUNT, "linear")
+    held = {
+        "a": orders.parse_order(_item(orderId="a", orderStatus="New", leavesQty="0.1",
+                                      price="1", updatedTime="150"), ACCOUNT, "linear"),
+        "b": orders.parse_order(_item(orderId="b", orderStatus="PartiallyFilled",
+                                      leavesQty="0.05", updatedTime="250"), ACCOUNT, "linear"),
+        "c": orders.parse_order(_item(orderId="c", updatedTime="250"), ACCOUNT, "linear"),
+        "d": orders.parse_order(_item(orderId="d", orderStatus="New", leavesQty="0.1",
+                                      updatedTime="250"), ACCOUNT, "linear"),
+        "e": orders.parse_order(_item(orderId="e", orderStatus="Filled", leavesQty="0",
+                                      updatedTime="250"), ACCOUNT, "linear"),
+    }
+    merged, closes = orders.merge_reread([a_rest, b_rest, c_rest], held)
+    assert merged == {"a": a_rest, "b": held["b"], "d": held["d"]}  # the REST read was newer
+    # the held closes that won, with how each ended (c was cancelled after the read)
+    assert closes == [held["c"], held["e"]]
+    assert [o.status for o in closes] == [OrderStatus.CANCELLED, OrderStatus.FILLED]
