@@ -17,7 +17,7 @@ from blotter.venues.b2trader.notices import (
     unreadable_list_notice,
 )
 from blotter.venues.b2trader.replies import parse_cancel_error, parse_cancel_reply
-from tests.venues.b2trader.examples import ACCOUNT, ORDER_ID, raw
+from tests.venues.b2trader.samples import ACCOUNT, ORDER_ID, raw
 
 
 # -- notices -----------------------------------------------------------------------------------

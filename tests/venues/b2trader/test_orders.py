@@ -18,7 +18,7 @@ from blotter.venues.b2trader.orders import (
     trading_account_key,
 )
 from blotter.venues.b2trader.stream import parse_open_orders
-from tests.venues.b2trader.examples import ACCOUNT, EXPECTED, order_json
+from tests.venues.b2trader.samples import ACCOUNT, EXPECTED, order_json
 
 
 def test_trading_account_key() -> None:

@@ -30,7 +30,7 @@ from blotter.venues.b2trader.replies import (
     retry_after,
     select_accounts,
 )
-from tests.venues.b2trader.examples import ACCOUNT, NOW_MS, ORDER_ID, jwt, raw
+from tests.venues.b2trader.samples import ACCOUNT, NOW_MS, ORDER_ID, jwt, raw
 
 
 # -- token -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from blotter.venues.b2trader.requests import (
     order_path,
 )
 from blotter.venues.b2trader.spec import HUB_PATH, VENUE
-from tests.venues.b2trader.examples import ORDER_ID
+from tests.venues.b2trader.samples import ORDER_ID
 
 
 def test_constants() -> None:

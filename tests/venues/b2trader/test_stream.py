@@ -33,7 +33,7 @@ from blotter.venues.b2trader.stream import (
     UnreadableList,
     parse_open_orders,
 )
-from tests.venues.b2trader.examples import (
+from tests.venues.b2trader.samples import (
     ACCOUNT,
     EXPECTED,
     fields,

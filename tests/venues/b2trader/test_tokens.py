@@ -15,7 +15,7 @@ from blotter.venues.b2trader.tokens import TokenKeeper
 from blotter.venues.base import RestFailure
 from blotter.venues.net import now_ms
 from tests.helpers import until
-from tests.venues.b2trader.examples import jwt
+from tests.venues.b2trader.samples import jwt
 
 API_TOKEN = "api-token-0123456789"
 
