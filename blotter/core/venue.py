@@ -7,7 +7,13 @@ for input that breaks its protocol, so the clients and the tests treat bad input
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final, ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +40,34 @@ class MalformedFrame(ValueError):
     message never ends a stream. The text says what was wrong and never holds a secret or the
     whole payload.
     """
+
+
+PARSE_ERRORS: Final = (
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
+"""What a parser may stumble on in input of the wrong shape; ``guarded`` turns these into
+``MalformedFrame``."""
+
+_TEXT_LIMIT: Final = 200
+
+
+def guarded(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``func`` with every parsing slip (``PARSE_ERRORS``) turned into ``MalformedFrame``
+    naming the slip in at most 200 characters; a ``MalformedFrame`` passes as it is, anything
+    else (a bug of ours) is not caught."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except MalformedFrame:
+            raise
+        except PARSE_ERRORS as exc:
+            raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:_TEXT_LIMIT]) from None
+
+    return wrapper

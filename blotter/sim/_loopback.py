@@ -2,7 +2,8 @@
 demo credentials, the background order flow, and the teardown of its client sockets.
 
 A venue subclass sets ``VENUE`` and ``WS_PATH``, adds its REST routes in ``_routes`` and its
-websocket handler as ``_ws_handler``, writes its flow in ``_flow``, and keeps its connections
+websocket handler as ``_ws_handler``, writes one step of its flow in ``flow_step``, and keeps
+its connections
 (objects with ``alive``, ``tasks``, ``ws`` and ``transport``) in ``_conns``.
 """
 
@@ -82,8 +83,23 @@ class LoopbackVenue:
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
 
-    async def _flow(self) -> None:
+    def flow_step(self) -> None:
+        """One automatic event of the venue (a new order, a fill, a cancel at the venue)."""
         raise NotImplementedError
+
+    async def _flow(self) -> None:
+        """The venue's own trading: ``flow_step`` at random intervals, ``flow_rate`` a second."""
+        while self.flow_rate > 0:
+            await asyncio.sleep(self._rng.expovariate(self.flow_rate))
+            self.flow_step()
+
+    def _forget(self, conn: Any) -> None:
+        """A websocket connection ended: it is no longer alive or kept, its tasks end."""
+        conn.alive = False
+        self._conns.discard(conn)
+        for task in conn.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:

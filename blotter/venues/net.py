@@ -5,6 +5,7 @@ client, and how a failed connection is put into words.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from urllib.parse import urlsplit
 
@@ -57,6 +58,15 @@ def rest_client(origin: str, loopback: bool, timeout: float) -> httpx.AsyncClien
         trust_env=not loopback,
         headers={"user-agent": "blotter"},
     )
+
+
+def wire_logger(venue: str) -> logging.Logger:
+    """The logger a client hands the websockets library. That library logs every frame at
+    DEBUG, and an auth frame (or a hub URL) carries the key or the token: this logger never
+    goes below INFO, whatever the application's log level."""
+    logger = logging.getLogger(f"blotter.venues.{venue}.wire")
+    logger.setLevel(logging.INFO)
+    return logger
 
 
 def now_ms() -> int:

@@ -42,6 +42,13 @@ class ClientSetup:
     state_dir: str | os.PathLike[str] | None = None
     tuning: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def shared(self) -> dict[str, Any]:
+        """The keyword arguments every venue client takes: its URLs, the store and buses, and
+        the test knobs (timeouts, backoff)."""
+        return {"rest_url": self.rest_url, "ws_url": self.ws_url, "store": self.store,
+                "notices": self.notices, "states": self.states, **self.tuning}
+
 
 @dataclass(frozen=True, slots=True)
 class VenueSpec:

@@ -2,7 +2,7 @@
 list and the single-order cancel (A-2, A-4), with the venue's error bodies (RFC 7807 Problem
 Details as ASP.NET Core writes them), the rate limit and the forced answers of the fault menu.
 
-``RestEndpoints`` is mixed into ``B2traderSimulator``, which holds the state it reads.
+``RestSide`` is mixed into ``B2traderSimulator``, which holds the state it reads.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
+
+from blotter.sim._loopback import LoopbackVenue
 
 from .auth import TokenError, bearer_token
 from .orders import SimOrder
@@ -53,7 +55,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 
 
-class RestEndpoints:
+class RestSide(LoopbackVenue):
     """``POST …/access-token``, ``GET …/accounts``, ``DELETE …/orders/{orderId}`` and the test
     side door ``GET /_sim/orders`` (A-3)."""
 

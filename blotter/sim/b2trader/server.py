@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from blotter.sim._loopback import Fault, LoopbackVenue
+from blotter.sim._loopback import Fault
 
 from . import hub
 from .auth import TokenError, decode_jwt, encode_jwt, random_api_token
@@ -40,8 +40,8 @@ from .orders import (
     random_order,
     ticks_of,
 )
-from .rest import ACCOUNTS_PATH, ORDER_PATH, TOKEN_PATH, RestEndpoints
-from .stream import ERR_TOKEN_EXPIRED, HubConn, HubEndpoints
+from .rest import ACCOUNTS_PATH, ORDER_PATH, TOKEN_PATH, RestSide
+from .stream import ERR_TOKEN_EXPIRED, HubConn, StreamSide
 
 WS_PATH = "/frontoffice/ws/v4/account"
 CLOSED_CACHE = 5000
@@ -53,7 +53,7 @@ _DEFAULT_ACCOUNTS: tuple[dict[str, Any], ...] = (
 )
 
 
-class B2traderSimulator(RestEndpoints, HubEndpoints, LoopbackVenue):
+class B2traderSimulator(RestSide, StreamSide):
     """A B2TRADER broker on 127.0.0.1 for one trader (one API token, several trading accounts),
     for tests and demo mode."""
 
@@ -369,11 +369,6 @@ class B2traderSimulator(RestEndpoints, HubEndpoints, LoopbackVenue):
                     order.updated = order.created + self._rng.randint(
                         TICKS_PER_SECOND, 300 * TICKS_PER_SECOND)
             self._orders[order.order_id] = order
-
-    async def _flow(self) -> None:
-        while self.flow_rate > 0:
-            await asyncio.sleep(self._rng.expovariate(self.flow_rate))
-            self.flow_step()
 
     def flow_step(self) -> None:
         """One automatic event; the open count drifts back towards the initial size."""

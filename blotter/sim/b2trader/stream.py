@@ -3,7 +3,7 @@
 the client timeout (A-8), the Close when a token expires (U-8), and the stream faults of the
 fault menu (split, batched, dropped and duplicated records, a silent socket, raw text).
 
-``HubEndpoints`` is mixed into ``B2traderSimulator``, which holds the state it reads; the
+``StreamSide`` is mixed into ``B2traderSimulator``, which holds the state it reads; the
 SignalR records themselves are written by ``hub.py``.
 """
 
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import WSMsgType, web
+
+from blotter.sim._loopback import LoopbackVenue
 
 from . import hub
 from .auth import TokenError, bearer_token
@@ -72,7 +74,7 @@ class HubConn:
         self.queue.put_nowait(None)
 
 
-class HubEndpoints:
+class StreamSide(LoopbackVenue):
     """The account hub: negotiate (A-6), the websocket, and what each connection says."""
 
     # the broker's state, kept by B2traderSimulator
@@ -155,12 +157,8 @@ class HubEndpoints:
                 conn.last_recv = time.monotonic()
                 self._on_text(conn, text)
         finally:
-            conn.alive = False
             conn.streams.clear()
-            self._conns.discard(conn)
-            for task in conn.tasks:
-                if task is not asyncio.current_task():
-                    task.cancel()
+            self._forget(conn)
         return ws
 
     async def _writer(self, conn: HubConn) -> None:

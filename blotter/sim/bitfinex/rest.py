@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from blotter.sim._loopback import LoopbackVenue
+
 from .auth import MAX_NONCE, NonceBook, parse_nonce, rest_signed_message, signature_ok
 from .market import OrderBook, as_int, int_list
 from .orders import SimOrder
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from .stream import Conn
 
 
-class RestSide:
+class RestSide(LoopbackVenue):
     """The REST endpoints of the venue, mixed into ``BitfinexSimulator``.
 
     ``rest_calls`` lists the paths called; ``rest_rate_limit`` calls per endpoint in

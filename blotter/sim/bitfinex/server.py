@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from blotter.sim._loopback import Fault, LoopbackVenue
+from blotter.sim._loopback import Fault
 
 from .auth import NonceBook, random_credentials
 from .market import OrderBook
@@ -27,7 +27,7 @@ from .rest import RestSide
 from .stream import WS_PATH, Conn, StreamSide, dumps
 
 
-class BitfinexSimulator(StreamSide, RestSide, LoopbackVenue):
+class BitfinexSimulator(RestSide, StreamSide):
     """The Bitfinex venue on 127.0.0.1, for tests and demo mode.
 
     Its switches (read when they matter; the one-shot ones reset themselves): ``reply_delay``,
@@ -199,11 +199,6 @@ class BitfinexSimulator(StreamSide, RestSide, LoopbackVenue):
                     order.amount -= signed
                     order.mts_update += self._rng.randint(1_000, 600_000)
             self._book.add(order)
-
-    async def _flow(self) -> None:
-        while self.flow_rate > 0:
-            await asyncio.sleep(self._rng.expovariate(self.flow_rate))
-            self.flow_step()
 
     def flow_step(self) -> None:
         """One automatic event; the open count drifts back towards the initial size."""

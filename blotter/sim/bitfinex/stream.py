@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from blotter.sim._loopback import LoopbackVenue
+
 from .auth import MAX_NONCE, NonceBook, parse_nonce, signature_ok
 from .market import OrderBook
 from .orders import SimOrder, not_found_stub
@@ -94,7 +96,7 @@ class Conn:
         return False
 
 
-class StreamSide:
+class StreamSide(LoopbackVenue):
     """The websocket side of the venue, mixed into ``BitfinexSimulator``.
 
     Its switches: ``rate_limit_connections`` (HTTP 429 after ``connection_limit`` opens in
@@ -185,10 +187,7 @@ class StreamSide:
                 else:
                     break
         finally:
-            conn.alive = False
-            self._conns.discard(conn)
-            for task in conn.tasks:
-                task.cancel()
+            self._forget(conn)
             if conn.authenticated and conn.dms and not self._stopping:
                 # dead-man switch: the venue cancels every open order when the socket goes
                 for order in list(self._book.orders.values()):

@@ -51,7 +51,7 @@ class BybitError(Exception):
         self.msg = msg
 
 
-class RestEndpoints(LoopbackVenue):
+class RestSide(LoopbackVenue):
     """The REST endpoints of `BybitSimulator`, which holds the state and the switches declared
     here and closes the accepted cancels (`_accept_cancels`)."""
 
@@ -391,4 +391,4 @@ def _json(body: Any, headers: dict[str, str] | None = None) -> web.Response:
                         headers=headers)
 
 
-__all__ = ["BybitError", "RestEndpoints"]
+__all__ = ["BybitError", "RestSide"]

@@ -33,14 +33,14 @@ from .orders import (
     random_fill_qty,
     random_order,
 )
-from .rest import FUTURES_CANCEL_ALL_CAP, RestEndpoints
+from .rest import FUTURES_CANCEL_ALL_CAP, RestSide
 from .stream import Connection, StreamSide
 
 WS_PATH = "/v5/private"
 CLOSED_CACHE = 500  # openOnly=1 keeps this many recent closed orders per category
 
 
-class BybitSimulator(RestEndpoints, StreamSide):
+class BybitSimulator(RestSide, StreamSide):
     """The Bybit v5 venue (unified account) on 127.0.0.1, for tests and demo mode."""
 
     WS_PATH = WS_PATH
@@ -261,11 +261,6 @@ class BybitSimulator(RestEndpoints, StreamSide):
                     order.status = "PartiallyFilled"
                     order.updated = mts + self._rng.randint(1_000, 300_000)
             self._orders[order.order_id] = order
-
-    async def _flow(self) -> None:
-        while self.flow_rate > 0:
-            await asyncio.sleep(self._rng.expovariate(self.flow_rate))
-            self.flow_step()
 
     def flow_step(self) -> None:
         """One automatic event; the open count drifts back towards the initial size."""

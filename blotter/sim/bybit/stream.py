@@ -109,10 +109,7 @@ class StreamSide(LoopbackVenue):
                 else:
                     break
         finally:
-            conn.alive = False
-            self._conns.discard(conn)
-            for task in conn.tasks:
-                task.cancel()
+            self._forget(conn)
         return ws
 
     async def _writer(self, conn: Connection) -> None:

@@ -20,12 +20,10 @@ from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader import signalr
 from blotter.venues.b2trader.stream import StreamParser
 from blotter.venues.base import SessionEnd
-from blotter.venues.net import close_code, describe_error
+from blotter.venues.net import close_code, describe_error, wire_logger
 
 log = logging.getLogger("blotter.venues.b2trader")
-# The hub URL carries the JWT (P-14): the websockets library's own logger never goes below INFO.
-_wire_log = logging.getLogger("blotter.venues.b2trader.wire")
-_wire_log.setLevel(logging.INFO)
+_wire_log = wire_logger("b2trader")  # the hub URL carries the JWT (P-14)
 
 _CONNECT_TIMEOUT = 10.0
 _CLOSE_TIMEOUT = 3.0

@@ -13,12 +13,11 @@ short and never echo a payload or a token. The field readers here serve every pa
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from blotter.core.order import (
     AccountKey,
@@ -37,8 +36,6 @@ from blotter.venues.b2trader.spec import VENUE
 if TYPE_CHECKING:
     from blotter.venues.b2trader.replies import TradingAccount
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 TEXT_LIMIT: Final = 200  # characters of any text for the trader
 
@@ -48,29 +45,6 @@ class InexactNumber(Exception):
     """A money field came as a JSON number read into a float: re-read the record exactly."""
 
 
-PARSE_ERRORS: Final = (
-    LookupError,
-    TypeError,
-    ValueError,
-    AttributeError,
-    ArithmeticError,
-    RecursionError,
-)
-
-
-def guarded(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Turn any parsing slip inside ``func`` into ``MalformedFrame`` (and only that)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return func(*args, **kwargs)
-        except MalformedFrame:
-            raise
-        except PARSE_ERRORS as exc:
-            raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:TEXT_LIMIT]) from None
-
-    return wrapper
 
 
 def reject_constant(name: str) -> Any:

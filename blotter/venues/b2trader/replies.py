@@ -24,14 +24,12 @@ import orjson
 
 from blotter.core.cancel import Outcome
 from blotter.core.order import AccountKey, Order, OrderStatus
-from blotter.core.venue import MalformedFrame
+from blotter.core.venue import PARSE_ERRORS, MalformedFrame, guarded
 from blotter.venues.b2trader.orders import (
     DECIMAL_TEXT,
     OPEN_STATUS_TEXTS,
-    PARSE_ERRORS,
     TEXT_LIMIT,
     clean,
-    guarded,
     loads_exact,
     opt_text,
     parse_order,

@@ -47,11 +47,9 @@ def build_client(setup: ClientSetup) -> VenueClient:
 
     options: B2traderOptions = setup.options
     return B2traderClient(
-        setup.account, rest_url=setup.rest_url, ws_url=setup.ws_url,
-        api_token=setup.credentials["api_token"], store=setup.store, notices=setup.notices,
-        states=setup.states, broker=setup.venue_label,
+        setup.account, api_token=setup.credentials["api_token"], broker=setup.venue_label,
         trading_accounts=options.trading_accounts, delta=options.stream == "delta",
-        **setup.tuning,
+        **setup.shared,
     )
 
 

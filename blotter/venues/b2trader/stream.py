@@ -23,12 +23,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from blotter.core.order import AccountKey, Order
-from blotter.core.venue import MalformedFrame
+from blotter.core.venue import MalformedFrame, guarded
 from blotter.venues.b2trader import signalr
 from blotter.venues.b2trader.orders import (
     InexactNumber,
     check_account,
-    guarded,
     loads_exact,
     parse_order,
     reusable,

@@ -64,13 +64,11 @@ from blotter.venues.net import (
     describe_error,
     now_ms,
     rest_client,
+    wire_logger,
 )
 
 log = logging.getLogger("blotter.venues.bitfinex")
-# The websockets library logs every frame at DEBUG, and the auth frame carries the API key:
-# its connection logger never goes below INFO, whatever the application's log level.
-_wire_log = logging.getLogger("blotter.venues.bitfinex.wire")
-_wire_log.setLevel(logging.INFO)
+_wire_log = wire_logger("bitfinex")  # the auth frame carries the API key
 
 _HANDSHAKE_TIMEOUT = 10.0  # info after open, auth reply after auth
 _MAX_FRAME = 64 * 1024 * 1024  # a 100k-order snapshot is ~30 MB

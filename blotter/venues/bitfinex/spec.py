@@ -28,10 +28,9 @@ def build_client(setup: ClientSetup) -> VenueClient:
 
     options: BitfinexOptions = setup.options
     return BitfinexClient(
-        setup.account, rest_url=setup.rest_url, ws_url=setup.ws_url,
-        api_key=setup.credentials["api_key"], api_secret=setup.credentials["api_secret"],
-        store=setup.store, notices=setup.notices, states=setup.states,
-        nonce_dir=setup.state_dir, dead_man_switch=options.dead_man_switch, **setup.tuning,
+        setup.account, api_key=setup.credentials["api_key"],
+        api_secret=setup.credentials["api_secret"], nonce_dir=setup.state_dir,
+        dead_man_switch=options.dead_man_switch, **setup.shared,
     )
 
 

@@ -46,13 +46,11 @@ from blotter.venues.net import (
     describe_error,
     now_ms,
     rest_client,
+    wire_logger,
 )
 
 log = logging.getLogger("blotter.venues.bybit")
-# The websockets library logs every frame at DEBUG, and the auth frame carries the API key:
-# its connection logger never goes below INFO, whatever the application's log level.
-_wire_log = logging.getLogger("blotter.venues.bybit.wire")
-_wire_log.setLevel(logging.INFO)
+_wire_log = wire_logger("bybit")  # the auth frame carries the API key
 
 _HANDSHAKE_TIMEOUT: Final = 10.0  # connect, auth reply, subscribe reply
 _MAX_FRAME: Final = 16 * 1024 * 1024

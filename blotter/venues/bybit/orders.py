@@ -11,11 +11,10 @@ Protocol notes: ``/work/shared/venues/bybit.md``.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final
 
 import orjson
 
@@ -28,23 +27,10 @@ from blotter.core.order import (
     Side,
     Upsert,
 )
-from blotter.core.venue import MalformedFrame
+from blotter.core.venue import MalformedFrame, guarded
 from blotter.venues.bybit.spec import CATEGORIES
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
 # -- checked readers of the venue's JSON -------------------------------------------------------
-PARSE_ERRORS: Final = (
-    LookupError,
-    TypeError,
-    ValueError,
-    AttributeError,
-    ArithmeticError,
-    RecursionError,
-)
-"""What a parser may stumble on in input of the wrong shape; ``guarded`` turns these into
-``MalformedFrame``."""
 JSON_ERRORS: Final = (orjson.JSONDecodeError, TypeError, ValueError, UnicodeError, RecursionError)
 DECIMAL_TEXT: Final = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?")
 
@@ -62,19 +48,6 @@ def load_object(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -
     return msg
 
 
-def guarded(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Turn any parsing slip inside ``func`` into ``MalformedFrame`` (and only that)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return func(*args, **kwargs)
-        except MalformedFrame:
-            raise
-        except PARSE_ERRORS as exc:
-            raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:200]) from None
-
-    return wrapper
 
 
 def as_str(value: Any, what: str) -> str:

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from blotter.core.order import AccountKey, Order
-from blotter.core.venue import MalformedFrame
+from blotter.core.venue import MalformedFrame, guarded
 from blotter.venues.bybit.orders import (
     as_int,
     as_str,
-    guarded,
     load_object,
     opt_str,
     read_order,

@@ -67,11 +67,9 @@ def build_client(setup: ClientSetup) -> VenueClient:
 
     options: BybitOptions = setup.options
     return BybitClient(
-        setup.account, rest_url=setup.rest_url, ws_url=setup.ws_url,
-        api_key=setup.credentials["api_key"], api_secret=setup.credentials["api_secret"],
-        store=setup.store, notices=setup.notices, states=setup.states,
-        categories=options.categories, settle_coins=options.settle_coins,
-        recv_window=options.recv_window, **setup.tuning,
+        setup.account, api_key=setup.credentials["api_key"],
+        api_secret=setup.credentials["api_secret"], categories=options.categories,
+        settle_coins=options.settle_coins, recv_window=options.recv_window, **setup.shared,
     )
 
 

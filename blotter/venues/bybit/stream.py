@@ -31,15 +31,13 @@ from blotter.core.order import (
     Upsert,
     build_order,
 )
-from blotter.core.venue import MalformedFrame
+from blotter.core.venue import PARSE_ERRORS, MalformedFrame, guarded
 from blotter.venues.bybit.orders import (
     DECIMAL_TEXT,
     JSON_ERRORS,
-    PARSE_ERRORS,
     SIDES,
     STATUSES,
     as_str,
-    guarded,
     load_object,
     opt_str,
     order_event,
