@@ -101,3 +101,46 @@ def test_no_getattr_probing_of_clients() -> None:
     for name in ("engine.py", "headless.py", "account_manager.py"):
         text = (PACKAGE / name).read_text(encoding="utf-8")
         assert not re.search(r"getattr\(\s*client", text), name
+
+
+def test_no_room_too_big_to_live_in() -> None:
+    too_big = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.count("\n")
+        if lines > MAX_MODULE_LINES:
+            too_big.append(f"{path.relative_to(ROOT)}: {lines} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    too_big.append(f"{path.relative_to(ROOT)}: class {node.name} {size} lines")
+    assert not too_big, "\n".join(too_big)
+
+
+# the modules every venue has, cut along the wire (design.md section 2); a venue may add
+# modules only it needs, named for what they are
+VENUE_MODULES = {"__init__", "spec", "requests", "replies", "orders", "stream", "notices",
+                 "client"}
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_every_venue_has_the_same_modules(venue: str) -> None:
+    folder = PACKAGE / "venues" / venue
+    names = {p.stem for p in folder.glob("*.py")}
+    assert VENUE_MODULES <= names, sorted(VENUE_MODULES - names)
+    assert not (folder / "codec.py").exists()
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_every_venue_is_registered_and_simulated(venue: str) -> None:
+    registry = (PACKAGE / "venues" / "registry.py").read_text(encoding="utf-8")
+    assert f"blotter.venues.{venue}.spec import SPEC" in registry
+    sim = PACKAGE / "sim" / venue
+    assert {"server", "rest", "stream"} <= {p.stem for p in sim.glob("*.py")}
+
+
+def test_a_venue_package_imports_nothing_when_its_spec_is_read() -> None:
+    for venue in VENUES:
+        init = (PACKAGE / "venues" / venue / "__init__.py").read_text(encoding="utf-8")
+        assert "import" not in init, f"venues/{venue}/__init__.py imports: keep it a docstring"
