@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
 
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey
@@ -20,31 +19,18 @@ from blotter.sim.b2trader import B2traderSimulator
 from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import CANCELLING, Column
 from blotter.venues.b2trader.client import B2traderClient
-from blotter.venues.base import Backoff
 from tests.helpers import until
 from tests.ui.conftest import close_window, select_row
 from tests.ui.test_main_window import click_cancel_button
+from tests.ui.windows import FAST, WindowEnv, window_over
 
 LOGIN = AccountKey("b2trader", "acme")
 
 
 @dataclass
-class Env:
-    sim: B2traderSimulator
-    window: MainWindow
-    shown: list[str]
+class Env(WindowEnv[B2traderSimulator]):
     main: list[str]  # order ids in "Acme Main"
     margin: list[str]  # order ids in "Acme Margin"
-
-    def row_ids(self) -> list[str]:
-        proxy = self.window.proxy
-        return [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())]
-
-    def proxy_row(self, order_id: str) -> int:
-        return self.row_ids().index(order_id)
-
-    def cell(self, order_id: str, column: Column) -> str:
-        return self.window.proxy.index(self.proxy_row(order_id), column).data()
 
     def sim_ids(self) -> set[str]:
         return {o["orderId"] for o in self.sim.open_orders()}
@@ -58,30 +44,20 @@ async def env(qtbot, tmp_path):
             for n in range(6)]
     margin = [sim.add_order(margin_id, "cfd.eur_chf", "Sell", "10000", "0.95"),
               sim.add_order(margin_id, "spot.eth_usdt", "Buy", "1.5", "3000")]
-    await sim.start()
-    store, notices, states = OrderStore(), NoticeBus(), StateBus()
-    engine = Engine(store, notices, states)
-    engine.add_client(B2traderClient(
-        LOGIN, rest_url=sim.rest_url, ws_url=sim.ws_url, api_token=sim.credentials["api_token"],
-        store=store, notices=notices, states=states, broker="Acme", cancel_timeout=5.0,
-        backoff=Backoff(base=0.05, factor=2.0, cap=0.3),
-    ))
-    window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),
-                                                   QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    shown: list[str] = []
-    window.status_bar.notice_logged.connect(lambda entry: shown.append(window.status_bar.text))
-    window.show()
-    window.activateWindow()
-    environment = Env(sim, window, shown, main, margin)
-    await until(lambda: window.proxy.rowCount() == 8)
-    await until(lambda: QApplication.activeWindow() is window, timeout=2)
-    try:
+
+    def build(sim, store, notices, states):
+        return B2traderClient(
+            LOGIN, rest_url=sim.rest_url, ws_url=sim.ws_url,
+            api_token=sim.credentials["api_token"], store=store, notices=notices,
+            states=states, broker="Acme", cancel_timeout=5.0, backoff=FAST,
+        )
+
+    def known(*args):
+        return Env(*args, main=main, margin=margin)
+
+    async with window_over(qtbot, tmp_path, sim, build,
+                           lambda w: w.proxy.rowCount() == 8, known) as environment:
         yield environment
-    finally:
-        close_window(window)
-        await asyncio.wait_for(engine.stop(), 5)
-        await asyncio.wait_for(sim.stop(), 5)
 
 
 async def test_the_brokers_rows_show_its_name_and_each_trading_account(env):

@@ -7,48 +7,25 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
 
-from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey
-from blotter.core.store import OrderStore
-from blotter.engine import Engine
 from blotter.sim.bybit import BybitSimulator
-from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import CANCELLING, Column
-from blotter.venues.base import Backoff
 from blotter.venues.bybit.client import BybitClient
 from tests.helpers import until
-from tests.ui.conftest import close_window, select_row
 from tests.ui.test_main_window import click_cancel_button
+from tests.ui.windows import FAST, WindowEnv, window_over
 
 ACCOUNT = AccountKey("bybit", "bybit-test")
 
 
 @dataclass
-class Env:
-    sim: BybitSimulator
-    window: MainWindow
-    shown: list[str]
+class Env(WindowEnv[BybitSimulator]):
     ids: dict[str, str]  # name → orderId of the known book
-
-    def row_ids(self) -> list[str]:
-        proxy = self.window.proxy
-        return [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())]
-
-    def proxy_row(self, order_id: str) -> int:
-        return self.row_ids().index(order_id)
 
     def sim_ids(self) -> set[str]:
         return {o["orderId"] for o in self.sim.open_orders()}
-
-    def status(self, order_id: str) -> str:
-        return self.window.proxy.index(self.proxy_row(order_id), Column.STATUS).data()
-
-    def select(self, order_id: str) -> None:
-        select_row(self.window.view, self.proxy_row(order_id), False)
-        self.window.view.setFocus()
 
 
 @pytest.fixture
@@ -62,31 +39,21 @@ async def env(qtbot, tmp_path):
         "stop": sim.place_order("linear", "BTCUSDT", "Sell", "0.01", "45000",
                                 trigger_price="46000"),
     }
-    await sim.start()
-    store, notices, states = OrderStore(), NoticeBus(), StateBus()
-    engine = Engine(store, notices, states)
-    credentials = sim.credentials
-    engine.add_client(BybitClient(
-        ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=credentials["api_key"],
-        api_secret=credentials["api_secret"], store=store, notices=notices, states=states,
-        cancel_timeout=5.0, backoff=Backoff(base=0.05, factor=2.0, cap=0.3),
-    ))
-    window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),
-                                                   QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    shown: list[str] = []
-    window.status_bar.notice_logged.connect(lambda entry: shown.append(window.status_bar.text))
-    window.show()
-    window.activateWindow()
-    environment = Env(sim, window, shown, ids)
-    await until(lambda: window.proxy.rowCount() == 5)
-    await until(lambda: QApplication.activeWindow() is window, timeout=2)
-    try:
+
+    def build(sim, store, notices, states):
+        credentials = sim.credentials
+        return BybitClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=credentials["api_key"],
+            api_secret=credentials["api_secret"], store=store, notices=notices, states=states,
+            cancel_timeout=5.0, backoff=FAST,
+        )
+
+    def known(*args):
+        return Env(*args, ids=ids)
+
+    async with window_over(qtbot, tmp_path, sim, build,
+                           lambda w: w.proxy.rowCount() == 5, known) as environment:
         yield environment
-    finally:
-        close_window(window)
-        await asyncio.wait_for(engine.stop(), 5)
-        await asyncio.wait_for(sim.stop(), 5)
 
 
 async def test_the_table_shows_every_category_and_untriggered_orders(env):

@@ -7,53 +7,25 @@ Everything async runs on the qasync loop (see conftest.py): waits are ``await un
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
+from blotter.core.notices import VenueState
 from blotter.core.order import AccountKey
-from blotter.core.store import OrderStore
-from blotter.engine import Engine
 from blotter.sim.bitfinex import BitfinexSimulator
 from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import CANCELLING, Column
-from blotter.venues.base import Backoff
 from tests.helpers import until
-from tests.ui.conftest import close_window, select_row
+from tests.ui.windows import FAST, WindowEnv, window_over
 
 ACCOUNT = AccountKey("bitfinex", "bfx-test")
 
 
-@dataclass
-class Env:
-    sim: BitfinexSimulator
-    engine: Engine
-    window: MainWindow
-    shown: list[str]  # every line the status bar displayed, in order
-    states: list[AccountState]
-
-    def row_ids(self) -> list[str]:
-        proxy = self.window.proxy
-        return [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())]
-
-    def proxy_row(self, order_id: int | str) -> int:
-        ids = self.row_ids()
-        return ids.index(str(order_id))
-
+class Env(WindowEnv[BitfinexSimulator]):
     def sim_ids(self) -> set[str]:
         return {str(o[0]) for o in self.sim.open_orders()}
-
-    def status(self, order_id: int | str) -> str:
-        proxy = self.window.proxy
-        return proxy.index(self.proxy_row(order_id), Column.STATUS).data()
-
-    def select(self, order_id: int | str, add: bool = False) -> None:
-        """Make the order's row current and selected (added to the selection with ``add``)."""
-        select_row(self.window.view, self.proxy_row(order_id), add)
-        self.window.view.setFocus()
 
 
 @pytest.fixture
@@ -68,44 +40,21 @@ async def env(qtbot, tmp_path):
     sim.place_order("tETHUSD", "-0.25", "2100", gid=8)
     sim.place_order("tBTCUSD", "0.02", "29000")
     sim.place_order("tXRPUSD", "100", "0.5123")
-    await sim.start()
 
-    store, notices, states = OrderStore(), NoticeBus(), StateBus()
-    engine = Engine(store, notices, states)
-    seen_states: list[AccountState] = []
-    states.subscribe(seen_states.append)
-    credentials = sim.credentials
-    client = BitfinexClient(
-        ACCOUNT,
-        rest_url=sim.rest_url,
-        ws_url=sim.ws_url,
-        api_key=credentials["api_key"],
-        api_secret=credentials["api_secret"],
-        store=store,
-        notices=notices,
-        states=states,
-        nonce_dir=tmp_path / "nonces",
-        cancel_timeout=5.0,
-        backoff=Backoff(base=0.05, factor=2.0, cap=0.3),
-    )
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(engine, settings=settings)
-    qtbot.addWidget(window)
-    shown: list[str] = []
-    window.status_bar.notice_logged.connect(lambda entry: shown.append(window.status_bar.text))
-    window.show()
-    window.activateWindow()
-    engine.add_client(client)
-    environment = Env(sim, engine, window, shown, seen_states)
-    await until(lambda: len(window.model.orders()) == 7 and window.proxy.rowCount() == 7)
-    await until(lambda: window.stack.currentWidget() is window.view)
-    await until(lambda: QApplication.activeWindow() is window, timeout=2)
-    try:
+    def build(sim, store, notices, states):
+        credentials = sim.credentials
+        return BitfinexClient(
+            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url,
+            api_key=credentials["api_key"], api_secret=credentials["api_secret"],
+            store=store, notices=notices, states=states, nonce_dir=tmp_path / "nonces",
+            cancel_timeout=5.0, backoff=FAST,
+        )
+
+    def ready(window: MainWindow) -> bool:
+        return len(window.model.orders()) == 7 and window.proxy.rowCount() == 7
+
+    async with window_over(qtbot, tmp_path, sim, build, ready, Env) as environment:
         yield environment
-    finally:
-        close_window(window)
-        await asyncio.wait_for(engine.stop(), 5)
-        await asyncio.wait_for(sim.stop(), 5)
 
 
 def click_cancel_button(qtbot, window: MainWindow, proxy_row: int) -> None:
