@@ -266,7 +266,8 @@ async def one_round(number: int) -> dict[str, Any]:
             "empty": emptied[0] if emptied else None, "per_venue": per_venue,
             "plans": len(results), "outcomes": dict(outcomes),
             "per_venue_outcomes": {k: dict(v) for k, v in per_venue_outcomes.items()},
-            "store_left": len(store), "venue_left": left_at_venues, "ok": ok,
+            "store_left": dict(Counter(o.venue for o in store.orders())),
+            "venue_left": left_at_venues, "ok": ok,
             "trouble": [f"{n.venue}/{n.account} {n.level.value}: {n.line()}"[:200]
                         for n in trouble],
             "summary": summary, "requests": asked["requests"],

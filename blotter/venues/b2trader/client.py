@@ -479,7 +479,11 @@ class B2traderClient(ReconnectingClient):
             return OrderOutcome(key, Outcome.TIMED_OUT, text)
 
     def _close_row(self, key: OrderKey, closed: Callable[[Order], Order]) -> None:
-        """Take the row out now, as ``closed(row)``: the venue said so (the stream follows)."""
+        """Take the row out now, as ``closed(row)``: the venue said so (the stream follows,
+        and a list it sent before this answer does not bring the row back)."""
+        trading_id = self._ids.get(key.account_key)
+        if trading_id is not None:
+            self._parser.closed(trading_id, key.order_id)
         current = self._store.get(key)
         if current is not None:
             self._store.apply(Closed(closed(current)))

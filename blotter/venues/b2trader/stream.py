@@ -266,6 +266,9 @@ class StreamParser:
         self._invocations = signalr.InvocationIds()
         self._awaiting_first: set[str] = set()
         self._waiting: dict[str, StreamItem] = {}  # complete lists not read yet
+        # per trading account: orders a cancel reply said are closed, while lists that were
+        # sent before that reply may still list them
+        self._closed: dict[str, set[str]] = {}
 
     # -- trading accounts and subscriptions -------------------------------------------------------
     def use_accounts(self, keys: Mapping[str, AccountKey]) -> None:
@@ -278,6 +281,7 @@ class StreamParser:
         self._decoder.reset()
         self._streams.clear()
         self._waiting.clear()
+        self._closed.clear()  # a new connection's lists are the venue's truth of now
         self._invocations = signalr.InvocationIds()
         self._awaiting_first = set(self._keys)
 
@@ -310,6 +314,27 @@ class StreamParser:
                 del self._streams[invocation]
                 records.append(signalr.cancel_invocation(invocation))
         return records
+
+    def closed(self, trading_id: str, order_id: str) -> None:
+        """The venue answered a cancel of ``order_id`` with a final status: a list that still
+        shows it open was sent before that answer, so it does not bring the row back. Forgotten
+        once a list no longer shows it (or a change says it closed)."""
+        self._closed.setdefault(trading_id, set()).add(order_id)
+
+    def _without_closed(
+        self, trading_id: str, orders: tuple[Order, ...], complete: bool
+    ) -> tuple[Order, ...]:
+        closed = self._closed.get(trading_id)
+        if not closed:
+            return orders
+        if complete:  # what a complete list no longer shows needs no more remembering
+            closed &= {o.order_id for o in orders if o.status.is_open}
+        else:  # a change that says it closed is the stream catching up
+            closed -= {o.order_id for o in orders if not o.status.is_open}
+        if not closed:
+            del self._closed[trading_id]
+            return orders
+        return tuple(o for o in orders if o.order_id not in closed or not o.status.is_open)
 
     # -- frames in, events out --------------------------------------------------------------------
     def feed(self, data: str | bytes | bytearray | memoryview) -> None:
@@ -347,7 +372,7 @@ class StreamParser:
         if item is None or trading_id not in self._keys:
             return None
         first = trading_id in self._awaiting_first
-        orders = self._parse(trading_id, item)
+        orders = self._without_closed(trading_id, self._parse(trading_id, item), True)
         self._awaiting_first.discard(trading_id)
         return OrderList(trading_id, self._keys[trading_id], orders, first or not self.delta, first)
 
@@ -356,7 +381,9 @@ class StreamParser:
         if trading_id is None:
             return None  # a stream we stopped
         if self.delta and trading_id not in self._awaiting_first:
-            orders = self._parse(trading_id, item)  # changes only: every one counts
+            # changes only: every one counts, but a change from before a confirmed cancel
+            # does not reopen the order
+            orders = self._without_closed(trading_id, self._parse(trading_id, item), False)
             return OrderList(trading_id, self._keys[trading_id], orders, False, False)
         already = trading_id in self._waiting
         self._waiting[trading_id] = item

@@ -348,6 +348,59 @@ def test_delta_streams_count_every_change_after_the_first_list() -> None:
     assert changes[0].orders[0].status is OrderStatus.CANCELLED
 
 
+def read(parser: StreamParser, trading_id: str = "685a") -> list[str]:
+    """The ids the account's next complete list shows open."""
+    assert events(parser) == [ListWaiting(trading_id)]
+    listed = parser.take_list(trading_id)
+    assert listed is not None
+    return [o.order_id for o in listed.orders if o.status.is_open]
+
+
+def test_a_list_sent_before_a_cancel_was_answered_does_not_bring_the_row_back() -> None:
+    # The hub sends a list after every change; when a DELETE's 200 (Cancelled) is read before
+    # a list the hub sent earlier, that list still shows the order open. It is not.
+    parser = hub()
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    parser.feed(item("0", a, b))
+    assert read(parser) == ["A", "B"]
+    parser.closed("685a", "A")  # the cancel's answer: Cancelled
+    parser.feed(item("0", a, b))  # sent before the cancel took effect
+    assert read(parser) == ["B"]
+    parser.feed(item("0", b))  # the hub caught up: A is forgotten
+    assert read(parser) == ["B"]
+    parser.feed(item("0", a, b))  # from now on a listed A is the venue's word again
+    assert read(parser) == ["A", "B"]
+
+
+def test_a_confirmed_cancel_is_kept_per_account_and_forgotten_on_a_new_connection() -> None:
+    parser = hub()
+    a = order_json(orderId="A")
+    parser.feed(item("0", a) + item("1", a))
+    assert events(parser) == [ListWaiting("685a"), ListWaiting("6891")]
+    parser.take_list("685a"), parser.take_list("6891")
+    parser.closed("685a", "A")
+    parser.feed(item("1", a))
+    assert read(parser, "6891") == ["A"]  # another trading account's A is another order
+    parser.start()  # reconnected: the new lists are the venue's truth of now
+    assert parser.subscribe("685a") == open_orders_subscription("0", "685a")
+    parser.feed("{}\x1e" + item("0", a))
+    assert parser.next_event() == HandshakeResponse()
+    assert read(parser) == ["A"]
+
+
+def test_a_change_from_before_a_confirmed_cancel_does_not_reopen_the_order() -> None:
+    parser = hub(delta=True)
+    parser.feed(item("0", order_json(orderId="A")))
+    assert read(parser) == ["A"]
+    parser.closed("685a", "A")
+    parser.feed(item("0", order_json(orderId="A", filledQuantity="0.001")))  # an older change
+    (change,) = events(parser)
+    assert change.orders == ()
+    parser.feed(item("0", order_json(orderId="A", status="Cancelled")))  # the stream catches up
+    (closing,) = events(parser)
+    assert [o.status for o in closing.orders] == [OrderStatus.CANCELLED]
+
+
 def test_an_ended_stream_is_reported_and_waits_for_a_first_list_again() -> None:
     parser = hub()
     for trading_id in KEYS:
