@@ -170,6 +170,16 @@ OPEN_STATUSES: Final = _OPEN_STATUSES  # a tuple: membership tests by identity, 
 
 
 # -- the fast builder ------------------------------------------------------------------------
+OrderFields = tuple[
+    OrderKey, str, Side, str, str | None, str | None, str | None, frozenset[Flag], int | None,
+    str | None,
+]
+"""The fields of an order that never change while it lives, in this order: key, symbol, side,
+order_type, client_id, client_id_date, group_id, flags, created_ms, category. A parser makes
+this once per order id and hands it to ``build_order`` with every update. A plain tuple, not a
+NamedTuple: the builder unpacks it in one specialised step, which a NamedTuple would not get."""
+
+
 class _OrderSlots(_Keyed):
     """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
 
@@ -185,11 +195,12 @@ _new = object.__new__
 
 
 def _build_fast(
-    key: OrderKey, symbol: str, side: Side, order_type: str, amount: Any, remaining: Any,
-    status: OrderStatus, status_text: str, price: Any, avg_price: Any, client_id: str | None,
-    client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None, category: str | None,
+    fields: OrderFields, amount: Any, remaining: Any, status: OrderStatus, status_text: str,
+    price: Any, avg_price: Any, updated_ms: int | None,
 ) -> Order:
+    # one tuple unpack instead of ten arguments: the call is most of what a builder costs
+    (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
+     category) = fields
     o: Any = _new(_OrderSlots)
     o._key = key
     o.venue, o.account, o.order_id = key
@@ -214,26 +225,23 @@ def _build_fast(
 
 
 def _build_plain(
-    key: OrderKey, symbol: str, side: Side, order_type: str, amount: Any, remaining: Any,
-    status: OrderStatus, status_text: str, price: Any, avg_price: Any, client_id: str | None,
-    client_id_date: str | None, group_id: str | None, flags: frozenset[Flag],
-    created_ms: int | None, updated_ms: int | None, category: str | None,
+    fields: OrderFields, amount: Any, remaining: Any, status: OrderStatus, status_text: str,
+    price: Any, avg_price: Any, updated_ms: int | None,
 ) -> Order:
-    venue, account, order_id = key
+    (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
+     category) = fields
     return Order(
-        venue, account, order_id, symbol, side, order_type, amount, remaining, status,
-        status_text, price, avg_price, client_id, client_id_date, group_id, flags, created_ms,
-        updated_ms, category,
+        key.venue, key.account, key.order_id, symbol, side, order_type, amount, remaining,
+        status, status_text, price, avg_price, client_id, client_id_date, group_id, flags,
+        created_ms, updated_ms, category,
     )
 
 
 def _fast_build_works() -> bool:
     """Whether the slot trick gives exactly what the constructor gives (checked at import)."""
-    args = (
-        OrderKey("v", "a", "1"), "tX", Side.SELL, "LIMIT", 2, 0.5,
-        OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, "4", "2020-01-01", "5",
-        frozenset({Flag.HIDDEN}), 6, 7, "spot",
-    )
+    fields: OrderFields = (OrderKey("v", "a", "1"), "tX", Side.SELL, "LIMIT", "4", "2020-01-01",
+                           "5", frozenset({Flag.HIDDEN}), 6, "spot")
+    args = (fields, 2, 0.5, OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, 7)
     try:
         fast = _build_fast(*args)
         plain = _build_plain(*args)
@@ -253,19 +261,15 @@ def _fast_build_works() -> bool:
 FAST_ORDER_BUILD: Final = _fast_build_works()
 
 build_order: Final[
-    Callable[
-        [OrderKey, str, Side, str, Any, Any, OrderStatus, str, Any, Any, str | None, str | None,
-         str | None, frozenset[Flag], int | None, int | None, str | None],
-        Order,
-    ]
+    Callable[[OrderFields, Any, Any, OrderStatus, str, Any, Any, int | None], Order]
 ] = _build_fast if FAST_ORDER_BUILD else _build_plain
-"""``build_order(key, symbol, side, order_type, amount, remaining, status, status_text, price,
-avg_price, client_id, client_id_date, group_id, flags, created_ms, updated_ms, category)``
+"""``build_order(fields, amount, remaining, status, status_text, price, avg_price, updated_ms)``
 
-The parsers' hot path: the same ``Order`` the constructor makes, with every field given
-positionally and the key already made, at about a third of the constructor's cost. The numbers
-may be the decoder's floats or ints (see ``Order``). Falls back to the constructor if the slot
-trick ever stops matching it (``FAST_ORDER_BUILD`` says which is in use).
+The parsers' hot path: the same ``Order`` the constructor makes from ``fields`` (what never
+changes, made once per order id) and what an update may change, at about a third of the
+constructor's cost. The numbers may be the decoder's floats or ints (see ``Order``). Falls back
+to the constructor if the slot trick ever stops matching it (``FAST_ORDER_BUILD`` says which is
+in use).
 """
 
 

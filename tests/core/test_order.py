@@ -19,6 +19,7 @@ from blotter.core.order import (
     AccountKey,
     Flag,
     Order,
+    OrderFields,
     OrderKey,
     OrderStatus,
     Side,
@@ -44,7 +45,14 @@ def build_args(**changes: object) -> dict[str, object]:
 
 
 def built(args: dict[str, object]) -> Order:
-    return build_order(*args.values())  # type: ignore[arg-type]
+    """``build_order`` from the same values: the fields that never change, then the rest."""
+    names = ("key", "symbol", "side", "order_type", "client_id", "client_id_date", "group_id",
+             "flags", "created_ms", "category")  # OrderFields, in its order
+    fields: OrderFields = tuple(args[name] for name in names)  # type: ignore[assignment]
+    return build_order(
+        fields, args["amount"], args["remaining"], args["status"],  # type: ignore[arg-type]
+        args["status_text"], args["price"], args["avg_price"], args["updated_ms"],  # type: ignore[arg-type]
+    )
 
 
 def constructed(args: dict[str, object]) -> Order:

@@ -24,6 +24,7 @@ from blotter.core.order import (
     Closed,
     Flag,
     Order,
+    OrderFields,
     OrderKey,
     OrderStatus,
     Side,
@@ -279,24 +280,19 @@ def parse_order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
 
     # No group_id: B2TRADER has no order groups. The trading account is the AccountKey itself
     # (``trading_account_key``), so a cancel scoped to an account is one trading account.
+    fields: OrderFields = (
+        OrderKey(account.venue, account.account, order_id), symbol, side, order_type, None,
+        None, None, _NO_FLAGS, _opt_timestamp(item, "createdAt"), _category(item, market_id),
+    )
     return build_order(
-        OrderKey(account.venue, account.account, order_id),
-        symbol,
-        side,
-        order_type,
+        fields,
         amount,
         remaining,
         status,
         text,
         _opt_decimal(item, "requestedPrice", zero_is_none=True),  # null for Market
         _opt_decimal(item, "executionPrice", zero_is_none=True),  # "0" unfilled, P-16
-        None,
-        None,
-        None,
-        _NO_FLAGS,
-        _opt_timestamp(item, "createdAt"),
         _opt_timestamp(item, "updatedAt"),
-        _category(item, market_id),
     )
 
 

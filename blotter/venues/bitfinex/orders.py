@@ -20,7 +20,16 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, Final
 
-from blotter.core.order import AccountKey, Flag, Order, OrderKey, OrderStatus, Side, build_order
+from blotter.core.order import (
+    AccountKey,
+    Flag,
+    Order,
+    OrderFields,
+    OrderKey,
+    OrderStatus,
+    Side,
+    build_order,
+)
 from blotter.core.venue import MalformedFrame
 from blotter.venues.bitfinex.spec import VENUE
 
@@ -83,12 +92,9 @@ _OPEN: Final = OrderStatus.OPEN
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 
 # What OrderParser remembers of an order id: its fixed fields as sent (for the comparison), their
-# types, then what was made of them: key, order id, symbol, side, type, amount (the unsigned JSON
-# number), client id, cid date, group id, flags, MTS_CREATE.
-_Known = tuple[
-    tuple[Any, ...], tuple[type, ...], OrderKey, str, str, Side, str, Any, str | None,
-    str | None, str | None, frozenset[Flag], int | None,
-]
+# types, then what was made of them: the order's fields for build_order, and the amount (the
+# unsigned JSON number of AMOUNT_ORIG).
+_Known = tuple[tuple[Any, ...], tuple[type, ...], OrderFields, Any]
 
 _ORDER_ERRORS: Final = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
 
@@ -143,10 +149,7 @@ class OrderParser:
         known = self._known.get(oid)
         if known is None or fixed != known[0]:
             known = self._learn(oid, fixed)
-        (
-            _, types, key, _, symbol, side, order_type, amount, cid, cid_date, gid, flags,
-            created,
-        ) = known
+        _, types, fields, amount = known
         # == alone takes 1.0 or True for 1: the numbers' JSON types must be the known ones too
         # (the text fields compare equal only to text, and HIDDEN counts only as true/false).
         gid_t, cid_t, _, created_t, orig_t, _, bits_t, _ = types
@@ -155,11 +158,7 @@ class OrderParser:
             type(g) is not gid_t or type(c) is not cid_t or type(m) is not created_t
             or type(n) is not orig_t or type(b) is not bits_t
         ):
-            known = self._learn(oid, fixed)
-            (
-                _, _, key, _, symbol, side, order_type, amount, cid, cid_date, gid,
-                flags, created,
-            ) = known
+            _, _, fields, amount = self._learn(oid, fixed)
         if closed:
             self._known.pop(oid, None)  # it left the book: forget it
 
@@ -203,10 +202,7 @@ class OrderParser:
         else:
             status = _OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
 
-        return build_order(
-            key, symbol, side, order_type, amount, rem, status, status_text, price, avg, cid,
-            cid_date, gid, flags, created, updated, None,
-        )
+        return build_order(fields, amount, rem, status, status_text, price, avg, updated)
 
     def _learn(self, oid: int, fixed: tuple[Any, ...]) -> _Known:
         """Validate and convert the fixed fields of an order seen for the first time (or changed)."""
@@ -248,10 +244,11 @@ class OrderParser:
         if flags is None:
             flags = self._flag_set(bits)
         order_id = str(oid)
-        known: _Known = (
-            fixed, tuple(map(type, fixed)), OrderKey(self._venue, self._account, order_id),
-            order_id, symbol, side, order_type, orig, cid, cid_date, gid, flags, created,
+        fields: OrderFields = (
+            OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
+            cid_date, gid, flags, created, None,
         )
+        known: _Known = (fixed, tuple(map(type, fixed)), fields, orig)
         cache = self._known
         if len(cache) >= _KNOWN_LIMIT:
             cache.clear()

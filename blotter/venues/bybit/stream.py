@@ -25,9 +25,9 @@ from blotter.core.order import (
     Closed,
     Flag,
     Order,
+    OrderFields,
     OrderKey,
     OrderStatus,
-    Side,
     Upsert,
     build_order,
 )
@@ -174,11 +174,8 @@ _KNOWN_LIMIT: Final = 262_144
 _NO_PRICE: Final[Mapping[Any, Decimal | None]] = {None: None, "": None}
 
 # What StreamParser remembers of an open order: its fixed fields as sent (compared with each
-# push), then what was made of them: key, symbol, side, type, flags, client id, createdTime,
-# category.
-_Known = tuple[
-    tuple[Any, ...], OrderKey, str, Side, str, frozenset[Flag], str | None, int | None, str
-]
+# push), then what was made of them, the order's fields for build_order.
+_Known = tuple[tuple[Any, ...], OrderFields]
 
 
 class StreamParser:
@@ -324,13 +321,10 @@ class StreamParser:
             text = status_text(venue_status, status, trigger_d, trigger_by or "",
                                 cancel_type or "", reject or "")
 
-        _, key, symbol, side, order_type, flags, client_id, created_ms, category = known
+        fields = known[1]
         if status not in OPEN_STATUSES:
-            del self._known[key.order_id]  # it left the book: forget it
-        return build_order(
-            key, symbol, side, order_type, amount, remaining, status, text, price_d, avg_d,
-            client_id, None, None, flags, created_ms, updated_ms, category,
-        )
+            del self._known[fields[0].order_id]  # it left the book: forget it
+        return build_order(fields, amount, remaining, status, text, price_d, avg_d, updated_ms)
 
     def _full(self, item: dict[str, Any], topic: str) -> Order:
         """The full parser, with ``parse_ws``'s category rule and words for every slip."""
@@ -369,10 +363,11 @@ class StreamParser:
             kind = self._kind(order_type, stop_type, time_in_force, reduce_only, close)
             if kind is None:
                 return None
-        known: _Known = (
-            fixed, OrderKey(self._venue, self._account, order_id), symbol, SIDES[side],
-            kind[0], kind[1], link or None, int(created), category,
+        fields: OrderFields = (
+            OrderKey(self._venue, self._account, order_id), symbol, SIDES[side], kind[0],
+            link or None, None, None, kind[1], int(created), category,
         )
+        known: _Known = (fixed, fields)
         cache = self._known
         if len(cache) >= _KNOWN_LIMIT:
             cache.clear()
