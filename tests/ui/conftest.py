@@ -29,6 +29,24 @@ def pytest_asyncio_loop_factories(
     return {"qasync": _qasync_loop}
 
 
+@pytest.fixture
+def store():
+    """A fresh store for a model under test."""
+    from blotter.core.store import OrderStore
+
+    return OrderStore()
+
+
+@pytest.fixture
+def model(store, qtmodeltester):
+    """The orders model over ``store``, checked by Qt's model tester at every signal."""
+    from blotter.ui.orders_model import OrdersModel
+
+    model = OrdersModel(store)
+    qtmodeltester.check(model)  # keeps checking every signal for the rest of the test
+    return model
+
+
 @pytest.fixture(autouse=True)
 def _qt_app(qapp):
     """The QApplication exists before any loop is made for the test, and closing the last

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
 from blotter.core.cancel import Outcome
 from blotter.core.order import Closed, Flag, Side, Snapshot, Upsert
-from blotter.core.store import OrderStore
 from blotter.ui.orders_model import (
     CANCELLING,
     ORDER_ROLE,
@@ -45,18 +43,6 @@ class SignalLog:
 
     def clear(self) -> None:
         self.events.clear()
-
-
-@pytest.fixture
-def store() -> OrderStore:
-    return OrderStore()
-
-
-@pytest.fixture
-def model(store: OrderStore, qtmodeltester) -> OrdersModel:
-    model = OrdersModel(store)
-    qtmodeltester.check(model)  # keeps checking every signal for the rest of the test
-    return model
 
 
 def cell(model: OrdersModel, row: int, column: Column, role: int = Qt.ItemDataRole.DisplayRole):

@@ -34,18 +34,6 @@ from tests.ui.book import make_order
 from tests.ui.conftest import select_row
 
 
-@pytest.fixture
-def store() -> OrderStore:
-    return OrderStore()
-
-
-@pytest.fixture
-def model(store: OrderStore, qtmodeltester) -> OrdersModel:
-    model = OrdersModel(store)
-    qtmodeltester.check(model)  # keeps checking every signal for the rest of the test
-    return model
-
-
 def test_sort_by_price_is_numeric_through_the_proxy(store, model, qtmodeltester):
     for n, price in enumerate(["9", "10", "100", "0.5", "25000", "1,5".replace(",", "")]):
         store.apply(Upsert(make_order(n, price=price)))
