@@ -26,7 +26,7 @@ from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBu
 from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
-from blotter.venues.net import now_ms
+from blotter.venues.net import REST_TIMEOUT, RestFailure, check_origin, now_ms, rest_client
 
 
 class VenueClient(Protocol):
@@ -118,22 +118,6 @@ class SessionEnd(Exception):
         self.failed = failed
 
 
-class RestFailure(Exception):
-    """A REST call that did not succeed, the same shape at every venue.
-
-    ``text`` is for the trader, in the venue's words where it said any (never holding a secret:
-    the client redacts before raising); ``status`` is the HTTP status, 0 when the venue could
-    not be reached or answered nothing readable; ``reply`` is the venue's parsed error answer
-    (the venue's own type), when there was one.
-    """
-
-    def __init__(self, text: str, *, status: int = 0, reply: Any = None) -> None:
-        super().__init__(text)
-        self.text = text
-        self.status = status
-        self.reply = reply
-
-
 class PendingCancels:
     """A client's cancels in flight, as futures it can await.
 
@@ -187,6 +171,8 @@ class ReconnectingClient:
       plain return reads "connection closed"). Keep the socket in ``_ws`` while it is open and
       the HTTP client in ``_http``, so ``close()`` can release them.
     - implement ``cancel(plan)`` and ``check()`` (the ``VenueClient`` promises).
+    - reach the venue's REST API through ``_http_client()`` (made for ``rest_url`` on first use,
+      closed by ``close()``); ``rest_example`` names a good origin when ``rest_url`` is not one.
     - override ``serves``/``accounts`` if it keeps rows of more than its own account, and
       ``probe``/``connection_note`` where the venue has something to say there.
     Run background work through ``_spawn`` (cancelled on close), report through ``_state`` and
@@ -203,6 +189,8 @@ class ReconnectingClient:
         states: StateBus,
         capabilities: Capabilities,
         venue_label: str,
+        rest_url: str,
+        rest_example: str,
         secrets: Sequence[str],
         cancel_timeout: float,
         backoff: Backoff,
@@ -210,6 +198,7 @@ class ReconnectingClient:
     ) -> None:
         if account.venue != venue:
             raise ValueError(f"{type(self).__name__} needs a {venue} account, got {account}")
+        self._rest_origin, self._rest_loopback = check_origin(rest_url, rest_example)
         self.account = account
         self.capabilities = capabilities
         self.venue_label = venue_label
@@ -252,6 +241,12 @@ class ReconnectingClient:
 
     async def _session(self) -> None:
         raise NotImplementedError
+
+    def _http_client(self) -> httpx.AsyncClient:
+        """The account's one HTTP client (connections reused), made on first use."""
+        if self._http is None:
+            self._http = rest_client(self._rest_origin, self._rest_loopback, REST_TIMEOUT)
+        return self._http
 
     # -- the lifecycle ------------------------------------------------------------------------
     async def run(self) -> None:

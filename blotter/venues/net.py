@@ -4,13 +4,34 @@ client, and how a failed connection is put into words.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 from websockets.exceptions import ConnectionClosed
+
+REST_TIMEOUT: Final = 10.0  # s: every REST call of every venue is answered within this, or fails
+
+
+class RestFailure(Exception):
+    """A REST call that did not succeed, the same shape at every venue.
+
+    ``text`` is for the trader, in the venue's words where it said any (never holding a secret:
+    the client redacts before raising); ``status`` is the HTTP status, 0 when the venue could
+    not be reached or answered nothing readable; ``reply`` is the venue's parsed error answer
+    (the venue's own type), when there was one.
+    """
+
+    def __init__(self, text: str, *, status: int = 0, reply: Any = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.status = status
+        self.reply = reply
 
 
 def is_loopback(host: str) -> bool:
@@ -67,6 +88,28 @@ def wire_logger(venue: str) -> logging.Logger:
     logger = logging.getLogger(f"blotter.venues.{venue}.wire")
     logger.setLevel(logging.INFO)
     return logger
+
+
+async def send(
+    http: httpx.AsyncClient,
+    method: str,
+    target: str,
+    *,
+    content: bytes | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    unreachable: str,
+    redact: Callable[[str], str],
+) -> httpx.Response:
+    """One HTTP exchange, answered within ``REST_TIMEOUT`` (and a second of slack) whatever the
+    response; a network failure or no answer raises ``RestFailure`` (status 0) saying
+    ``unreachable`` and what went wrong, with ``redact`` taking the secrets out."""
+    try:
+        return await asyncio.wait_for(
+            http.request(method, target, content=content or None, headers=headers),
+            REST_TIMEOUT + 1.0,
+        )
+    except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        raise RestFailure(f"{unreachable}: {redact(describe_error(exc))}") from None
 
 
 def now_ms() -> int:

@@ -83,8 +83,9 @@ class Scripted(ReconnectingClient):
         self.notices.subscribe(self.said.append)
         super().__init__(
             ACCOUNT, venue="bitfinex", store=self.store, notices=self.notices,
-            states=self.states, capabilities=CAPS, venue_label=label, secrets=(SECRET, ""),
-            cancel_timeout=5.0, backoff=backoff or Ladder(), log=logging.getLogger("test.base"),
+            states=self.states, capabilities=CAPS, venue_label=label,
+            rest_url="https://api.bitfinex.com", rest_example="https://api.bitfinex.com",
+            secrets=(SECRET, ""), cancel_timeout=5.0, backoff=backoff or Ladder(), log=logging.getLogger("test.base"),
         )
         self.script = list(script)
         self.sessions = 0
@@ -229,11 +230,22 @@ async def test_closed_before_it_ran_says_stopped_and_never_connects() -> None:
     assert client.state() is VenueState.STOPPED
 
 
+def test_a_client_refuses_a_rest_url_that_is_not_an_origin() -> None:
+    with pytest.raises(ValueError, match="rest_url must be an origin such as https://api"):
+        ReconnectingClient(
+            ACCOUNT, venue="bitfinex", store=OrderStore(), notices=NoticeBus(),
+            states=StateBus(), capabilities=CAPS, venue_label="Bitfinex",
+            rest_url="https://api.bitfinex.com/v2", rest_example="https://api.bitfinex.com",
+            secrets=(), cancel_timeout=1.0, backoff=fixed(1), log=logging.getLogger("x"),
+        )
+
+
 def test_a_client_refuses_an_account_of_another_venue() -> None:
     with pytest.raises(ValueError, match="needs a bitfinex account, got bybit:by-1"):
         ReconnectingClient(
             AccountKey("bybit", "by-1"), venue="bitfinex", store=OrderStore(),
             notices=NoticeBus(), states=StateBus(), capabilities=CAPS, venue_label="Bitfinex",
+            rest_url="https://api.bitfinex.com", rest_example="https://api.bitfinex.com",
             secrets=(), cancel_timeout=1.0, backoff=fixed(1), log=logging.getLogger("x"),
         )
 

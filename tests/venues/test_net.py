@@ -8,6 +8,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
 from blotter.venues.net import (
+    RestFailure,
     check_origin,
     check_url,
     close_code,
@@ -15,6 +16,7 @@ from blotter.venues.net import (
     is_loopback,
     now_ms,
     rest_client,
+    send,
 )
 
 
@@ -131,3 +133,19 @@ def test_the_close_code_of_a_websocket_that_ended() -> None:
 
 def test_now_is_milliseconds_since_the_epoch() -> None:
     assert 1_700_000_000_000 < now_ms() < 10_000_000_000_000
+
+
+async def test_a_request_to_a_venue_that_is_not_there_fails_in_words_without_the_key() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with rest_client(f"http://127.0.0.1:{port}", True, 2.0) as http:
+        with pytest.raises(RestFailure) as failed:
+            await send(http, "GET", "/v5/market/time?api_key=KEY-123",
+                       unreachable="cannot reach Bybit",
+                       redact=lambda text: text.replace("KEY-123", "***"))
+    assert failed.value.status == 0 and failed.value.reply is None
+    assert failed.value.text.startswith("cannot reach Bybit: ")
+    assert "KEY-123" not in failed.value.text

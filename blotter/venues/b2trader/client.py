@@ -70,7 +70,7 @@ from blotter.venues.b2trader.requests import (
     cancel_request,
     hub_url,
 )
-from blotter.venues.b2trader.spec import CAPABILITIES, VENUE
+from blotter.venues.b2trader.spec import CAPABILITIES, SPEC, VENUE
 from blotter.venues.b2trader.stream import (
     HubClosed,
     ListWaiting,
@@ -81,11 +81,10 @@ from blotter.venues.b2trader.stream import (
 )
 from blotter.venues.b2trader.tokens import TokenKeeper
 from blotter.venues.base import Backoff, ReconnectingClient, RestFailure, SessionEnd
-from blotter.venues.net import check_origin, check_url, describe_error, now_ms, rest_client
+from blotter.venues.net import check_url, now_ms, send
 
 log = logging.getLogger("blotter.venues.b2trader")
 
-_REST_TIMEOUT = 10.0
 _PROGRESS_EVERY = 0.1  # s between progress lines in the status bar
 
 
@@ -120,11 +119,11 @@ class B2traderClient(ReconnectingClient):
         super().__init__(
             account, venue=VENUE, store=store, notices=notices, states=states,
             capabilities=CAPABILITIES, venue_label=broker or account.account,
-            secrets=(api_token,), cancel_timeout=cancel_timeout, backoff=backoff, log=log,
+            rest_url=rest_url, rest_example=SPEC.rest_example, secrets=(api_token,),
+            cancel_timeout=cancel_timeout, backoff=backoff, log=log,
         )
         if "/" in account.account:
             raise ValueError("a B2TRADER account name cannot contain '/'")
-        self._rest_origin, self._rest_loopback = check_origin(rest_url, "https://broker.example")
         self._ws_url, _ = check_url(ws_url, "wss", "ws", "ws_url")
         self._tokens = TokenKeeper(api_token, self._request, account)
         if cancel_concurrency < 1:
@@ -341,21 +340,11 @@ class B2traderClient(ReconnectingClient):
         return list(select_accounts(accounts, self.trading_filter))
 
     async def _request(self, request: HttpRequest, subject: str) -> httpx.Response:
-        if self._http is None:
-            self._http = rest_client(self._rest_origin, self._rest_loopback, _REST_TIMEOUT)
-        try:
-            return await asyncio.wait_for(
-                self._http.request(
-                    request.method, request.path, content=request.body or None,
-                    headers=request.headers,
-                ),
-                _REST_TIMEOUT + 1.0,
-            )
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            raise RestFailure(
-                f"{subject}: cannot reach {self.venue_label}: "
-                f"{self._redact(describe_error(exc))}"
-            ) from None
+        return await send(
+            self._http_client(), request.method, request.path, content=request.body,
+            headers=request.headers, unreachable=f"{subject}: cannot reach {self.venue_label}",
+            redact=self._redact,
+        )
 
     # == cancels =================================================================================
     async def cancel(self, plan: CancelPlan) -> CancelResult:

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -44,7 +43,7 @@ from blotter.venues.bitfinex.replies import (
     parse_notification,
 )
 from blotter.venues.bitfinex.requests import CancelInput
-from blotter.venues.bitfinex.rest import REST_TIMEOUT, SignedRest
+from blotter.venues.bitfinex.rest import SignedRest
 from blotter.venues.bitfinex.spec import CAPABILITIES, SPEC, VENUE
 from blotter.venues.bitfinex.stream import (
     INFO_MAINTENANCE_END,
@@ -58,12 +57,10 @@ from blotter.venues.bitfinex.stream import (
     excerpt,
 )
 from blotter.venues.net import (
-    check_origin,
     check_url,
     close_code,
     describe_error,
     now_ms,
-    rest_client,
     wire_logger,
 )
 
@@ -156,10 +153,10 @@ class BitfinexClient(ReconnectingClient):
     ) -> None:
         super().__init__(
             account, venue=VENUE, store=store, notices=notices, states=states,
-            capabilities=CAPABILITIES, venue_label=SPEC.title, secrets=(api_key, api_secret),
+            capabilities=CAPABILITIES, venue_label=SPEC.title, rest_url=rest_url,
+            rest_example=SPEC.rest_example, secrets=(api_key, api_secret),
             cancel_timeout=cancel_timeout, backoff=backoff, log=log,
         )
-        self._rest_origin, self._rest_loopback = check_origin(rest_url, SPEC.rest_example)
         self._ws_url, self._ws_loopback = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bitfinex needs an api_key and an api_secret")
@@ -546,12 +543,6 @@ class BitfinexClient(ReconnectingClient):
 
     def _resync_soon(self) -> None:
         self._spawn(self._resync())
-
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = rest_client(self._rest_origin, self._rest_loopback, REST_TIMEOUT)
-        return self._http
-
 
 async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConnection:
     """The websocket to Bitfinex, or ``SessionEnd`` saying why not (after HTTP 429 at the

@@ -20,9 +20,8 @@ from blotter.venues.base import RestFailure
 from blotter.venues.bitfinex.nonce import NonceSource
 from blotter.venues.bitfinex.replies import ERR_AUTH_NONCE, parse_rest_error
 from blotter.venues.bitfinex.requests import rest_request
-from blotter.venues.net import describe_error
+from blotter.venues.net import send
 
-REST_TIMEOUT: Final = 10.0
 NONCE_JUMP: Final = 1_000_000  # past a nonce someone else used: one second of microseconds
 
 
@@ -63,14 +62,10 @@ class SignedRest:
         http = self._http()
         async with self.nonce_lock():
             request = rest_request(path, body, self._key, self._secret, self.nonce.next())
-            try:
-                response = await asyncio.wait_for(
-                    http.post(request.path, content=request.body, headers=request.headers),
-                    REST_TIMEOUT + 1.0,
-                )
-            except (httpx.HTTPError, TimeoutError, OSError) as exc:
-                text = f"cannot reach Bitfinex: {self._redact(describe_error(exc))}"
-                raise RestFailure(text, status=0) from None
+            response = await send(
+                http, "POST", request.path, content=request.body, headers=request.headers,
+                unreachable="cannot reach Bitfinex", redact=self._redact,
+            )
         if response.status_code != 200:
             error = parse_rest_error(response.status_code, response.content)
             if error.code == ERR_AUTH_NONCE and retry_nonce:

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -29,7 +28,7 @@ from blotter.venues.bybit import replies, requests
 from blotter.venues.bybit.cancels import BybitCancels
 from blotter.venues.bybit.orders import merge_reread, newer_or_same
 from blotter.venues.bybit.replies import VenueReply
-from blotter.venues.bybit.rest import REST_TIMEOUT, RestCaller
+from blotter.venues.bybit.rest import RestCaller
 from blotter.venues.bybit.spec import (
     CAPABILITIES,
     CATEGORIES,
@@ -40,12 +39,10 @@ from blotter.venues.bybit.spec import (
 )
 from blotter.venues.bybit.stream import OpReply, StreamParser
 from blotter.venues.net import (
-    check_origin,
     check_url,
     close_code,
     describe_error,
     now_ms,
-    rest_client,
     wire_logger,
 )
 
@@ -79,10 +76,10 @@ class BybitClient(BybitCancels):
     ) -> None:
         super().__init__(
             account, venue=VENUE, store=store, notices=notices, states=states,
-            capabilities=CAPABILITIES, venue_label=SPEC.title, secrets=(api_key, api_secret),
+            capabilities=CAPABILITIES, venue_label=SPEC.title, rest_url=rest_url,
+            rest_example=SPEC.rest_example, secrets=(api_key, api_secret),
             cancel_timeout=cancel_timeout, backoff=backoff, log=log,
         )
-        self._rest_origin, self._rest_loopback = check_origin(rest_url, SPEC.rest_example)
         self._ws_url, _ = check_url(ws_url, "wss", "ws", "ws_url")
         if not api_key or not api_secret:
             raise ValueError("Bybit needs an api_key and an api_secret")
@@ -116,11 +113,6 @@ class BybitClient(BybitCancels):
     def malformed_frames(self) -> int:
         """Frames and REST bodies that were not what the protocol says (logged and skipped)."""
         return self._malformed + self.rest.unreadable
-
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = rest_client(self._rest_origin, self._rest_loopback, REST_TIMEOUT)
-        return self._http
 
     # == lifecycle ===============================================================================
     async def _session(self) -> None:

@@ -24,9 +24,8 @@ from blotter.core.venue import MalformedFrame
 from blotter.venues.base import RestFailure
 from blotter.venues.bybit import notices, replies, requests
 from blotter.venues.bybit.replies import OpenOrdersPage, VenueReply
-from blotter.venues.net import describe_error, now_ms
+from blotter.venues.net import now_ms, send
 
-REST_TIMEOUT: Final = 10.0
 CLOCK_REFRESH: Final = 300.0  # s between server-time reads while live
 _MAX_PAGES: Final = 1000  # 50k orders per scope: a cursor loop must end
 RATE_RETRIES: Final = 20  # 10006 / HTTP 429 waits per call before giving up
@@ -77,14 +76,10 @@ class RestCaller:
     async def sync_clock(self) -> int:
         """Read ``/v5/market/time`` and set the offset (venue minus local, ms) used to sign."""
         t0 = now_ms()
-        try:
-            response = await asyncio.wait_for(
-                self._http().get(requests.PATH_SERVER_TIME), REST_TIMEOUT + 1.0
-            )
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            raise RestFailure(
-                f"cannot reach Bybit: {self._redact(describe_error(exc))}"
-            ) from None
+        response = await send(
+            self._http(), "GET", requests.PATH_SERVER_TIME, unreachable="cannot reach Bybit",
+            redact=self._redact,
+        )
         t1 = now_ms()
         try:
             server = replies.parse_server_time(response.content)
@@ -207,18 +202,10 @@ class RestCaller:
             request = requests.post_request(
                 path, body or {}, self._key, self._secret, ts, self.recv_window
             )
-        try:
-            return await asyncio.wait_for(
-                http.request(
-                    request.method, request.target, content=request.body or None,
-                    headers=request.headers,
-                ),
-                REST_TIMEOUT + 1.0,
-            )
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            raise RestFailure(
-                f"cannot reach Bybit: {self._redact(describe_error(exc))}"
-            ) from None
+        return await send(
+            http, request.method, request.target, content=request.body,
+            headers=request.headers, unreachable="cannot reach Bybit", redact=self._redact,
+        )
 
     # -- the rate budgets (§6) ------------------------------------------------------------------
     def spend(self, bucket: tuple[str, str], reset_ms: int | None, fallback: float) -> float:
