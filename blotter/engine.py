@@ -19,22 +19,106 @@ from blotter.core.cancel import (
     ScopeKind,
     plan_cancels,
 )
+from blotter.core.closes import ResyncDiff
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
+from blotter.core.trust import Clock, TrustBoard, TrustReporter
 from blotter.core.venue import Capabilities
 from blotter.venues.base import VenueClient
+from blotter.venues.net import now_ms
 from blotter.venues.registry import venue_title
 
 log = logging.getLogger(__name__)
 
+
 class Engine:
-    def __init__(self, store: OrderStore, notices: NoticeBus, states: StateBus) -> None:
+    """The clients side by side over one store and one pair of buses.
+
+    It also keeps the ``TrustBoard`` (which rows a live stream vouches for) and reports what
+    the trader did not ask for: closes at the venue, what a fresh list changed, and connection
+    events (silence, a lost connection, back live) as notices.
+    """
+
+    def __init__(
+        self, store: OrderStore, notices: NoticeBus, states: StateBus, clock: Clock = now_ms
+    ) -> None:
         self.store = store
         self.notices = notices
         self.states = states
+        self.clock = clock
+        store.clock = clock
         self.clients: dict[AccountKey, VenueClient] = {}
         self._tasks: dict[AccountKey, asyncio.Task[None]] = {}
+        self.trust = TrustBoard(clock)
+        self._reporter = TrustReporter(self.trust, notices, clock)
+        self._down_since: dict[AccountKey, int] = {}
+        states.subscribe(self._on_state)
+        store.add_resync_listener(self._reporter.on_resync)
+        store.add_resync_listener(self.trust.on_resync)
+        store.add_close_listener(self._reporter.on_close)
+
+    # -- connection events -------------------------------------------------------------------
+    def _on_state(self, state: AccountState) -> None:
+        """Follow the trust board, and put connection events in the notice log: silence, a
+        lost connection (its first retry), and back live after an outage. (A refused key is
+        the client's own notice, in the venue's words.)"""
+        before = self.trust.state(state.account_key)
+        self.trust.on_state(state)
+        if before is None or state.state is before.state and state.reason == before.reason:
+            return
+        key = state.account_key
+        name = state.account
+        if state.state is VenueState.STALE:
+            self._down_since.setdefault(key, state.ts_ms or self.clock())
+            self._say(key, Level.WARNING, f"{name} is stale: {state.reason}")
+        elif state.state is VenueState.RECONNECTING and state.attempt <= 1:
+            self._down_since.setdefault(key, state.ts_ms or self.clock())
+            wait = f"; next try in {state.retry_in:.0f} s" if state.retry_in is not None else ""
+            self._say(key, Level.WARNING, f"{name} lost its connection: {state.reason}{wait}")
+        elif state.state is VenueState.FAILED:
+            self._down_since.setdefault(key, state.ts_ms or self.clock())
+        elif state.state is VenueState.LIVE:
+            since = self._down_since.pop(key, None)
+            if since is not None:
+                seconds = max(0, ((state.ts_ms or self.clock()) - since) // 1000)
+                self._say(key, Level.SUCCESS, f"{name} is live again after {seconds} s")
+
+    def _say(self, account: AccountKey, level: Level, text: str) -> None:
+        self.notices.publish(
+            Notice(account.venue, account.account, level, text, ts_ms=self.clock())
+        )
+
+    def reconnect_now(self, account: AccountKey) -> bool:
+        """Try to connect ``account`` now instead of after its wait; False if unknown."""
+        client = self.client_for(account)
+        if client is None:
+            return False
+        client.reconnect_now()
+        return True
+
+    async def check(self, account: AccountKey) -> bool:
+        """Re-read the open orders of ``account`` from the venue ("Check now"): what differs
+        is reported by the trust reporter; an equal table says so. False when the venue could
+        not be asked."""
+        client = self.client_for(account)
+        if client is None:
+            return False
+        diffs: list[ResyncDiff] = []
+        self.store.add_resync_listener(diffs.append)
+        try:
+            ok = await client.check()
+        finally:
+            self.store.remove_resync_listener(diffs.append)
+        if ok and not any(diffs):
+            rows = sum(len(self.store.orders(a)) for a in {d.account for d in diffs})
+            self._say(client.account, Level.SUCCESS,
+                      f"Checked {client.account.account}: the table equals the venue "
+                      f"({rows} open orders)")
+        elif not ok:
+            self._say(client.account, Level.ERROR,
+                      f"Could not check {client.account.account}: the venue was not reached")
+        return ok
 
     # -- clients ---------------------------------------------------------------------------
     def add_client(self, client: VenueClient, start: bool = True) -> None:
@@ -142,7 +226,10 @@ class Engine:
         """Cancel ``scope`` and say how it ended where the venues' own words are not the whole
         story. ``plans`` are the plans a confirmation showed (``plan(scope)`` computed then):
         exactly those are sent; without them the plan is made from the rows as they are now."""
-        results = await self.cancel_plans(self.plan(scope) if plans is None else plans)
+        plans = self.plan(scope) if plans is None else plans
+        for plan in plans:
+            self.store.name_cancel(plan.keys, scope.describe())
+        results = await self.cancel_plans(plans)
         self._summarise(scope, results)
         return results
 

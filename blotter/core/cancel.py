@@ -162,7 +162,9 @@ class Outcome(Enum):
     NOT_FOUND = "not found"  # already gone at the venue
     REJECTED = "rejected"  # the venue refused; the order is still open
     TIMED_OUT = "timed out"  # no confirmation in time; state unknown until the next resync
-    CLOSED = "closed"  # gone, for a reason the venue did not say (e.g. missing from a snapshot)
+    # gone, for a reason the venue did not say (missing from a fresh list, or a repeated request
+    # found it gone): the venue's close, when it comes, corrects the receipt
+    CLOSED = "closed, how unknown"
 
     @property
     def order_gone(self) -> bool:

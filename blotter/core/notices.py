@@ -67,6 +67,9 @@ class AccountState:
     account: str
     state: VenueState
     reason: str = ""  # why (the venue's error text, the close code, ...)
+    ts_ms: int | None = None  # when (epoch ms)
+    attempt: int = 0  # RECONNECTING / FAILED: how many tries in a row have failed
+    retry_in: float | None = None  # RECONNECTING / FAILED: seconds until the next try
 
     @property
     def account_key(self) -> AccountKey:

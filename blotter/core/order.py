@@ -275,10 +275,15 @@ in use).
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The venue's complete list of an account's open orders: it replaces what we had."""
+    """The venue's complete list of an account's open orders: it replaces what we had.
+
+    ``stream`` is set when full lists are how the stream speaks (a B2TRADER hub in snapshot
+    mode): the list still checks the rows, but a difference is news, not something missed.
+    """
 
     account: AccountKey
     orders: tuple[Order, ...]
+    stream: bool = False
 
 
 @dataclass(frozen=True, slots=True)

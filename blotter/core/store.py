@@ -5,7 +5,10 @@ per ``flush()``, so a flood of frames costs the view one batch of signals, not o
 
 The store is also the one place that knows which orders have a cancel in flight: the row shows
 it until the order leaves the book, and the ticket of each cancel is settled here when the
-venue's close arrives, with the outcome the close states.
+venue's close arrives, with the outcome the close states. Every row that leaves becomes a
+``ClosedOrder`` saying why (kept in ``closed``, newest last, and handed to the close
+listeners); every fresh list of an account's orders becomes a ``ResyncDiff`` for the resync
+listeners.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from blotter.core.cancel import CancelTicket, Outcome, outcome_for_close
+from blotter.core.closes import ClosedOrder, ResyncDiff, close_of, vanished
 from blotter.core.order import (
     OPEN_STATUSES,
     AccountKey,
@@ -41,8 +45,12 @@ class StoreDiff:
 EMPTY_DIFF = StoreDiff((), (), ())
 
 DiffListener = Callable[[StoreDiff], None]
-# (key, final order or None when it vanished from a snapshot, the order as it was or None)
-CloseListener = Callable[[OrderKey, Order | None, Order | None], None]
+CloseListener = Callable[[ClosedOrder], None]
+ResyncListener = Callable[[ResyncDiff], None]
+
+
+def _no_clock() -> int:
+    return 0
 
 
 class OrderStore:
@@ -50,9 +58,13 @@ class OrderStore:
 
     Writers ``apply`` venue events (a snapshot replaces an account's rows; an upsert adds or
     changes a row; a close removes it and settles a cancel of it); readers get the rows, and the
-    view gets one ``StoreDiff`` per ``flush``. Pure and synchronous: no clock, no I/O.
+    view gets one ``StoreDiff`` per ``flush``. Pure and synchronous: no I/O; ``clock`` (epoch
+    ms, set by whoever owns the store) dates a close the venue sent no time for.
     """
-    def __init__(self, closed_history: int = 1000) -> None:
+    def __init__(
+        self, closed_history: int = 1000, clock: Callable[[], int] = _no_clock
+    ) -> None:
+        self.clock = clock
         self._orders: dict[OrderKey, Order] = {}
         self._by_account: dict[AccountKey, set[OrderKey]] = {}
         self._cancel_pending: set[OrderKey] = set()  # rows shown as "Cancelling…"
@@ -62,7 +74,10 @@ class OrderStore:
         self._dirty_listeners: list[Callable[[], None]] = []
         self._diff_listeners: list[DiffListener] = []
         self._close_listeners: list[CloseListener] = []
-        self.closed: deque[Order] = deque(maxlen=closed_history)
+        self._resync_listeners: list[ResyncListener] = []
+        self._actions: dict[OrderKey, str] = {}  # the trader's cancel action of a row, by name
+        self._unsure: set[OrderKey] = set()  # receipts that said "closed, how unknown"
+        self.closed: deque[ClosedOrder] = deque(maxlen=closed_history)
 
     # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -98,6 +113,10 @@ class OrderStore:
         leaves the book, or the cancel ends without it leaving)."""
         return key in self._cancel_pending
 
+    def waiting_cancels(self) -> tuple[OrderKey, ...]:
+        """The rows whose cancel still waits for the venue's word."""
+        return tuple(self._tickets)
+
     def is_cancel_waiting(self, key: OrderKey) -> bool:
         """Whether a cancel of ``key`` still waits for the venue's word."""
         return key in self._tickets
@@ -112,12 +131,19 @@ class OrderStore:
         self._diff_listeners.append(callback)
 
     def add_close_listener(self, callback: CloseListener) -> None:
-        """Called for every order that leaves the book.
-
-        ``final`` is the venue's closing record, or None when the order was simply missing from
-        a fresh snapshot (it closed while we were not listening; how is unknown).
-        """
+        """Called with the ``ClosedOrder`` of every row that leaves the book (a close the venue
+        sent, or a row missing from a fresh list: ``CloseReason.VANISHED``)."""
         self._close_listeners.append(callback)
+
+    def add_resync_listener(self, callback: ResyncListener) -> None:
+        """Called with the ``ResyncDiff`` of every fresh list (``Snapshot``), even an empty one:
+        the rows it closed, added and changed."""
+        self._resync_listeners.append(callback)
+
+    def remove_resync_listener(self, callback: ResyncListener) -> None:
+        """Stop calling ``callback`` (nothing if it was not listening)."""
+        if callback in self._resync_listeners:
+            self._resync_listeners.remove(callback)
 
     # -- writing -------------------------------------------------------------------------
     def apply(self, event: OrderEvent) -> None:
@@ -128,7 +154,7 @@ class OrderStore:
         elif isinstance(event, Closed):
             self._close(event.order)
         elif isinstance(event, Snapshot):
-            self._replace(event.account, event.orders)
+            self._replace(event.account, event.orders, event.stream)
         else:  # pragma: no cover - the type checker keeps this unreachable
             raise TypeError(f"not an order event: {event!r}")
 
@@ -166,6 +192,13 @@ class OrderStore:
             self._remove(key)
         self._by_account.pop(account, None)
 
+    def name_cancel(self, keys: Iterable[OrderKey], action: str) -> None:
+        """Remember that the trader's ``action`` ("Cancel Group 7") aims at ``keys``: a cancelled
+        close of one of them reads "cancelled by you (Cancel Group 7)"."""
+        for key in keys:
+            if key in self._orders:
+                self._actions[key] = action
+
     def begin_cancel(self, orders: Iterable[Order]) -> dict[OrderKey, CancelTicket]:
         """Start a cancel of each order: its row shows "cancel pending", and its ticket is
         settled when the order closes (``outcome_for_close``) or ``end_cancel`` says otherwise.
@@ -192,10 +225,15 @@ class OrderStore:
         was; one that says it is gone keeps the row marked until the venue's close removes it.
         """
         ticket = self._tickets.pop(key, None)
-        if not outcome.order_gone and key in self._cancel_pending:
-            self._cancel_pending.discard(key)
-            self._touch(key)
-        return ticket is not None and ticket.settle(outcome, text)
+        if not outcome.order_gone:
+            self._actions.pop(key, None)
+            if key in self._cancel_pending:
+                self._cancel_pending.discard(key)
+                self._touch(key)
+        settled = ticket is not None and ticket.settle(outcome, text)
+        if settled and outcome is Outcome.CLOSED and key in self._orders:
+            self._unsure.add(key)  # the venue's close, when it comes, corrects the receipt
+        return settled
 
     def flush(self) -> StoreDiff:
         """Hand the changes since the last flush to the diff listeners, and return them."""
@@ -233,41 +271,78 @@ class OrderStore:
 
     def _close(self, order: Order) -> None:
         key = order.key
-        before = self._orders.get(key)
-        if before is not None:
-            self._remove(key)
-        self.closed.append(order)
+        if key not in self._orders:
+            # not a row (already closed, or never seen): nothing leaves the table, but a
+            # cancel of it still learns how it ended
+            if key in self._tickets:
+                self.end_cancel(key, outcome_for_close(order), order.status_text)
+            return
+        waiting = key in self._tickets or key in self._unsure
+        action = self._actions.pop(key, "your cancel") if waiting else self._actions.pop(key, None)
+        corrects = key in self._unsure
+        self._unsure.discard(key)
+        self._remove(key)
         if key in self._tickets:
             self.end_cancel(key, outcome_for_close(order), order.status_text)
+        self._closed(close_of(order, action, self.clock(), corrects))
+
+    def _closed(self, closed: ClosedOrder) -> None:
+        self.closed.append(closed)
         for listener in self._close_listeners:
-            listener(key, order, before)
+            listener(closed)
 
     def _remove(self, key: OrderKey) -> None:
         self._touch(key)
         del self._orders[key]
         self._cancel_pending.discard(key)
+        self._actions.pop(key, None)
+        self._unsure.discard(key)
         keys = self._by_account.get(key.account_key)
         if keys is not None:
             keys.discard(key)
 
-    def _replace(self, account: AccountKey, orders: Iterable[Order]) -> None:
+    def _replace(
+        self, account: AccountKey, orders: Iterable[Order], stream: bool = False
+    ) -> None:
         fresh: dict[OrderKey, Order] = {}
         for order in orders:
             if order.account_key != account:
                 raise ValueError(f"snapshot for {account} holds an order of {order.account_key}")
             if order.status.is_open:
                 fresh[order.key] = order
+        closed: list[ClosedOrder] = []
+        now = self.clock()
         for key in list(self._by_account.get(account, ())):
             if key not in fresh:
                 before = self._orders[key]
                 self._remove(key)
                 if key in self._tickets:
                     self.end_cancel(key, Outcome.CLOSED, "no longer open at the venue")
-                for listener in self._close_listeners:
-                    listener(key, None, before)
+                closed.append(vanished(before, now))
+        added: list[Order] = []
+        changed: list[tuple[Order, Order]] = []
         for order in fresh.values():
             current = self._orders.get(order.key)
             # a venue that re-sends its whole list hands back the same objects for unchanged
             # orders: identity is the cheap first check
             if current is not order and current != order:
+                if current is None:
+                    added.append(order)
+                elif _differs(current, order):
+                    changed.append((current, order))
                 self.put(order)
+        for close in closed:
+            self._closed(close)
+        diff = ResyncDiff(account, tuple(closed), tuple(added), tuple(changed), stream)
+        for listener in self._resync_listeners:
+            listener(diff)
+
+
+def _differs(before: Order, after: Order) -> bool:
+    """Whether a trader would see a difference (not just a newer timestamp)."""
+    return (
+        before.remaining != after.remaining
+        or before.price != after.price
+        or before.amount != after.amount
+        or before.status is not after.status
+    )

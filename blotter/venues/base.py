@@ -9,11 +9,10 @@ reconnects, and cancels. Everything it learns goes out as store events, ``Notice
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -42,6 +41,13 @@ class VenueClient(Protocol):
     capabilities: Capabilities
     venue_label: str
     cancel_timeout: float
+    audit_interval: float  # seconds between re-reads of the open orders while live; 0: never
+
+    @property
+    def last_message_ms(self) -> int | None:
+        """When the venue last sent anything on the stream (epoch ms, to within a second),
+        or None before the first frame."""
+        ...
 
     @property
     def connection_note(self) -> str:
@@ -78,6 +84,11 @@ class VenueClient(Protocol):
         outcome per order, as the venue stated it (a guess is never an outcome)."""
         ...
 
+    def reconnect_now(self) -> None:
+        """Cut the wait before the next connection attempt short (a failed account's
+        "Reconnect now"); nothing when it is connected or connecting."""
+        ...
+
     async def close(self) -> None:
         """Stop streaming and release the sockets; ``run()`` returns."""
         ...
@@ -90,7 +101,7 @@ class Backoff:
 
     base: float = 0.5
     factor: float = 2.0
-    cap: float = 30.0
+    cap: float = 5.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt`` (0 for the first retry), never more than
@@ -102,14 +113,27 @@ class Backoff:
         return self.base + (upper - self.base) * r
 
 
-AUTH_BACKOFF: Final = Backoff(base=30.0, factor=2.0, cap=300.0)
-"""How long a client waits after the venue refused its key: never hammer a venue that said no."""
+AUTH_RETRIES: Final = (2.0, 5.0, 15.0, 30.0)
+"""Seconds before each retry after the venue refused the key, the last one repeating: a venue
+can refuse a good key for a moment, and one that keeps saying no must not be hammered."""
+
+LIVE_RESET: Final = 2.0
+"""Seconds a session must stay live before the reconnect backoff counts from zero again: an
+account that drops at once after every connect must not reconnect in a tight loop."""
+
+AUDIT_INTERVAL: Final = 60.0
+"""Default seconds between re-reads of an account's open orders while it is live."""
+
+
+def auth_retry_delay(refusals: int) -> float:
+    """Seconds to wait after the ``refusals``-th refusal in a row (1 for the first)."""
+    return AUTH_RETRIES[min(max(refusals, 1), len(AUTH_RETRIES)) - 1]
 
 
 class SessionEnd(Exception):
     """Ends one connection: ``reason`` for the trader, an optional fixed ``delay`` before the
     next, and ``failed`` when the venue refused us (the account shows as failed, and the
-    retry waits ``AUTH_BACKOFF``)."""
+    retry waits ``AUTH_RETRIES``)."""
 
     def __init__(self, reason: str, delay: float | None = None, failed: bool = False) -> None:
         super().__init__(reason)
@@ -160,9 +184,11 @@ class ReconnectingClient:
     """The one lifecycle of every venue client, built of sessions.
 
     ``run()`` connects, streams until the connection ends, says why, waits (jittered backoff,
-    counted from the start again once a session went live; ``AUTH_BACKOFF`` after the venue
-    refused the key), and repeats until ``close()``. A bug in a session is logged and retried,
-    never the end of the feed.
+    counted from the start again once a session stayed live ``live_reset`` seconds;
+    ``AUTH_RETRIES`` after the venue refused the key; ``reconnect_now()`` cuts a wait short),
+    and repeats until ``close()``. A bug in a session is logged and retried, never the end of
+    the feed. While a session is live, the open orders are re-read every ``audit_interval``
+    seconds (``check()``).
 
     A subclass must:
     - implement ``_session()``: one connection, from connect to its end. Call ``_went_live()``
@@ -175,6 +201,10 @@ class ReconnectingClient:
       closed by ``close()``); ``rest_example`` names a good origin when ``rest_url`` is not one.
     - override ``serves``/``accounts`` if it keeps rows of more than its own account, and
       ``probe``/``connection_note`` where the venue has something to say there.
+    - count every frame received in ``_rx``, and watch for silence with ``_keep_alive`` (the
+      venue's own ping, and STALE at once when the stream goes quiet).
+    - call ``_distrust(what)`` for an item about an order that could not be read: the rows are
+      marked unverified and the open orders re-read at once.
     Run background work through ``_spawn`` (cancelled on close), report through ``_state`` and
     ``_notice``, and pass every text that may echo a secret through ``_redact``.
     """
@@ -204,7 +234,8 @@ class ReconnectingClient:
         self.venue_label = venue_label
         self.cancel_timeout = cancel_timeout
         self.backoff = backoff
-        self.auth_backoff = AUTH_BACKOFF
+        self.audit_interval = AUDIT_INTERVAL
+        self.live_reset = LIVE_RESET
         self._store = store
         self._notices = notices
         self._states = states
@@ -219,7 +250,13 @@ class ReconnectingClient:
         self._running = False
         self._started = False
         self._live = False  # the current session is live
-        self._went_live_once = False  # the current session reached LIVE at some point
+        self._live_at: float | None = None  # loop time the current session first went live
+        self._wake = asyncio.Event()  # reconnect_now() cuts the wait between sessions short
+        self._auditor: asyncio.Task[None] | None = None  # the session's periodic audits
+        self._rereading = False  # a re-read after an unreadable item is under way
+        self._rx = 0  # frames received; the subclass counts every frame
+        self._rx_seen = 0
+        self._heard_ms: int | None = None
 
     # -- what the VenueClient protocol asks of every client --------------------------------------
     @property
@@ -242,6 +279,10 @@ class ReconnectingClient:
     async def _session(self) -> None:
         raise NotImplementedError
 
+    async def check(self) -> bool:
+        """See ``VenueClient.check``; every client implements it."""
+        raise NotImplementedError
+
     def _http_client(self) -> httpx.AsyncClient:
         """The account's one HTTP client (connections reused), made on first use."""
         if self._http is None:
@@ -257,11 +298,12 @@ class ReconnectingClient:
         self._started = True
         attempt = 0
         refusals = 0  # the venue refused the key this many times in a row
+        loop = asyncio.get_running_loop()
         self._state(VenueState.CONNECTING)
         try:
             while not self._closing:
                 end: SessionEnd | None = None
-                self._went_live_once = False
+                self._live_at = None
                 try:
                     await self._session()
                     reason = "connection closed"
@@ -272,23 +314,33 @@ class ReconnectingClient:
                 except Exception as exc:  # noqa: BLE001 - a bug must not end the feed
                     self._log.exception("%s: session failed", self.account)
                     reason = f"internal error: {type(exc).__name__}: {self._redact(str(exc))}"
+                finally:
+                    self._end_session_work()
                 self._live = False
                 if self._closing:
                     break
-                if self._went_live_once:
-                    attempt = refusals = 0
+                if self._live_at is not None and loop.time() - self._live_at >= self.live_reset:
+                    attempt = 0
+                if self._live_at is not None:
+                    refusals = 0
                 delay = self.backoff.delay(attempt)
                 attempt += 1
                 if end is not None and end.delay is not None:
                     delay = end.delay
                 if end is not None and end.failed:
                     refusals += 1
-                    delay = max(delay, self.auth_backoff.delay(refusals - 1))
-                    self._state(VenueState.FAILED, f"{reason}; retrying in {delay:.0f} s")
+                    delay = max(delay, self.auth_retry(refusals))
+                    self._state(
+                        VenueState.FAILED, f"{reason}; retrying in {delay:.0f} s",
+                        attempt=refusals, retry_in=delay,
+                    )
+                    self._notice(Level.ERROR, f"{reason}; retrying in {delay:.0f} s")
                 else:
-                    self._state(VenueState.RECONNECTING, reason)
+                    self._state(VenueState.RECONNECTING, reason, attempt=attempt, retry_in=delay)
                 self._log.info("%s: %s; reconnecting in %.2f s", self.account, reason, delay)
-                await self._sleep(delay)
+                await self._sleep(delay, wake=True)
+                if not self._closing:
+                    self._state(VenueState.CONNECTING, attempt=attempt)
         finally:
             self._running = False
             self._live = False
@@ -296,13 +348,114 @@ class ReconnectingClient:
 
     def _went_live(self, stale: str = "") -> None:
         """The account's rows equal the venue's: the account is LIVE, or STALE with the reason
-        ``stale`` when the venue is connected but not all there (in maintenance, say)."""
+        ``stale`` when the venue is connected but not all there (in maintenance, say). Starts
+        the periodic audits of the session."""
         self._live = True
-        self._went_live_once = True
         if stale:
             self._state(VenueState.STALE, stale)
         else:
             self._state(VenueState.LIVE)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a frame handed in by a test, outside any session
+            return
+        if self._live_at is None:
+            self._live_at = loop.time()
+        if self._auditor is None and self.audit_interval > 0 and not self._closing:
+            self._auditor = loop.create_task(self._audits())
+
+    def auth_retry(self, refusals: int) -> float:
+        """Seconds before the next try after the ``refusals``-th refusal of the key in a row."""
+        return auth_retry_delay(refusals)
+
+    def reconnect_now(self) -> None:
+        """See ``VenueClient.reconnect_now``: wakes the wait between two sessions."""
+        self._wake.set()
+
+    @property
+    def last_message_ms(self) -> int | None:
+        """See ``VenueClient.last_message_ms`` (sampled from the frame counter ``_rx``)."""
+        self._sample_rx()
+        return self._heard_ms
+
+    def _sample_rx(self) -> bool:
+        """Note the time if frames arrived since the last look; True if they did."""
+        if self._rx != self._rx_seen:
+            self._rx_seen = self._rx
+            self._heard_ms = now_ms()
+            return True
+        return False
+
+    async def _keep_alive(
+        self, ping: Callable[[], Awaitable[None]] | None, every: float, bound: float
+    ) -> str:
+        """Send ``ping()`` every ``every`` seconds and watch the frames arrive; return (after
+        publishing STALE) once nothing came for ``bound`` seconds. The caller ends the session
+        with the text returned. The frame counter ``_rx`` must grow with every frame."""
+        loop = asyncio.get_running_loop()
+        self._sample_rx()
+        quiet_since = loop.time()
+        next_ping = quiet_since + every
+        step = max(0.02, min(0.5, every / 4, bound / 10))
+        while True:
+            await asyncio.sleep(step)
+            now = loop.time()
+            if self._sample_rx():
+                quiet_since = now
+            elif now - quiet_since >= bound:
+                text = f"no data from {self.venue_label} for {now - quiet_since:.0f} s"
+                self._log.info("%s: %s; reconnecting", self.account, text)
+                self._state(VenueState.STALE, f"silent {now - quiet_since:.0f} s; reconnecting")
+                return text
+            if ping is not None and now >= next_ping:
+                next_ping = now + every
+                try:
+                    await asyncio.wait_for(ping(), min(every, 5.0))
+                except (OSError, TimeoutError, WebSocketException):
+                    pass  # the silence bound decides
+
+    def _distrust(self, what: str) -> None:
+        """Something about the account's orders could not be read (``what``, in words): say
+        so, mark the rows unverified and re-read the open orders at once; LIVE again once the
+        rows equal the venue's."""
+        self._notice(
+            Level.WARNING,
+            f"Could not read {what} from {self.venue_label}; re-reading the open orders",
+        )
+        if self._rereading or self._closing:
+            return
+        self._rereading = True
+        if self._live:
+            self._state(VenueState.STALE, f"could not read {what}; re-reading the open orders")
+        self._spawn(self._reread())
+
+    async def _reread(self) -> None:
+        try:
+            ok = await self.check()
+        finally:
+            self._rereading = False
+        if ok and self._live:
+            self._went_live()
+
+    async def _audits(self) -> None:
+        """Re-read the open orders every ``audit_interval`` seconds while the session is live,
+        skipping a turn while a cancel of this client waits for the venue (an audit never
+        delays a cancel)."""
+        while True:
+            await asyncio.sleep(self.audit_interval)
+            if not self._live or self._rereading:
+                continue
+            if any(self.serves(key.account_key) for key in self._store.waiting_cancels()):
+                continue
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001 - a failed audit must not end the session
+                self._log.exception("%s: audit failed", self.account)
+
+    def _end_session_work(self) -> None:
+        auditor, self._auditor = self._auditor, None
+        if auditor is not None:
+            auditor.cancel()
 
     async def close(self) -> None:
         """Stop: the loop ends, the socket closes, background work is cancelled."""
@@ -324,13 +477,19 @@ class ReconnectingClient:
         if not self._started:
             self._state(VenueState.STOPPED, "closed")
 
-    async def _sleep(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or less if ``close()`` comes first."""
+    async def _sleep(self, delay: float, wake: bool = False) -> None:
+        """Wait ``delay`` seconds, or less if ``close()`` (or with ``wake``, ``reconnect_now``)
+        comes first."""
+        self._wake.clear()
         if delay <= 0:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._stop.wait()
+        waits = [self._stop.wait()] + ([self._wake.wait()] if wake else [])
+        tasks = [asyncio.ensure_future(w) for w in waits]
+        try:
+            await asyncio.wait(tasks, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background, kept until done (not at all once closing)."""
@@ -342,9 +501,15 @@ class ReconnectingClient:
         task.add_done_callback(self._background.discard)
 
     # -- reporting ----------------------------------------------------------------------------
-    def _state(self, state: VenueState, reason: str = "") -> None:
+    def _state(
+        self, state: VenueState, reason: str = "", *, attempt: int = 0,
+        retry_in: float | None = None,
+    ) -> None:
         self._states.publish(
-            AccountState(self.account.venue, self.account.account, state, reason)
+            AccountState(
+                self.account.venue, self.account.account, state, reason, now_ms(), attempt,
+                retry_in,
+            )
         )
 
     def _notice(
@@ -384,7 +549,9 @@ class ReconnectingClient:
 
 
 __all__ = [
-    "AUTH_BACKOFF",
+    "AUDIT_INTERVAL",
+    "AUTH_RETRIES",
+    "LIVE_RESET",
     "Backoff",
     "PendingCancels",
     "ReconnectingClient",

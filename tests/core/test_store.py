@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from blotter.core.cancel import OrderOutcome, Outcome
+from blotter.core.closes import ClosedOrder, CloseReason
 from blotter.core.order import (
     AccountKey,
     Closed,
@@ -46,12 +47,12 @@ def test_snapshot_replaces_only_that_account() -> None:
 
 def test_snapshot_removal_reports_vanished_orders_to_close_listeners() -> None:
     store = OrderStore()
-    seen: list[tuple[OrderKey, Order | None, Order | None]] = []
-    store.add_close_listener(lambda k, final, before: seen.append((k, final, before)))
+    seen: list[ClosedOrder] = []
+    store.add_close_listener(seen.append)
     store.apply(Snapshot(A, (order("1"), order("2"))))
     store.apply(Snapshot(A, (order("2"),)))
-    assert [(k.order_id, final, before.order_id if before else None) for k, final, before in seen] \
-        == [("1", None, "1")]
+    assert [(c.order.order_id, c.reason) for c in seen] == [("1", CloseReason.VANISHED)]
+    assert seen[0].outcome_text() == "closed while unseen (how unknown)"
 
 
 def test_upsert_then_close_keeps_final_status_in_history() -> None:
@@ -61,7 +62,8 @@ def test_upsert_then_close_keeps_final_status_in_history() -> None:
     assert store.get(OrderKey("bitfinex", "main", "1")).remaining == Decimal("0.4")
     store.apply(Closed(order("1", remaining="0", status=OrderStatus.FILLED, text="EXECUTED @ 100(1)")))
     assert len(store) == 0
-    assert store.closed[-1].status_text == "EXECUTED @ 100(1)"
+    assert store.closed[-1].order.status_text == "EXECUTED @ 100(1)"
+    assert store.closed[-1].reason is CloseReason.FILLED
 
 
 def test_upsert_of_a_closed_status_closes_the_row() -> None:
@@ -189,7 +191,7 @@ def test_put_is_apply_of_an_upsert() -> None:
     steps = [order("1"), order("2"), order("1", remaining="0.5"),
              order("2", status=OrderStatus.CANCELLED, text="CANCELED")]
     closed: list[str] = []
-    via_put.add_close_listener(lambda key, final, before: closed.append(key.order_id))
+    via_put.add_close_listener(lambda c: closed.append(c.order.order_id))
     for o in steps[:2]:
         via_put.put(o)
         via_apply.apply(Upsert(o))

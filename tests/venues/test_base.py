@@ -29,7 +29,8 @@ from blotter.core.order import (
 from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
 from blotter.venues.base import (
-    AUTH_BACKOFF,
+    AUTH_RETRIES,
+    LIVE_RESET,
     Backoff,
     PendingCancels,
     ReconnectingClient,
@@ -88,6 +89,8 @@ class Scripted(ReconnectingClient):
             secrets=(SECRET, ""), cancel_timeout=5.0, backoff=backoff or Ladder(), log=logging.getLogger("test.base"),
         )
         self.script = list(script)
+        self.live_reset = 0.0  # a session that went live at all counts as back
+        self.audit_interval = 0.0
         self.sessions = 0
         self.hangup = asyncio.Event()
 
@@ -160,8 +163,7 @@ async def run_until(client: Scripted, done: Callable[[], object]) -> asyncio.Tas
 async def stop(client: Scripted, task: asyncio.Task[None]) -> None:
     await asyncio.wait_for(client.close(), 5)
     await asyncio.wait_for(task, 5)
-    assert client.seen[-1] == AccountState(ACCOUNT.venue, ACCOUNT.account, VenueState.STOPPED,
-                                           "closed")
+    assert client.trail()[-1] == (VenueState.STOPPED, "closed")
 
 
 # -- the lifecycle --------------------------------------------------------------------------
@@ -172,10 +174,16 @@ async def test_states_run_from_connecting_to_stopped_closed() -> None:
     assert client.trail() == [
         (VenueState.CONNECTING, ""),
         (VenueState.RECONNECTING, "1006"),
+        (VenueState.CONNECTING, ""),
         (VenueState.RECONNECTING, "connection closed"),  # a session that just returned
+        (VenueState.CONNECTING, ""),
         (VenueState.LIVE, ""),
         (VenueState.STOPPED, "closed"),
     ]
+    # each try says which it is and when the next comes
+    waits = [(s.attempt, s.retry_in) for s in client.seen if s.state is VenueState.RECONNECTING]
+    assert waits == [(1, 0.001), (2, 0.002)]
+    assert all(s.ts_ms for s in client.seen)
     assert client.sessions == 3
 
 
@@ -200,7 +208,7 @@ async def test_the_backoff_counts_from_zero_again_after_a_session_that_went_live
 async def test_a_fixed_delay_from_the_session_replaces_the_backoff() -> None:
     # a venue that says when to come back (a restart notice, Retry-After) is taken at its word
     client = Scripted([ends("restarting", delay=0.0), ends("1006")], backoff=fixed(60))
-    task = await run_until(client, lambda: client.sessions == 2)
+    task = await run_until(client, lambda: client.sessions == 2 and client.state() is VenueState.RECONNECTING)
     assert client.trail()[-1] == (VenueState.RECONNECTING, "1006")
     await stop(client, task)
 
@@ -253,7 +261,7 @@ def test_a_client_refuses_an_account_of_another_venue() -> None:
 # -- the venue refused the key ------------------------------------------------------------
 async def test_a_refused_key_shows_failed_in_the_venues_words_and_when_it_retries() -> None:
     client = Scripted([refused("10100: apikey: invalid")], backoff=fixed(0.001))
-    client.auth_backoff = fixed(60)
+    client.auth_retry = lambda refusals: 60.0
     task = await run_until(client, lambda: client.state() is VenueState.FAILED)
     assert client.seen[-1].reason == "10100: apikey: invalid; retrying in 60 s"
     await stop(client, task)  # close() does not wait out the minute
@@ -273,36 +281,49 @@ async def test_a_refusal_waits_at_least_the_refusal_backoff(
 ) -> None:
     client = Scripted([ends("10003: API key is invalid.", delay=end_delay, failed=True)],
                       backoff=backoff)
-    client.auth_backoff = fixed(60)
+    client.auth_retry = lambda refusals: 60.0
     task = await run_until(client, lambda: client.state() is VenueState.FAILED)
     assert client.seen[-1].reason == f"10003: API key is invalid.; {said}"
     await stop(client, task)
 
 
 async def test_refusals_in_a_row_wait_longer_each_time_until_the_account_was_live() -> None:
-    refusals = Ladder()
+    asked: list[int] = []
+
+    def retry(refusals: int) -> float:
+        asked.append(refusals)
+        return 0.001 * refusals
+
     client = Scripted(
         [refused(), refused(), refused(), live_then_ends("1006"), refused(), ends("1006"),
          refused()],
     )
-    client.auth_backoff = refusals
+    client.auth_retry = retry
     task = await run_until(client, lambda: client.sessions == 8)
     await stop(client, task)
     # the third refusal waits the third step; after a live session it starts again, and a
     # plain disconnect in between does not forgive a refusal
-    assert refusals.asked == [0, 1, 2, 0, 1]
-    failed = [reason for state, reason in client.trail() if state is VenueState.FAILED]
-    assert failed == [
-        "10100: apikey: invalid; retrying in 0 s",
-    ] * 5
+    assert asked == [1, 2, 3, 1, 2]
+    failed = [s for s in client.seen if s.state is VenueState.FAILED]
+    assert [s.attempt for s in failed] == [1, 2, 3, 1, 2]
+    assert {s.reason for s in failed} == {"10100: apikey: invalid; retrying in 0 s"}
+    # a refusal is news: it reaches the notice log in the venue's words, not only the light
+    assert [n.text for n in client.said if n.level is Level.ERROR][:1] == [
+        "10100: apikey: invalid; retrying in 0 s"]
 
 
-def test_the_refusal_backoff_waits_long_by_default() -> None:
-    # a venue that said no is not asked again for at least half a minute, at most five
-    rng = random.Random(1)
-    assert AUTH_BACKOFF.delay(0, rng) == 30.0
-    assert all(30.0 <= AUTH_BACKOFF.delay(n, rng) <= 300.0 for n in range(12))
-    assert Scripted([]).auth_backoff == AUTH_BACKOFF
+def test_a_refused_key_is_retried_after_2_5_15_then_every_30_seconds() -> None:
+    # a venue can refuse a good key for a moment; one that keeps saying no is not hammered
+    client = Scripted([])
+    assert [client.auth_retry(n) for n in range(1, 8)] == [2.0, 5.0, 15.0, 30.0, 30.0, 30.0, 30.0]
+    assert AUTH_RETRIES == (2.0, 5.0, 15.0, 30.0)
+
+
+def test_a_reconnect_never_waits_more_than_five_seconds_by_default() -> None:
+    rng = random.Random(3)
+    backoff = Backoff()
+    assert all(0.5 <= backoff.delay(n, rng) <= 5.0 for n in range(200))
+    assert LIVE_RESET == 2.0
 
 
 # -- a bug in a session ----------------------------------------------------------------------
@@ -490,7 +511,7 @@ async def test_an_order_the_table_never_showed_still_gets_its_answer() -> None:
 # -- backoff ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "backoff",
-    [Backoff(), Backoff(base=0.05, factor=2.0, cap=0.3), AUTH_BACKOFF, fixed(1.5)],
+    [Backoff(), Backoff(base=0.05, factor=2.0, cap=0.3), Backoff(30, 2, 300), fixed(1.5)],
     ids=["default", "tests", "auth", "fixed"],
 )
 def test_a_backoff_delay_stays_within_its_bounds(backoff: Backoff) -> None:
@@ -506,7 +527,7 @@ def test_a_backoff_delay_stays_within_its_bounds(backoff: Backoff) -> None:
 
 def test_a_backoff_keeps_its_cap_however_long_the_outage() -> None:
     # the attempt count grows until a session goes live: a night offline is thousands
-    for backoff in (Backoff(), AUTH_BACKOFF, Backoff(base=0.5, factor=10.0, cap=60.0)):
+    for backoff in (Backoff(), Backoff(30, 2, 300), Backoff(base=0.5, factor=10.0, cap=60.0)):
         for attempt in (1023, 1024, 10**6):
             assert backoff.base <= backoff.delay(attempt) <= backoff.cap
 
@@ -515,7 +536,7 @@ async def test_a_venue_unreachable_for_thousands_of_tries_is_still_retried() -> 
     client = Scripted([ends("1006")] * 1100, backoff=Backoff(base=0.0, factor=2.0, cap=0.0))
     task = asyncio.create_task(client.run())
     await until(lambda: client.sessions > 1100, timeout=20)
-    assert client.state() is VenueState.RECONNECTING  # still trying, not stopped
+    assert client.state() in (VenueState.RECONNECTING, VenueState.CONNECTING)  # still trying
     await client.close()
     await asyncio.wait_for(task, 5)
     assert client.trail()[-1] == (VenueState.STOPPED, "closed")
@@ -525,7 +546,7 @@ def test_the_jitter_spreads_the_retries() -> None:
     rng = random.Random(7)
     delays = {round(Backoff().delay(10, rng), 6) for _ in range(20)}
     assert len(delays) == 20
-    assert max(delays) > 15 > min(delays)  # uniform over [0.5, 30]
+    assert max(delays) > 2.75 > min(delays)  # uniform over [0.5, 5]
 
 
 def test_the_same_rng_gives_the_same_delays() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from blotter.core.cancel import CancelScope, Outcome, ScopeKind
+from blotter.core.closes import CloseReason
 from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderStatus, Side, Upsert
 from blotter.core.store import OrderStore
@@ -130,11 +131,15 @@ async def test_live_new_partial_fill_fill_and_external_cancel(tmp_path: Path) ->
         env.sim.fill(b)
         env.sim.cancel_external(c)
         await until(lambda: set(env.rows()) == {str(a)})
-        closed = {o.order_id: o for o in env.store.closed}
+        closes = {c.order.order_id: c for c in env.store.closed}
+        closed = {i: c.order for i, c in closes.items()}
         assert closed[str(b)].status is OrderStatus.FILLED
         assert closed[str(b)].status_text.startswith("EXECUTED @ ")
         assert closed[str(c)].status is OrderStatus.CANCELLED
         assert closed[str(c)].status_text == "CANCELED"
+        # each row that left says why: a fill, and a cancel nobody here asked for
+        assert closes[str(b)].reason is CloseReason.FILLED
+        assert closes[str(c)].outcome_text() == "cancelled at the venue (CANCELED)"
         assert env.in_sync()
 
 

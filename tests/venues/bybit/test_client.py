@@ -532,5 +532,5 @@ def test_client_frame_handler_counts_bad_frames_and_applies_good_ones() -> None:
     client.handle_frame(push(older))  # an older state arriving late: dropped
     assert store.get(row.key) is row
     client.handle_frame(push(dict(LIVE, orderStatus="Filled", leavesQty="0")))
-    assert len(store) == 0 and store.closed[-1].status is OrderStatus.FILLED
+    assert len(store) == 0 and store.closed[-1].order.status is OrderStatus.FILLED
     assert client.malformed_frames == 7

@@ -66,7 +66,7 @@ def result_of(*outcomes: Outcome) -> CancelResult:
     ((Outcome.CANCELLED, Outcome.FILLED, Outcome.FILLED, Outcome.NOT_FOUND),
      "Cancelled 1 of 4 on main: 2 filled, 1 not found", Level.WARNING),
     ((Outcome.CANCELLED, Outcome.REJECTED), "Cancelled 1 of 2 on main: 1 rejected", Level.ERROR),
-    ((Outcome.TIMED_OUT, Outcome.CLOSED), "Cancelled 0 of 2 on main: 1 timed out, 1 closed",
+    ((Outcome.TIMED_OUT, Outcome.CLOSED), "Cancelled 0 of 2 on main: 1 timed out, 1 closed, how unknown",
      Level.ERROR),
 ])
 def test_a_bulk_cancel_is_one_line(
