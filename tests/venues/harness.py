@@ -20,7 +20,9 @@ from blotter.core.cancel import CancelPlan, CancelScope, plan_cancels
 from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.store import OrderStore
+from blotter.core.trust import TrustBoard, TrustReporter
 from blotter.venues.base import Backoff, ReconnectingClient
+from blotter.venues.net import now_ms
 from tests.helpers import until
 
 FAST = Backoff(base=0.05, factor=2.0, cap=0.3)  # reconnects in tests: quick, still jittered
@@ -38,6 +40,18 @@ class Env(Generic[SimT, ClientT]):
     store: OrderStore
     notices: list[Notice] = field(default_factory=list)
     states: list[AccountState] = field(default_factory=list)
+    # which rows a live stream vouches for, fed as the engine feeds it (set by ``connected``)
+    trust: TrustBoard = field(default_factory=lambda: TrustBoard(now_ms))
+
+    def verified(self) -> bool:
+        """Whether the client's rows are drawn as verified (its account is live and checked)."""
+        return self.trust.verified(self.client.account)
+
+    def resync_notices(self) -> list[str]:
+        """The "While ... was disconnected", "Audit of ..." and "Since blotter last ran"
+        notices, in order."""
+        heads = ("While ", "Audit of ", "Since blotter last ran")
+        return [n.text for n in self.notices if n.text.startswith(heads)]
 
     def rows(self, account: AccountKey | None = None) -> dict[str, Order]:
         """The table's rows of ``account`` (default: every account the client serves)."""
@@ -79,9 +93,15 @@ async def connected(
     """``sim`` started, the client ``build`` makes running against it, both stopped after."""
     await asyncio.wait_for(sim.start(), 10)  # type: ignore[attr-defined]
     try:
-        store, notices, states = OrderStore(), NoticeBus(), StateBus()
+        store, notices, states = OrderStore(clock=now_ms), NoticeBus(), StateBus()
         client = build(sim, store, notices, states)
         env = env_type(sim, client, store)
+        # the trust board and reporter, wired as the engine wires them
+        reporter = TrustReporter(env.trust, notices, now_ms)
+        states.subscribe(env.trust.on_state)
+        store.add_resync_listener(reporter.on_resync)
+        store.add_resync_listener(env.trust.on_resync)
+        store.add_close_listener(reporter.on_close)
         notices.subscribe(env.notices.append)
         states.subscribe(env.states.append)
         task = asyncio.create_task(client.run())
