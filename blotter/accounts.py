@@ -30,8 +30,11 @@ def make_client(
     **tuning: Any,
 ) -> VenueClient:
     """The venue client for ``account`` with its secrets (the venue's ``secret_fields``), built
-    by its venue's spec; ``tuning`` passes test knobs (timeouts, backoff) through."""
-    return account.spec.build_client(ClientSetup(
+    by its venue's spec, auditing every ``audit_seconds`` while live; ``tuning`` passes test
+    knobs (timeouts, backoff) through."""
+    client = account.spec.build_client(ClientSetup(
         account_key(account), account.rest_url, account.ws_url, credentials, account.options,
         account.venue_label, store, notices, states, nonce_dir, tuning,
     ))
+    client.audit_interval = float(account.audit_seconds)
+    return client

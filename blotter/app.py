@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
+from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
-from blotter.demo import Demo
+from blotter.core.trust import client_account
+from blotter.demo import Demo, DemoVenues
 from blotter.engine import Engine
 from blotter.logs import setup_logging
+from blotter.saved_orders import OrderSaver, SavedOrders, UnreadableState, default_path, load
+from blotter.saved_orders import restore as restore_orders
 
 log = logging.getLogger("blotter")
 
@@ -125,11 +129,19 @@ async def _main(options: Options) -> int:
             demo_start = loop.create_task(start_demo())
 
     window.demo_requested.connect(on_demo_requested)
+    saver: OrderSaver | None = None
     try:
+        # the last known orders are shown (unverified, "as of" when they were saved) before any
+        # client connects, so each account's first list reports what changed meanwhile
+        path = default_path(demo=options.demo)
+        saved = _read_saved(path, notices)
         if options.demo:
+            _restore(engine, saved, DemoVenues().account_keys())
+            saver = OrderSaver(store, path, engine.clock)
             await start_demo()
         else:
-            _open_accounts(engine, window, options)
+            _open_accounts(engine, window, options, saved)
+            saver = OrderSaver(store, path, engine.clock)
 
         if options.quit_after is not None:
             def finish() -> None:
@@ -146,15 +158,44 @@ async def _main(options: Options) -> int:
         if not await window.wait_for_cancels(SHUTDOWN_TIMEOUT):
             log.warning("closing with cancels still unconfirmed; check the venue")
         await _shutdown(engine, demo)
+        if saver is not None:
+            await saver.close()
+            if saver.error is not None:
+                log.warning("the last known orders were not saved: %s", saver.error)
         if settings_dir is not None:
             shutil.rmtree(settings_dir, ignore_errors=True)
         window.deleteLater()
     return exit_code
 
 
-def _open_accounts(engine: Engine, window: Any, options: Options) -> None:
-    """The trader's own accounts: read the file, connect each, hand the manager to the window.
-    A broken file is shown (file, line, field), not raised."""
+def _read_saved(path: Path, notices: NoticeBus) -> SavedOrders | None:
+    """The orders of the last run; an unreadable file is said in a notice and ignored."""
+    try:
+        return load(path)
+    except UnreadableState as exc:
+        log.warning("the last known orders could not be read: %s", exc)
+        notices.publish(Notice(
+            "blotter", "", Level.WARNING,
+            f"The last known orders could not be read ({exc}); starting without them.",
+        ))
+        return None
+
+
+def _restore(engine: Engine, saved: SavedOrders | None, accounts: set[AccountKey]) -> None:
+    """Show the saved orders of ``accounts`` (their logins' trading accounts too) as
+    unverified, as of when they were saved."""
+    if saved is None:
+        return
+    restored = restore_orders(engine.store, saved, lambda a: client_account(a) in accounts)
+    if restored:
+        engine.trust.restore(restored, saved.saved_ms)
+
+
+def _open_accounts(
+    engine: Engine, window: Any, options: Options, saved: SavedOrders | None = None
+) -> None:
+    """The trader's own accounts: read the file, show their last known orders, connect each,
+    hand the manager to the window. A broken file is shown (file, line, field), not raised."""
     from blotter.account_manager import AccountManager
     from blotter.config import ConfigError, display_path, resolve_config_path
 
@@ -169,6 +210,7 @@ def _open_accounts(engine: Engine, window: Any, options: Options) -> None:
         error = str(exc)
         engine.notices.publish(Notice("blotter", "", Level.ERROR, error))
     else:
+        _restore(engine, saved, {AccountKey(a.venue, a.name) for a in manager.config.accounts})
         manager.connect_all()
         if not manager.config.accounts:
             log.info("no accounts in %s", display_path(path))

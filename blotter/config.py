@@ -46,7 +46,9 @@ CONFIG_FILE_NAME: Final = "config.toml"
 _SECRET_WORDS: Final = ("secret", "password", "passwd", "passphrase", "token", "private_key")
 _SECRET_KEYS: Final = frozenset({"api_key", "apikey", "key", "sign", "signature", "auth"})
 
-_COMMON_KEYS: Final = ("name", "venue", "env", "rest_url", "ws_url")
+_COMMON_KEYS: Final = ("name", "venue", "env", "rest_url", "ws_url", "audit_seconds")
+DEFAULT_AUDIT_SECONDS: Final = 60  # re-read the open orders this often while live
+_AUDIT_RANGE: Final = (10, 3600)  # 0 turns audits off
 
 
 class ConfigError(Exception):
@@ -104,6 +106,7 @@ class AccountConfig:
     rest_url: str
     ws_url: str
     options: Any  # the venue's options (its spec's options_type)
+    audit_seconds: int = DEFAULT_AUDIT_SECONDS  # 0: no periodic re-reads while live
 
     def __post_init__(self) -> None:
         _check_account(self)
@@ -387,7 +390,11 @@ def _account_from_table(table: Mapping[str, Any]) -> AccountConfig:
 
     given = {f.name: value for f in spec.option_fields
              if (value := _get_option(table, f)) is not None}
-    return AccountConfig(name, venue, env, rest_url, ws_url, spec.options_type(**given))
+    audit = _get(table, "audit_seconds", int)
+    return AccountConfig(
+        name, venue, env, rest_url, ws_url, spec.options_type(**given),
+        DEFAULT_AUDIT_SECONDS if audit is None else audit,
+    )
 
 
 def _get_option(table: Mapping[str, Any], option: OptionField) -> Any:
@@ -478,6 +485,12 @@ def _check_account(account: AccountConfig) -> None:
         )
     _check_rest_url(account.rest_url, spec)
     _check_ws_url(account.ws_url, spec)
+    low, high = _AUDIT_RANGE
+    if account.audit_seconds != 0 and not low <= account.audit_seconds <= high:
+        raise ConfigError(
+            f"{account.audit_seconds} is not 0 (no audits) or between {low} and {high} seconds",
+            field="audit_seconds",
+        )
     if not isinstance(account.options, spec.options_type):
         raise ConfigError(
             f"{type(account.options).__name__} given for a {account.venue} account "
@@ -593,6 +606,8 @@ def _account_items(account: AccountConfig) -> Iterable[tuple[str, object]]:
         yield "rest_url", account.rest_url
     if account.ws_url != defaults[1]:
         yield "ws_url", account.ws_url
+    if account.audit_seconds != DEFAULT_AUDIT_SECONDS:
+        yield "audit_seconds", account.audit_seconds
     defaults_of = account.spec.options_type()
     for option in account.spec.option_fields:
         value = getattr(account.options, option.name)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 from blotter.accounts import make_client
 from blotter.config import AccountConfig, make_account
 from blotter.core.notices import Level, Notice
+from blotter.core.order import AccountKey
 from blotter.engine import Engine
 from blotter.venues.registry import VENUES, spec_for
 
@@ -43,6 +44,10 @@ class DemoVenues:
         self.sims: dict[str, Simulator] = {}
         self.accounts: list[tuple[AccountConfig, dict[str, str]]] = []
         self.state_dir: Path | None = None
+
+    def account_keys(self) -> set[AccountKey]:
+        """The demo's accounts, known before the simulators start."""
+        return {AccountKey(v, spec_for(v).demo_account) for v in self.venues}
 
     async def start(self) -> list[tuple[AccountConfig, dict[str, str]]]:
         """Start the simulators; returns each demo account with its (demo) credentials."""

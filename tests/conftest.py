@@ -1,6 +1,6 @@
 """Shared test setup: Qt runs offscreen, and nothing here ever needs a display. The tests never
-touch the trader's own accounts file or log: both point into a temporary directory (subprocesses
-inherit it)."""
+touch the trader's own accounts file, log or saved orders: all point into a temporary directory
+(subprocesses inherit it)."""
 
 import os
 import tempfile
@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _HOME = tempfile.mkdtemp(prefix="blotter-tests-")
 os.environ["BLOTTER_LOG_DIR"] = os.path.join(_HOME, "log")
 os.environ["BLOTTER_CONFIG"] = os.path.join(_HOME, "config.toml")
+os.environ["BLOTTER_STATE_DIR"] = os.path.join(_HOME, "state")
 
 
 import keyring

@@ -686,3 +686,20 @@ def test_parse_never_raises_anything_but_config_error(text: str) -> None:
         parse_config(text, "x.toml")
     except ConfigError:
         pass
+
+
+def test_audits_run_every_minute_unless_the_account_says_otherwise(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[accounts]]\nname = "a"\nvenue = "bybit"\n'
+                           '[[accounts]]\nname = "b"\nvenue = "bybit"\naudit_seconds = 15\n'
+                           '[[accounts]]\nname = "c"\nvenue = "bybit"\naudit_seconds = 0\n')
+    accounts = load_config(path).accounts
+    assert [a.audit_seconds for a in accounts] == [60, 15, 0]
+    # the default is left out when written back; a chosen interval is kept
+    text = cfg.dumps_config(load_config(path))
+    assert text.count("audit_seconds") == 2 and "audit_seconds = 15" in text
+
+
+@pytest.mark.parametrize("value", ["5", "7200", "-1", '"60"'])
+def test_an_audit_interval_out_of_bounds_names_the_field(tmp_path: Path, value: str) -> None:
+    error = error_of(tmp_path, f'[[accounts]]\nname = "a"\nvenue = "bybit"\naudit_seconds = {value}\n')
+    assert error.field is not None and error.field.endswith("audit_seconds")

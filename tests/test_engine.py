@@ -101,3 +101,30 @@ async def test_a_row_already_gone_says_so():
     engine = Engine(OrderStore(), notices, StateBus())
     assert await engine.cancel(CancelScope.order(order("99", A).key)) == []
     assert lines == ["Order 99 is no longer open; nothing to cancel."]
+
+
+async def test_connection_events_reach_the_notice_log_and_check_now_says_the_table_is_right(
+    tmp_path,
+):
+    async with two_accounts(tmp_path) as (engine, sims, lines):
+        await until(lambda: all(engine.trust.verified(a) for a in (A, B)))
+        await sims[A].drop_connections()
+        await until(lambda: any(line.startswith("a lost its connection") for line in lines))
+        await until(lambda: any(line.startswith("a is live again after") for line in lines))
+        assert engine.trust.verified(A)
+        # "Check now": the venue agrees with the table, and says so
+        assert await asyncio.wait_for(engine.check(A), 10)
+        assert lines[-1] == "Checked a: the table equals the venue (2 open orders)"
+        # the venue closed one without the stream saying so: the check corrects the table
+        # and names what was missed
+        oid = sims[A].open_orders()[0][0]
+        sims[A]._book.remove(oid)  # closed at the venue; the close frame is never sent
+        assert await asyncio.wait_for(engine.check(A), 10)
+        assert any(line.startswith(f"Audit of a: order {oid} ") for line in lines), lines
+        assert len(engine.store.orders(A)) == 1
+
+
+async def test_reconnect_now_is_routed_to_the_accounts_client(tmp_path):
+    async with two_accounts(tmp_path) as (engine, _, _):
+        assert engine.reconnect_now(A)
+        assert not engine.reconnect_now(AccountKey("bitfinex", "nobody"))

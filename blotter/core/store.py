@@ -186,6 +186,18 @@ class OrderStore:
         for event in events:
             self.apply(event)
 
+    def apply_restored(self, account: AccountKey, orders: Iterable[Order]) -> None:
+        """Show ``orders`` of ``account`` as they were last known (from the last run), before
+        the venue has said anything: they are rows like any other, but no resync is reported;
+        the account's first fresh list replaces them and reports what changed."""
+        for order in orders:
+            if order.account_key == account and order.status.is_open:
+                self.put(order)
+
+    def restore_closed(self, closes: Iterable[ClosedOrder]) -> None:
+        """Put closes of the last run into ``closed`` (oldest first), telling no listener."""
+        self.closed.extend(closes)
+
     def drop_account(self, account: AccountKey) -> None:
         """Forget an account's rows (the account was removed, not its orders cancelled)."""
         for key in list(self._by_account.get(account, ())):

@@ -103,6 +103,7 @@ class TrustBoard:
             if entry.state is None or entry.state.state is not VenueState.LIVE:
                 entry.restored_as_of = as_of_ms
                 entry.unverified_since = min(entry.unverified_since or as_of_ms, as_of_ms)
+                entry.last_check = entry.last_check or as_of_ms
         self.version += 1
 
     # -- reading ---------------------------------------------------------------------------

@@ -105,3 +105,83 @@ async def test_demo_menu_drops_the_connection_and_the_table_recovers(qtbot, tmp_
         close_window(window)
         await engine.stop()
         await demo.stop()
+
+
+def test_the_last_orders_are_kept_across_a_restart_and_a_broken_file_is_not_fatal(tmp_path):
+    from blotter.saved_orders import load
+
+    state = tmp_path / "state"
+    env_state = {"BLOTTER_STATE_DIR": str(state)}
+    first = _run_with(env_state, ["--demo", "--quit-after", "3"])
+    assert first.returncode == 0, first.stderr
+    saved = load(state / "demo-orders.json")
+    assert saved is not None and len(saved.orders) > 10  # the demo venues' open orders
+    assert {o.venue for o in saved.orders} == {"bitfinex", "bybit", "b2trader"}
+    assert not (state / "orders.json").exists()  # the demo never touches the trader's own
+
+    (state / "demo-orders.json").write_text("{ half a file")
+    second = _run_with(env_state, ["--demo", "--quit-after", "2"])
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr
+    assert "the last known orders could not be read" in second.stderr
+    assert (state / "demo-orders.json.unreadable").read_text() == "{ half a file"
+    assert load(state / "demo-orders.json") is not None  # written afresh at exit
+
+
+def _run_with(extra_env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **extra_env)
+    env.pop("DISPLAY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "blotter", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=45, check=False,
+    )
+
+
+async def test_relaunched_the_last_orders_show_unverified_until_the_venues_answer(
+    qtbot, tmp_path
+):
+    """As at a restart: the saved orders are rows at once, unverified as of the save; each
+    demo venue's first list replaces them and says what changed since."""
+    from decimal import Decimal
+
+    from PySide6.QtCore import QSettings
+
+    from blotter.app import _restore
+    from blotter.core.notices import NoticeBus, StateBus
+    from blotter.core.order import AccountKey, Order, OrderStatus, Side
+    from blotter.core.store import OrderStore
+    from blotter.demo import Demo
+    from blotter.engine import Engine
+    from blotter.saved_orders import dumps, loads
+    from blotter.ui.main_window import MainWindow
+    from tests.helpers import until
+    from tests.ui.conftest import close_window
+
+    engine = Engine(OrderStore(), NoticeBus(), StateBus())
+    said: list[str] = []
+    engine.notices.subscribe(lambda n: said.append(n.text))
+    window = MainWindow(engine, settings=QSettings(str(tmp_path / "s.ini"),
+                                                   QSettings.Format.IniFormat))
+    demo = Demo(engine)
+    # what the last run saw: an order per demo account that the venues no longer have
+    ghosts = [
+        Order(a.venue, a.account, "999999", "X", Side.BUY, "LIMIT", Decimal(1), Decimal(1),
+              OrderStatus.OPEN, "ACTIVE", price=Decimal(1))
+        for a in sorted(demo.account_keys()) if a.venue != "b2trader"
+    ]
+    saved_at = engine.clock() - 86_400_000
+    _restore(engine, loads(dumps(saved_at, ghosts, [])), demo.account_keys())
+    try:
+        assert len(engine.store) == 2
+        assert not any(engine.trust.verified(o.account_key) for o in engine.store)
+        assert engine.trust.unverified_since(AccountKey("bybit", "bybit-demo")) == saved_at
+        await demo.start()
+        await until(lambda: all(engine.trust.verified(a) for a in demo.account_keys()),
+                    timeout=15)
+        assert not any(o.order_id == "999999" for o in engine.store)
+        since = [t for t in said if t.startswith("Since blotter last ran")]
+        assert len(since) == 2 and all("1 closed while unseen" in t for t in since), since
+    finally:
+        close_window(window)
+        await demo.stop()
+        await engine.stop()
