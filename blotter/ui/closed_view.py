@@ -274,8 +274,16 @@ class ClosedView(QTableView):
         self._id_delegate = MiddleElideDelegate(self)
         self.setItemDelegateForColumn(section_of(Column.ORDER_ID), self._id_delegate)
         self.setSortingEnabled(True)
-        self.sortByColumn(CLOSED_AT, Qt.SortOrder.DescendingOrder)
+        self.show_newest_first()
         self.apply_default_widths()
+
+    def show_newest_first(self) -> None:
+        """The model's own order, newest first: no sort for the proxy to keep up while closes
+        pour in (a third click on a header comes back here)."""
+        header = self.horizontalHeader()
+        header.setSortIndicatorClearable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        self.proxy.sort(-1)
 
     def apply_default_widths(self) -> None:
         metrics = self.fontMetrics()

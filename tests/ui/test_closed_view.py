@@ -127,8 +127,13 @@ async def test_the_view_sorts_newest_first_and_filters_by_the_reason_too(qtbot, 
         store.apply(Closed(replace(make_order(n), status=status, updated_ms=NOW - 9000 + n)))
     await until(lambda: view.proxy.rowCount() == 3)  # the batch timer, not a manual flush
     assert [view.closed_at_row(r).order.order_id for r in range(3)] == ["2", "1", "0"]
+    assert view.proxy.sortColumn() == -1  # newest first is the model's own order: no sorting
     view.proxy.set_filter_text("venue")
     assert [view.closed_at_row(r).order.order_id for r in range(view.proxy.rowCount())] == ["1"]
     view.proxy.set_filter_text("")
     view.sortByColumn(section_of(Column.ORDER_ID), Qt.SortOrder.AscendingOrder)
     assert [view.closed_at_row(r).order.order_id for r in range(3)] == ["0", "1", "2"]
+    view.sortByColumn(CLOSED_AT, Qt.SortOrder.DescendingOrder)
+    assert [view.closed_at_row(r).order.order_id for r in range(3)] == ["2", "1", "0"]
+    view.show_newest_first()
+    assert view.horizontalHeader().sortIndicatorSection() == -1
