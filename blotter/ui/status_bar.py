@@ -1,4 +1,7 @@
-"""The status bar: the latest notice in the venue's words, and one connection dot per account.
+"""The status bar: the latest notice in the venue's words, and one connection light per account
+that says its state in words when it is not live (a failed account's reason too), ages its
+hover as it shows, and offers Reconnect Now and Check Now (``ConnectionFacts`` is what it reads
+beyond the states: the time, the trust board, when each account last heard its venue).
 
 It subscribes to the NoticeBus and the StateBus. Their callbacks run on the asyncio loop's thread,
 which with qasync is the GUI thread, so widgets can be touched directly.
@@ -213,8 +216,10 @@ class ConnectionIndicator(QWidget):
         check.triggered.connect(lambda: self.check_requested.emit(account))
         return menu
 
-    def show_menu(self, where: QPoint) -> QMenu:
+    def show_menu(self, where: QPoint, above: bool = False) -> QMenu:
         menu = self.build_menu()
+        if above:
+            where = QPoint(where.x(), where.y() - menu.sizeHint().height())
         # popup(), not exec(): a nested event loop would stall the asyncio loop (qasync)
         menu.popup(where)
         self.menu = menu
@@ -227,7 +232,8 @@ class ConnectionIndicator(QWidget):
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
             event.position().toPoint()
         ):
-            self.show_menu(self.mapToGlobal(self.rect().topLeft()))
+            # above the light: the status bar sits at the bottom of the window
+            self.show_menu(self.mapToGlobal(QPoint(0, 0)), above=True)
             return
         super().mouseReleaseEvent(event)
 
