@@ -1,4 +1,5 @@
-"""The main window: toolbar and menus, the orders table (or an empty state), the status bar.
+"""The main window: toolbar and menus, two tabs (the open orders, or why there are none; the
+recently closed), and the status bar with a light per account.
 
 The window talks to venues only through the ``Engine`` that ``app.py`` hands it. Cancels run as
 asyncio tasks on the qasync loop; the window keeps a reference to each until it ends, and any
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from blotter.engine import Engine
 
 log = logging.getLogger(__name__)
-
 
 
 class FilterEdit(QLineEdit):
