@@ -135,6 +135,11 @@ class OrderStore:
         sent, or a row missing from a fresh list: ``CloseReason.VANISHED``)."""
         self._close_listeners.append(callback)
 
+    def remove_close_listener(self, callback: CloseListener) -> None:
+        """Stop calling ``callback`` (nothing if it was not listening)."""
+        if callback in self._close_listeners:
+            self._close_listeners.remove(callback)
+
     def add_resync_listener(self, callback: ResyncListener) -> None:
         """Called with the ``ResyncDiff`` of every fresh list (``Snapshot``), even an empty one:
         the rows it closed, added and changed."""

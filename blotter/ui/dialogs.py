@@ -49,7 +49,8 @@ def confirmation_lines(
 
 
 class CancelConfirmDialog(QDialog):
-    """Asks before a Cancel All or Cancel Account; says how many orders on which accounts."""
+    """Asks before a Cancel All or Cancel Account; says how many orders on which accounts, and
+    ``warnings`` (one line per account that is not live: what its cancel will do)."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class CancelConfirmDialog(QDialog):
         plans: Sequence[CancelPlan],
         parent: QWidget | None = None,
         venue_label: VenueLabel = default_venue_label,
+        warnings: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.setObjectName("cancelConfirm")
@@ -69,6 +71,7 @@ class CancelConfirmDialog(QDialog):
         question, lines = confirmation_lines(self.plans, venue_label)
         self.question = question
         self.lines = lines
+        self.warnings = list(warnings)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 20, 22, 16)
@@ -92,6 +95,12 @@ class CancelConfirmDialog(QDialog):
             empty = QLabel("No account is connected: there is nothing to cancel.", self)
             empty.setObjectName("dialogNote")
             text.addWidget(empty)
+        for warning in self.warnings:
+            said = QLabel(warning, self)
+            said.setObjectName("dialogWarning")
+            said.setWordWrap(True)
+            said.setTextFormat(Qt.TextFormat.PlainText)
+            text.addWidget(said)
         if self.plans:
             note = QLabel(
                 "Uses each venue's own cancel-all, so orders not yet shown here go too."
@@ -124,7 +133,7 @@ class CancelConfirmDialog(QDialog):
         self.setMinimumWidth(400)
 
     def summary(self) -> str:
-        return "\n".join([self.question, *self.lines])
+        return "\n".join([self.question, *self.lines, *self.warnings])
 
 
 class NoticeLogDialog(QDialog):

@@ -1,4 +1,5 @@
-"""The main window: toolbar and menus, the orders table (or an empty state), the status bar.
+"""The main window: toolbar and menus, two tabs (the open orders, or why there are none; the
+recently closed), and the status bar with a light per account.
 
 The window talks to venues only through the ``Engine`` that ``app.py`` hands it. Cancels run as
 asyncio tasks on the qasync loop; the window keeps a reference to each until it ends, and any
@@ -8,54 +9,54 @@ exception becomes an error Notice in the status bar, never a crash or a silent f
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
-    QPushButton,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
 from blotter.aio import start_eagerly
 from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
+from blotter.core.closes import ResyncDiff
 from blotter.core.notices import AccountState, Level, Notice
-from blotter.core.order import Order
-from blotter.ui import theme
+from blotter.core.order import AccountKey, Order
 from blotter.ui.account_form import AccountForm
 from blotter.ui.accounts_dialog import AccountsDialog
 from blotter.ui.cancel_actions import CancelActions
+from blotter.ui.closed_view import ClosedView
+from blotter.ui.connection_actions import ConnectionActions
+from blotter.ui.demo_menu import DemoSection, add_demo_menu
 from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
-from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.empty_state import (
+    NO_ACCOUNTS,
+    EmptyState,
+    no_match_text,
+    no_orders_text,
+    window_title,
+)
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
 from blotter.ui.resources import icon
-from blotter.ui.status_bar import STATE_WORDS, StatusBar, one_line
+from blotter.ui.status_bar import ConnectionFacts, StatusBar
+from blotter.ui.tabs import OrderTabs
+from blotter.ui.trust_text import confirmation_warning, worth_highlighting
+from blotter.ui.window_settings import reset_columns, restore_layout, save_layout
 
 if TYPE_CHECKING:
     from blotter.account_manager import AccountManager
     from blotter.engine import Engine
 
 log = logging.getLogger(__name__)
-
-NO_ACCOUNTS = (
-    "Add your Bitfinex, Bybit or B2TRADER broker account (keys stay in the OS keyring), "
-    "or try blotter on simulated venues first."
-)
-NO_ORDERS = "No open orders"
-SETTINGS_VERSION = 1
 
 
 class FilterEdit(QLineEdit):
@@ -72,78 +73,6 @@ class FilterEdit(QLineEdit):
             self.leave.emit()
             return
         super().keyPressEvent(event)
-
-
-class EmptyState(QWidget):
-    """Shown instead of the table when there is nothing to show, saying why."""
-
-    def __init__(
-        self, parent: QWidget | None = None, venue_label: VenueLabel = default_venue_label
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("emptyState")
-        self._venue_label = venue_label
-        layout = QVBoxLayout(self)
-        layout.addStretch(3)
-        self.title = QLabel(NO_ORDERS, self)
-        self.title.setObjectName("emptyTitle")
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail = QLabel(self)
-        self.detail.setObjectName("emptyDetail")
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail.setTextFormat(Qt.TextFormat.PlainText)
-        self.detail.setWordWrap(True)
-        self.states = QLabel(self)
-        self.states.setObjectName("emptyStates")
-        self.states.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.states.setTextFormat(Qt.TextFormat.RichText)
-        self.states.setWordWrap(True)  # a long reason must not widen the window
-        self.states.setContentsMargins(40, 0, 40, 0)
-        # first run: the two ways in
-        self.first_run = QWidget(self)
-        buttons = QHBoxLayout(self.first_run)
-        buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addStretch(1)
-        self.demo_button = QPushButton("Try the demo", self.first_run)
-        self.add_button = QPushButton("Add account…", self.first_run)
-        self.add_button.setDefault(True)
-        buttons.addWidget(self.demo_button)
-        buttons.addSpacing(10)
-        buttons.addWidget(self.add_button)
-        buttons.addStretch(1)
-        self.first_run.setVisible(False)
-        layout.addWidget(self.title)
-        layout.addSpacing(6)
-        layout.addWidget(self.detail)
-        layout.addSpacing(10)
-        layout.addWidget(self.states)
-        layout.addSpacing(14)
-        layout.addWidget(self.first_run)
-        layout.addStretch(4)
-
-    def show_message(
-        self, title: str, detail: str, states: list[AccountState], first_run: bool = False
-    ) -> None:
-        self.first_run.setVisible(first_run)
-        self.title.setText(title)
-        self.detail.setText(detail)
-        self.detail.setVisible(bool(detail))
-        lines = []
-        for state in states:
-            colour = theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT).name()
-            words = STATE_WORDS.get(state.state, state.state.value)
-            reason = f" — {_html(one_line(state.reason, 240))}" if state.reason else ""
-            lines.append(
-                f'<span style="color:{colour}">●</span>&nbsp; {_html(state.account)} '
-                f'<span style="color:{theme.DIM_TEXT.name()}">({self._venue_label(state.venue, state.account)})'
-                f"</span>&nbsp; {words}{reason}"
-            )
-        self.states.setText("<br>".join(lines))
-        self.states.setVisible(bool(lines))
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class MainWindow(QMainWindow):
@@ -171,7 +100,8 @@ class MainWindow(QMainWindow):
         self.config_error: str | None = None  # why the accounts file could not be read
         self.demo_running = False
 
-        self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label)
+        self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label,
+                                 trust=engine.trust, clock=engine.clock)
         self.proxy = OrdersProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.view = OrdersView(self)
@@ -191,14 +121,27 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty)
-        self.setCentralWidget(self.stack)
+        # the rows that left, and why: read once from the store (it may hold the last run's),
+        # then fed by its close listener
+        self.closed_view = ClosedView(engine.store.closed, self,
+                                      venue_label=engine.venue_label, clock=engine.clock)
+        self.closed_model = self.closed_view.closed_model
+        engine.store.add_close_listener(self.closed_model.add)
+        engine.store.add_resync_listener(self._on_resync)
+        self.tabs = OrderTabs(self.stack, self.closed_view, self)
+        self.tabs.currentChanged.connect(self._refresh_actions)
+        self.setCentralWidget(self.tabs)
 
+        facts = ConnectionFacts(engine.clock, engine.trust.trust, self._last_message_ms)
         self.status_bar = StatusBar(
             engine.notices, engine.states, self, venue_label=engine.venue_label,
-            account_note=engine.account_note,
+            account_note=engine.account_note, facts=facts,
         )
         self.status_bar.log_requested.connect(self.show_notice_log)
         self.setStatusBar(self.status_bar)
+        self.connections = ConnectionActions(engine, self._spawn, self)
+        self.status_bar.reconnect_requested.connect(self.connections.reconnect)
+        self.status_bar.check_requested.connect(self.connections.check)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
 
         self._build_actions()
@@ -293,8 +236,13 @@ class MainWindow(QMainWindow):
             else:
                 orders.addAction(entry)
         orders.addSeparator()
+        orders.addMenu(self.connections.reconnect_menu)
+        orders.addMenu(self.connections.check_menu)
+        orders.addSeparator()
         orders.addAction(self.find_action)
         view_menu = menus.addMenu("&View")
+        view_menu.addActions(self.tabs.switch_actions)
+        view_menu.addSeparator()
         view_menu.addAction(self.log_action)
         view_menu.addAction(self.reset_columns_action)
         self.orders_menu = orders
@@ -306,30 +254,49 @@ class MainWindow(QMainWindow):
             self._refresh_timer.start(40 if self.model.rowCount() < 2000 else 250)
 
     def _refresh_actions(self, *args: object) -> None:
-        self.actions_.refresh()
+        a = self.actions_
+        a.refresh()
         if not self.engine.clients:
-            self.actions_.all.setEnabled(False)
-            self.actions_.all.setToolTip("No accounts are connected")
+            a.all.setEnabled(False)
+            a.all.setToolTip("No accounts are connected")
+        if not self.tabs.showing_open_orders:
+            # the selection is out of sight: a Delete must not cancel what the trader cannot see
+            for action in (a.order, a.selected, a.group, a.symbol, a.account):
+                action.setEnabled(False)
 
     def _on_state(self, state: AccountState) -> None:
+        # the trust board has followed the state already: repaint the rows only if it changed
+        self.model.follow_trust()
+        self.connections.refresh()
         self._schedule_refresh()
+
+    def _on_resync(self, diff: ResyncDiff) -> None:
+        """Rows a fresh list added or changed light up for a moment when they are news."""
+        if worth_highlighting(diff, self.engine.trust.trust(diff.account)):
+            self.model.highlight([o.key for o in diff.added]
+                                 + [after.key for _, after in diff.changed])
+
+    def _last_message_ms(self, account: AccountKey) -> int | None:
+        client = self.engine.client_for(account)
+        return client.last_message_ms if client is not None else None
+
+    def unverified_rows(self) -> int:
+        """How many open rows no live stream vouches for."""
+        store = self.engine.store
+        unverified = self.model.marks.unverified_accounts(store.accounts())
+        return sum(len(store.orders(a)) for a in unverified)
 
     def refresh(self) -> None:
         """Actions for the current row, the window title, and table vs empty state."""
+        self.model.follow_trust()
         self._refresh_actions()
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         accounts = len(self.engine.clients) or len(self.engine.store.accounts())
-        pending = self.engine.store.cancel_pending_count
-        noun = "open order" if total == 1 else "open orders"
-        title = f"blotter — {total} {noun}"
-        if shown != total:
-            title += f" ({shown} shown)"
-        if accounts > 1:
-            title += f" on {accounts} accounts"
-        if pending:
-            title += f" · {pending} cancelling"
-        self.setWindowTitle(title)
+        unverified = self.unverified_rows() if total else 0
+        self.setWindowTitle(window_title(total, shown, accounts, unverified,
+                                         self.engine.store.cancel_pending_count))
+        self.tabs.count_open(total)
 
         states = sorted(
             self.engine.states.current.values(), key=lambda s: (s.venue, s.account)
@@ -350,12 +317,13 @@ class MainWindow(QMainWindow):
             self.empty.add_button.setEnabled(self.accounts is not None)
             self.stack.setCurrentWidget(self.empty)
         elif total == 0:
-            self.empty.show_message(NO_ORDERS, "", states)
+            clients = list(self.engine.clients)
+            unknown = [a for a in clients if not self.engine.trust.verified(a)]
+            self.empty.show_message(*no_orders_text(len(clients), unknown), states)
             self.stack.setCurrentWidget(self.empty)
         elif shown == 0:
             self.empty.show_message(
-                "No orders match", f"“{self.proxy.filter_text}” — Esc in the filter clears it",
-                [],
+                "No orders match", no_match_text(self.proxy.filter_text, total, unverified), []
             )
             self.stack.setCurrentWidget(self.empty)
         else:
@@ -363,6 +331,7 @@ class MainWindow(QMainWindow):
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_filter_text(text)
+        self.closed_view.proxy.set_filter_text(text)
         self._schedule_refresh()
 
     def focus_filter(self) -> None:
@@ -426,8 +395,12 @@ class MainWindow(QMainWindow):
             self._confirm_dialog.activateWindow()
             return self._confirm_dialog
         # the plan the trader confirms is the plan that is sent: computed once, here
+        plans = self.engine.plan(scope)
+        now = self.engine.clock()
+        warnings = [w for w in (confirmation_warning(p, self.engine.trust.trust(p.account), now)
+                                for p in plans) if w]
         dialog = CancelConfirmDialog(
-            scope, self.engine.plan(scope), self, venue_label=self.engine.venue_label
+            scope, plans, self, venue_label=self.engine.venue_label, warnings=warnings
         )
         dialog.accepted.connect(lambda: self.start_cancel(scope, dialog.plans))
         dialog.finished.connect(self._confirm_finished)
@@ -476,42 +449,25 @@ class MainWindow(QMainWindow):
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
 
-    def add_demo_menu(
-        self, sections: list[tuple[str, list[tuple[str, str, Callable[[], object]]]]]
-    ) -> QMenu:
-        """A "Demo" menu with one submenu per simulated venue of (label, tooltip, action)
-        items, e.g. faults the venue can play, so a trader can see what the blotter does when a
-        venue misbehaves. An action may return an awaitable; it runs on the loop, and a failure
-        becomes an error notice."""
+    def add_demo_menu(self, sections: list[DemoSection]) -> QMenu:
+        """The "Demo" menu of the simulated venues' faults (see ``demo_menu.add_demo_menu``)."""
         self.demo_running = True
-        menu = self.menuBar().addMenu("&Demo")
-        for title, items in sections:
-            sub = menu.addMenu(title)
-            sub.setToolTipsVisible(True)
-            for label, tip, action in items:
-                entry = sub.addAction(label)
-                entry.setToolTip(tip)
-                entry.triggered.connect(
-                    lambda _=False, a=action, t=f"{title}: {label}": self._run_demo_action(t, a)
-                )
-        return menu
+        return add_demo_menu(self.menuBar(), sections, self._spawn, self._publish_error)
 
-    def _run_demo_action(self, label: str, action: Callable[[], object]) -> None:
-        try:
-            outcome = action()
-        except Exception as exc:  # noqa: BLE001 - shown to the trader, not raised into Qt
-            self._publish_error(f"{label} failed: {exc}")
-            return
-        if inspect.isawaitable(outcome):
-            async def run() -> None:
-                try:
-                    await outcome
-                except Exception as exc:  # noqa: BLE001
-                    self._publish_error(f"{label} failed: {exc}")
+    def _spawn(self, work: Awaitable[Any], label: str = "") -> asyncio.Future[Any] | None:
+        """Run ``work`` on the loop, kept until it ends; a failure becomes an error notice."""
+        async def run() -> Any:
+            try:
+                return await work
+            except Exception as exc:
+                log.exception("%s failed", label or "a task")
+                self._publish_error(f"{label or 'A task'} failed: {exc}")
+                return None
 
-            task = asyncio.get_running_loop().create_task(run())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     @property
     def pending_tasks(self) -> set[asyncio.Future[Any]]:
@@ -543,36 +499,13 @@ class MainWindow(QMainWindow):
         return self._settings
 
     def _restore_settings(self) -> None:
-        settings = self._settings_store()
-        geometry = settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        state = settings.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
-        header = settings.value("orders/header")
-        version = settings.value("orders/version")
-        same_columns = str(version) == f"{SETTINGS_VERSION}:{len(Column)}"
-        if isinstance(header, QByteArray) and not header.isEmpty() and same_columns:
-            self.view.horizontalHeader().restoreState(header)
-        # the model sorts itself: make it follow the (restored) sort indicator
-        indicator = self.view.horizontalHeader()
-        self.view.sortByColumn(indicator.sortIndicatorSection(), indicator.sortIndicatorOrder())
+        restore_layout(self, self.view, self._settings_store())
 
     def save_settings(self) -> None:
-        settings = self._settings_store()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
-        settings.setValue("orders/header", self.view.horizontalHeader().saveState())
-        settings.setValue("orders/version", f"{SETTINGS_VERSION}:{len(Column)}")
-        settings.sync()
+        save_layout(self, self.view, self._settings_store())
 
     def reset_columns(self) -> None:
-        header = self.view.horizontalHeader()
-        for logical in range(header.count()):
-            header.moveSection(header.visualIndex(logical), logical)
-            header.showSection(logical)
-        self.view.apply_default_widths()
+        reset_columns(self.view)
 
     # -- closing -------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -582,6 +515,8 @@ class MainWindow(QMainWindow):
             log.exception("could not save window settings")
         self.status_bar.detach()
         self._unsubscribe_states()
+        self.engine.store.remove_close_listener(self.closed_model.add)
+        self.engine.store.remove_resync_listener(self._on_resync)
         if self.notice_log is not None:
             self.notice_log.close()
         event.accept()

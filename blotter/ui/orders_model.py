@@ -35,6 +35,7 @@ from PySide6.QtGui import QColor, QFont
 
 from blotter.core.order import Order, OrderKey, Side
 from blotter.core.store import OrderStore, StoreDiff
+from blotter.core.trust import TrustBoard
 from blotter.ui import theme
 from blotter.ui.formatting import (
     VenueLabel,
@@ -47,6 +48,7 @@ from blotter.ui.formatting import (
     side_text,
     type_text,
 )
+from blotter.ui.row_marks import RowMarks
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -135,6 +137,26 @@ def _exact(value: Decimal | None) -> Decimal | float:
     return value if value is not None else _NO_NUMBER
 
 
+def sort_value(order: Order, column: int) -> Any:
+    """What SORT_ROLE answers for a number, time or id column (numbers as numbers, ids in
+    their own order); None for a text column, which sorts by the text shown."""
+    if column == Column.PRICE:
+        return _number(order.price)
+    if column == Column.AMOUNT:
+        return _number(order.amount)
+    if column == Column.FILLED:
+        return float(order.filled / order.amount) if order.amount else 0.0
+    if column == Column.CREATED:
+        return float(order.created_ms) if order.created_ms is not None else _NO_NUMBER
+    if column == Column.GROUP:
+        return _id_sort_key(order.group_id)
+    if column == Column.CLIENT_ID:
+        return _id_sort_key(order.client_id)
+    if column == Column.ORDER_ID:
+        return _id_sort_key(order.order_id)
+    return None
+
+
 def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted, merged (first, last) ranges of the given row numbers."""
     ranges: list[tuple[int, int]] = []
@@ -146,7 +168,7 @@ def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-_DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
+DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
     lambda o: o.venue,  # VENUE (the model names it with its venue_label)
     lambda o: o.account,  # ACCOUNT
     lambda o: o.symbol,  # SYMBOL
@@ -162,7 +184,7 @@ _DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
     lambda o: local_time(o.created_ms),  # CREATED
     lambda o: "",  # CANCEL (painted by the delegate)
 )
-assert len(_DISPLAY_FNS) == len(Column)
+assert len(DISPLAY_FNS) == len(Column)
 
 # plain ints for the hot path (enum comparisons cost more than the lookups they guard)
 _COLUMNS = len(Column)
@@ -171,9 +193,10 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _FONT = int(Qt.ItemDataRole.FontRole.value)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
 _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole.value)
 _ROLES_SERVED = frozenset(
-    {_DISPLAY, _TOOLTIP, _FONT, _ALIGNMENT, _FOREGROUND, _ACCESSIBLE,
+    {_DISPLAY, _TOOLTIP, _FONT, _ALIGNMENT, _FOREGROUND, _BACKGROUND, _ACCESSIBLE,
      int(SORT_ROLE), int(FILTER_ROLE), int(ORDER_ROLE), int(PENDING_ROLE)}
 )
 _SIDE, _FILLED, _STATUS, _CANCEL = int(Column.SIDE), int(Column.FILLED), int(Column.STATUS), int(
@@ -202,6 +225,14 @@ def _foreground(order: Order, column: int, pending: bool) -> QColor | None:
     return None
 
 
+def _unverified_foreground(order: Order, column: int) -> QColor:
+    """Every cell of a row no live stream vouches for is drawn quieter (the Side column keeps
+    a trace of its colour)."""
+    if column == _SIDE:
+        return theme.UNVERIFIED_BUY if order.side is Side.BUY else theme.UNVERIFIED_SELL
+    return theme.UNVERIFIED_TEXT
+
+
 # -- the model --------------------------------------------------------------------------------
 class OrdersModel(QAbstractTableModel):
     def __init__(
@@ -211,12 +242,16 @@ class OrdersModel(QAbstractTableModel):
         *,
         max_rate_hz: float = 30.0,
         venue_label: VenueLabel = default_venue_label,
+        trust: TrustBoard | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(parent)
         self._store = store
+        # unverified rows (per account, from the trust board) and rows a resync just changed
+        self.marks = RowMarks(trust, clock, self._repaint, self)
         # the Venue column names a B2TRADER broker by its own name; others by the venue's
         self._venue_label = venue_label
-        fns = list(_DISPLAY_FNS)
+        fns = list(DISPLAY_FNS)
         fns[Column.VENUE] = lambda o: venue_label(o.venue, o.account)
         self._display_fns: tuple[Callable[[Order], str], ...] = tuple(fns)
         # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
@@ -407,6 +442,29 @@ class OrdersModel(QAbstractTableModel):
         for first, last in ranges:
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
 
+    # -- marks ------------------------------------------------------------------------------
+    def _repaint(self, keys: Iterable[OrderKey] | None) -> None:
+        """The marks of ``keys`` (of every row when None) changed: repaint those rows."""
+        if keys is None:
+            if self._orders:
+                # one span: the view repaints what it shows, a filtering proxy re-tests the rows
+                self.dataChanged.emit(
+                    self.index(0, 0), self.index(len(self._orders) - 1, _COLUMNS - 1)
+                )
+            return
+        rows = [r for r in map(self._find, keys) if r is not None]
+        if rows:
+            self._emit_changed(rows)
+
+    def follow_trust(self) -> bool:
+        """Repaint every row if the trust board changed since the rows were drawn (call it when
+        an account's state changes, not per frame); True if it had."""
+        return self.marks.follow_trust()
+
+    def highlight(self, keys: Iterable[OrderKey]) -> None:
+        """Tint the rows of ``keys`` for a few seconds (see ``RowMarks.highlight``)."""
+        self.marks.highlight(keys)
+
     # -- sorting ---------------------------------------------------------------------------
     # The model keeps its rows sorted itself, with Python sort keys: a sorting proxy would call
     # data() from C++ for every comparison, which costs seconds at 10k rows under a flood.
@@ -538,13 +596,16 @@ class OrdersModel(QAbstractTableModel):
             return
         order, key, column = self._orders[row], self._okeys[row], index.column()
         pending = self._store.is_cancel_pending(key)
+        marks = self.marks
+        mark = marks.mark(order) if marks.active else None
         # the roles of a painted cell inline (as _cell answers them), the rest through _cell
         for k in range(len(span)):
             item = span[k]
             role = item.role()
             if role == _DISPLAY:
-                if pending and column == _STATUS:
-                    item.setData(CANCELLING)
+                if column == _STATUS:
+                    text = CANCELLING if pending else order.status_text
+                    item.setData(text if mark is None else f"{mark} · {text}")
                 else:
                     item.setData(self._display_fns[column](order))
             elif role == _FONT:
@@ -552,7 +613,16 @@ class OrdersModel(QAbstractTableModel):
             elif role == _ALIGNMENT:
                 item.setData(_ALIGNMENTS[column])
             elif role == _FOREGROUND:
-                item.setData(_foreground(order, column, pending))
+                if mark is None:
+                    item.setData(_foreground(order, column, pending))
+                else:
+                    item.setData(_unverified_foreground(order, column))
+            elif role == _BACKGROUND:
+                brush = marks.background(key, mark)
+                if brush is None:
+                    item.clearData()
+                else:
+                    item.setData(brush)
             elif role in _ROLES_SERVED:
                 item.setData(self._cell(order, key, column, role))
             else:
@@ -560,23 +630,31 @@ class OrdersModel(QAbstractTableModel):
 
     def _cell(self, order: Order, key: OrderKey, column: int, role: int) -> Any:
         # Called thousands of times per repaint: plain int comparisons, most common roles first.
+        marks = self.marks
+        mark = marks.mark(order) if marks.active else None
         if role == _DISPLAY:
-            if column == _STATUS and self._store.is_cancel_pending(key):
-                return CANCELLING
+            if column == _STATUS:
+                text = CANCELLING if self._store.is_cancel_pending(key) else order.status_text
+                return text if mark is None else f"{mark} · {text}"
             return self._display_fns[column](order)
         if role == _FONT:
             return self._fonts[self._store.is_cancel_pending(key)][column]
         if role == _FOREGROUND:
+            if mark is not None:
+                return _unverified_foreground(order, column)
             return _foreground(order, column, self._store.is_cancel_pending(key))
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column]
+        if role == _BACKGROUND:
+            return marks.background(key, mark)
         if role == _TOOLTIP:
             pending = self._store.is_cancel_pending(key)
             if column == _CANCEL:
                 if pending:
                     return f"Cancel of order {order.order_id} sent; waiting for the venue"
-                return f"Cancel order {order.order_id} (Delete)"
-            return order_tooltip(order, pending, self._venue_label)
+                return marks.cancel_tip(order, mark)
+            tip = order_tooltip(order, pending, self._venue_label)
+            return tip if mark is None else f"{tip}\n{marks.state_line(order)}"
         if role == ORDER_ROLE:
             return order
         if role == PENDING_ROLE:
@@ -584,7 +662,8 @@ class OrdersModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_value(order, column)
         if role == FILTER_ROLE:
-            return filter_text(order, self._venue_label)
+            words = filter_text(order, self._venue_label)
+            return words if mark is None else f"{words} {mark}"
         if role == _ACCESSIBLE:
             if column == _CANCEL:
                 return f"Cancel order {order.order_id}"
@@ -597,20 +676,7 @@ class OrdersModel(QAbstractTableModel):
         return self._display_fns[column](order)
 
     def _sort_value(self, order: Order, column: int) -> Any:
-        if column == Column.PRICE:
-            return _number(order.price)
-        if column == Column.AMOUNT:
-            return _number(order.amount)
-        if column == Column.FILLED:
-            return float(order.filled / order.amount) if order.amount else 0.0
-        if column == Column.CREATED:
-            return float(order.created_ms) if order.created_ms is not None else _NO_NUMBER
-        if column == Column.GROUP:
-            return _id_sort_key(order.group_id)
-        if column == Column.CLIENT_ID:
-            return _id_sort_key(order.client_id)
-        if column == Column.ORDER_ID:
-            return _id_sort_key(order.order_id)
         if column == Column.CANCEL:
             return 1 if self._store.is_cancel_pending(order.key) else 0
-        return self._display(order, column).lower()
+        value = sort_value(order, column)
+        return self._display(order, column).lower() if value is None else value

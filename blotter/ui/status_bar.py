@@ -1,4 +1,7 @@
-"""The status bar: the latest notice in the venue's words, and one connection dot per account.
+"""The status bar: the latest notice in the venue's words, and one connection light per account
+that says its state in words when it is not live (a failed account's reason too), ages its
+hover as it shows, and offers Reconnect Now and Check Now (``ConnectionFacts`` is what it reads
+beyond the states: the time, the trust board, when each account last heard its venue).
 
 It subscribes to the NoticeBus and the StateBus. Their callbacks run on the asyncio loop's thread,
 which with qasync is the GUI thread, so widgets can be touched directly.
@@ -6,29 +9,22 @@ which with qasync is the GUI thread, so widgets can be touched directly.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QWidget
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QStatusBar, QWidget
 
 from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
+from blotter.core.trust import AccountTrust
 from blotter.ui import theme
 from blotter.ui.formatting import VenueLabel, default_venue_label
-
-STATE_WORDS = {
-    VenueState.CONNECTING: "connecting",
-    VenueState.AUTHENTICATING: "authenticating",
-    VenueState.LIVE: "live",
-    VenueState.RECONNECTING: "reconnecting",
-    VenueState.STALE: "stale (no data lately)",
-    VenueState.FAILED: "failed",
-    VenueState.STOPPED: "stopped",
-}
+from blotter.ui.trust_text import WAITING, hover_text, label_text
 
 
 def notice_source(notice: Notice, venue_label: VenueLabel = default_venue_label) -> str:
@@ -72,10 +68,27 @@ class LoggedNotice:
         return notice_time(self.notice, self.received)
 
 
-def state_text(state: AccountState, venue_label: VenueLabel = default_venue_label) -> str:
-    words = STATE_WORDS.get(state.state, state.state.value)
-    text = f"{state.account} ({venue_label(state.venue, state.account)}): {words}"
-    return f"{text} — {state.reason}" if state.reason else text
+def wall_ms() -> int:
+    """The local clock in epoch ms (the window's default idea of now)."""
+    return time.time_ns() // 1_000_000
+
+
+def _no_trust(account: AccountKey) -> AccountTrust | None:
+    return None
+
+
+def _no_message(account: AccountKey) -> int | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ConnectionFacts:
+    """What the lights read beyond the account's state: the time, the trust board's entry of
+    an account, and when its client last received a frame (epoch ms)."""
+
+    now: Callable[[], int] = wall_ms
+    trust: Callable[[AccountKey], AccountTrust | None] = field(default=_no_trust)
+    last_message_ms: Callable[[AccountKey], int | None] = field(default=_no_message)
 
 
 class Dot(QWidget):
@@ -104,7 +117,12 @@ class Dot(QWidget):
 
 
 class ConnectionIndicator(QWidget):
-    """Dot + account name; the tooltip says the state and why."""
+    """Dot + account name, and the state in words whenever it is not live (a failed account's
+    reason too). The hover says the state as of the moment it shows; a click (either button)
+    offers "Reconnect Now" and "Check Now"."""
+
+    reconnect_requested = Signal(object)  # AccountKey
+    check_requested = Signal(object)  # AccountKey
 
     def __init__(
         self,
@@ -112,10 +130,12 @@ class ConnectionIndicator(QWidget):
         parent: QWidget | None = None,
         venue_label: VenueLabel = default_venue_label,
         note: str = "",
+        facts: ConnectionFacts | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("connection")
         self._venue_label = venue_label
+        self._facts = facts or ConnectionFacts()
         self.note = note  # e.g. "dead-man switch on": said beside the name, always
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
@@ -125,26 +145,97 @@ class ConnectionIndicator(QWidget):
         self.label.setObjectName("connectionLabel")
         layout.addWidget(self.dot)
         layout.addWidget(self.label)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.menu: QMenu | None = None
         self.state = state
         self.update_state(state)
+
+    @property
+    def account(self) -> AccountKey:
+        return self.state.account_key
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the account waits before its next try (Reconnect Now cuts that short)."""
+        return self.state.state in WAITING
 
     def update_state(self, state: AccountState) -> None:
         self.state = state
         self.dot.set_colour(theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT))
-        tip = state_text(state, self._venue_label)
-        name = state.account
-        if self.note:
-            name = f"{state.account} · {self.note}"
-            tip += f"\n{self.note}: the venue cancels this account's orders if the connection drops"
-        self.setToolTip(tip)
-        # a colour alone is easy to miss: say it in words whenever the account is not live
-        if state.state is VenueState.LIVE:
-            self.label.setText(name)
-        else:
-            self.label.setText(f"{name} {STATE_WORDS.get(state.state, state.state.value)}")
+        self.refresh()
         self.label.setProperty("state", state.state.value)
         self.label.style().unpolish(self.label)
         self.label.style().polish(self.label)
+
+    def refresh(self) -> None:
+        """Say the state as of now (the label counts a wait down; the hover ages)."""
+        facts = self._facts
+        now = facts.now()
+        heard = facts.last_message_ms(self.account)
+        # a colour alone is easy to miss: say it in words whenever the account is not live
+        text = label_text(self.state, now, heard, self.note)
+        if self.label.text() != text:
+            self.label.setText(text)
+        self.setToolTip(self.hover_text(now))
+
+    def hover_text(self, now: int | None = None) -> str:
+        facts = self._facts
+        now = facts.now() if now is None else now
+        state = self.state
+        tip = hover_text(
+            state, self._venue_label(state.venue, state.account), now,
+            facts.trust(self.account), facts.last_message_ms(self.account), self.note,
+        )
+        return f"{tip}\nClick for Reconnect Now and Check Now"
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            self.setToolTip(self.hover_text())  # "last message 2 s ago" as of this hover
+        return super().event(event)
+
+    # -- the menu -----------------------------------------------------------------------------
+    def build_menu(self) -> QMenu:
+        """The light's menu: Reconnect Now (while the account waits for its next try) and
+        Check Now (re-read its open orders from the venue)."""
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        account = self.account
+        reconnect = menu.addAction("Reconnect Now")
+        reconnect.setObjectName("reconnect-now")
+        reconnect.setEnabled(self.waiting)
+        reconnect.setToolTip(
+            f"Try to connect {account.account} now instead of waiting" if self.waiting
+            else f"{account.account} is not waiting to reconnect"
+        )
+        reconnect.triggered.connect(lambda: self.reconnect_requested.emit(account))
+        check = menu.addAction("Check Now")
+        check.setObjectName("check-now")
+        check.setEnabled(self.state.state is not VenueState.STOPPED)
+        check.setToolTip(f"Re-read the open orders of {account.account} from the venue")
+        check.triggered.connect(lambda: self.check_requested.emit(account))
+        return menu
+
+    def show_menu(self, where: QPoint, above: bool = False) -> QMenu:
+        menu = self.build_menu()
+        if above:
+            where = QPoint(where.x(), where.y() - menu.sizeHint().height())
+        # popup(), not exec(): a nested event loop would stall the asyncio loop (qasync)
+        menu.popup(where)
+        self.menu = menu
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.show_menu(event.globalPos())
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+            event.position().toPoint()
+        ):
+            # above the light: the status bar sits at the bottom of the window
+            self.show_menu(self.mapToGlobal(QPoint(0, 0)), above=True)
+            return
+        super().mouseReleaseEvent(event)
 
 
 class NoticeLabel(QLabel):
@@ -171,6 +262,8 @@ class StatusBar(QStatusBar):
 
     log_requested = Signal()
     notice_logged = Signal(object)  # a LoggedNotice, after it was shown
+    reconnect_requested = Signal(object)  # AccountKey: a light's "Reconnect Now"
+    check_requested = Signal(object)  # AccountKey: a light's "Check Now"
 
     def __init__(
         self,
@@ -181,9 +274,15 @@ class StatusBar(QStatusBar):
         history: int = 1000,
         venue_label: VenueLabel = default_venue_label,
         account_note: VenueLabel | None = None,
+        facts: ConnectionFacts | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("statusBar")
+        self.facts = facts or ConnectionFacts()
+        # the lights of accounts that are not live say a wait or a silence in seconds
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self.tick_lights)
         self.venue_label = venue_label
         self.account_note = account_note
         self.setSizeGripEnabled(False)
@@ -215,6 +314,7 @@ class StatusBar(QStatusBar):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        self._tick.stop()
 
     # -- notices -------------------------------------------------------------------------------
     @property
@@ -254,12 +354,32 @@ class StatusBar(QStatusBar):
                 del self._indicators[state.account_key]
                 self.removeWidget(indicator)
                 indicator.deleteLater()
+            self._follow_ticks()
             return
         if indicator is None:
             note = self.account_note(state.venue, state.account) if self.account_note else ""
-            indicator = ConnectionIndicator(state, self, self.venue_label, note)
+            indicator = ConnectionIndicator(state, self, self.venue_label, note, self.facts)
+            indicator.reconnect_requested.connect(self.reconnect_requested)
+            indicator.check_requested.connect(self.check_requested)
             self._indicators[state.account_key] = indicator
             self.addPermanentWidget(indicator)
         else:
             indicator.update_state(state)
+        self._follow_ticks()
+
+    def indicators(self) -> list[ConnectionIndicator]:
+        return list(self._indicators.values())
+
+    def _follow_ticks(self) -> None:
+        counting = any(i.state.state is not VenueState.LIVE for i in self._indicators.values())
+        if counting and not self._tick.isActive():
+            self._tick.start()
+        elif not counting and self._tick.isActive():
+            self._tick.stop()
+
+    def tick_lights(self) -> None:
+        """Say the lights of accounts that are not live as of now (every second, by timer)."""
+        for indicator in self._indicators.values():
+            if indicator.state.state is not VenueState.LIVE:
+                indicator.refresh()
 

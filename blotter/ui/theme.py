@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication
 
+from blotter.core.closes import CloseReason
 from blotter.core.notices import Level, VenueState
 
 WINDOW = QColor("#121519")
@@ -18,6 +19,22 @@ BUY = QColor("#3fbf8f")
 SELL = QColor("#f0646f")
 BUTTON_BORDER = QColor("#323a45")
 BUTTON_TEXT = QColor("#9aa4b1")
+# rows no live stream vouches for: quieter text on a faintly hatched ground
+UNVERIFIED_TEXT = QColor("#6f7884")
+UNVERIFIED_BUY = QColor("#4d7f6c")
+UNVERIFIED_SELL = QColor("#9a5d63")
+UNVERIFIED_HATCH = QColor("#232830")
+# rows a resync added or changed, for a few seconds
+HIGHLIGHT = QColor("#3a3320")
+# why a row closed, in the Recently Closed tab
+REASON_COLOURS = {
+    CloseReason.FILLED: BUY,
+    CloseReason.CANCELLED_BY_YOU: DIM_TEXT,
+    CloseReason.CANCELLED_AT_VENUE: QColor("#e6b450"),
+    CloseReason.EXPIRED: QColor("#e6b450"),
+    CloseReason.REJECTED: SELL,
+    CloseReason.VANISHED: QColor("#e08a3c"),
+}
 
 LEVEL_COLOURS = {
     Level.INFO: QColor("#c3cbd6"),

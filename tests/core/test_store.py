@@ -55,6 +55,22 @@ def test_snapshot_removal_reports_vanished_orders_to_close_listeners() -> None:
     assert seen[0].outcome_text() == "closed while unseen (how unknown)"
 
 
+def test_a_close_listener_that_stopped_hears_no_more() -> None:
+    store = OrderStore()
+    seen: list[str] = []
+    listener = seen.append
+    store.add_close_listener(lambda c: listener(c.order.order_id))
+    kept: list[ClosedOrder] = []
+    store.add_close_listener(kept.append)
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    store.apply(Closed(order("1", status=OrderStatus.FILLED, remaining="0")))
+    store.remove_close_listener(kept.append)
+    store.remove_close_listener(kept.append)  # twice: nothing
+    store.apply(Closed(order("2", status=OrderStatus.FILLED, remaining="0")))
+    assert seen == ["1", "2"]
+    assert [c.order.order_id for c in kept] == ["1"]
+
+
 def test_upsert_then_close_keeps_final_status_in_history() -> None:
     store = OrderStore()
     store.apply(Upsert(order("1")))

@@ -77,6 +77,25 @@ def test_cancel_all_asks_how_many_on_which_accounts(qtbot, parent):
     assert dialog.keep_button.text() == "Keep Orders"
 
 
+def test_accounts_that_are_not_live_are_named_with_what_their_cancel_will_do(qtbot, parent):
+    warnings = [
+        "by-1: cannot be cancelled now: Bybit refused the API key: 10003",
+        ("bfx is not connected: its 3 orders will be cancelled by REST and confirmed when it "
+         "is back"),
+    ]
+    plans = plan_cancels(CancelScope.everything(), BOOK)
+    dialog = CancelConfirmDialog(CancelScope.everything(), plans, parent, venue_label=label,
+                                 warnings=warnings)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    assert texts(dialog, "dialogWarning") == warnings
+    assert all(w.isVisible() for w in dialog.findChildren(QLabel)
+               if w.objectName() == "dialogWarning")
+    assert dialog.summary().splitlines()[-2:] == warnings
+    assert dialog.confirm_button.isEnabled()  # the live accounts' orders still go
+    assert texts(confirm(qtbot, parent, CancelScope.everything()), "dialogWarning") == []
+
+
 def test_the_confirmation_is_window_modal(qtbot, parent):
     dialog = confirm(qtbot, parent, CancelScope.everything())
     assert dialog.windowModality() == Qt.WindowModality.WindowModal

@@ -240,3 +240,115 @@ def test_sorted_model_places_new_and_changed_rows_and_keeps_the_selection(store,
     assert [proxy.index(r, Column.ORDER_ID).data() for r in range(proxy.rowCount())] == [
         "0", "1", "2", "3", "4", "9"
     ]
+
+
+# -- trust: unverified rows and highlights -----------------------------------------------------
+def trusted_model(store, qtmodeltester, clock_ms: int = 1_700_000_100_000):
+    """A model over ``store`` that asks a trust board (fed by the test, as the engine feeds
+    it) which rows a live stream vouches for."""
+    from blotter.core.trust import TrustBoard
+
+    board = TrustBoard(lambda: clock_ms)
+    model = OrdersModel(store, trust=board, clock=lambda: clock_ms)
+    qtmodeltester.check(model)
+    return model, board
+
+
+def publish(board, account: str, state, ts_ms: int, **kw) -> None:
+    from blotter.core.notices import AccountState
+
+    board.on_state(AccountState("bitfinex", account, state, "1006", ts_ms=ts_ms, **kw))
+
+
+def test_rows_of_an_account_that_is_not_live_are_drawn_unverified(store, qtmodeltester):
+    from blotter.core.notices import VenueState
+    from blotter.core.trust import clock_time
+    from blotter.ui import theme
+
+    model, board = trusted_model(store, qtmodeltester)
+    t = 1_700_000_050_000
+    publish(board, "a", VenueState.LIVE, t - 1000)
+    publish(board, "b", VenueState.LIVE, t - 1000)
+    store.apply(Snapshot(make_order(1, account="a").account_key, (make_order(1, account="a"),)))
+    store.apply(Snapshot(make_order(2, account="b").account_key, (make_order(2, account="b"),)))
+    model.flush_now()
+    a, b = row_of(model, "1"), row_of(model, "2")
+    assert cell(model, a, Column.STATUS) == "ACTIVE"
+    assert cell(model, a, Column.PRICE, Qt.ItemDataRole.ForegroundRole) is None
+    assert cell(model, a, Column.PRICE, Qt.ItemDataRole.BackgroundRole) is None
+    assert model.follow_trust() is False  # nothing changed since the rows were drawn
+
+    log = SignalLog(model)
+    publish(board, "a", VenueState.RECONNECTING, t, attempt=1, retry_in=0.5)
+    assert model.follow_trust() is True
+    assert log.names() == ["dataChanged"]  # one repaint of every row, no reset
+    assert model.follow_trust() is False
+    marker = f"unverified since {clock_time(t)}"
+    assert cell(model, a, Column.STATUS) == f"{marker} · ACTIVE"
+    for column in (Column.SYMBOL, Column.PRICE, Column.AMOUNT, Column.STATUS):
+        assert cell(model, a, column, Qt.ItemDataRole.ForegroundRole) == theme.UNVERIFIED_TEXT
+    assert cell(model, a, Column.SIDE, Qt.ItemDataRole.ForegroundRole) == theme.UNVERIFIED_BUY
+    assert cell(model, a, Column.PRICE, Qt.ItemDataRole.BackgroundRole) is not None
+    tip = cell(model, a, Column.STATUS, Qt.ItemDataRole.ToolTipRole)
+    assert tip.splitlines()[-1].startswith(f"Unverified since {clock_time(t)}: a is reconnecting")
+    assert "confirmed when the account is back" in cell(
+        model, a, Column.CANCEL, Qt.ItemDataRole.ToolTipRole)
+    # the other account's row is as it was
+    assert cell(model, b, Column.STATUS) == "ACTIVE"
+    assert cell(model, b, Column.PRICE, Qt.ItemDataRole.ForegroundRole) is None
+    # "unverified" is a word the filter box finds
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("unverified")
+    assert proxy.rowCount() == 1 and proxy.index(0, Column.ORDER_ID).data() == "1"
+
+    publish(board, "a", VenueState.LIVE, t + 5000)
+    assert model.follow_trust() is True
+    assert cell(model, a, Column.STATUS) == "ACTIVE"
+    assert proxy.rowCount() == 0
+
+
+def test_a_delegate_gets_the_same_marks_in_one_call(store, qtmodeltester):
+    from PySide6.QtCore import QModelRoleData
+
+    from blotter.core.notices import VenueState
+    from blotter.ui import theme
+
+    model, board = trusted_model(store, qtmodeltester)
+    publish(board, "a", VenueState.CONNECTING, 1_700_000_000_000)
+    store.apply(Snapshot(make_order(1, account="a").account_key, (make_order(1, account="a"),)))
+    model.flush_now()
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
+             Qt.ItemDataRole.BackgroundRole]
+    span = [QModelRoleData(r) for r in roles]
+    model.multiData(model.index(0, Column.STATUS), span)
+    assert span[0].data().startswith("unverified since ")
+    assert span[1].data() == theme.UNVERIFIED_TEXT
+    assert span[2].data() is not None
+
+
+async def test_highlighted_rows_fade_after_their_time(store, qtmodeltester):
+    from blotter.core.notices import VenueState
+    from blotter.ui import theme
+    from tests.helpers import until
+
+    model, board = trusted_model(store, qtmodeltester)
+    publish(board, "acct", VenueState.LIVE, 1_700_000_000_000)
+    model.marks.highlight_seconds = 0.2
+    for n in range(3):
+        store.put(make_order(n))
+    model.flush_now()
+    log = SignalLog(model)
+    lit = make_order(1).key
+    model.highlight([lit, make_order(9).key])  # 9 is not a row (yet): no signal for it
+    assert log.events == [("dataChanged", (row_of(model, "1"), row_of(model, "1")))]
+    brush = cell(model, row_of(model, "1"), Column.SYMBOL, Qt.ItemDataRole.BackgroundRole)
+    assert brush.color() == theme.HIGHLIGHT
+    assert cell(model, row_of(model, "0"), Column.SYMBOL, Qt.ItemDataRole.BackgroundRole) is None
+    store.put(make_order(9))  # arrives lit
+    model.flush_now()
+    assert model.marks.is_highlighted(make_order(9).key)
+    await until(lambda: not model.marks.is_highlighted(lit))
+    await until(lambda: not model.marks.is_highlighted(make_order(9).key))
+    assert cell(model, row_of(model, "1"), Column.SYMBOL, Qt.ItemDataRole.BackgroundRole) is None
+    assert ("dataChanged", (row_of(model, "1"), row_of(model, "1"))) in log.events[1:]

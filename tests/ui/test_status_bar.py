@@ -12,10 +12,12 @@ from PySide6.QtCore import Qt
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey
 from blotter.ui import theme
-from blotter.ui.status_bar import STATE_WORDS, LoggedNotice, StatusBar, notice_time, one_line
+from blotter.ui.status_bar import LoggedNotice, StatusBar, notice_time, one_line
+from blotter.ui.trust_text import STATE_WORDS
 
 TITLES = {"bybit": "Bybit", "bitfinex": "Bitfinex", "b2trader": "Acme"}
 CLICK_HINT = "Click for the notice log (Ctrl+L)"
+MENU_HINT = "Click for Reconnect Now and Check Now"
 
 
 def label(venue: str, account: str) -> str:
@@ -158,10 +160,12 @@ def publish(states: StateBus, venue: str, account: str, state: VenueState, reaso
         (VenueState.LIVE, "", "by-1", "by-1 (Bybit): live"),
         (VenueState.RECONNECTING, "1006", "by-1 reconnecting",
          "by-1 (Bybit): reconnecting — 1006"),
-        (VenueState.STALE, "no message for 12 s", "by-1 stale (no data lately)",
-         "by-1 (Bybit): stale (no data lately) — no message for 12 s"),
-        (VenueState.FAILED, "10003: API key is invalid.; retrying in 30 s", "by-1 failed",
-         "by-1 (Bybit): failed — 10003: API key is invalid.; retrying in 30 s"),
+        (VenueState.STALE, "no message for 12 s", "by-1 stale",
+         "by-1 (Bybit): stale — no message for 12 s"),
+        # the venue's reason is in the label itself, not only on hover
+        (VenueState.FAILED, "10003: API key is invalid.; retrying in 30 s",
+         "by-1 failed: 10003: API key is invalid.",
+         "by-1 (Bybit): failed — 10003: API key is invalid."),
         (VenueState.STOPPED, "closed", "by-1 stopped", "by-1 (Bybit): stopped — closed"),
     ],
 )
@@ -172,7 +176,7 @@ def test_a_light_per_account_says_its_state(bar, buses, state, reason, shown, ti
     publish(states, "bybit", "by-1", state, reason)
     assert bar.indicator(AccountKey("bybit", "by-1")) is indicator  # one light, updated
     assert indicator.label.text() == shown
-    assert indicator.toolTip() == tip
+    assert indicator.toolTip() == f"{tip}\n{MENU_HINT}"
     assert indicator.dot.colour == theme.STATE_COLOURS[state]
     assert indicator.label.property("state") == state.value
 
@@ -189,7 +193,7 @@ def test_a_dead_man_switch_is_said_beside_the_account(bar, buses):
     assert indicator.label.text() == "bfx · dead-man switch on"
     assert indicator.toolTip() == (
         "bfx (Bitfinex): live\ndead-man switch on: the venue cancels this account's orders if "
-        "the connection drops"
+        f"the connection drops\n{MENU_HINT}"
     )
     publish(states, "bitfinex", "bfx", VenueState.RECONNECTING, "1006")
     assert indicator.label.text() == "bfx · dead-man switch on reconnecting"
@@ -217,7 +221,8 @@ def test_accounts_known_before_the_bar_get_their_lights(qtbot, buses):
     publish(states, "bybit", "by-2", VenueState.REMOVED)
     late = StatusBar(notices, states, venue_label=label)
     qtbot.addWidget(late)
-    assert late.indicator(AccountKey("bybit", "by-1")).label.text() == "by-1 failed"
+    assert late.indicator(AccountKey("bybit", "by-1")).label.text() == (
+        "by-1 failed: 10003: API key is invalid.")
     assert late.indicator(AccountKey("bybit", "by-2")) is None
 
 
@@ -228,3 +233,148 @@ def test_a_detached_bar_no_longer_follows(bar, buses):
     publish(states, "bybit", "by-1", VenueState.LIVE)
     assert bar.text == "Ready"
     assert bar.indicator(AccountKey("bybit", "by-1")) is None
+
+
+# -- the lights as of now: ages, waits counting down, and their menu -------------------------
+T = 1_700_000_000_000
+BY1 = AccountKey("bybit", "by-1")
+
+
+class Clock:
+    """The window's idea of now, moved by the test."""
+
+    def __init__(self) -> None:
+        self.ms = T
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@pytest.fixture
+def watched(qtbot):
+    """A bar that reads a trust board (fed by the states, as the engine does) and when each
+    account last heard from its venue, at a clock the test moves."""
+    from blotter.core.trust import TrustBoard
+    from blotter.ui.status_bar import ConnectionFacts
+
+    clock = Clock()
+    notices, states = NoticeBus(), StateBus()
+    board = TrustBoard(clock)
+    states.subscribe(board.on_state)
+    heard: dict[AccountKey, int] = {}
+    facts = ConnectionFacts(clock, board.trust, heard.get)
+    widget = StatusBar(notices, states, venue_label=label, facts=facts)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 30)
+    widget.show()
+    return widget, states, board, clock, heard
+
+
+def at(state: VenueState, reason: str = "", **kw) -> AccountState:
+    return AccountState("bybit", "by-1", state, reason, **kw)
+
+
+def hover(indicator) -> str:
+    """What the light's tooltip says when the pointer rests on it now."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    event = QHelpEvent(QEvent.Type.ToolTip, QPoint(2, 2), indicator.mapToGlobal(QPoint(2, 2)))
+    QApplication.sendEvent(indicator, event)
+    QToolTip.hideText()
+    return indicator.toolTip()
+
+
+def test_a_live_light_says_how_old_its_news_is_when_hovered(watched):
+    from blotter.core.closes import ResyncDiff
+    from blotter.core.trust import clock_time
+
+    bar, states, board, clock, heard = watched
+    states.publish(at(VenueState.LIVE, ts_ms=T))
+    board.on_resync(ResyncDiff(BY1, (), (), ()))  # a full list: the rows were checked now
+    heard[BY1] = T - 2000
+    indicator = bar.indicator(BY1)
+    assert indicator.label.text() == "by-1"
+    assert hover(indicator) == (f"by-1 (Bybit): live · last message 2 s ago · last full check "
+                                f"{clock_time(T)}\n{MENU_HINT}")
+    clock.ms += 7000  # nothing arrived since: the hover ages without any new state
+    assert hover(indicator).startswith("by-1 (Bybit): live · last message 9 s ago · ")
+
+
+def test_a_reconnecting_light_counts_its_wait_down(watched):
+    bar, states, _board, clock, _heard = watched
+    states.publish(at(VenueState.LIVE, ts_ms=T - 60_000))
+    states.publish(at(VenueState.RECONNECTING, "connection closed (1006)", ts_ms=T, attempt=2,
+                      retry_in=5.0))
+    indicator = bar.indicator(BY1)
+    assert indicator.label.text() == "by-1 reconnecting in 5 s"
+    lines = hover(indicator).splitlines()
+    assert lines[0] == ("by-1 (Bybit): reconnecting (attempt 2, next try in 5 s) — "
+                        "connection closed (1006)")
+    assert lines[1].startswith("Its rows are unverified since ")
+    clock.ms += 3200
+    bar.tick_lights()  # what the bar's one-second timer does while an account is not live
+    assert indicator.label.text() == "by-1 reconnecting in 2 s"
+    assert bar._tick.isActive()
+    states.publish(at(VenueState.LIVE, ts_ms=clock.ms))
+    assert indicator.label.text() == "by-1"
+    assert not bar._tick.isActive()  # every light is live: nothing to count
+
+
+def test_a_stale_light_says_how_long_the_stream_is_silent(watched):
+    bar, states, _board, clock, heard = watched
+    states.publish(at(VenueState.LIVE, ts_ms=T))
+    heard[BY1] = T
+    clock.ms += 10_000
+    states.publish(at(VenueState.STALE, "silent 10 s; reconnecting", ts_ms=clock.ms))
+    indicator = bar.indicator(BY1)
+    assert indicator.label.text() == "by-1 stale (silent 10 s)"
+    assert hover(indicator).splitlines()[0] == "by-1 (Bybit): stale (silent 10 s)"
+    clock.ms += 2000
+    bar.tick_lights()
+    assert indicator.label.text() == "by-1 stale (silent 12 s)"
+    states.publish(at(VenueState.STALE, "could not read an order; re-reading the open orders",
+                      ts_ms=clock.ms))
+    assert hover(indicator).splitlines()[0] == (
+        "by-1 (Bybit): stale (silent 12 s) — could not read an order; re-reading the open orders")
+
+
+def test_a_failed_light_says_the_venues_reason_and_when_it_tries_again(watched):
+    bar, states, _board, clock, _heard = watched
+    reason = "Bybit refused the API key: 10003: API key is invalid."
+    states.publish(at(VenueState.FAILED, f"{reason}; retrying in 15 s", ts_ms=T, attempt=3,
+                      retry_in=15.0))
+    indicator = bar.indicator(BY1)
+    assert indicator.label.text() == f"by-1 failed: {reason} · retry in 15 s"
+    assert indicator.label.isVisible()
+    lines = hover(indicator).splitlines()
+    assert lines[0] == f"by-1 (Bybit): failed — {reason}"
+    assert lines[1] == "Refused 3 times in a row; next try in 15 s"
+    clock.ms += 14_500
+    bar.tick_lights()
+    assert indicator.label.text() == f"by-1 failed: {reason} · retry in 1 s"
+
+
+def test_the_lights_menu_offers_reconnect_while_waiting_and_check_always(watched, qtbot):
+    bar, states, _board, _clock, _heard = watched
+    states.publish(at(VenueState.LIVE, ts_ms=T))
+    indicator = bar.indicator(BY1)
+    menu = indicator.build_menu()
+    entries = {a.text(): a for a in menu.actions()}
+    assert not entries["Reconnect Now"].isEnabled()
+    assert entries["Check Now"].isEnabled()
+    with qtbot.waitSignal(bar.check_requested, timeout=1000) as asked:
+        entries["Check Now"].trigger()
+    assert asked.args == [BY1]
+
+    states.publish(at(VenueState.FAILED, "10003; retrying in 2 s", ts_ms=T, attempt=1,
+                      retry_in=2.0))
+    qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton)  # a click shows the menu too
+    assert indicator.menu is not None and indicator.menu.isVisible()
+    entries = {a.text(): a for a in indicator.menu.actions()}
+    assert entries["Reconnect Now"].isEnabled()
+    with qtbot.waitSignal(bar.reconnect_requested, timeout=1000) as asked:
+        entries["Reconnect Now"].trigger()
+    assert asked.args == [BY1]
+    indicator.menu.close()

@@ -41,6 +41,7 @@ class FakeClient:
     connection_note = ""
     venue_label = "Bybit"
     cancel_timeout = 10.0
+    last_message_ms: int | None = None  # no frames: there is no stream
 
     def __init__(self, store: OrderStore, states: StateBus, caps: Capabilities) -> None:
         self.account = ACCOUNT
@@ -78,6 +79,9 @@ class FakeClient:
 
     async def check(self) -> bool:
         return True
+
+    def reconnect_now(self) -> None:
+        pass
 
     async def probe(self) -> str | None:
         return None
@@ -230,8 +234,9 @@ async def test_connection_indicator_follows_states(fake):
     assert indicator.dot.colour == theme.STATE_COLOURS[VenueState.LIVE]
     engine.states.publish(AccountState("bybit", "by-1", VenueState.FAILED, "API key is invalid."))
     assert indicator.dot.colour == theme.STATE_COLOURS[VenueState.FAILED]
-    assert indicator.toolTip() == "by-1 (Bybit): failed — API key is invalid."
-    assert indicator.label.text() == "by-1 failed"  # in words, not only a colour
+    assert indicator.toolTip().splitlines()[0] == "by-1 (Bybit): failed — API key is invalid."
+    # in words, not only a colour, and the venue's reason in the status bar itself
+    assert indicator.label.text() == "by-1 failed: API key is invalid."
     engine.states.publish(AccountState("bybit", "by-1", VenueState.LIVE))
     assert indicator.label.text() == "by-1"
 

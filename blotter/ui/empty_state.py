@@ -1,0 +1,130 @@
+"""What the window shows instead of the table when there is nothing to show, saying why: no
+accounts yet (with the two ways in), no account connected, no open orders, none known yet
+(the venues have not answered), or none matching the filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from blotter.core.notices import AccountState
+from blotter.core.order import AccountKey
+from blotter.ui import theme
+from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.status_bar import one_line
+from blotter.ui.trust_text import words
+
+NO_ACCOUNTS = (
+    "Add your Bitfinex, Bybit or B2TRADER broker account (keys stay in the OS keyring), "
+    "or try blotter on simulated venues first."
+)
+NO_ORDERS = "No open orders"
+
+
+def window_title(total: int, shown: int, accounts: int, unverified: int, pending: int) -> str:
+    """"blotter — 120 open orders (30 shown) on 3 accounts · 42 unverified · 2 cancelling"."""
+    noun = "open order" if total == 1 else "open orders"
+    title = f"blotter — {total} {noun}"
+    if shown != total:
+        title += f" ({shown} shown)"
+    if accounts > 1:
+        title += f" on {accounts} accounts"
+    if unverified:
+        title += f" · {unverified} unverified"
+    if pending:
+        title += f" · {pending} cancelling"
+    return title
+
+
+def no_orders_text(accounts: int, unknown: Sequence[AccountKey]) -> tuple[str, str]:
+    """Title and detail when the table is empty: "no orders" and "not known yet" (an account
+    that is not live has not said what it has) must not look the same."""
+    if not unknown:
+        return NO_ORDERS, ""
+    n = len(unknown)
+    title = "No open orders known yet" if n == accounts else "No open orders on the live accounts"
+    if n == 1:
+        return title, f"{unknown[0].account} is not live: its open orders show once the venue answers."
+    return title, (f"{n} of {accounts} accounts are not live: their open orders show once their "
+                   "venues answer.")
+
+
+def no_match_text(filter_text: str, total: int, unverified: int) -> str:
+    """Why a filter shows nothing, and what it hides."""
+    hidden = f"{total} open order{'s' if total != 1 else ''} hidden"
+    if unverified:
+        hidden += f", {unverified} of them unverified"
+    return f"“{filter_text}” — {hidden}. Esc in the filter clears it."
+
+
+class EmptyState(QWidget):
+    """Shown instead of the table when there is nothing to show, saying why."""
+
+    def __init__(
+        self, parent: QWidget | None = None, venue_label: VenueLabel = default_venue_label
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("emptyState")
+        self._venue_label = venue_label
+        layout = QVBoxLayout(self)
+        layout.addStretch(3)
+        self.title = QLabel(NO_ORDERS, self)
+        self.title.setObjectName("emptyTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail = QLabel(self)
+        self.detail.setObjectName("emptyDetail")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)
+        self.detail.setWordWrap(True)
+        self.states = QLabel(self)
+        self.states.setObjectName("emptyStates")
+        self.states.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.states.setTextFormat(Qt.TextFormat.RichText)
+        self.states.setWordWrap(True)  # a long reason must not widen the window
+        self.states.setContentsMargins(40, 0, 40, 0)
+        # first run: the two ways in
+        self.first_run = QWidget(self)
+        buttons = QHBoxLayout(self.first_run)
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addStretch(1)
+        self.demo_button = QPushButton("Try the demo", self.first_run)
+        self.add_button = QPushButton("Add account…", self.first_run)
+        self.add_button.setDefault(True)
+        buttons.addWidget(self.demo_button)
+        buttons.addSpacing(10)
+        buttons.addWidget(self.add_button)
+        buttons.addStretch(1)
+        self.first_run.setVisible(False)
+        layout.addWidget(self.title)
+        layout.addSpacing(6)
+        layout.addWidget(self.detail)
+        layout.addSpacing(10)
+        layout.addWidget(self.states)
+        layout.addSpacing(14)
+        layout.addWidget(self.first_run)
+        layout.addStretch(4)
+
+    def show_message(
+        self, title: str, detail: str, states: list[AccountState], first_run: bool = False
+    ) -> None:
+        self.first_run.setVisible(first_run)
+        self.title.setText(title)
+        self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
+        lines = []
+        for state in states:
+            colour = theme.STATE_COLOURS.get(state.state, theme.DIM_TEXT).name()
+            reason = f" — {_html(one_line(state.reason, 240))}" if state.reason else ""
+            lines.append(
+                f'<span style="color:{colour}">●</span>&nbsp; {_html(state.account)} '
+                f'<span style="color:{theme.DIM_TEXT.name()}">({self._venue_label(state.venue, state.account)})'
+                f"</span>&nbsp; {words(state.state)}{reason}"
+            )
+        self.states.setText("<br>".join(lines))
+        self.states.setVisible(bool(lines))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
