@@ -93,6 +93,11 @@ async def _main(options: Options) -> int:
         settings_dir = tempfile.mkdtemp(prefix="blotter-shot-")
         settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
 
+    # the closes of the last run go to Recently Closed before the window reads them
+    path = default_path(demo=options.demo)
+    saved = _read_saved(path, notices)
+    if saved is not None:
+        store.restore_closed(saved.closed)
     window = MainWindow(engine, settings=settings)
     closed: asyncio.Future[None] = loop.create_future()
 
@@ -133,8 +138,6 @@ async def _main(options: Options) -> int:
     try:
         # the last known orders are shown (unverified, "as of" when they were saved) before any
         # client connects, so each account's first list reports what changed meanwhile
-        path = default_path(demo=options.demo)
-        saved = _read_saved(path, notices)
         if options.demo:
             _restore(engine, saved, DemoVenues().account_keys())
             saver = OrderSaver(store, path, engine.clock)

@@ -222,14 +222,14 @@ def _dump_and_write(
 def restore(
     store: OrderStore, saved: SavedOrders, keep: Callable[[AccountKey], bool]
 ) -> set[AccountKey]:
-    """Show the saved open orders of the accounts ``keep`` accepts (and the saved closes of
-    those accounts, in ``store.closed``); returns the accounts restored. The caller marks them
-    unverified as of ``saved.saved_ms`` (``TrustBoard.restore``)."""
+    """Show the saved open orders of the accounts ``keep`` accepts; returns the accounts
+    restored. The caller marks them unverified as of ``saved.saved_ms``
+    (``TrustBoard.restore``); the saved closes go to ``store.restore_closed`` separately
+    (before a view reads them)."""
     by_account: dict[AccountKey, list[Order]] = {}
     for order in saved.orders:
         if keep(order.account_key):
             by_account.setdefault(order.account_key, []).append(order)
-    store.restore_closed(c for c in saved.closed if keep(c.account_key))
     for account, orders in by_account.items():
         store.apply_restored(account, orders)
     return set(by_account)
