@@ -91,7 +91,10 @@ class RestSide(LoopbackVenue):
                          else _FAILURE_BODIES.get(status, ["error", 10000, "internal error"]))
         if self._rest_limited(endpoint):
             return _json(429, self.rest_rate_limit_body)
-        if self.reply_delay > 0:
+        # slow replies: a write waits before it is carried out; a read is answered as the
+        # account was when it arrived, and the answer is slow to come back
+        read = request.path.startswith("/v2/auth/r/")
+        if self.reply_delay > 0 and not read:
             await asyncio.sleep(self.reply_delay)
         key = request.headers.get("bfx-apikey", "")
         secret = self._keys.get(key)
@@ -119,6 +122,8 @@ class RestSide(LoopbackVenue):
         else:
             body = {}
         status, result = answer(request, body)
+        if self.reply_delay > 0 and read:
+            await asyncio.sleep(self.reply_delay)
         return _json(status, result)
 
     def _rest_limited(self, endpoint: str) -> bool:

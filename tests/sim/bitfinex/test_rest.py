@@ -3,6 +3,7 @@ the rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -124,3 +125,17 @@ async def test_rest_failure_answers_every_call_unprocessed(sim: BitfinexSimulato
     assert sim.order(target) is not None  # nothing was processed
     sim.rest_failure = None
     assert (await rest(sim, "/v2/auth/w/order/cancel", body)).status_code == 200
+
+
+async def test_a_slow_read_answers_as_the_account_was_when_it_arrived(
+    sim: BitfinexSimulator,
+) -> None:
+    sim.reply_delay = 0.3
+    before = sim.open_orders()
+    reading = asyncio.ensure_future(rest(sim, "/v2/auth/r/orders", b"{}"))
+    while "/v2/auth/r/orders" not in sim.rest_calls:
+        await asyncio.sleep(0.01)
+    sim.cancel_external(before[0][0])  # while the answer is on its way
+    resp = await asyncio.wait_for(reading, T)
+    assert resp.json() == before
+    assert sim.open_orders() == before[1:]
