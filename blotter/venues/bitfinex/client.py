@@ -60,7 +60,9 @@ _wire_log = wire_logger("bitfinex")  # the auth frame carries the API key
 _HANDSHAKE_TIMEOUT = 10.0  # info after open, auth reply after auth, snapshot after auth
 _MAX_FRAME = 64 * 1024 * 1024  # a 100k-order snapshot is ~30 MB
 PING_INTERVAL = 3.0  # seconds between pings on the authenticated socket
-SILENCE_BOUND = 10.0  # seconds without any frame (a pong comes within one ping) = silence
+# seconds without any frame (a pong comes within one ping) = silence; with the keep-alive's
+# check every 0.5 s, a silent stream is STALE within 10 s of its last frame
+SILENCE_BOUND = 9.0
 _CATCH_UP = 2.0  # at most this long for the stream to deliver what came before a re-read
 _REREADS = 3  # re-reads in a row while unreadable frames keep arriving during one
 MAINTENANCE = "venue maintenance (20060); cancels go over REST"
