@@ -179,8 +179,9 @@ class StreamSide(LoopbackVenue):
             return web.Response(status=status, text=f"{status} upgrade refused")
         if self.rate_limit_connections and self._too_many_opens():
             return web.Response(status=429, text="429 Too Many Requests")
-        # protocol pings are answered here, so a silent socket can leave them unanswered
-        ws = web.WebSocketResponse(autoping=False)
+        # protocol pings and closes are answered here, so a silent socket can leave them
+        # unanswered
+        ws = web.WebSocketResponse(autoping=False, autoclose=False)
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="websocket upgrade expected")
         await ws.prepare(request)
@@ -204,6 +205,11 @@ class StreamSide(LoopbackVenue):
                     conn.push(dumps({"event": "error", "msg": "Unknown event", "code": 10000}))
                 else:
                     break
+            # a half-open socket answers nothing, not even a close: hold it while it is silent
+            while self.silent_socket and not self._stopping and not _gone(conn.transport):
+                await asyncio.sleep(0.05)
+            if not ws.closed:
+                await ws.close()
         finally:
             self._forget(conn)
             if conn.authenticated and conn.dms and not self._stopping:
@@ -435,6 +441,10 @@ class StreamSide(LoopbackVenue):
     def _emit_cancelled(self, order: SimOrder) -> None:
         order.mts_update = self._now(order.mts_update)
         self._emit_order("oc", order, order.cancelled_status())
+
+
+def _gone(transport: asyncio.Transport | None) -> bool:
+    return transport is None or transport.is_closing()
 
 
 async def _drain(transport: asyncio.Transport | None) -> None:

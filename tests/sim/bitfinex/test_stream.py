@@ -354,12 +354,14 @@ async def test_a_silent_socket_delivers_nothing_and_never_closes(sim: BitfinexSi
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(await ws.ping(), 0.3)
     assert sim.pings_received == 2
+    await ws.close()  # nor is our close answered
+    assert ws.close_code == 1006
     sim.silent_socket = False
     fresh, _ = await open_authed(sim)  # a new socket talks again
     await fresh.send(json.dumps({"event": "ping", "cid": 3}))
     assert (await recv(fresh))["cid"] == 3
     await fresh.close()
-    ws.transport.abort()
+    assert fresh.close_code == 1000
 
 
 async def test_a_refused_upgrade_answers_its_status(sim: BitfinexSimulator) -> None:

@@ -419,6 +419,14 @@ async def test_a_silent_stream_is_stale_within_the_bound_then_reconnects(tmp_pat
         assert env.verified()
 
 
+async def test_closing_over_a_half_open_socket_does_not_hang(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        env.sim.silent_socket = True  # our close frame will never be answered
+        await asyncio.wait_for(env.client.close(), 5)
+        assert env.state() is VenueState.STOPPED
+
+
 async def test_auth_refused_is_failed_with_the_venue_text(tmp_path: Path) -> None:
     sim = simulator()
     sim.refuse_auth = True
