@@ -517,6 +517,7 @@ class BitfinexClient(CancelSide):
             if final.order_id in wanted:
                 self._store.apply(Closed(final))
 
+
 async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConnection:
     """The websocket to Bitfinex, or ``SessionEnd`` saying why not (after HTTP 429 at the
     upgrade the next try waits ``rate_limit_delay``: the venue bans for about a minute)."""
