@@ -39,12 +39,17 @@ MARKETS: tuple[Market, ...] = (
 )
 
 
+HISTORY_KEPT = 10_000  # closed orders the order history remembers
+
+
 class OrderBook:
-    """Open orders of the one simulated user, keyed by ID (insertion order = creation order)."""
+    """Open orders of the one simulated user, keyed by ID (insertion order = creation order),
+    and the final arrays of the orders that closed (the order history, oldest first)."""
 
     def __init__(self, rng: random.Random, first_id: int) -> None:
         self.rng = rng
         self.orders: dict[int, SimOrder] = {}
+        self.history: dict[int, list[Any]] = {}
         self._next_id = first_id
         self._next_gid = rng.randint(1, 400)
         self._last_cid = 0
@@ -144,6 +149,13 @@ class OrderBook:
 
     def remove(self, order_id: int) -> SimOrder | None:
         return self.orders.pop(order_id, None)
+
+    def closed(self, array: list[Any]) -> None:
+        """An order closed with this final array: the order history keeps it."""
+        self.history.pop(array[0], None)
+        self.history[array[0]] = array
+        while len(self.history) > HISTORY_KEPT:
+            del self.history[next(iter(self.history))]
 
     # --- realistic orders --------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ class RestSide(LoopbackVenue):
 
     ``rest_calls`` lists the paths called; ``rest_rate_limit`` calls per endpoint in
     ``rest_rate_window`` seconds are answered, the next ones get HTTP 429 with
-    ``rest_rate_limit_body``.
+    ``rest_rate_limit_body``; while ``rest_failure`` holds an HTTP status (429, 500, 503),
+    every call is answered with it (and the venue's body for it), unprocessed; with
+    ``keep_history`` off the order history answers nothing.
     """
 
     # what the venue (server.py) keeps
@@ -48,16 +50,24 @@ class RestSide(LoopbackVenue):
         self.rest_rate_window = 60.0
         self.rest_rate_limit_body: Any = ["error", 11010, "ratelimit: error"]
         self.rest_calls: list[str] = []
+        self.rest_failure: int | None = None
+        self.keep_history = True  # False: the order history answers nothing
         self._rest_hits: dict[str, deque[float]] = {}
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/auth/r/orders", self._rest_orders)
+        # before "{symbol}", which "hist" would match too
+        app.router.add_post("/v2/auth/r/orders/hist", self._rest_history)
+        app.router.add_post("/v2/auth/r/orders/{symbol}/hist", self._rest_history)
         app.router.add_post("/v2/auth/r/orders/{symbol}", self._rest_orders)
         app.router.add_post("/v2/auth/w/order/cancel", self._rest_cancel)
         app.router.add_post("/v2/auth/w/order/cancel/multi", self._rest_cancel_multi)
 
     async def _rest_orders(self, request: web.Request) -> web.Response:
         return await self._rest(request, self._answer_orders)
+
+    async def _rest_history(self, request: web.Request) -> web.Response:
+        return await self._rest(request, self._answer_history)
 
     async def _rest_cancel(self, request: web.Request) -> web.Response:
         return await self._rest(request, self._answer_cancel)
@@ -75,9 +85,16 @@ class RestSide(LoopbackVenue):
         # limits count per endpoint: /v2/auth/r/orders/{symbol} is one, whatever the symbol
         resource = request.match_info.route.resource
         endpoint = resource.canonical if resource is not None else request.path
+        if self.rest_failure is not None:
+            status = self.rest_failure
+            return _json(status, self.rest_rate_limit_body if status == 429
+                         else _FAILURE_BODIES.get(status, ["error", 10000, "internal error"]))
         if self._rest_limited(endpoint):
             return _json(429, self.rest_rate_limit_body)
-        if self.reply_delay > 0:
+        # slow replies: a write waits before it is carried out; a read is answered as the
+        # account was when it arrived, and the answer is slow to come back
+        read = request.path.startswith("/v2/auth/r/")
+        if self.reply_delay > 0 and not read:
             await asyncio.sleep(self.reply_delay)
         key = request.headers.get("bfx-apikey", "")
         secret = self._keys.get(key)
@@ -105,6 +122,8 @@ class RestSide(LoopbackVenue):
         else:
             body = {}
         status, result = answer(request, body)
+        if self.reply_delay > 0 and read:
+            await asyncio.sleep(self.reply_delay)
         return _json(status, result)
 
     def _rest_limited(self, endpoint: str) -> bool:
@@ -141,6 +160,24 @@ class RestSide(LoopbackVenue):
             orders = [o for o in orders if o.cid == cid and o.cid_date == cid_date]
         return 200, [o.to_array() for o in orders]
 
+    def _answer_history(self, request: web.Request, body: dict[str, Any]) -> tuple[int, Any]:
+        """Closed orders, newest first: those of ``id`` (a list), else the last ``limit``
+        (default 25, at most 2500), of one symbol when the path names it."""
+        closed = list(reversed(self._book.history.values())) if self.keep_history else []
+        symbol = request.match_info.get("symbol")
+        if symbol:
+            closed = [a for a in closed if a[3] == symbol]
+        if body.get("id") is not None:
+            ids = int_list(body["id"])
+            if ids is None:
+                return 500, ["error", 10020, "id: invalid"]
+            wanted = set(ids)
+            closed = [a for a in closed if a[0] in wanted]
+        limit = as_int(body.get("limit", 25))
+        if limit is None or limit <= 0:
+            return 500, ["error", 10020, "limit: invalid"]
+        return 200, closed[: min(limit, 2500)]
+
     def _answer_cancel(self, request: web.Request, body: dict[str, Any]) -> tuple[int, Any]:
         order, _, _, error = self._book.resolve_one(body)
         if error is not None:
@@ -154,6 +191,13 @@ class RestSide(LoopbackVenue):
         if error is not None:
             return 500, ["error", 10020, error]
         return 200, self._accept_cancels(orders, None, multi=True)
+
+
+_FAILURE_BODIES: dict[int, Any] = {
+    500: ["error", 10000, "internal error"],
+    503: {"code": 503, "error": "temporarily_unavailable",
+          "error_description": "Sorry, the service is temporarily unavailable."},
+}
 
 
 def _json(status: int, body: Any) -> web.Response:

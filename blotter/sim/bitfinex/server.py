@@ -323,6 +323,14 @@ class BitfinexSimulator(RestSide, StreamSide):
             await self.send_raw('[0,"ou",[1,')
             return ""
 
+        def silent() -> str:
+            self.silent_socket = not self.silent_socket
+            return f"{name}'s websocket " + ("silent." if self.silent_socket else "talking.")
+
+        def lose_close() -> str:
+            self.lose_next_close = True
+            return f"{name} will drop the next order close from its stream."
+
         return [
             Fault("Drop the connection", "The venue cuts the websocket (close 1006)",
                   self._dropped),
@@ -330,6 +338,10 @@ class BitfinexSimulator(RestSide, StreamSide):
                   restart),
             Fault("Send a malformed frame", "The venue sends a frame that is not valid JSON",
                   malformed),
+            Fault("Silent socket on/off", "The websocket stays open but delivers nothing",
+                  silent),
+            Fault("Lose the next close", "The next order close never reaches the stream",
+                  lose_close),
             *self.common_faults(name),
         ]
 

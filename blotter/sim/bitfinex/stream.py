@@ -100,10 +100,14 @@ class StreamSide(LoopbackVenue):
     """The websocket side of the venue, mixed into ``BitfinexSimulator``.
 
     Its switches: ``rate_limit_connections`` (HTTP 429 after ``connection_limit`` opens in
-    ``connection_window`` seconds), ``stop_heartbeats``, ``broadcast_notifications`` (a
-    cancel's `n` to every socket of the account, or only the asking one) and
-    ``rest_cancel_emits_n``; its counters: ``connections_opened``, ``auth_ok_count``,
-    ``inputs_received`` (with ``input_listeners`` called on each).
+    ``connection_window`` seconds), ``refuse_upgrade`` (an HTTP status every upgrade is
+    answered with while set), ``stop_heartbeats``, ``silent_socket`` (every socket stays open
+    but delivers nothing: no frame, no pong, no close, as a half-open connection),
+    ``broadcast_notifications`` (a cancel's `n` to every socket of the account, or only the
+    asking one) and ``rest_cancel_emits_n``; the one-shot ``lose_next_close`` (the next `oc`
+    reaches no socket) and ``garble_next`` ("on", "ou" or "oc": the next such frame carries
+    MTS_UPDATE as a string); its counters: ``connections_opened``, ``auth_ok_count``,
+    ``pings_received``, ``inputs_received`` (with ``input_listeners`` called on each).
     """
 
     # what the venue (server.py) keeps
@@ -129,6 +133,10 @@ class StreamSide(LoopbackVenue):
         self._server_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self.heartbeat_interval = heartbeat_interval
         self.stop_heartbeats = False
+        self.silent_socket = False
+        self.refuse_upgrade: int | None = None
+        self.lose_next_close = False
+        self.garble_next: str | None = None
         self.rate_limit_connections = True
         self.connection_limit = 5
         self.connection_window = 15.0
@@ -138,6 +146,7 @@ class StreamSide(LoopbackVenue):
         # counters for tests
         self.connections_opened = 0
         self.auth_ok_count = 0
+        self.pings_received = 0
         self.inputs_received: list[Any] = []
         # called with each decoded channel-0 input as it arrives (the latency benchmark times it)
         self.input_listeners: list[Callable[[Any], None]] = []
@@ -165,9 +174,14 @@ class StreamSide(LoopbackVenue):
     # connections
 
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_upgrade is not None:
+            status = self.refuse_upgrade
+            return web.Response(status=status, text=f"{status} upgrade refused")
         if self.rate_limit_connections and self._too_many_opens():
             return web.Response(status=429, text="429 Too Many Requests")
-        ws = web.WebSocketResponse(autoping=True)
+        # protocol pings and closes are answered here, so a silent socket can leave them
+        # unanswered
+        ws = web.WebSocketResponse(autoping=False, autoclose=False)
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="websocket upgrade expected")
         await ws.prepare(request)
@@ -182,10 +196,20 @@ class StreamSide(LoopbackVenue):
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     await self._on_text(conn, msg.data)
+                elif msg.type == WSMsgType.PING:
+                    if not self.silent_socket:
+                        await ws.pong(msg.data)
+                elif msg.type == WSMsgType.PONG:
+                    continue
                 elif msg.type == WSMsgType.BINARY:
                     conn.push(dumps({"event": "error", "msg": "Unknown event", "code": 10000}))
                 else:
                     break
+            # a half-open socket answers nothing, not even a close: hold it while it is silent
+            while self.silent_socket and not self._stopping and not _gone(conn.transport):
+                await asyncio.sleep(0.05)
+            if not ws.closed:
+                await ws.close()
         finally:
             self._forget(conn)
             if conn.authenticated and conn.dms and not self._stopping:
@@ -206,8 +230,11 @@ class StreamSide(LoopbackVenue):
             while True:
                 item = await conn.queue.get()
                 if isinstance(item, str):
-                    await conn.ws.send_str(item)
+                    if not self.silent_socket:  # half-open: the frame never arrives
+                        await conn.ws.send_str(item)
                 elif isinstance(item, _Close):
+                    if self.silent_socket:
+                        continue
                     await conn.ws.close(code=item.code)
                     return
                 else:
@@ -245,6 +272,7 @@ class StreamSide(LoopbackVenue):
         if event == "auth":
             self._auth(conn, data)
         elif event == "ping":
+            self.pings_received += 1
             conn.push(dumps({"event": "pong", "ts": self._now(), "cid": data.get("cid")}))
         elif event == "conf":
             flags = data.get("flags", 0)
@@ -396,7 +424,16 @@ class StreamSide(LoopbackVenue):
     # account events
 
     def _emit_order(self, kind: str, order: SimOrder, status: str | None = None) -> None:
-        frame = dumps([0, kind, order.to_array(status)])
+        array = order.to_array(status)
+        if kind == "oc":
+            self._book.closed(array)
+            if self.lose_next_close:  # a close the stream drops while pings still flow
+                self.lose_next_close = False
+                return
+        if self.garble_next == kind:
+            self.garble_next = None
+            array = [*array[:5], str(array[5]), *array[6:]]  # MTS_UPDATE as text
+        frame = dumps([0, kind, array])
         for conn in self._authed():
             if conn.wants("trading", order.symbol):
                 conn.push(frame)
@@ -404,6 +441,10 @@ class StreamSide(LoopbackVenue):
     def _emit_cancelled(self, order: SimOrder) -> None:
         order.mts_update = self._now(order.mts_update)
         self._emit_order("oc", order, order.cancelled_status())
+
+
+def _gone(transport: asyncio.Transport | None) -> bool:
+    return transport is None or transport.is_closing()
 
 
 async def _drain(transport: asyncio.Transport | None) -> None:

@@ -7,6 +7,13 @@ its own; it never raises for network or venue trouble, it reports it (``AccountS
 socket, or over signed REST while the socket is not usable, and waits for the ``oc`` of each
 order (an acknowledgement is not a cancel). Frames are read by ``stream``, requests built by
 ``requests``, acknowledgements matched by ``acks``; this module only moves data and waits.
+
+Trust: a ``ping`` every few seconds keeps the stream provably alive (silence beyond
+``silence_bound`` cuts the socket and reconnects); ``check()`` re-reads the open orders over REST
+while the stream goes on, without losing what the stream said meanwhile; a frame about the
+orders that cannot be read marks the rows unverified and re-reads them; and a cancel's order
+that left the book unseen is looked up in the venue's order history, so a fill is reported as a
+fill, never guessed as a cancel.
 """
 
 from __future__ import annotations
@@ -14,34 +21,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.core.venue import MalformedFrame
-from blotter.venues.base import Backoff, ReconnectingClient, RestFailure, SessionEnd
+from blotter.venues.base import Backoff, RestFailure, SessionEnd
 from blotter.venues.bitfinex import requests
-from blotter.venues.bitfinex.acks import AckBook, Answer, after_timeout, refusal
+from blotter.venues.bitfinex.acks import AckBook
+from blotter.venues.bitfinex.cancels import CancelCall, CancelSide
 from blotter.venues.bitfinex.nonce import NonceSource
-from blotter.venues.bitfinex.notices import (
-    error_notice,
-    info_notice,
-    notification_notice,
-    rest_failure_notice,
-)
-from blotter.venues.bitfinex.replies import (
-    ERR_AUTH_NONCE,
-    Notification,
-    RestError,
-    parse_notification,
-)
+from blotter.venues.bitfinex.notices import error_notice, info_notice, notification_notice
+from blotter.venues.bitfinex.orders import salvage_close
+from blotter.venues.bitfinex.replies import ERR_AUTH_NONCE, Notification
 from blotter.venues.bitfinex.requests import CancelInput
 from blotter.venues.bitfinex.rest import SignedRest
 from blotter.venues.bitfinex.spec import CAPABILITIES, SPEC, VENUE
@@ -52,86 +47,38 @@ from blotter.venues.bitfinex.stream import (
     AuthReply,
     BitfinexEvent,
     Info,
+    Pong,
     StreamParser,
     VenueError,
     excerpt,
 )
-from blotter.venues.net import (
-    check_url,
-    close_code,
-    describe_error,
-    now_ms,
-    wire_logger,
-)
+from blotter.venues.net import check_url, close_code, describe_error, now_ms, wire_logger
 
 log = logging.getLogger("blotter.venues.bitfinex")
 _wire_log = wire_logger("bitfinex")  # the auth frame carries the API key
 
-_HANDSHAKE_TIMEOUT = 10.0  # info after open, auth reply after auth
+_HANDSHAKE_TIMEOUT = 10.0  # info after open, auth reply after auth, snapshot after auth
 _MAX_FRAME = 64 * 1024 * 1024  # a 100k-order snapshot is ~30 MB
+PING_INTERVAL = 3.0  # seconds between pings on the authenticated socket
+# seconds without any frame (a pong comes within one ping) = silence; with the keep-alive's
+# check every 0.5 s, a silent stream is STALE within 10 s of its last frame
+SILENCE_BOUND = 9.0
+_CATCH_UP = 2.0  # at most this long for the stream to deliver what came before a re-read
+_REREADS = 3  # re-reads in a row while unreadable frames keep arriving during one
+MAINTENANCE = "venue maintenance (20060); cancels go over REST"
 
 
-@dataclass(eq=False)
-class _Request:
-    """One cancel() call: the orders it waits for, its inputs waiting for an answer on the
-    socket, and the venue's words about it."""
-
-    futures: dict[OrderKey, asyncio.Future[OrderOutcome]]
-    acks: list[asyncio.Future[None]] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    error: str | None = None
-    via_rest: bool = False
-
-    async def wait(
-        self,
-        timeout: float,
-        stream_up: Callable[[], bool],
-        reread: Callable[[], Awaitable[object]],
-    ) -> None:
-        """Wait up to ``timeout`` seconds for every answer and every close. While the stream
-        is down after a REST cancel no ``oc`` can come: ``reread`` the open orders now and then
-        (after 0.25 s, then twice as long each time, at most every 2 s)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        poll_every = 0.25
-        poll_at = loop.time() + poll_every
-        while True:
-            waiting: list[asyncio.Future[Any]] = [f for f in self.acks if not f.done()]
-            waiting += [f for f in self.futures.values() if not f.done()]
-            now = loop.time()
-            if not waiting or now >= deadline:
-                return
-            polling = self.via_rest and not stream_up()
-            left = deadline - now
-            if polling:
-                left = min(left, max(0.0, poll_at - now))
-            await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            if polling and loop.time() >= poll_at:
-                await reread()
-                poll_every = min(2.0, poll_every * 2)
-                poll_at = loop.time() + poll_every
-
-    def fill(self, result: CancelResult) -> list[OrderOutcome]:
-        """Put the settled outcomes, the venue's words and the error into ``result``; returns
-        the outcomes."""
-        settled = [f.result() for f in self.futures.values() if f.done() and not f.cancelled()]
-        result.outcomes.update((o.key, o) for o in settled)
-        result.text = "; ".join(dict.fromkeys(t for t in self.texts if t))
-        if self.error is not None:
-            result.error = self.error
-        return settled
-
-
-class BitfinexClient(ReconnectingClient):
+class BitfinexClient(CancelSide):
     """One Bitfinex account: its open orders streamed into ``store``, its cancels, its words.
 
     ``rest_url`` is the REST origin and ``ws_url`` the websocket endpoint (plain ``http``/``ws``
     only on loopback); ``api_key``/``api_secret`` sign the auth and every REST call, with a
     nonce kept per key in ``nonce_dir`` across restarts. ``cancel_timeout``: how long
     ``cancel()`` waits for the venue's word on each order. ``dead_man_switch``: the venue
-    cancels every order of the account whenever the connection drops. ``heartbeat_timeout``:
-    after this long without a frame (the venue sends a heartbeat every 15 s) the socket is
-    taken for dead and replaced.
+    cancels every order of the account whenever the connection drops. ``ping_interval``: a
+    ``ping`` goes out this often (the venue answers each with a ``pong``, and sends a heartbeat
+    every 15 s besides); ``silence_bound``: after this long without any frame the stream is
+    silent (STALE at once), and the socket is cut and replaced.
     """
 
     def __init__(
@@ -149,7 +96,8 @@ class BitfinexClient(ReconnectingClient):
         cancel_timeout: float = 10.0,
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
         dead_man_switch: bool = False,
-        heartbeat_timeout: float = 30.0,
+        ping_interval: float = PING_INTERVAL,
+        silence_bound: float = SILENCE_BOUND,
     ) -> None:
         super().__init__(
             account, venue=VENUE, store=store, notices=notices, states=states,
@@ -162,7 +110,8 @@ class BitfinexClient(ReconnectingClient):
             raise ValueError("Bitfinex needs an api_key and an api_secret")
 
         self.dead_man_switch = dead_man_switch
-        self.heartbeat_timeout = heartbeat_timeout
+        self.ping_interval = ping_interval
+        self.silence_bound = silence_bound
         # HTTP 429 at the upgrade: the venue bans for about a minute.
         self.rate_limit_delay = 60.0
         self.malformed_frames = 0
@@ -176,15 +125,19 @@ class BitfinexClient(ReconnectingClient):
         )
         self._acks = AckBook(account)
         # the socket inputs in flight: the cancel() call of each, and its answer to come
-        self._in_flight: dict[CancelInput, tuple[_Request, asyncio.Future[None]]] = {}
+        self._in_flight: dict[CancelInput, tuple[CancelCall, asyncio.Future[None]]] = {}
 
         self._authed = False  # inputs may be sent (auth OK on the current socket)
         self._maintenance = False  # between 20060 and 20061
         self._end: SessionEnd | None = None  # set by frame handlers to end the session
-        self._rx = 0  # frames received (the watchdog watches it move)
+        self._rx = 0  # frames received (the keep-alive watches it move)
         self._resync_lock: asyncio.Lock | None = None
         self._touched: set[str] | None = None  # ids the stream changed during a REST resync
         self._snapshot_gen = 0
+        self._pings = 0  # the cid of the last ping
+        self._pongs: dict[int, asyncio.Future[None]] = {}  # pings whose pong is awaited
+        self._unreadable = 0  # frames about the orders that could not be read
+        self._doubted = False  # the rows are in doubt until a re-read succeeds
 
     def __repr__(self) -> str:  # never the key or the secret
         return f"BitfinexClient({self.account}, ws={self._ws_url!r})"
@@ -195,19 +148,35 @@ class BitfinexClient(ReconnectingClient):
         return "dead-man switch on" if self.dead_man_switch else ""
 
     async def check(self) -> bool:
-        """Re-read the open orders over REST (see ``_resync``); False if the venue could not
-        be asked."""
-        return await self._resync() is not None
+        """Re-read the open orders over REST and make the rows equal them (see ``_resync``);
+        safe while the stream is live. Read again if a frame about the orders could not be read
+        meanwhile. False if the venue could not be asked."""
+        ok = False
+        for _ in range(_REREADS):
+            seen = self._unreadable
+            ok = await self._resync() is not None
+            if not ok or self._unreadable == seen:
+                break
+        if ok and self._doubted and self._authed:
+            self._doubted = False
+            self._went_live()  # the rows equal the venue's again
+        return ok
+
+    def _went_live(self, stale: str = "") -> None:
+        """LIVE, except during maintenance: then STALE, saying so."""
+        if not stale and self._maintenance:
+            stale = MAINTENANCE
+        super()._went_live(stale)
 
     # == one connection ==========================================================================
     async def _session(self) -> None:
         self._end = None
         ws = await _open(self._ws_url, self._ws_loopback, self.rate_limit_delay)
         self._ws = ws
-        watchdog: asyncio.Task[None] | None = None
+        watch: asyncio.Task[None] | None = None
         try:
             await self._handshake(ws)
-            watchdog = asyncio.get_running_loop().create_task(self._watchdog(ws))
+            watch = asyncio.get_running_loop().create_task(self._watch(ws))
             await self._stream(ws)
         except ConnectionClosed as exc:
             if self._end is not None:
@@ -219,8 +188,12 @@ class BitfinexClient(ReconnectingClient):
             self._authed = False
             self._live = False
             self._ws = None
-            if watchdog is not None:
-                watchdog.cancel()
+            if watch is not None:
+                watch.cancel()
+            for pong in self._pongs.values():  # no pong will come: stop waiting
+                if not pong.done():
+                    pong.set_result(None)
+            self._pongs.clear()
             # No answer will come for inputs in flight: the next snapshot decides.
             for sent in self._acks.drop():
                 _, done = self._in_flight.pop(sent)
@@ -302,6 +275,10 @@ class BitfinexClient(ReconnectingClient):
             event = self._parser.parse_stream(data)
         except MalformedFrame as exc:
             self._malformed(data, exc)
+            try:
+                self._unreadable_frame(data)
+            except Exception:  # a bug here must not stop the stream either
+                log.exception("%s: failed to handle an unreadable frame", self.account)
             return
         try:
             if type(event) is Order:  # an on/ou: Upsert(event), without the wrapper
@@ -317,26 +294,48 @@ class BitfinexClient(ReconnectingClient):
         except Exception:  # a bug in one handler must not stop the stream
             log.exception("%s: failed to handle %s", self.account, excerpt(data))
 
-    async def _watchdog(self, ws: ClientConnection) -> None:
-        """Nothing (data or hb) for ``heartbeat_timeout`` → the socket is dead: reconnect."""
-        loop = asyncio.get_running_loop()
-        seen = self._rx
-        started = quiet_since = loop.time()
-        step = max(0.05, min(1.0, self.heartbeat_timeout / 4))
-        while True:
-            await asyncio.sleep(step)
-            if not self._live and loop.time() - started >= _HANDSHAKE_TIMEOUT:
+    async def _watch(self, ws: ClientConnection) -> None:
+        """Keep the stream provably alive: a ``ping`` every ``ping_interval`` s, and nothing
+        received for ``silence_bound`` s is silence (STALE at once; the socket is cut, not
+        closed politely, since a half-open one would never answer). Also ends the session when
+        no snapshot follows the auth."""
+        keep = asyncio.ensure_future(
+            self._keep_alive(self._ping, self.ping_interval, self.silence_bound)
+        )
+        try:
+            done, _ = await asyncio.wait({keep}, timeout=_HANDSHAKE_TIMEOUT)
+            if not done and not self._live:
                 self._end = SessionEnd("no order snapshot from Bitfinex after auth")
-                break
-            if self._rx != seen:
-                seen = self._rx
-                quiet_since = loop.time()
-            elif loop.time() - quiet_since >= self.heartbeat_timeout:
-                self._end = SessionEnd(
-                    f"no data from Bitfinex for {self.heartbeat_timeout:g} s (heartbeat lost)"
-                )
-                break
-        await _close(ws)
+                await _close(ws)
+                return
+            self._end = SessionEnd(await keep)
+        finally:
+            keep.cancel()
+        _abort(ws)
+
+    async def _ping(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            self._pings += 1
+            await ws.send(requests.ping_message(self._pings), text=True)
+
+    async def _catch_up(self) -> None:
+        """Wait until the stream delivered every frame the venue sent before now (at most
+        ``_CATCH_UP`` s): the venue answers a ping sent now after them."""
+        ws = self._ws
+        if ws is None or not self._authed:
+            return
+        self._pings += 1
+        cid = self._pings
+        pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pongs[cid] = pong
+        try:
+            await ws.send(requests.ping_message(cid), text=True)
+            await asyncio.wait_for(pong, _CATCH_UP)
+        except (OSError, TimeoutError, WebSocketException):
+            pass  # the keep-alive deals with a silent or closed socket
+        finally:
+            self._pongs.pop(cid, None)
 
     # == events ==================================================================================
     def _on_event(self, event: BitfinexEvent) -> None:
@@ -356,17 +355,56 @@ class BitfinexClient(ReconnectingClient):
             self._on_info(event)
         elif isinstance(event, VenueError):
             self._notices.publish(error_notice(event.code, event.msg, self.account, now_ms()))
-        # Heartbeat, Pong, AuthReply (mid-stream), Ignored: nothing to do
+        elif isinstance(event, Pong):
+            pong = self._pongs.pop(event.cid, None) if event.cid is not None else None
+            if pong is not None and not pong.done():
+                pong.set_result(None)
+        # Heartbeat, AuthReply (mid-stream), Ignored: nothing to do
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self._snapshot_gen += 1
-        self._settle_acked({o.order_id for o in snapshot.orders})
+        self._doubted = False
+        gone = self._gone_while_cancelling({o.order_id for o in snapshot.orders})
+        if gone:
+            # Orders being cancelled that left unseen: their rows stay until the order
+            # history says how each closed (a fill is a fill, not a guess).
+            kept = tuple(o for o in map(self._store.get, gone) if o is not None)
+            snapshot = Snapshot(self.account, snapshot.orders + kept)
+            self._spawn(self._resync(settle=True))
         self._store.apply(snapshot)
         if not self._live:
-            if self._maintenance:
-                self._went_live(stale="venue maintenance (20060); cancels go over REST")
-            else:
-                self._went_live()
+            self._went_live()
+
+    def _unreadable_frame(self, data: bytes | str) -> None:
+        """A frame refused by the parser: if it may have been about the orders, the rows are
+        in doubt (a notice, unverified, re-read at once). The close of an ``oc`` whose order
+        can still be named applies first: a bad field must not hide it."""
+        bad = self._parser.unreadable(data)
+        if bad is None:
+            return
+        if bad.close is not None and bad.order_id is not None:
+            key = OrderKey(self.account.venue, self.account.account, bad.order_id)
+            last = self._store.get(key)
+            final = salvage_close(bad.close, last) if last is not None else None
+            if final is not None:
+                if self._touched is not None:
+                    self._touched.add(bad.order_id)
+                self._parser.orders.forget(bad.order_id)
+                self._store.apply(Closed(final))
+        self._doubt(bad.what)
+
+    def _doubt(self, what: str) -> None:
+        """``what`` about the orders could not be read: re-read them (one notice and one
+        re-read at a time; a re-read under way reads again when it ends)."""
+        self._unreadable += 1
+        self._doubted = True
+        if self._rereading:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a frame handed in outside any loop (a test): nothing to re-read
+            return
+        self._distrust(what)
 
     def _on_info(self, info: Info) -> None:
         notice = info_notice(info, self.account, now_ms())
@@ -383,19 +421,6 @@ class BitfinexClient(ReconnectingClient):
             self._maintenance = False
             self._end = SessionEnd(f"maintenance over ({code}); reloading", delay=0.0)
 
-    def _apply(self, request: _Request, answer: Answer) -> None:
-        """Carry out what the venue's answer to one input means for its ``cancel()`` call."""
-        if answer.text:
-            request.texts.append(answer.text)
-        if answer.track:
-            request.futures.update(self._pending.begin(answer.track))
-        for settled in answer.settled:
-            self._pending.resolve(*settled)
-        if answer.error is not None:
-            request.error = answer.error
-        if answer.resync:
-            self._resync_soon()
-
     def _malformed(self, data: bytes | str, exc: Exception) -> None:
         self.malformed_frames += 1
         log.warning(
@@ -403,98 +428,19 @@ class BitfinexClient(ReconnectingClient):
             self.account, self.malformed_frames, exc, excerpt(data),
         )
 
-    # == cancels =================================================================================
-    async def cancel(self, plan: CancelPlan) -> CancelResult:
-        refused = self._refuse_plan(plan)
-        if refused is not None:
-            return refused
-        result = CancelResult(plan)
-        orders = tuple(o for o in plan.orders if o.account_key == self.account)
-        valid = tuple(o for o in orders if o.order_id.isdigit())
-        for order in orders:
-            if order not in valid:
-                result.outcomes[order.key] = OrderOutcome(
-                    order.key, Outcome.REJECTED, f"not a Bitfinex order id: {order.order_id!r}"
-                )
-        request = _Request(self._pending.begin(valid))
-        try:
-            inputs = requests.cancel_inputs(plan, valid)
-        except ValueError as exc:  # not an input the venue could take
-            for order in valid:
-                self._pending.resolve(order.key, Outcome.REJECTED, str(exc))
-            inputs = ()
-        for sent in inputs:
-            await self._send(request, sent)
-        await self._finish(request, result)
-        return result
-
-    async def _send(self, request: _Request, sent: CancelInput) -> None:
-        """Send one cancel input: on the socket when it is authenticated, else signed REST."""
-        ws = self._ws
-        if ws is not None and self._authed and not self._maintenance:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            # expected before sending: the answer may come before send() returns
-            self._in_flight[sent] = (request, done)
-            self._acks.expect(sent)
-            try:
-                await ws.send(sent.frame, text=True)
-                request.acks.append(done)
-                return
-            except (ConnectionClosed, OSError) as exc:
-                log.info("%s: socket send failed (%s); cancelling over REST", self.account, exc)
-                self._acks.withdraw(sent)
-                self._in_flight.pop(sent, None)
-        await self._send_rest(request, sent)
-
-    async def _send_rest(self, request: _Request, sent: CancelInput) -> None:
-        request.via_rest = True
-        try:
-            data = await self._rest.call(sent.path, sent.body)
-        except RestFailure as failure:
-            code = failure.reply.code if isinstance(failure.reply, RestError) else None
-            self._notices.publish(rest_failure_notice(
-                failure.text, self.account, status=failure.status, code=code,
-                order_ids=(o.order_id for o in sent.asked), ts_ms=now_ms(),
-            ))
-            self._apply(request, refusal(sent, failure.text, status=failure.status, code=code))
-            return
-        try:
-            n = parse_notification(data, self._parser.orders)
-        except MalformedFrame as exc:
-            self.malformed_frames += 1
-            log.warning("%s: unreadable cancel answer (%s)", self.account, exc)
-            request.texts.append("unreadable answer from Bitfinex")
-            return  # the stream or the resync decides
-        self._notices.publish(notification_notice(n, self.account, now_ms()))
-        self._apply(request, self._acks.answer(sent, n))
-
-    async def _finish(self, request: _Request, result: CancelResult) -> None:
-        """Wait for every close, resync what stayed open, and fill in the outcomes."""
-        await request.wait(self.cancel_timeout, lambda: self._live, self._resync)
-        unresolved = [k for k, f in request.futures.items() if not f.done()]
-        if unresolved:
-            open_ids = await self._resync(settle=True)
-            for settled in after_timeout(unresolved, open_ids, self.cancel_timeout):
-                self._pending.resolve(*settled)
-        self._acks.forget(request.futures)
-        for outcome in request.fill(result):
-            if outcome.outcome is Outcome.FILLED:
-                oid = outcome.key.order_id
-                self._notice(
-                    Level.WARNING, f"Order {oid} was filled before the cancel: {outcome.text}",
-                    order_ids=(oid,),
-                )
-
     # == re-reading the open orders ===============================================================
     async def _resync(self, *, settle: bool | None = None) -> set[str] | None:
         """Re-read the open orders over REST and make the rows equal them.
 
-        Returns the ids open at the venue, or None when the venue could not be asked. Orders the
-        stream changed while the request was in flight keep the stream's (newer) version.
+        Returns the ids open at the venue, or None when the venue could not be asked (or its
+        list could not be read whole: then the rows are in doubt). Safe while the stream is
+        live: once the list is in, the stream is let catch up (a ping's pong), and orders the
+        stream changed meanwhile keep the stream's (newer) version; one it closed stays closed.
 
-        ``settle``: whether acknowledged cancels whose order is gone are settled now (as CLOSED).
-        By default only while the stream is down; while it is up their ``oc`` is on its way
-        and says how they closed, so their rows stay until it comes.
+        ``settle``: whether cancels whose acknowledged order is gone are settled now. By
+        default only while the stream is down; while it is up their ``oc`` is on its way and
+        says how they closed, so their rows stay until it comes. Orders being cancelled that
+        are gone are looked up in the order history first: their close says how they ended.
         """
         if settle is None:
             settle = not self._live
@@ -505,21 +451,32 @@ class BitfinexClient(ReconnectingClient):
             self._touched = touched
             generation = self._snapshot_gen
             try:
-                data = await self._rest.call(requests.PATH_ORDERS, {})
-                orders = self._parser.orders.parse_orders(data)
-            except RestFailure as failure:
-                log.warning("%s: resync failed: %s", self.account, failure.text)
-                return None
-            except MalformedFrame as exc:
-                self.malformed_frames += 1
-                log.warning("%s: unreadable open orders (%s)", self.account, exc)
-                return None
+                try:
+                    data = await self._rest.call(requests.PATH_ORDERS, {})
+                    fresh = self._parser.orders.parse_orders(data)
+                except RestFailure as failure:
+                    log.warning("%s: resync failed: %s", self.account, failure.text)
+                    return None
+                except MalformedFrame as exc:
+                    self.malformed_frames += 1
+                    log.warning("%s: unreadable open orders (%s)", self.account, exc)
+                    self._doubt("the list of open orders")
+                    return None
+                await self._catch_up()
+                if self._snapshot_gen == generation:
+                    listed = {o.order_id for o in fresh if o.order_id not in touched}
+                    gone = [
+                        k for k in self._gone_while_cancelling(listed | touched)
+                        if settle or k not in self._acks.acknowledged
+                    ]
+                    if gone:
+                        await self._closes_from_history(gone)
             finally:
                 self._touched = None
             if self._snapshot_gen != generation:
                 # A fresh os snapshot arrived meanwhile: it is at least as new as this answer.
                 return {o.order_id for o in self._store.orders(self.account)}
-            merged = [o for o in orders if o.order_id not in touched]
+            merged = [o for o in fresh if o.order_id not in touched]
             for oid in touched:
                 current = self._store.get(OrderKey(self.account.venue, self.account.account, oid))
                 if current is not None:
@@ -535,14 +492,31 @@ class BitfinexClient(ReconnectingClient):
             self._store.apply(Snapshot(self.account, tuple(merged)))
             return open_ids
 
-    def _settle_acked(self, open_ids: set[str]) -> None:
-        """Acknowledged cancels whose order is gone although its ``oc`` never came: CLOSED."""
-        for settled in self._acks.gone(open_ids):
-            if self._pending.is_waiting(settled.key):
-                self._pending.resolve(*settled)
+    def _gone_while_cancelling(self, open_ids: set[str]) -> list[OrderKey]:
+        """Rows being cancelled (or whose cancel the venue acknowledged) that ``open_ids``
+        lacks: they left the book without a word on the stream."""
+        keys = {k for k in self._store.waiting_cancels() if k.account_key == self.account}
+        keys |= self._acks.acknowledged
+        return [k for k in keys if k.order_id not in open_ids and k in self._store]
 
-    def _resync_soon(self) -> None:
-        self._spawn(self._resync())
+    async def _closes_from_history(self, keys: list[OrderKey]) -> None:
+        """How orders that left the book unseen ended, from the venue's order history: each
+        close found is applied (it settles the cancel waiting for it, with the venue's final
+        status, and says why the row left). Those it does not name stay as they are."""
+        wanted = {k.order_id for k in keys if k.order_id.isdigit()}
+        if not wanted:
+            return
+        try:
+            data = await self._rest.call(
+                requests.PATH_HISTORY, requests.history_body(sorted(int(i) for i in wanted))
+            )
+        except RestFailure as failure:
+            log.warning("%s: order history not read: %s", self.account, failure.text)
+            return
+        for final in self._parser.orders.parse_closed(data):
+            if final.order_id in wanted:
+                self._store.apply(Closed(final))
+
 
 async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConnection:
     """The websocket to Bitfinex, or ``SessionEnd`` saying why not (after HTTP 429 at the
@@ -572,6 +546,11 @@ async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConn
         raise SessionEnd(f"connect refused (HTTP {status})") from None
     except (OSError, TimeoutError, WebSocketException) as exc:
         raise SessionEnd(f"cannot connect: {describe_error(exc)}") from None
+
+
+def _abort(ws: ClientConnection) -> None:
+    """Cut the connection at once, without the closing handshake a silent peer never answers."""
+    ws.transport.abort()
 
 
 async def _close(ws: ClientConnection) -> None:

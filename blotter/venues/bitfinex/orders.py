@@ -13,10 +13,18 @@ number as read and ``Order`` makes that conversion on the first read of the fiel
 STATUS is shown as the venue wrote it. In ``os``/``on``/``ou`` the order is open whatever the
 text says; in ``oc`` (closed) the leading keyword says how it closed (§6.2): filled, cancelled
 (by the trader or by the venue) or rejected.
+
+A record that cannot be true (``implausible``: more remaining than the amount, no amount, a
+limit price of zero or below, a negative average price) is as unreadable as a malformed one.
+An ``oc`` that cannot be read whole may still say that, and how, its order closed
+(``salvage_close``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any, Final
 
@@ -89,6 +97,9 @@ _fixed_fields = itemgetter(1, 2, 3, 4, 7, 8, 12, 24)
 _KNOWN_LIMIT: Final = 262_144
 # Enum members as plain globals: ``OrderStatus.OPEN`` is a class attribute look-up each time.
 _OPEN: Final = OrderStatus.OPEN
+_SELL: Final = Side.SELL
+# AMOUNT carries the side's sign as AMOUNT_ORIG does (§3.2): the other sign cannot be true
+_OTHER_SIDE: Final = "its remaining amount is on the other side of the order"
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 
 # What OrderParser remembers of an order id: its fixed fields as sent (for the comparison), their
@@ -97,6 +108,44 @@ _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 _Known = tuple[tuple[Any, ...], tuple[type, ...], OrderFields, Any]
 
 _ORDER_ERRORS: Final = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
+# Order types with a limit price: for them a price of zero cannot be true (a market order, a
+# stop or a trailing stop may carry none).
+_LIMIT_TYPES: Final = ("LIMIT", "FOK", "IOC")
+_STILL_OPEN: Final = ("ACTIVE", "PARTIALLY FILLED")  # STATUS of an order still on the book
+
+
+def implausible(order: Order) -> str | None:
+    """Why ``order`` cannot be a true record of an order (it then counts as unreadable), or
+    None: the remaining amount above the amount, an amount of zero or below, a price that is
+    negative or not finite, a limit price of zero, a negative average price."""
+    return _implausible(
+        order.amount, order.remaining, order.price, order.avg_price, order.order_type
+    )
+
+
+def _implausible(amount: Any, remaining: Any, price: Any, avg: Any, order_type: str) -> str | None:
+    """``implausible`` on the numbers as read (JSON floats or ints, or Decimals)."""
+    if not _finite(amount) or amount <= 0:
+        return "its amount is zero, negative or not a finite number"
+    if not _finite(remaining) or remaining < 0:
+        return "its remaining amount is negative or not a finite number"
+    if remaining > amount:
+        return "more remains open than its amount"
+    if price is not None:
+        if not _finite(price) or price < 0:
+            return "its price is negative or not a finite number"
+        if price == 0 and any(t in order_type for t in _LIMIT_TYPES):
+            return "its limit price is zero"
+    if avg is not None and (not _finite(avg) or avg < 0):
+        return "its average price is negative or not a finite number"
+    return None
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except (TypeError, ValueError):  # not a number at all (or a signalling NaN)
+        return False
 
 
 class OrderParser:
@@ -135,6 +184,24 @@ class OrderParser:
         except _ORDER_ERRORS as exc:
             raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
 
+    def parse_closed(self, data: Any) -> tuple[Order, ...]:
+        """The closed orders of an order-history answer (``auth/r/orders/hist``), each read on
+        its own: one that cannot be read, or one still open, is left out (nothing is learnt
+        from it)."""
+        if type(data) is not list:
+            return ()
+        found: list[Order] = []
+        for a in data:
+            if type(a) is list and len(a) > 13 and type(a[13]) is str and a[13].startswith(
+                _STILL_OPEN
+            ):
+                continue
+            try:
+                found.append(self.parse_order(a, True))
+            except (MalformedFrame, *_ORDER_ERRORS):
+                continue
+        return tuple(found)
+
     def parse_order(self, a: Any, closed: bool = False) -> Order:
         """One order array; ``closed`` for the order of an ``oc`` frame.
 
@@ -171,6 +238,10 @@ class OrderParser:
         if t is float or t is int:
             if rem < 0:
                 rem = -rem
+                if fields[2] is not _SELL:
+                    raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
+            elif rem and fields[2] is _SELL:
+                raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
         elif rem is None and closed:
             rem = 0
         else:
@@ -190,6 +261,13 @@ class OrderParser:
         updated = a[5]
         if updated is not None and type(updated) is not int:
             raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
+        # plausible, as one cheap test on the hot path; the reason only when it fails
+        if rem > amount or amount <= 0 or (price is not None and price <= 0) or (
+            avg is not None and avg < 0
+        ):
+            reason = _implausible(amount, rem, price, avg, fields[3])
+            if reason is not None:
+                raise MalformedFrame(f"order {oid}: {reason}")
 
         if closed:
             status = self._closed.get(status_text)
@@ -203,6 +281,11 @@ class OrderParser:
             status = _OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
 
         return build_order(fields, amount, rem, status, status_text, price, avg, updated)
+
+    def forget(self, order_id: str) -> None:
+        """The order closed by other means than a readable ``oc``: drop what is known of it."""
+        if order_id.isdigit():
+            self._known.pop(int(order_id), None)
 
     def _learn(self, oid: int, fixed: tuple[Any, ...]) -> _Known:
         """Validate and convert the fixed fields of an order seen for the first time (or changed)."""
@@ -264,3 +347,45 @@ class OrderParser:
         if len(self._flags) < 4096:
             self._flags[bits] = flags
         return flags
+
+
+def salvage_close(a: Any, last: Order) -> Order | None:
+    """The close an ``oc`` order array still states when it cannot be read whole: ``last``
+    (the row as last known) closed as its STATUS keyword says (§6.2), with the remaining
+    amount, prices and update time of the array where they can be read and are plausible, and
+    the last known ones where not. None when the array is not about ``last`` or its STATUS is
+    not text: how the order closed is then unknown (a re-read of the open orders decides)."""
+    if type(a) is not list or len(a) < 14 or type(a[0]) is not int or str(a[0]) != last.order_id:
+        return None
+    text = a[13]
+    if type(text) is not str:
+        return None
+    remaining = _number(a[6])
+    if remaining is not None:
+        remaining = abs(remaining)
+        if remaining > last.amount:
+            remaining = None
+    status = closed_status(text, remaining == 0)
+    if remaining is None:
+        remaining = Decimal(0) if status is OrderStatus.FILLED else last.remaining
+    price = _number(a[16]) if len(a) > 16 else None
+    if price is None or price <= 0:
+        price = last.price
+    avg = _number(a[17]) if len(a) > 17 else None
+    if avg is None or avg <= 0:
+        avg = last.avg_price
+    updated = a[5] if type(a[5]) is int else None
+    return dataclasses.replace(
+        last, remaining=remaining, status=status, status_text=text, price=price,
+        avg_price=avg, updated_ms=updated,
+    )
+
+
+def _number(value: Any) -> Decimal | None:
+    """A JSON number as its exact decimal; None for anything else (or one not finite)."""
+    t = type(value)
+    if t is int:
+        return Decimal(value)
+    if t is float and math.isfinite(value):
+        return Decimal(repr(value))
+    return None

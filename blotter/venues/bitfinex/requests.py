@@ -25,6 +25,8 @@ MULTI_CANCEL_CHUNK: Final = 200  # ids per oc_multi input / REST call (the venue
 PATH_ORDERS: Final = "auth/r/orders"
 PATH_CANCEL: Final = "auth/w/order/cancel"
 PATH_CANCEL_MULTI: Final = "auth/w/order/cancel/multi"
+PATH_HISTORY: Final = "auth/r/orders/hist"  # closed orders, with their final STATUS
+HISTORY_LIMIT: Final = 2500  # the most orders one history call returns
 
 
 def sign(secret: str, message: str | bytes) -> str:
@@ -54,6 +56,18 @@ def auth_message(
     if dead_man_switch:
         msg["dms"] = 4
     return orjson.dumps(msg)
+
+
+def ping_message(cid: int) -> bytes:
+    """``{"event":"ping","cid":N}`` (§1.4): answered by a ``pong`` with the same ``cid``."""
+    return orjson.dumps({"event": "ping", "cid": cid})
+
+
+def history_body(order_ids: list[int]) -> dict[str, Any]:
+    """The body of a history call (``PATH_HISTORY``) for these orders: at most
+    ``HISTORY_LIMIT`` of them, all returned at once."""
+    ids = order_ids[:HISTORY_LIMIT]
+    return {"id": ids, "limit": max(len(ids), 1)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ objects with an ``"event"`` key (``info``, ``auth``, ``error``, ``pong``, ...).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -78,6 +79,20 @@ class Ignored:
     kind: str
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A frame that may have changed the account's orders but could not be read (whole).
+
+    ``what`` it was, in words for the trader ("the close of order 123"); ``order_id`` when the
+    id of its one order could be read; ``close`` the order array of an ``oc`` (the close it
+    states may still apply, see ``orders.salvage_close``).
+    """
+
+    what: str
+    order_id: str | None = None
+    close: list[Any] | None = None
+
+
 HEARTBEAT: Final = Heartbeat(0)
 
 BitfinexEvent = (
@@ -92,6 +107,16 @@ BitfinexEvent = (
     | Pong
     | Ignored
 )
+
+_ORDER_KINDS: Final = {
+    "os": "the open orders snapshot",
+    "on": "a new order",
+    "ou": "an order update",
+    "oc": "an order close",
+}
+_ONE_ORDER: Final = {"on": "new order {}", "ou": "an update of order {}", "oc": "the close of order {}"}
+# the head of an account frame about orders, as sent: [0,"ou",...
+_ORDER_HEAD: Final = re.compile(rb'\[\s*0\s*,\s*"(os|on|ou|oc)"')
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -140,6 +165,35 @@ class StreamParser:
                 except _FRAME_ERRORS as exc:
                     raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
         return self.parse_message(msg)
+
+    def unreadable(self, frame: bytes | bytearray | memoryview | str) -> Unreadable | None:
+        """What a frame that ``parse`` refused was about, when it may have changed the
+        account's orders: one that is not JSON at all (it cannot be told apart), or an
+        ``os``/``on``/``ou``/``oc`` whose content could not be read. None for anything else
+        (control events, notifications, other channels): nothing the table shows is lost."""
+        try:
+            msg = _loads(frame)
+        except (_JSONDecodeError, TypeError):
+            raw = frame[:32].encode() if isinstance(frame, str) else bytes(frame[:32])
+            head = _ORDER_HEAD.match(raw)
+            return Unreadable(_ORDER_KINDS[head.group(1).decode()] if head else "a message")
+        if type(msg) is not list or len(msg) < 2 or msg[0] != 0 or type(msg[0]) is not int:
+            return None
+        kind = msg[1]
+        if type(kind) is not str:
+            return Unreadable("a message")  # on the account channel: it may have been
+        what = _ORDER_KINDS.get(kind)
+        if what is None:
+            return None
+        data = msg[2] if len(msg) > 2 else None
+        if kind == "os" or type(data) is not list or not data:
+            return Unreadable(what)
+        oid = data[0]
+        if type(oid) is not int or oid <= 0:
+            return Unreadable(what)
+        return Unreadable(
+            _ONE_ORDER[kind].format(oid), str(oid), data if kind == "oc" else None
+        )
 
     def parse_message(self, msg: Any) -> BitfinexEvent:
         """One decoded frame (a JSON array or object) → one event."""

@@ -3,6 +3,7 @@ the rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -88,3 +89,53 @@ async def test_rest_auth_errors_and_rate_limit(sim: BitfinexSimulator) -> None:
     assert statuses == [200, 200, 200, 429]
     limited = await rest(sim, "/v2/auth/w/order/cancel/multi", b'{"id":[1]}')
     assert limited.status_code == 429 and limited.json() == ["error", 11010, "ratelimit: error"]
+
+
+async def test_order_history_names_how_closed_orders_ended(sim: BitfinexSimulator) -> None:
+    filled, cancelled, still_open = (o[0] for o in sim.open_orders()[:3])
+    sim.fill(filled)
+    sim.cancel_external(cancelled)
+    path = "/v2/auth/r/orders/hist"
+    body = json.dumps({"id": [filled, cancelled, still_open]}).encode()
+    closed = (await rest(sim, path, body)).json()
+    assert [a[0] for a in closed] == [cancelled, filled]  # newest first; open ones are not there
+    assert closed[1][13].startswith("EXECUTED @ ") and closed[1][6] == 0
+    assert closed[0][13].startswith("CANCELED")
+    symbol = closed[0][3]
+    by_symbol = (await rest(sim, f"/v2/auth/r/orders/{symbol}/hist", b"{}")).json()
+    assert {a[3] for a in by_symbol} == {symbol}
+    assert [a[0] for a in (await rest(sim, path, b'{"limit":1}')).json()] == [cancelled]
+    assert (await rest(sim, path, b'{"limit":0}')).json() == ["error", 10020, "limit: invalid"]
+    sim.keep_history = False
+    assert (await rest(sim, path, body)).json() == []
+
+
+async def test_rest_failure_answers_every_call_unprocessed(sim: BitfinexSimulator) -> None:
+    target = sim.open_orders()[0][0]
+    body = json.dumps({"id": target}).encode()
+    for status, answer in ((429, ["error", 11010, "ratelimit: error"]),
+                           (500, ["error", 10000, "internal error"])):
+        sim.rest_failure = status
+        for path in ("/v2/auth/w/order/cancel", "/v2/auth/r/orders"):
+            resp = await rest(sim, path, body)
+            assert (resp.status_code, resp.json()) == (status, answer)
+    sim.rest_failure = 503
+    resp = await rest(sim, "/v2/auth/r/orders", b"{}")
+    assert resp.status_code == 503 and resp.json()["error"] == "temporarily_unavailable"
+    assert sim.order(target) is not None  # nothing was processed
+    sim.rest_failure = None
+    assert (await rest(sim, "/v2/auth/w/order/cancel", body)).status_code == 200
+
+
+async def test_a_slow_read_answers_as_the_account_was_when_it_arrived(
+    sim: BitfinexSimulator,
+) -> None:
+    sim.reply_delay = 0.3
+    before = sim.open_orders()
+    reading = asyncio.ensure_future(rest(sim, "/v2/auth/r/orders", b"{}"))
+    while "/v2/auth/r/orders" not in sim.rest_calls:
+        await asyncio.sleep(0.01)
+    sim.cancel_external(before[0][0])  # while the answer is on its way
+    resp = await asyncio.wait_for(reading, T)
+    assert resp.json() == before
+    assert sim.open_orders() == before[1:]

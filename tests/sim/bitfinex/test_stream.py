@@ -337,3 +337,66 @@ async def test_dead_man_switch_cancels_everything(sim: BitfinexSimulator) -> Non
         assert (await recv(watcher))[2][13].startswith("CANCELED")
     assert sim.open_orders() == []
     await watcher.close()
+
+
+async def test_a_silent_socket_delivers_nothing_and_never_closes(sim: BitfinexSimulator) -> None:
+    ws, snapshot = await open_authed(sim)
+    await ws.send(json.dumps({"event": "ping", "cid": 1}))
+    assert await recv(ws) == {"event": "pong", "ts": pytest.approx(time.time() * 1000, abs=5000),
+                              "cid": 1}
+    assert await asyncio.wait_for(await ws.ping(), T) is not None  # protocol pings too
+    sim.silent_socket = True
+    await ws.send(json.dumps({"event": "ping", "cid": 2}))
+    sim.fill(snapshot[0][0])  # its oc is lost with the silence
+    await sim.send_info(20051, close=True)  # nor does a close arrive
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ws.recv(), 0.3)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(await ws.ping(), 0.3)
+    assert sim.pings_received == 2
+    await ws.close()  # nor is our close answered
+    assert ws.close_code == 1006
+    sim.silent_socket = False
+    fresh, _ = await open_authed(sim)  # a new socket talks again
+    await fresh.send(json.dumps({"event": "ping", "cid": 3}))
+    assert (await recv(fresh))["cid"] == 3
+    await fresh.close()
+    assert fresh.close_code == 1000
+
+
+async def test_a_refused_upgrade_answers_its_status(sim: BitfinexSimulator) -> None:
+    sim.refuse_upgrade = 503
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(sim.ws_url, open_timeout=T)
+    assert refused.value.response.status_code == 503
+    sim.refuse_upgrade = None
+    ws = await open_ws(sim)
+    await ws.close()
+
+
+async def test_lose_next_close_drops_one_oc_but_the_venue_closed_it(
+    sim: BitfinexSimulator,
+) -> None:
+    ws, snapshot = await open_authed(sim)
+    first, second = snapshot[0][0], snapshot[1][0]
+    sim.lose_next_close = True
+    sim.fill(first)
+    sim.cancel_external(second)
+    frame = await recv(ws)
+    assert frame[:2] == [0, "oc"] and frame[2][0] == second  # the first close never came
+    assert sim.order(first) is None and sim.lose_next_close is False
+    await ws.close()
+
+
+async def test_garble_next_sends_one_order_frame_with_a_text_update_time(
+    sim: BitfinexSimulator,
+) -> None:
+    ws, snapshot = await open_authed(sim)
+    sim.garble_next = "oc"
+    sim.cancel_external(snapshot[0][0])
+    sim.cancel_external(snapshot[1][0])
+    garbled, plain = (await recv(ws))[2], (await recv(ws))[2]
+    assert isinstance(garbled[5], str) and int(garbled[5]) > 0
+    assert garbled[13].startswith("CANCELED")
+    assert isinstance(plain[5], int) and sim.garble_next is None
+    await ws.close()

@@ -376,15 +376,55 @@ async def test_maintenance_20060_is_stale_and_cancels_go_over_rest(tmp_path: Pat
         assert env.in_sync()
 
 
-async def test_heartbeat_watchdog_reconnects_a_silent_socket(tmp_path: Path) -> None:
-    async with connected(tmp_path, {"heartbeat_interval": 0.1}, heartbeat_timeout=0.6) as env:
+def test_the_stream_is_pinged_every_3_s_and_silence_is_stale_within_10_s(tmp_path: Path) -> None:
+    client = BitfinexClient(
+        ACCOUNT, rest_url="https://api.bitfinex.com", ws_url="wss://api.bitfinex.com/ws/2",
+        api_key=KEY, api_secret=SECRET, store=OrderStore(), notices=NoticeBus(),
+        states=StateBus(), nonce_dir=tmp_path,
+    )
+    assert (client.ping_interval, client.silence_bound) == (3.0, 9.0)
+    # the keep-alive looks every 0.5 s: the bound and one look stay within 10 s
+    assert client.silence_bound + min(0.5, client.ping_interval / 4) <= 10.0
+
+
+async def test_pings_keep_a_quiet_stream_alive(tmp_path: Path) -> None:
+    # no heartbeat for 15 s and no order traffic: only the pongs speak
+    async with connected(tmp_path, ping_interval=0.1, silence_bound=0.5) as env:
         await live(env)
-        await asyncio.sleep(0.4)
-        assert env.sim.auth_ok_count == 1  # heartbeats keep it alive
-        env.sim.stop_heartbeats = True
-        await until(lambda: any("heartbeat" in s.reason for s in env.states), timeout=5)
-        env.sim.stop_heartbeats = False
-        await until(lambda: env.sim.auth_ok_count >= 2 and env.state() is VenueState.LIVE)
+        await until(lambda: env.sim.pings_received >= 10)  # a second: twice the bound
+        assert env.state() is VenueState.LIVE and env.verified()
+        assert env.sim.auth_ok_count == 1
+        assert VenueState.STALE not in [s.state for s in env.states]
+
+
+async def test_a_silent_stream_is_stale_within_the_bound_then_reconnects(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 4}, ping_interval=0.2,
+                         silence_bound=1.0) as env:
+        await live(env)
+        ids = [int(i) for i in env.rows()]
+        env.sim.silent_socket = True  # half-open: no frame, no pong, no close
+        env.sim.fill(ids[0])  # lost with the silence
+        seen = len(env.states)
+        await until(lambda: VenueState.STALE in [s.state for s in env.states[seen:]],
+                    timeout=2.0)
+        assert not env.verified()
+        # the socket is cut, not closed politely: no wait for an answer that cannot come
+        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=1.0)
+        stale, reconnecting = env.states[seen:seen + 2]
+        assert (stale.state, stale.reason) == (VenueState.STALE, "silent 1 s; reconnecting")
+        assert reconnecting.reason == "no data from Bitfinex for 1 s"
+        env.sim.silent_socket = False
+        await until(lambda: env.sim.auth_ok_count == 2 and env.state() is VenueState.LIVE)
+        assert env.in_sync() and str(ids[0]) not in env.rows()
+        assert env.verified()
+
+
+async def test_closing_over_a_half_open_socket_does_not_hang(tmp_path: Path) -> None:
+    async with connected(tmp_path) as env:
+        await live(env)
+        env.sim.silent_socket = True  # our close frame will never be answered
+        await asyncio.wait_for(env.client.close(), 5)
+        assert env.state() is VenueState.STOPPED
 
 
 async def test_auth_refused_is_failed_with_the_venue_text(tmp_path: Path) -> None:
@@ -416,9 +456,14 @@ async def test_malformed_frame_is_counted_and_the_stream_goes_on(
             await until(lambda: env.client.malformed_frames == 2)
         assert sum("malformed frame" in r.getMessage() for r in caplog.records) == 2
         assert KEY not in caplog.text and SECRET not in caplog.text
+        # either may have been about the orders: they are re-read, on the same connection
+        doubts = [n.text for n in env.notices if n.text.startswith("Could not read ")]
+        assert doubts[0] == ("Could not read an update of order 1 from Bitfinex; re-reading "
+                             "the open orders")
+        await until(lambda: "/v2/auth/r/orders" in env.sim.rest_calls)
         place(env, 2)
-        await until(lambda: len(env.rows()) == 2)
-        assert env.state() is VenueState.LIVE and env.sim.connections_opened == 1
+        await until(lambda: len(env.rows()) == 2 and env.state() is VenueState.LIVE)
+        assert env.sim.connections_opened == 1
 
 
 async def test_rate_limited_upgrade_waits_longer(tmp_path: Path) -> None:
@@ -484,8 +529,11 @@ async def test_rest_cancel_answers_are_shown_and_settle_the_outcome(tmp_path: Pa
             env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
         )
         outcome = result.outcomes[env.key(target)]
-        assert outcome.outcome is Outcome.CLOSED  # gone, but no oc said how
-        assert outcome.text.startswith("cancel acknowledged by Bitfinex")
+        # no oc can come over the dead socket: the order history says how it closed
+        assert (outcome.outcome, outcome.text) == (Outcome.CANCELLED, "CANCELED")
+        assert "/v2/auth/r/orders/hist" in env.sim.rest_calls
+        assert env.store.closed[-1].key == env.key(target)
+        assert env.store.closed[-1].reason is CloseReason.CANCELLED_BY_YOU
 
         ghost = Order("bitfinex", "sim", "55555", "tBTCUSD", Side.BUY, "EXCHANGE LIMIT",
                       Decimal(1), Decimal(1), OrderStatus.OPEN, "ACTIVE")
@@ -509,6 +557,26 @@ async def test_rest_cancel_answers_are_shown_and_settle_the_outcome(tmp_path: Pa
         limited = env.notices[-1]
         assert limited.line() == "ERROR 11010: ratelimit: error" and limited.level is Level.ERROR
         assert env.key(other) in env.store
+
+
+async def test_an_acknowledged_cancel_the_history_does_not_know_is_closed_how_unknown(
+    tmp_path: Path,
+) -> None:
+    async with connected(tmp_path, backoff=Backoff(base=30.0, factor=1.0, cap=30.0)) as env:
+        await live(env)
+        (target,) = place(env, 1)
+        await until(lambda: len(env.rows()) == 1)
+        await env.sim.drop_connections()
+        await until(lambda: env.state() is VenueState.RECONNECTING)
+        env.sim.keep_history = False  # the history answers nothing (too old, say)
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(target)))), 10
+        )
+        outcome = result.outcomes[env.key(target)]
+        assert outcome.outcome is Outcome.CLOSED  # gone, but nothing said how
+        assert outcome.text.startswith("cancel acknowledged by Bitfinex")
+        assert env.rows() == {}
+        assert env.store.closed[-1].reason is CloseReason.VANISHED
 
 
 async def test_dead_man_switch_is_sent_only_when_asked(tmp_path: Path) -> None:

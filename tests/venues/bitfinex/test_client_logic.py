@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,22 @@ def row(oid: int) -> Order:
 
 
 class FakeSocket:
+    """The authenticated socket as the venue treats it: inputs are kept in ``sent``, and a
+    ping is answered with its pong (through ``answer``)."""
+
     def __init__(self) -> None:
         self.sent: list[Any] = []
+        self.answer: Callable[[bytes], None] | None = None
 
     async def send(self, message: bytes, text: bool | None = None) -> None:
         assert text is True
-        self.sent.append(orjson.loads(message))
+        msg = orjson.loads(message)
+        if isinstance(msg, dict) and msg.get("event") == "ping":
+            if self.answer is not None:
+                pong = orjson.dumps({"event": "pong", "ts": 1, "cid": msg["cid"]})
+                asyncio.get_running_loop().call_soon(self.answer, pong)
+            return
+        self.sent.append(msg)
 
 
 class Harness:
@@ -56,6 +67,7 @@ class Harness:
             states=StateBus(), nonce_dir=tmp_path, **options,
         )
         self.socket = FakeSocket()
+        self.socket.answer = self.client.handle_frame
         self.rest_open: list[list[Any]] | None = []  # what auth/r/orders answers (None: fails)
         self.rest_paths: list[str] = []
 

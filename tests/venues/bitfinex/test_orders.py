@@ -209,7 +209,7 @@ def test_numbers_stay_exact_through_the_lazy_decimals(parser: StreamParser) -> N
 def test_a_known_order_with_a_field_of_the_wrong_type_is_still_malformed(
     parser: StreamParser, over: dict[str, object]
 ) -> None:
-    good = {"gid": 1, "cid": 7, "orig": 1}  # values == 1.0 / True, of the right type
+    good = {"gid": 1, "cid": 7, "orig": 1, "amount": 1}  # values == 1.0 / True, right type
     parser.parse_message([0, "on", array(**good)])
     with pytest.raises(MalformedFrame):
         parser.parse_message([0, "ou", array(**{**good, **over})])
