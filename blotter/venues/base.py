@@ -393,14 +393,16 @@ class ReconnectingClient:
         publishing STALE) once nothing came for ``bound`` seconds. The caller ends the session
         with the text returned. The frame counter ``_rx`` must grow with every frame."""
         loop = asyncio.get_running_loop()
-        self._sample_rx()
+        seen = self._rx  # its own mark: a reader of last_message_ms must not hide frames
         quiet_since = loop.time()
         next_ping = quiet_since + every
         step = max(0.02, min(0.5, every / 4, bound / 10))
         while True:
             await asyncio.sleep(step)
             now = loop.time()
-            if self._sample_rx():
+            if self._rx != seen:
+                seen = self._rx
+                self._sample_rx()
                 quiet_since = now
             elif now - quiet_since >= bound:
                 text = f"no data from {self.venue_label} for {now - quiet_since:.0f} s"

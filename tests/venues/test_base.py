@@ -553,3 +553,29 @@ def test_the_same_rng_gives_the_same_delays() -> None:
     first = [Backoff().delay(n, random.Random(3)) for n in range(8)]
     again = [Backoff().delay(n, random.Random(3)) for n in range(8)]
     assert first == again
+
+
+async def test_reading_the_last_message_time_never_hides_frames_from_the_silence_watch() -> None:
+    # the light's hover may read last_message_ms right after every frame; a busy stream must
+    # still count as alive
+    client = Scripted([])
+    pings: list[int] = []
+
+    async def ping() -> None:
+        pings.append(1)
+
+    async def frames() -> None:
+        while True:
+            client._rx += 1
+            assert client.last_message_ms is not None  # read at once, as a hover might
+            await asyncio.sleep(0.01)
+
+    feeder = asyncio.create_task(frames())
+    watch = asyncio.create_task(client._keep_alive(ping, every=0.05, bound=0.3))
+    await asyncio.sleep(1.0)
+    assert not watch.done() and pings  # alive, and pinged on its own clock
+    feeder.cancel()  # the stream goes quiet
+    text = await asyncio.wait_for(watch, 5)
+    await asyncio.gather(feeder, return_exceptions=True)
+    assert text.startswith("no data from Bitfinex for ")
+    assert client.trail()[-1][0] is VenueState.STALE
