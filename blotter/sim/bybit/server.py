@@ -72,6 +72,7 @@ class BybitSimulator(RestSide, StreamSide):
         self.refuse_upgrade = False  # a websocket upgrade is answered HTTP 503
         self.lose_next_close = False  # the next push that carries a close is not sent
         self.garble_next_push = False  # the next push carries one more order, unreadable
+        self.garble_next_list = False  # the next page of open orders has one unreadable record
         self.force_rate_limit = 0  # the next N private REST calls: 10006
         self.force_server_error = 0  # the next N private REST calls: 10016
         self.force_sign_error = 0  # the next N private REST calls: 10004 (echoes what it signed)
@@ -89,6 +90,8 @@ class BybitSimulator(RestSide, StreamSide):
         self.inputs_received: list[Any] = []
         # called with each decoded websocket request or (method, path, body) of a REST write
         self.input_listeners: list[Callable[[Any], None]] = []
+        # called with (method, path) as each private REST call arrives, before any fault
+        self.call_listeners: list[Callable[[str, str], None]] = []
 
         self._orders: dict[str, SimOrder] = {}
         self._closed: dict[str, deque[SimOrder]] = {c: deque(maxlen=CLOSED_CACHE)

@@ -225,8 +225,13 @@ async def test_no_secret_in_logs_at_debug(caplog: pytest.LogCaptureFixture) -> N
 
 # -- scopes on cancel-all ----------------------------------------------------------------------
 def cancel_all_calls(env: Env) -> list[dict[str, Any]]:
-    return [body for method, path, body in env.sim.inputs_received
+    return [body for method, path, body in rest_writes(env)
             if path == "/v5/order/cancel-all"]
+
+
+def rest_writes(env: Env) -> list[tuple[str, str, dict[str, Any]]]:
+    """The REST writes the venue received (its websocket requests, pings too, are left out)."""
+    return [x for x in env.sim.inputs_received if isinstance(x, tuple)]
 
 
 def record_inputs(env: Env) -> None:
@@ -355,7 +360,7 @@ async def test_a_batch_over_the_budget_sends_the_refused_items_again() -> None:
         # linear batches count one unit per order, 10 a second: most items needed a second try
         assert result.count(Outcome.CANCELLED) == 25, result
         assert env.sim.open_orders() == []
-        batches = [b for m, p, b in env.sim.inputs_received if p == "/v5/order/cancel-batch"]
+        batches = [b for m, p, b in rest_writes(env) if p == "/v5/order/cancel-batch"]
         assert sum(len(b["request"]) for b in batches) > 25
 
 
@@ -446,15 +451,49 @@ async def test_a_refused_key_fails_the_account_with_the_venue_words() -> None:
         assert KEY not in reason
 
 
-async def test_a_silent_socket_is_replaced() -> None:
-    async with connected({"initial_orders": 3}, ping_interval=0.2) as env:
+def states_since(env: Env, start: int) -> list[tuple[VenueState, str]]:
+    return [(s.state, s.reason) for s in env.states[start:]]
+
+
+async def test_a_silent_socket_turns_stale_at_once_then_is_replaced() -> None:
+    async with connected({"initial_orders": 3}, ping_interval=0.2, silence_bound=1.0) as env:
         await live(env)
-        opened = env.sim.auth_ok_count
-        env.sim.silent_socket = True
-        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=5)
+        assert env.verified()
+        opened, start = env.sim.auth_ok_count, len(env.states)
+        env.sim.silent_socket = True  # no pushes, no pongs, no close
+        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=2)
+        assert states_since(env, start)[:2] == [
+            (VenueState.STALE, "silent 1 s; reconnecting"),
+            (VenueState.RECONNECTING, "no data from Bybit for 1 s"),
+        ]
+        assert not env.verified()
         env.sim.silent_socket = False
         await until(lambda: env.sim.auth_ok_count > opened and env.state() is VenueState.LIVE,
                     timeout=5)
+        assert env.in_sync() and env.verified()
+
+
+@pytest.mark.timeout(40)
+async def test_by_default_a_silent_stream_is_caught_within_10_s_and_pinged_every_3() -> None:
+    async with connected({"initial_orders": 2}) as env:
+        assert (env.client.ping_interval, env.client.silence_bound) == (3.0, 9.0)
+        await live(env)
+        pings: list[float] = []
+        loop = asyncio.get_running_loop()
+        env.sim.input_listeners.append(
+            lambda m: pings.append(loop.time()) if m == {"op": "ping"} else None
+        )
+        await until(lambda: len(pings) >= 2, timeout=7)  # the venue's ping, every 3 s
+        assert env.state() is VenueState.LIVE  # its pongs keep a quiet stream alive
+        start = len(env.states)
+        env.sim.silent_socket = True
+        await until(lambda: states_since(env, start), timeout=10)
+        assert states_since(env, start)[0][0] is VenueState.STALE
+        assert not env.verified()
+        await until(lambda: env.state() is not VenueState.STALE, timeout=1)
+        assert states_since(env, start)[1][0] is VenueState.RECONNECTING
+        env.sim.silent_socket = False
+        await live(env)
         assert env.in_sync()
 
 

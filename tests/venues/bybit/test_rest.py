@@ -89,12 +89,14 @@ async def test_every_open_order_of_every_scope_page_by_page(rest: Rest) -> None:
     for n in range(60):  # more than one page (50) in one scope
         rest.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", 50_000 + n, push=False)
     rest.sim.place_order("linear", "BTCPERP", "Buy", "0.01", 50_000, push=False)  # USDC
-    orders = await rest.caller.open_orders(requests.OPEN_ORDER_SCOPES)
+    read = await rest.caller.open_orders(requests.OPEN_ORDER_SCOPES)
+    orders, unreadable = read.orders, read.unreadable
+    assert unreadable == ()
     assert sorted(o.order_id for o in orders) == sorted(
         d["orderId"] for d in rest.sim.open_orders()
     )
     assert len(orders) == 69
-    only_usdt = await rest.caller.open_orders([("linear", "USDT")])
+    only_usdt = (await rest.caller.open_orders([("linear", "USDT")])).orders
     assert {o.symbol for o in only_usdt if o.category == "linear"} >= {"BTCUSDT"}
     assert "BTCPERP" not in {o.symbol for o in only_usdt}
 
