@@ -31,7 +31,7 @@ from blotter.core.venue import MalformedFrame
 from blotter.venues.base import Backoff, RestFailure, SessionEnd
 from blotter.venues.bybit import replies, requests
 from blotter.venues.bybit.cancels import BybitCancels
-from blotter.venues.bybit.orders import merge_reread, newer_or_same
+from blotter.venues.bybit.orders import merge_reread, newer_or_same, stream_behind
 from blotter.venues.bybit.replies import VenueReply
 from blotter.venues.bybit.rest import OpenOrders, RestCaller
 from blotter.venues.bybit.spec import (
@@ -343,28 +343,30 @@ class BybitClient(BybitCancels):
     async def _resync(self) -> set[str] | None:
         """Re-read every open order over REST and make the rows equal them.
 
-        Pushes that arrive meanwhile are held and merged by ``updatedTime`` (the newer state
-        wins), and an order the stream showed closed is not brought back by a list read before
-        its close. While live, an audit whose list lacks rows listens ``audit_grace`` longer
-        for their closes. A row with a cancel waiting that the list lacks is looked up by id, so
-        the cancel learns how the order ended. A list with a record that cannot be read applies
-        only what it adds or updates (never a removal) and the rows are re-read (``_doubt``).
-        Returns the ids open at the venue, or None when the venue could not be asked or the
-        list could not be read whole.
+        Pushes that arrive meanwhile are held, applied first (what the stream said is not news
+        the list brings), and merged with the list by ``updatedTime`` (the newer state wins);
+        an order the stream showed closed is not brought back by a list read before its close.
+        While live, an audit whose list disagrees with what the stream said listens
+        ``audit_grace`` longer, so a push on its way still arrives before the stream is blamed.
+        A row with a cancel waiting that the list lacks is looked up by id, so the cancel
+        learns how the order ended. A list with a record that cannot be read applies only what
+        it adds or updates (never a removal) and the rows are re-read (``_doubt``). Returns the
+        ids open at the venue, or None when the venue could not be asked or the list could not
+        be read whole.
         """
         if self._resync_lock is None:
             self._resync_lock = asyncio.Lock()
         async with self._resync_lock:
-            buffer: dict[str, Order] = {}
-            self._buffer = buffer
+            held: dict[str, Order] = {}
+            self._buffer = held
             read: OpenOrders | None = None
             try:
                 read = await self.rest.open_orders(self.scopes)
-                missing = self._missing_rows(read.orders)
-                if missing and self._live and self.audit_grace > 0 and not read.unreadable:
+                if self._live and self.audit_grace > 0 and not read.unreadable and stream_behind(
+                    self._rows(), read.orders, held, self._ended
+                ):
                     await asyncio.sleep(self.audit_grace)  # still holding pushes
-                    missing = [o for o in missing if o.order_id not in buffer]
-                await self._look_up(missing, buffer)
+                await self._look_up(read.orders, held)
             except RestFailure as failure:
                 log.warning("%s: open orders not read: %s", self.account, failure.text)
                 reply = failure.reply
@@ -375,16 +377,11 @@ class BybitClient(BybitCancels):
                 read = None
             finally:
                 self._buffer = None
+            for order in held.values():  # what the stream said meanwhile (and the lookups)
+                self._on_order(order)
             if read is None:
-                for order in buffer.values():  # keep what the stream said meanwhile
-                    self._on_order(order)
                 return None
-            merged, closes = merge_reread(read.orders, buffer, self._ended)
-            for order in closes:  # closes first: they carry how the order ended
-                if self._store.get(order.key) is not None or self._pending.is_waiting(order.key):
-                    self._close_row(order)
-                else:
-                    self._ended_now(order.order_id)
+            merged, _ = merge_reread(read.orders, held, self._ended)
             if read.unreadable:
                 for order in merged.values():  # news, never a removal: the list is not whole
                     self._on_order(order)
@@ -397,19 +394,20 @@ class BybitClient(BybitCancels):
             self._store.apply(Snapshot(self.account, tuple(merged.values())))
             return set(merged)
 
-    def _missing_rows(self, listed: list[Order]) -> list[Order]:
-        """The rows a fresh list lacks (closed at the venue, or a list read before they
-        opened) that the stream has not closed meanwhile."""
-        ids = {o.order_id for o in listed}
-        return [o for o in self._store.orders(self.account)
-                if o.order_id not in ids and o.order_id not in self._ended]
+    def _rows(self) -> dict[str, Order]:
+        return {o.order_id: o for o in self._store.orders(self.account)}
 
-    async def _look_up(self, missing: list[Order], held: dict[str, Order]) -> None:
-        """Read each missing row with a cancel waiting by its id (a few at most), and hold its
-        record with the pushes: the cancel then learns how the order ended, not only that it
-        is gone. A lookup that fails leaves the row to the list."""
-        waiting = [o for o in missing if self._pending.is_waiting(o.key)][:_LOOKUPS]
-        for order in waiting:
+    async def _look_up(self, listed: list[Order], held: dict[str, Order]) -> None:
+        """Read each row with a cancel waiting that the list lacks by its id (a few at most),
+        and hold its record with the pushes: the cancel then learns how the order ended, not
+        only that it is gone. A lookup that fails leaves the row to the list."""
+        ids = {o.order_id for o in listed}
+        waiting = [
+            o for o in self._store.orders(self.account)
+            if o.order_id not in ids and o.order_id not in held
+            and o.order_id not in self._ended and self._pending.is_waiting(o.key)
+        ]
+        for order in waiting[:_LOOKUPS]:
             try:
                 found = await self.rest.order_by_id(order)
             except RestFailure as failure:

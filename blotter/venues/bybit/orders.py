@@ -314,3 +314,31 @@ def merge_reread(
             merged.pop(oid, None)
             closes.append(pushed)
     return merged, closes
+
+
+def stream_behind(
+    rows: Mapping[str, Order], listed: list[Order], held: Mapping[str, Order],
+    ended: Container[str] = (),
+) -> bool:
+    """Whether a fresh list would change what the trader sees in ``rows`` (the table's, by id)
+    once the pushes ``held`` meanwhile are applied: a row gone or new, or a remaining amount,
+    price, amount or status that differs. ``ended`` as for ``merge_reread``."""
+    merged, closes = merge_reread(listed, held, ended)
+    seen = dict(rows)
+    for order in closes:
+        seen.pop(order.order_id, None)
+    for oid, pushed in held.items():
+        if pushed.status.is_open and oid not in ended:
+            current = seen.get(oid)
+            if current is None or newer_or_same(pushed, current):
+                seen[oid] = pushed
+    if seen.keys() != merged.keys():
+        return True
+    return any(_shows_differently(seen[oid], order) for oid, order in merged.items())
+
+
+def _shows_differently(a: Order, b: Order) -> bool:
+    return (
+        a.remaining != b.remaining or a.price != b.price or a.amount != b.amount
+        or a.status is not b.status
+    )

@@ -278,3 +278,25 @@ def test_a_push_applies_its_readable_orders_beside_an_unreadable_one() -> None:
     no_id = parse_ws(orjson.dumps({"topic": "order", "data": [filled, 1]}), ACCOUNT)
     assert isinstance(no_id, OrderPush) and len(no_id.events) == 1
     assert no_id.unreadable == ("an order (order is not an object)",)
+
+
+def test_a_list_is_ahead_of_the_stream_only_where_a_trader_would_see_it() -> None:
+    def new(oid: str, updated: str, leaves: str = "0.1", status: str = "New") -> Order:
+        return orders.parse_order(_item(orderId=oid, orderStatus=status, leavesQty=leaves,
+                                        updatedTime=updated), ACCOUNT, "linear")
+
+    rows = {"a": new("a", "100"), "b": new("b", "100")}
+    listed = [new("a", "100"), new("b", "150")]  # b: only a newer time, nothing shown changes
+    assert not orders.stream_behind(rows, listed, {})
+    assert orders.stream_behind(rows, [listed[0]], {})  # b is gone at the venue
+    # ... unless the stream said so meanwhile
+    assert not orders.stream_behind(rows, [listed[0]], {"b": new("b", "160", "0", "Filled")})
+    # a new order, or a fill, the stream has not shown (yet)
+    assert orders.stream_behind(rows, [*listed, new("c", "170")], {})
+    assert not orders.stream_behind(rows, [*listed, new("c", "170")], {"c": new("c", "170")})
+    assert orders.stream_behind(rows, [new("a", "180", "0.05"), listed[1]], {})
+    assert not orders.stream_behind(rows, [new("a", "180", "0.05"), listed[1]],
+                                    {"a": new("a", "180", "0.05", "PartiallyFilled")})
+    # an order the stream closed, still listed by a list read before the close
+    assert not orders.stream_behind({"a": rows["a"]}, listed[:1] + [new("x", "90")], {},
+                                    ended={"x"})
