@@ -73,6 +73,7 @@ class BybitSimulator(RestSide, StreamSide):
         self.lose_next_close = False  # the next push that carries a close is not sent
         self.garble_next_push = False  # the next push carries one more order, unreadable
         self.garble_next_list = False  # the next page of open orders has one unreadable record
+        self.cut_pushes = 0  # the next N pushes go out cut in half: malformed frames
         self.force_rate_limit = 0  # the next N private REST calls: 10006
         self.force_server_error = 0  # the next N private REST calls: 10016
         self.force_sign_error = 0  # the next N private REST calls: 10004 (echoes what it signed)
@@ -354,6 +355,10 @@ class BybitSimulator(RestSide, StreamSide):
             self.garble_next_push = True
             return f"{name}'s next push carries one unreadable order."
 
+        def cut() -> str:
+            self.cut_pushes = 1
+            return f"{name}'s next push arrives cut in half."
+
         return [
             Fault("Drop the connection", "The venue cuts the websocket (close 1006)",
                   self._dropped),
@@ -371,6 +376,7 @@ class BybitSimulator(RestSide, StreamSide):
             Fault("HTTP 500", "The next call fails with HTTP 500", http_status(500)),
             Fault("Lose the next close", "The next fill or cancel is not pushed", lose_close),
             Fault("Garble the next push", "The next push carries one unreadable order", garble),
+            Fault("Malformed frame", "The next push arrives cut in half (not JSON)", cut),
             *self.common_faults(name),
         ]
 

@@ -7,7 +7,8 @@ changes are pushed (§7.4). A socket idle for `idle_timeout` is closed.
 
 Faults: a silent venue (every socket sends nothing, not even pongs), half-open sockets (the
 open ones neither deliver nor read, and never close; new ones work), refused upgrades (HTTP
-503), the next push carrying a close lost, the next push carrying one garbled order.
+503), the next push carrying a close lost, the next push carrying one garbled order, the next
+pushes cut in half (malformed frames).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class StreamSide(LoopbackVenue):
     refuse_upgrade: bool
     lose_next_close: bool
     garble_next_push: bool
+    cut_pushes: int
     connections_opened: int
     auth_ok_count: int
     inputs_received: list[Any]
@@ -244,6 +246,9 @@ class StreamSide(LoopbackVenue):
             self.garble_next_push = False
             garbled = next((o for o in self._orders.values() if o not in orders), None)
         creation = self.server_ms()
+        cut = self.cut_pushes > 0
+        if cut:
+            self.cut_pushes -= 1  # this change goes out as a frame cut in half (not JSON)
         for conn in list(self._conns):
             if conn.api_key is None or not conn.alive:
                 continue
@@ -258,8 +263,9 @@ class StreamSide(LoopbackVenue):
                 next(iter(by_topic.values())).append(item)
             for topic, data in by_topic.items():
                 self._push_seq += 1
-                conn.push(_dumps({"id": f"{self.uid}_{self._push_seq}_{creation}",
-                                  "topic": topic, "creationTime": creation, "data": data}))
+                frame = _dumps({"id": f"{self.uid}_{self._push_seq}_{creation}",
+                                "topic": topic, "creationTime": creation, "data": data})
+                conn.push(frame[: len(frame) // 2] if cut else frame)
 
 
 __all__ = ["Connection", "StreamSide"]

@@ -125,3 +125,16 @@ async def test_the_next_close_is_lost_and_a_push_can_carry_a_garbled_order(
     assert other != d and data[1] == dict(sim.order(other), orderStatus="Parked")  # type: ignore[arg-type]
     assert sim.order(other)["orderStatus"] in ("New", "PartiallyFilled", "Untriggered")  # type: ignore[index]
     await ws.close()
+
+
+async def test_pushes_cut_in_half(sim: BybitSimulator) -> None:
+    ws = await open_private(sim)
+    sim.cut_pushes = 1
+    a = sim.place_order("linear", "BTCUSDT", "Sell", "0.010", "99000")
+    cut = await asyncio.wait_for(ws.recv(), T)
+    assert isinstance(cut, str) and cut.startswith('{"id":')
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(cut)
+    sim.fill(a)
+    assert (await recv(ws))["data"][0]["orderStatus"] == "Filled"
+    await ws.close()
