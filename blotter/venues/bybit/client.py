@@ -249,13 +249,16 @@ class BybitClient(BybitCancels):
 
     # == stream ==================================================================================
     def handle_frame(self, data: bytes | str) -> None:
-        """Frame → events → store. Never raises; bad frames are counted and logged."""
+        """Frame → events → store. Never raises; bad frames are counted and logged, and while
+        the client runs they make the rows unverified until a re-read (``_doubt``)."""
         self._rx += 1
         try:
             event = self._parser.parse_stream(data)
         except MalformedFrame as exc:
             self._malformed += 1
             log.warning("%s: malformed frame #%d (%s)", self.account, self._malformed, exc)
+            if self._running:  # the private stream carries orders: it may have been one
+                self._doubt(f"a message ({exc})")
             return
         try:
             if type(event) is list:  # an order push: its orders, without the event wrappers

@@ -114,26 +114,43 @@ class RestCaller:
     async def open_orders(self, scopes: Iterable[tuple[str, str | None]]) -> OpenOrders:
         """Every open order in every ``(category, settleCoin)`` scope, following each cursor to
         the end, and in words each record that could not be read; ``RestFailure`` (the
-        venue's reply in ``reply``) when one page is refused or unreadable as a whole."""
+        venue's reply in ``reply``) when one page is refused or unreadable as a whole.
+
+        The scopes are read side by side (a slow venue costs one reply's time, not one per
+        scope); the pages of one scope one after the other."""
+        reads = [self._scope(category, settle) for category, settle in scopes]
+        results = await asyncio.gather(*reads, return_exceptions=True)
         orders: dict[str, Order] = {}
         unreadable: list[str] = []
-        for category, settle in scopes:
-            cursor: str | None = None
-            for _ in range(_MAX_PAGES):
-                query = requests.open_orders_query(
-                    category, settle_coin=settle, limit=requests.PAGE_LIMIT, cursor=cursor
-                )
-                raw = await self.call("GET", requests.PATH_OPEN_ORDERS, query=query)
-                page = self._page(raw)
-                for order in page.orders:
-                    orders[order.order_id] = order
-                if page.unreadable:
-                    self.unreadable += 1
-                    unreadable.extend(page.unreadable)
-                if page.last:
-                    break
-                cursor = page.next_cursor
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            found, bad = result
+            for order in found:
+                orders[order.order_id] = order
+            unreadable.extend(bad)
         return OpenOrders(list(orders.values()), tuple(unreadable))
+
+    async def _scope(
+        self, category: str, settle: str | None
+    ) -> tuple[list[Order], list[str]]:
+        orders: list[Order] = []
+        unreadable: list[str] = []
+        cursor: str | None = None
+        for _ in range(_MAX_PAGES):
+            query = requests.open_orders_query(
+                category, settle_coin=settle, limit=requests.PAGE_LIMIT, cursor=cursor
+            )
+            raw = await self.call("GET", requests.PATH_OPEN_ORDERS, query=query)
+            page = self._page(raw)
+            orders.extend(page.orders)
+            if page.unreadable:
+                self.unreadable += 1
+                unreadable.extend(page.unreadable)
+            if page.last:
+                break
+            cursor = page.next_cursor
+        return orders, unreadable
 
     async def order_by_id(self, order: Order) -> Order | None:
         """The venue's record of ``order`` in whatever state (open, or among the recent
