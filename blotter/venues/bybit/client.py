@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
@@ -128,7 +129,7 @@ class BybitClient(BybitCancels):
         self._replies: asyncio.Queue[OpReply] | None = None
         self._rx = 0
         self._quiet = set()
-        self._ended: dict[str, None] = {}  # ids the stream showed closed, oldest first
+        self._ended: OrderedDict[str, None] = OrderedDict()  # ids shown closed, oldest first
         self._doubted = False  # something could not be read: LIVE again after a whole re-read
 
     def __repr__(self) -> str:  # never the key or the secret
@@ -269,6 +270,7 @@ class BybitClient(BybitCancels):
                 # _on_order, inline (the stream's hot path)
                 store = self._store
                 get = store.get
+                ended = self._ended
                 for order in event:
                     key = order.key
                     current = get(key)
@@ -277,9 +279,13 @@ class BybitClient(BybitCancels):
                         if updated is not None and before is not None and updated < before:
                             continue
                     if order.status not in OPEN_STATUSES:
-                        self._ended_now(order.order_id)
+                        if len(ended) >= _ENDED_LIMIT:  # _ended_now, inline
+                            ended.popitem(last=False)
+                        ended[order.order_id] = None
                         if self._pending.is_waiting(key):
                             self._confirm(order)
+                    elif current is None and order.order_id in ended:
+                        continue  # an open state arriving after its close: never reopened
                     # apply(Upsert(order)) or apply(Closed(order)), without the wrappers:
                     # put() closes an order whose status is not open
                     store.put(order)
@@ -323,13 +329,17 @@ class BybitClient(BybitCancels):
         ended = self._ended
         if order_id not in ended:
             if len(ended) >= _ENDED_LIMIT:
-                del ended[next(iter(ended))]
+                ended.popitem(last=False)  # the oldest (O(1), unlike a dict's first key)
             ended[order_id] = None
 
     def _doubt(self, what: str) -> None:
         """``what`` about the account's orders could not be read: the rows are unverified and
-        re-read at once (``_distrust``); LIVE again once a whole list was read."""
+        re-read at once (``_distrust``); LIVE again once a whole list was read. While a re-read
+        is under way, a further slip is only logged (one notice per re-read, not a flood)."""
         self._doubted = True
+        if self._rereading:
+            log.warning("%s: could not read %s (a re-read is under way)", self.account, what)
+            return
         self._distrust(what)
 
     # == REST: orders ============================================================================

@@ -674,4 +674,6 @@ def test_client_frame_handler_counts_bad_frames_and_applies_good_ones() -> None:
     assert store.get(row.key) is row
     client.handle_frame(push(dict(LIVE, orderStatus="Filled", leavesQty="0")))
     assert len(store) == 0 and store.closed[-1].order.status is OrderStatus.FILLED
+    client.handle_frame(push(LIVE))  # an open state arriving after the close: no ghost
+    assert len(store) == 0
     assert client.malformed_frames == 7
