@@ -61,7 +61,7 @@ class RestSide(LoopbackVenue):
     force_server_error: int
     force_sign_error: int
     force_http_status: list[int]
-    garble_next_list: bool
+    garble_lists: int
     rate_limits_enabled: bool
     cancel_all_cap: int
     rest_calls: list[str]
@@ -258,8 +258,8 @@ class RestSide(LoopbackVenue):
             last = page[-1]
             next_cursor = f"page_args%3D{last.order_id}%26created%3D{last.created}%26"
         items = [o.to_dict() for o in page]
-        if self.garble_next_list and items and not (order_id or link_id):
-            self.garble_next_list = False  # one record with a status no one knows
+        if self.garble_lists > 0 and items and not (order_id or link_id):
+            self.garble_lists -= 1  # one record with a status no one knows
             items[0]["orderStatus"] = "Parked"
         return {"list": items, "nextPageCursor": next_cursor, "category": cat}, {}
 

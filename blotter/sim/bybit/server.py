@@ -72,7 +72,7 @@ class BybitSimulator(RestSide, StreamSide):
         self.refuse_upgrade = False  # a websocket upgrade is answered HTTP 503
         self.lose_next_close = False  # the next push that carries a close is not sent
         self.garble_next_push = False  # the next push carries one more order, unreadable
-        self.garble_next_list = False  # the next page of open orders has one unreadable record
+        self.garble_lists = 0  # the next N pages of open orders have one unreadable record
         self.cut_pushes = 0  # the next N pushes go out cut in half: malformed frames
         self.force_rate_limit = 0  # the next N private REST calls: 10006
         self.force_server_error = 0  # the next N private REST calls: 10016

@@ -131,6 +131,7 @@ class BybitClient(BybitCancels):
         self._quiet = set()
         self._ended: OrderedDict[str, None] = OrderedDict()  # ids shown closed, oldest first
         self._doubted = False  # something could not be read: LIVE again after a whole re-read
+        self._partial = False  # the last re-read's list could not be read whole
 
     def __repr__(self) -> str:  # never the key or the secret
         return f"BybitClient({self.account}, ws={self._ws_url!r})"
@@ -182,6 +183,7 @@ class BybitClient(BybitCancels):
             reply = await self._op_reply("subscribe", reader)
             if not reply.success:
                 raise SessionEnd(f"Bybit refused the order subscription: {reply.text()}")
+            self._doubted = False  # this session's list decides
             # from here the stream must keep proving itself, also while the re-read runs
             watch = loop.create_task(
                 self._keep_alive(self._ping, self.ping_interval, self.silence_bound)
@@ -191,7 +193,7 @@ class BybitClient(BybitCancels):
                 raise SessionEnd(watch.result())
             if ids is not None:
                 self._went_live()
-            elif self._doubted:  # a record of the list could not be read: a re-read runs
+            elif self._partial:  # a record of the list could not be read: a re-read runs
                 self._went_live(stale="some open orders could not be read; re-reading them")
             else:
                 raise SessionEnd("could not read the open orders from Bybit")
@@ -201,6 +203,7 @@ class BybitClient(BybitCancels):
                 # there is no closing handshake to wait for
                 ws.transport.abort()
                 raise SessionEnd(watch.result())
+            await reader  # the stream ended; a slip in the reader is raised here
         finally:
             self._live = False
             if watch is not None:
@@ -334,12 +337,13 @@ class BybitClient(BybitCancels):
 
     def _doubt(self, what: str) -> None:
         """``what`` about the account's orders could not be read: the rows are unverified and
-        re-read at once (``_distrust``); LIVE again once a whole list was read. While a re-read
-        is under way, a further slip is only logged (one notice per re-read, not a flood)."""
-        self._doubted = True
-        if self._rereading:
-            log.warning("%s: could not read %s (a re-read is under way)", self.account, what)
+        re-read at once (``_distrust``); LIVE again once a whole list was read. Until then a
+        further slip is only logged: the trader is told once, and the audits keep trying."""
+        if self._rereading or self._doubted:
+            log.warning("%s: could not read %s (not verified yet)", self.account, what)
+            self._doubted = True
             return
+        self._doubted = True
         self._distrust(what)
 
     # == REST: orders ============================================================================
@@ -372,6 +376,7 @@ class BybitClient(BybitCancels):
         async with self._resync_lock:
             held: dict[str, Order] = {}
             self._buffer = held
+            self._partial = False
             read: OpenOrders | None = None
             try:
                 read = await self.rest.open_orders(self.scopes)
@@ -396,6 +401,7 @@ class BybitClient(BybitCancels):
                 return None
             merged, _ = merge_reread(read.orders, held, self._ended)
             if read.unreadable:
+                self._partial = True
                 for order in merged.values():  # news, never a removal: the list is not whole
                     self._on_order(order)
                 more = len(read.unreadable) - 1

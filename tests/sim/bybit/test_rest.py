@@ -261,7 +261,7 @@ async def test_cancel_all_scopes_and_the_500_cap() -> None:
 
 
 async def test_the_next_list_can_carry_one_garbled_record(sim: BybitSimulator) -> None:
-    sim.garble_next_list = True
+    sim.garble_lists = 1
     garbled = (await get(sim, "/v5/order/realtime", "category=spot&limit=50")).json()
     again = (await get(sim, "/v5/order/realtime", "category=spot&limit=50")).json()
     first, *rest = garbled["result"]["list"]

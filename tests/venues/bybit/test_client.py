@@ -576,7 +576,7 @@ async def test_a_list_with_an_unreadable_record_replaces_nothing_and_is_read_aga
         env.sim.lose_next_close = True
         env.sim.fill(a)  # only a whole list can tell
         b = env.sim.place_order("linear", "ETHUSDT", "Buy", "1", "2999", push=False)
-        env.sim.garble_next_list = True
+        env.sim.garble_lists = 1
         start = len(env.states)
         assert await env.client.check() is False
         assert a in env.rows() and b in env.rows()  # nothing removed; the new order applied
@@ -587,15 +587,34 @@ async def test_a_list_with_an_unreadable_record_replaces_nothing_and_is_read_aga
         assert env.in_sync()
 
 
+async def test_an_account_stays_stale_while_its_list_stays_unreadable() -> None:
+    async with connected({"initial_orders": 6}) as env:
+        env.client.audit_interval = 0.3
+        await live(env)
+        env.sim.garble_lists = 1000  # every list, until the venue mends it
+        reads = env.sim.rest_calls.count("/v5/order/realtime")
+        start = len(env.states)
+        await until(lambda: env.sim.rest_calls.count("/v5/order/realtime") > reads + 15)
+        assert [s.state for s in env.states[start:]] == [VenueState.STALE]  # no flapping
+        assert not env.verified()
+        # told once, not at every audit (each audit tries again)
+        warnings = [t for t in env.texts() if t.startswith("Could not read the open orders")]
+        assert len(warnings) == 1
+        env.sim.garble_lists = 0
+        await live(env)  # the next audit reads it whole
+        assert env.in_sync() and env.verified()
+
+
 async def test_a_first_list_with_an_unreadable_record_goes_stale_until_read_whole() -> None:
     sim_options = {"initial_orders": 6}
     async with connected(sim_options) as env:
-        env.sim.garble_next_list = True  # the first list of the session
-        await until(lambda: env.state() is not None and env.state() is not VenueState.CONNECTING
-                    and env.state() is not VenueState.AUTHENTICATING)
+        env.sim.garble_lists = 1  # the first list of the session
         await live(env)
         states = [s.state for s in env.states]
-        assert VenueState.STALE in states and states.index(VenueState.STALE) < len(states) - 1
+        assert states == [VenueState.CONNECTING, VenueState.AUTHENTICATING, VenueState.STALE,
+                          VenueState.LIVE]  # the stream kept running meanwhile
+        assert env.states[2].reason == "some open orders could not be read; re-reading them"
+        assert any(t.startswith("Could not read the open orders (order ") for t in env.texts())
         assert env.in_sync()
 
 
