@@ -271,15 +271,10 @@ class BybitCancels(ReconnectingClient):
         the venue's reason). The venue's word alone is "not found" for a first request; for a
         repeated one (the first was never processed) the order ended meanwhile, how unknown."""
         waiting = [o for o in orders if self._pending.is_waiting(o.key)]
+        records = await self.rest.orders_by_id(waiting[:_GONE_LOOKUPS], self._log)
         unknown: list[Order] = []
-        for n, order in enumerate(waiting):
-            found: Order | None = None
-            if n < _GONE_LOOKUPS:
-                try:
-                    found = await self.rest.order_by_id(order)
-                except RestFailure as failure:
-                    self._log.info("%s: order %s not looked up: %s", self.account,
-                                   order.order_id, failure.text)
+        for order in waiting:
+            found = records.get(order.order_id)
             if found is not None and not found.status.is_open:
                 self._close_row(found)  # settles the cancel as the venue's record says
             elif found is not None:  # open after all: the cancel did not happen

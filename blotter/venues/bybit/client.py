@@ -426,15 +426,8 @@ class BybitClient(BybitCancels):
             if o.order_id not in ids and o.order_id not in held
             and o.order_id not in self._ended and self._pending.is_waiting(o.key)
         ]
-        for order in waiting[:_LOOKUPS]:
-            try:
-                found = await self.rest.order_by_id(order)
-            except RestFailure as failure:
-                log.info("%s: order %s not looked up: %s", self.account, order.order_id,
-                         failure.text)
-                continue
-            if found is None:
-                continue
+        records = await self.rest.orders_by_id(waiting[:_LOOKUPS], log)
+        for found in records.values():
             current = held.get(found.order_id)
             if current is None or newer_or_same(found, current):
                 held[found.order_id] = found

@@ -172,6 +172,26 @@ class RestCaller:
             raise RestFailure(f"unreadable order from Bybit: {page.unreadable[0]}")
         return found[0] if found else None
 
+    async def orders_by_id(
+        self, orders: Iterable[Order], log: logging.Logger
+    ) -> dict[str, Order]:
+        """``order_by_id`` of each order, side by side: the venue's records found, by id. An
+        order that could not be looked up is left out (and logged to ``log``)."""
+        wanted = list(orders)
+        results = await asyncio.gather(
+            *(self.order_by_id(o) for o in wanted), return_exceptions=True
+        )
+        found: dict[str, Order] = {}
+        for order, result in zip(wanted, results, strict=True):
+            if isinstance(result, RestFailure):
+                log.info("%s: order %s not looked up: %s", self.account, order.order_id,
+                         result.text)
+            elif isinstance(result, BaseException):
+                raise result
+            elif result is not None:
+                found[result.order_id] = result
+        return found
+
     def _page(self, raw: bytes) -> OpenOrdersPage:
         try:
             page = replies.parse_open_orders(raw, self.account)
