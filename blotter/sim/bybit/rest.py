@@ -61,10 +61,12 @@ class RestSide(LoopbackVenue):
     force_server_error: int
     force_sign_error: int
     force_http_status: list[int]
+    garble_lists: int
     rate_limits_enabled: bool
     cancel_all_cap: int
     rest_calls: list[str]
     input_listeners: list[Callable[[Any], None]]
+    call_listeners: list[Callable[[str, str], None]]
     _orders: dict[str, SimOrder]
     _closed: dict[str, deque[SimOrder]]
     _hits: dict[tuple[str, str, str], deque[float]]
@@ -99,6 +101,8 @@ class RestSide(LoopbackVenue):
         """Auth, limits and the envelope around one private endpoint. `answer` gets the key and
         the parameters and returns (result, retExtInfo) or raises BybitError."""
         self.rest_calls.append(request.path)
+        for on_call in list(self.call_listeners):
+            on_call(request.method, request.path)
         raw_path = request.raw_path
         raw_query = raw_path.split("?", 1)[1] if "?" in raw_path else ""
         raw = await request.read()
@@ -253,8 +257,11 @@ class RestSide(LoopbackVenue):
         if len(pool) > limit:
             last = page[-1]
             next_cursor = f"page_args%3D{last.order_id}%26created%3D{last.created}%26"
-        return {"list": [o.to_dict() for o in page], "nextPageCursor": next_cursor,
-                "category": cat}, {}
+        items = [o.to_dict() for o in page]
+        if self.garble_lists > 0 and items and not (order_id or link_id):
+            self.garble_lists -= 1  # one record with a status no one knows
+            items[0]["orderStatus"] = "Parked"
+        return {"list": items, "nextPageCursor": next_cursor, "category": cat}, {}
 
     # ------------------------------------------------------------------------------------------
     # cancels

@@ -69,6 +69,11 @@ class BybitSimulator(RestSide, StreamSide):
         self.clock_skew = 0.0  # seconds added to the venue's clock
         self.refuse_key = False  # every private call: 10003; websocket auth fails
         self.silent_socket = False  # websockets send nothing (no pushes, no pongs, no pings)
+        self.refuse_upgrade = False  # a websocket upgrade is answered HTTP 503
+        self.lose_next_close = False  # the next push that carries a close is not sent
+        self.garble_next_push = False  # the next push carries one more order, unreadable
+        self.garble_lists = 0  # the next N pages of open orders have one unreadable record
+        self.cut_pushes = 0  # the next N pushes go out cut in half: malformed frames
         self.force_rate_limit = 0  # the next N private REST calls: 10006
         self.force_server_error = 0  # the next N private REST calls: 10016
         self.force_sign_error = 0  # the next N private REST calls: 10004 (echoes what it signed)
@@ -86,6 +91,8 @@ class BybitSimulator(RestSide, StreamSide):
         self.inputs_received: list[Any] = []
         # called with each decoded websocket request or (method, path, body) of a REST write
         self.input_listeners: list[Callable[[Any], None]] = []
+        # called with (method, path) as each private REST call arrives, before any fault
+        self.call_listeners: list[Callable[[str, str], None]] = []
 
         self._orders: dict[str, SimOrder] = {}
         self._closed: dict[str, deque[SimOrder]] = {c: deque(maxlen=CLOSED_CACHE)
@@ -325,6 +332,33 @@ class BybitSimulator(RestSide, StreamSide):
             self.force_server_error = 1
             return f"{name} answers the next call with 10016 (server error)."
 
+        def http_status(status: int) -> Callable[[], str]:
+            def act() -> str:
+                self.force_http_status.append(status)
+                return f"{name} answers the next call with HTTP {status}."
+            return act
+
+        async def half_open() -> str:
+            await self.half_open()
+            return f"{name}'s websocket is half-open: nothing arrives, and no close."
+
+        def refuse_upgrade() -> str:
+            self.refuse_upgrade = not self.refuse_upgrade
+            return f"{name} " + ("refuses" if self.refuse_upgrade else "accepts") + (
+                " websocket connections.")
+
+        def lose_close() -> str:
+            self.lose_next_close = True
+            return f"{name} loses the next close on the stream."
+
+        def garble() -> str:
+            self.garble_next_push = True
+            return f"{name}'s next push carries one unreadable order."
+
+        def cut() -> str:
+            self.cut_pushes = 1
+            return f"{name}'s next push arrives cut in half."
+
         return [
             Fault("Drop the connection", "The venue cuts the websocket (close 1006)",
                   self._dropped),
@@ -334,6 +368,15 @@ class BybitSimulator(RestSide, StreamSide):
                   rate_limit),
             Fault("Server error (10016)", "The next call fails with 10016", server_error),
             Fault("Refuse the API key on/off", "Every call and login answers 10003", refuse_key),
+            Fault("Half-open socket", "The websocket stays open but nothing gets through",
+                  half_open),
+            Fault("Refuse websockets on/off", "New websocket connections get HTTP 503",
+                  refuse_upgrade),
+            Fault("HTTP 429", "The next call is refused with HTTP 429", http_status(429)),
+            Fault("HTTP 500", "The next call fails with HTTP 500", http_status(500)),
+            Fault("Lose the next close", "The next fill or cancel is not pushed", lose_close),
+            Fault("Garble the next push", "The next push carries one unreadable order", garble),
+            Fault("Malformed frame", "The next push arrives cut in half (not JSON)", cut),
             *self.common_faults(name),
         ]
 

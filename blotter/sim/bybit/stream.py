@@ -3,8 +3,12 @@
 As the notes say (§7): `auth` with an `expires` in the future and its signature, `subscribe` to
 `order` or `order.<category>` (never both in one request), `ping` answered by `pong`, and every
 change of an order pushed as its full state on each subscribed socket. Never a snapshot: only
-changes are pushed (§7.4). A socket idle for `idle_timeout` is closed; a silent socket sends
-nothing (the fault).
+changes are pushed (§7.4). A socket idle for `idle_timeout` is closed.
+
+Faults: a silent venue (every socket sends nothing, not even pongs), half-open sockets (the
+open ones neither deliver nor read, and never close; new ones work), refused upgrades (HTTP
+503), the next push carrying a close lost, the next push carrying one garbled order, the next
+pushes cut in half (malformed frames).
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ class Connection:
         self.topics: set[str] = set()
         self.last_seen = time.monotonic()
         self.tasks: list[asyncio.Task[None]] = []
+        self.frozen = False  # half-open: nothing goes out, nothing is read, no close
+
+    def freeze(self) -> None:
+        """The socket goes half-open: it stays connected but delivers and reads nothing."""
+        self.frozen = True
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def push(self, frame: str | None) -> None:
         if self.alive:
@@ -62,12 +73,17 @@ class StreamSide(LoopbackVenue):
     idle_timeout: float
     refuse_key: bool
     silent_socket: bool
+    refuse_upgrade: bool
+    lose_next_close: bool
+    garble_next_push: bool
+    cut_pushes: int
     connections_opened: int
     auth_ok_count: int
     inputs_received: list[Any]
     input_listeners: list[Callable[[Any], None]]
     _conns: set[Connection]
     _push_seq: int
+    _orders: dict[str, SimOrder]
 
     def server_ms(self) -> int:
         raise NotImplementedError
@@ -79,6 +95,13 @@ class StreamSide(LoopbackVenue):
                 conn.push(text)
         await asyncio.sleep(0)
 
+    async def half_open(self) -> None:
+        """Every open websocket goes half-open: connected, but nothing is delivered either way
+        and no close ever comes (a dead NAT entry, a stuck proxy). New sockets work."""
+        for conn in self._conns:
+            conn.freeze()
+        await asyncio.sleep(0)
+
     # ------------------------------------------------------------------------------------------
     # private websocket
 
@@ -87,6 +110,8 @@ class StreamSide(LoopbackVenue):
         ws = web.WebSocketResponse(autoping=False)
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="websocket upgrade expected")
+        if self.refuse_upgrade:
+            return web.Response(status=503, text="service unavailable")
         await ws.prepare(request)
         self.connections_opened += 1
         conn_id = f"{uuid.uuid4().hex[:20]}-{self._rng.randint(1, 99999):x}"
@@ -116,6 +141,8 @@ class StreamSide(LoopbackVenue):
         try:
             while True:
                 item = await conn.queue.get()
+                if conn.frozen:
+                    continue  # half-open: nothing reaches the peer, not even a close
                 if item is None:
                     await conn.ws.close(code=1000)
                     return
@@ -211,7 +238,17 @@ class StreamSide(LoopbackVenue):
         Never a snapshot: only changes are pushed (notes §7.4)."""
         if not orders:
             return
+        if self.lose_next_close and any(not o.is_open for o in orders):
+            self.lose_next_close = False  # the frame with the close is lost on the way
+            return
+        garbled: SimOrder | None = None
+        if self.garble_next_push:
+            self.garble_next_push = False
+            garbled = next((o for o in self._orders.values() if o not in orders), None)
         creation = self.server_ms()
+        cut = self.cut_pushes > 0
+        if cut:
+            self.cut_pushes -= 1  # this change goes out as a frame cut in half (not JSON)
         for conn in list(self._conns):
             if conn.api_key is None or not conn.alive:
                 continue
@@ -220,10 +257,15 @@ class StreamSide(LoopbackVenue):
                 topic = conn.topic_for(order.category)
                 if topic is not None:
                     by_topic.setdefault(topic, []).append(order.to_dict(ws=True))
+            if garbled is not None and by_topic:
+                # another open order's state, with a status no protocol version knows
+                item = dict(garbled.to_dict(ws=True), orderStatus="Parked")
+                next(iter(by_topic.values())).append(item)
             for topic, data in by_topic.items():
                 self._push_seq += 1
-                conn.push(_dumps({"id": f"{self.uid}_{self._push_seq}_{creation}",
-                                  "topic": topic, "creationTime": creation, "data": data}))
+                frame = _dumps({"id": f"{self.uid}_{self._push_seq}_{creation}",
+                                "topic": topic, "creationTime": creation, "data": data})
+                conn.push(frame[: len(frame) // 2] if cut else frame)
 
 
 __all__ = ["Connection", "StreamSide"]

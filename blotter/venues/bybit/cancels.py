@@ -25,6 +25,18 @@ from blotter.venues.bybit.rest import RATE_RETRIES, RestCaller
 from blotter.venues.bybit.spec import CATEGORIES
 from blotter.venues.net import now_ms
 
+_GONE_LOOKUPS = 20  # orders an "already gone" answer looks up one by one, at most
+# failures that show the request never left (no connection was made): nothing happened
+_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout")
+
+
+def _never_sent(failure: RestFailure) -> bool:
+    """Whether a failed cancel surely did nothing at the venue: refused at HTTP level with a
+    4xx, or no connection was made. A 5xx or a timeout may have been acted on."""
+    if failure.status:
+        return failure.status < 500
+    return any(name in failure.text for name in _NOT_SENT)
+
 
 @dataclass(eq=False)
 class _Request:
@@ -49,6 +61,9 @@ class BybitCancels(ReconnectingClient):
     _malformed: int
 
     async def _resync(self) -> set[str] | None:
+        raise NotImplementedError
+
+    def _close_row(self, order: Order) -> None:
         raise NotImplementedError
 
     async def cancel(self, plan: CancelPlan) -> CancelResult:
@@ -86,13 +101,15 @@ class BybitCancels(ReconnectingClient):
                 await self._cancel_one(request, valid[0])
             elif valid:
                 await self._cancel_batches(request, valid)
-        except RestFailure as failure:  # the venue could not be reached
+        except RestFailure as failure:  # the venue could not be reached, or failed
             request.error = failure.text
             request.texts.append(failure.text)
             self._notice(Level.ERROR, failure.text)
-            for key, future in request.futures.items():
-                if not future.done():
-                    self._pending.resolve(key, Outcome.REJECTED, failure.text)
+            if _never_sent(failure):  # the orders are as they were: say so now
+                for key, future in request.futures.items():
+                    if not future.done():
+                        self._pending.resolve(key, Outcome.REJECTED, failure.text)
+            # else the venue may have acted on it: the stream or the re-read says (_finish)
         await self._finish(request, result)
         return result
 
@@ -103,14 +120,14 @@ class BybitCancels(ReconnectingClient):
     async def _cancel_one(self, request: _Request, order: Order) -> None:
         assert order.category is not None
         body = requests.cancel_body(order.category, order.symbol, order_id=order.order_id)
-        raw = await self.rest.call("POST", requests.PATH_CANCEL, body=body)
+        raw, sends = await self.rest.call_counted("POST", requests.PATH_CANCEL, body=body)
         try:
             reply = replies.parse_cancel(raw)
         except MalformedFrame as exc:
             self._unreadable(request, exc)
             return  # the stream or the re-query decides
         if isinstance(reply, VenueReply):
-            self._refused(request, (order,), reply)
+            await self._refused(request, (order,), reply, repeated=sends > 1)
         else:
             assert isinstance(reply, CancelAck)
 
@@ -125,19 +142,23 @@ class BybitCancels(ReconnectingClient):
         for category, members in by_category.items():
             size = requests.batch_limit(category)
             queue = [members[i : i + size] for i in range(0, len(members), size)]
+            sent_again: list[list[Order]] = []  # chunks sent before and refused for the rate
             again = 0
             while queue:
                 chunk = queue.pop(0)
                 items = [BatchItem(o.symbol, order_id=o.order_id) for o in chunk]
                 (body,) = requests.cancel_batch_bodies(category, items)
-                raw = await self.rest.call("POST", requests.PATH_CANCEL_BATCH, body=body)
+                raw, sends = await self.rest.call_counted(
+                    "POST", requests.PATH_CANCEL_BATCH, body=body
+                )
+                repeated = sends > 1 or chunk in sent_again
                 try:
                     reply = replies.parse_cancel_batch(raw)
                 except MalformedFrame as exc:
                     self._unreadable(request, exc)
                     continue
                 if isinstance(reply, VenueReply):
-                    self._refused(request, chunk, reply)
+                    await self._refused(request, chunk, reply, repeated=repeated)
                     continue
                 results: tuple[BatchResult, ...] = reply
                 limited: list[Order] = []
@@ -147,7 +168,7 @@ class BybitCancels(ReconnectingClient):
                     if item.reply.ret_code == replies.ERR_RATE_LIMIT and again < RATE_RETRIES:
                         limited.append(order)
                     else:
-                        self._refused(request, (order,), item.reply)
+                        await self._refused(request, (order,), item.reply, repeated=repeated)
                 if limited:
                     again += 1
                     # the reply's headers usually said when the budget is back; else a window
@@ -155,6 +176,7 @@ class BybitCancels(ReconnectingClient):
                     said = VenueReply(replies.ERR_RATE_LIMIT, "").text()
                     self.rest.rate_notice(requests.PATH_CANCEL_BATCH, said, delay, again)
                     queue.insert(0, limited)
+                    sent_again.append(limited)
 
     async def _cancel_all(
         self, request: _Request, known: Sequence[Order], calls: Sequence[dict[str, str]]
@@ -176,7 +198,7 @@ class BybitCancels(ReconnectingClient):
                     break
                 if isinstance(reply, VenueReply):
                     scope = [o for o in known if requests.in_cancel_all_scope(o, body)]
-                    self._refused(request, scope, reply)
+                    await self._refused(request, scope, reply)
                     capped = False
                     break
                 assert isinstance(reply, CancelAllAck)
@@ -223,19 +245,48 @@ class BybitCancels(ReconnectingClient):
             if request.quiet:
                 self._quiet.update(o.key for o in fresh)
 
-    def _refused(self, request: _Request, orders: Sequence[Order], reply: VenueReply) -> None:
+    async def _refused(
+        self, request: _Request, orders: Sequence[Order], reply: VenueReply,
+        repeated: bool = False,
+    ) -> None:
+        """The venue refused the cancel of ``orders``: the rows go back as they were, except
+        for "already gone" (110001/170213), where ``_gone`` learns how each order ended."""
         reply = self.rest.clean(reply)
         text = reply.text()
         request.texts.append(text)
         self._notices.publish(
             notices.error_notice(reply, self.account, now_ms(), tuple(o.order_id for o in orders))
         )
-        outcome = Outcome.NOT_FOUND if reply.already_gone else Outcome.REJECTED
-        for order in orders:
-            self._pending.resolve(order.key, outcome, text)
         if not orders:
             request.error = text
         if reply.already_gone:
+            await self._gone(orders, text, repeated)
+            return
+        for order in orders:
+            self._pending.resolve(order.key, Outcome.REJECTED, text)
+
+    async def _gone(self, orders: Sequence[Order], text: str, repeated: bool) -> None:
+        """The venue says these orders are gone (``text``): look each up by id (a few at most)
+        and settle its cancel with how it ended (the close is applied, so the row leaves with
+        the venue's reason). The venue's word alone is "not found" for a first request; for a
+        repeated one (the first was never processed) the order ended meanwhile, how unknown."""
+        waiting = [o for o in orders if self._pending.is_waiting(o.key)]
+        records = await self.rest.orders_by_id(waiting[:_GONE_LOOKUPS], self._log)
+        unknown: list[Order] = []
+        for order in waiting:
+            found = records.get(order.order_id)
+            if found is not None and not found.status.is_open:
+                self._close_row(found)  # settles the cancel as the venue's record says
+            elif found is not None:  # open after all: the cancel did not happen
+                self._pending.resolve(
+                    order.key, Outcome.REJECTED, f"{text}; the order is still open at Bybit"
+                )
+            else:
+                unknown.append(order)
+        outcome = Outcome.CLOSED if repeated else Outcome.NOT_FOUND
+        for order in unknown:
+            self._pending.resolve(order.key, outcome, text)
+        if unknown:  # the rows leave with the next list
             self._spawn(self._resync())
 
     async def _finish(self, request: _Request, result: CancelResult) -> None:

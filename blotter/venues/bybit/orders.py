@@ -12,7 +12,7 @@ Protocol notes: ``/work/shared/venues/bybit.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
@@ -46,8 +46,6 @@ def load_object(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -
     if type(msg) is not dict:
         raise MalformedFrame(f"not a JSON object: {type(msg).__name__}")
     return msg
-
-
 
 
 def as_str(value: Any, what: str) -> str:
@@ -196,7 +194,7 @@ def read_order(item: Any, account: AccountKey, category: str) -> Order:
         order_type, stop_type, opt_str(item, "timeInForce"), reduce_only, close
     )
 
-    return Order(
+    order = Order(
         venue=account.venue,
         account=account.account,
         order_id=order_id,
@@ -215,6 +213,42 @@ def read_order(item: Any, account: AccountKey, category: str) -> Order:
         updated_ms=opt_int(item, "updatedTime"),
         category=category,
     )
+    reason = implausible(order)
+    if reason is not None:
+        raise MalformedFrame(f"implausible order: {reason}")
+    return order
+
+
+def is_limit(order_type: str) -> bool:
+    """Whether the type column (``order_kind``) names a limit order: ``"Limit"``, ``"Stop
+    Limit"``."""
+    return order_type == "Limit" or order_type.endswith(" Limit")
+
+
+def implausible(order: Order) -> str | None:
+    """Why ``order`` cannot be what the venue holds, in words, or None when it can.
+
+    A record that fails this is unreadable, not the truth: an amount that is not positive, a
+    remaining amount below zero or above the amount, a price that is zero (for a limit order:
+    only market orders go without one), negative or not finite, a negative average price.
+    """
+    amount, remaining = order.amount, order.remaining
+    if not amount.is_finite() or amount <= 0:
+        return f"amount {amount} is not a positive number"
+    if not remaining.is_finite() or remaining < 0:
+        return f"remaining {remaining} is not zero or more"
+    if remaining > amount:
+        return f"remaining {remaining} is above the amount {amount}"
+    price = order.price
+    if price is None:
+        if is_limit(order.order_type):
+            return "a limit order without a price"
+    elif not price.is_finite() or price <= 0:
+        return f"price {price} is not a positive number"
+    avg = order.avg_price
+    if avg is not None and (not avg.is_finite() or avg < 0):
+        return f"average price {avg} is negative"
+    return None
 
 
 def read_pushed_order(item: Any, account: AccountKey, topic: str) -> Order:
@@ -226,6 +260,15 @@ def read_pushed_order(item: Any, account: AccountKey, topic: str) -> Order:
     if category not in CATEGORIES:
         raise MalformedFrame("order without a known category")
     return read_order(item, account, category)
+
+
+def unreadable_item(item: Any, exc: MalformedFrame) -> str:
+    """An order record that could not be read, in words: ``"order 123 (unknown orderStatus
+    'Weird')"``, or without an id when it has none."""
+    oid = item.get("orderId") if type(item) is dict else None
+    if type(oid) is str and oid and len(oid) <= 64:
+        return f"order {oid} ({exc})"
+    return f"an order ({exc})"
 
 
 @guarded
@@ -250,20 +293,52 @@ def newer_or_same(candidate: Order, than: Order) -> bool:
 
 
 def merge_reread(
-    fetched: list[Order], held: Mapping[str, Order]
+    fetched: list[Order], held: Mapping[str, Order], ended: Container[str] = ()
 ) -> tuple[dict[str, Order], list[Order]]:
     """A REST re-read of the open orders merged with the pushes ``held`` meanwhile (newest
     state per order id): the open orders by id, and the held closes that won (the closes carry
-    how an order ended, so the caller applies them before the snapshot)."""
-    merged = {o.order_id: o for o in fetched}
+    how an order ended, so the caller applies them before the snapshot).
+
+    ``ended`` are ids the stream already showed closed: an order never reopens, so a list
+    that still shows one open was read before its close and does not bring it back."""
+    merged = {o.order_id: o for o in fetched if o.order_id not in ended}
     closes: list[Order] = []
     for oid, pushed in held.items():
         current = merged.get(oid)
         if current is not None and not newer_or_same(pushed, current):
             continue
         if pushed.status.is_open:
-            merged[oid] = pushed
+            if oid not in ended:
+                merged[oid] = pushed
         else:
             merged.pop(oid, None)
             closes.append(pushed)
     return merged, closes
+
+
+def stream_behind(
+    rows: Mapping[str, Order], listed: list[Order], held: Mapping[str, Order],
+    ended: Container[str] = (),
+) -> bool:
+    """Whether a fresh list would change what the trader sees in ``rows`` (the table's, by id)
+    once the pushes ``held`` meanwhile are applied: a row gone or new, or a remaining amount,
+    price, amount or status that differs. ``ended`` as for ``merge_reread``."""
+    merged, closes = merge_reread(listed, held, ended)
+    seen = dict(rows)
+    for order in closes:
+        seen.pop(order.order_id, None)
+    for oid, pushed in held.items():
+        if pushed.status.is_open and oid not in ended:
+            current = seen.get(oid)
+            if current is None or newer_or_same(pushed, current):
+                seen[oid] = pushed
+    if seen.keys() != merged.keys():
+        return True
+    return any(_shows_differently(seen[oid], order) for oid, order in merged.items())
+
+
+def _shows_differently(a: Order, b: Order) -> bool:
+    return (
+        a.remaining != b.remaining or a.price != b.price or a.amount != b.amount
+        or a.status is not b.status
+    )

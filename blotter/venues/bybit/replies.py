@@ -23,6 +23,7 @@ from blotter.venues.bybit.orders import (
     load_object,
     opt_str,
     read_order,
+    unreadable_item,
 )
 from blotter.venues.bybit.spec import CATEGORIES
 
@@ -97,13 +98,17 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class OpenOrdersPage:
+    """One page of open orders: the orders read, and in words each item that could not be
+    read (the page is then not the whole truth: it must not replace the rows)."""
+
     category: str
     orders: tuple[Order, ...]
-    next_cursor: str  # "" on the last page; also stop on an empty ``orders``
+    next_cursor: str  # "" on the last page; also stop on an empty page
+    unreadable: tuple[str, ...] = ()
 
     @property
     def last(self) -> bool:
-        return not self.orders or not self.next_cursor
+        return not (self.orders or self.unreadable) or not self.next_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +188,9 @@ def parse_reply(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -
     return _envelope(raw).reply
 
 
+_read_order: Final = guarded(read_order)
+
+
 @guarded
 def parse_open_orders(
     raw: bytes | bytearray | memoryview | str | Mapping[str, Any], account: AccountKey
@@ -201,8 +209,15 @@ def parse_open_orders(
     items = result.get("list")
     if type(items) is not list:
         raise MalformedFrame("result.list is not an array")
-    orders = tuple(read_order(item, account, category) for item in items)
-    return OpenOrdersPage(category, orders, opt_str(result, "nextPageCursor"))
+    cursor = opt_str(result, "nextPageCursor")
+    orders = []
+    unreadable = []
+    for item in items:  # one unreadable item does not hide the others
+        try:
+            orders.append(_read_order(item, account, category))
+        except MalformedFrame as exc:
+            unreadable.append(unreadable_item(item, exc))
+    return OpenOrdersPage(category, tuple(orders), cursor, tuple(unreadable))
 
 
 @guarded

@@ -187,14 +187,17 @@ def open_orders_query(
     base_coin: str | None = None,
     settle_coin: str | None = None,
     order_filter: str | None = None,
+    order_id: str | None = None,
     limit: int = PAGE_LIMIT,
     cursor: str | None = None,
 ) -> str:
     """The query string of ``GET /v5/order/realtime``, in this order: category, symbol,
-    baseCoin, settleCoin, orderFilter, limit, cursor.
+    baseCoin, settleCoin, orderFilter, orderId, limit, cursor.
 
     ``cursor`` is the previous page's ``nextPageCursor``, already percent-encoded by the venue:
-    it goes back verbatim (re-encoding its ``%`` breaks the signature, pitfall #3).
+    it goes back verbatim (re-encoding its ``%`` breaks the signature, pitfall #3). With
+    ``order_id`` the venue answers that order in whatever state, open or recently closed
+    (``openOnly`` is ignored for it, §3.1).
     """
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
@@ -210,6 +213,7 @@ def open_orders_query(
         ("baseCoin", base_coin),
         ("settleCoin", settle_coin),
         ("orderFilter", order_filter),
+        ("orderId", order_id),
     ):
         if value:
             parts.append((name, value))

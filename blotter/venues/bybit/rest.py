@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import httpx
@@ -25,6 +25,16 @@ from blotter.venues.base import RestFailure
 from blotter.venues.bybit import notices, replies, requests
 from blotter.venues.bybit.replies import OpenOrdersPage, VenueReply
 from blotter.venues.net import now_ms, send
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrders:
+    """The open orders read over REST, and in words each record that could not be read: with
+    any, the list is not the whole truth and must not replace the rows."""
+
+    orders: list[Order]
+    unreadable: tuple[str, ...] = ()
+
 
 CLOCK_REFRESH: Final = 300.0  # s between server-time reads while live
 _MAX_PAGES: Final = 1000  # 50k orders per scope: a cursor loop must end
@@ -101,32 +111,97 @@ class RestCaller:
             self._log.info("%s: server time not read: %s", self.account, failure.text)
 
     # -- the open orders (§3.1) -----------------------------------------------------------------
-    async def open_orders(self, scopes: Iterable[tuple[str, str | None]]) -> list[Order]:
+    async def open_orders(self, scopes: Iterable[tuple[str, str | None]]) -> OpenOrders:
         """Every open order in every ``(category, settleCoin)`` scope, following each cursor to
-        the end; ``RestFailure`` (the venue's reply in ``reply``) when one page is refused."""
+        the end, and in words each record that could not be read; ``RestFailure`` (the
+        venue's reply in ``reply``) when one page is refused or unreadable as a whole.
+
+        The scopes are read side by side (a slow venue costs one reply's time, not one per
+        scope); the pages of one scope one after the other."""
+        reads = [self._scope(category, settle) for category, settle in scopes]
+        results = await asyncio.gather(*reads, return_exceptions=True)
         orders: dict[str, Order] = {}
-        for category, settle in scopes:
-            cursor: str | None = None
-            for _ in range(_MAX_PAGES):
-                query = requests.open_orders_query(
-                    category, settle_coin=settle, limit=requests.PAGE_LIMIT, cursor=cursor
-                )
-                raw = await self.call("GET", requests.PATH_OPEN_ORDERS, query=query)
-                try:
-                    page = replies.parse_open_orders(raw, self.account)
-                except MalformedFrame as exc:
-                    self.unreadable += 1
-                    raise RestFailure(f"unreadable open orders from Bybit ({exc})") from None
-                if isinstance(page, VenueReply):
-                    reply = self.clean(page)
-                    raise RestFailure(reply.text(), reply=reply)
-                assert isinstance(page, OpenOrdersPage)
-                for order in page.orders:
-                    orders[order.order_id] = order
-                if page.last:
-                    break
-                cursor = page.next_cursor
-        return list(orders.values())
+        unreadable: list[str] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            found, bad = result
+            for order in found:
+                orders[order.order_id] = order
+            unreadable.extend(bad)
+        return OpenOrders(list(orders.values()), tuple(unreadable))
+
+    async def _scope(
+        self, category: str, settle: str | None
+    ) -> tuple[list[Order], list[str]]:
+        orders: list[Order] = []
+        unreadable: list[str] = []
+        cursor: str | None = None
+        for _ in range(_MAX_PAGES):
+            query = requests.open_orders_query(
+                category, settle_coin=settle, limit=requests.PAGE_LIMIT, cursor=cursor
+            )
+            raw = await self.call("GET", requests.PATH_OPEN_ORDERS, query=query)
+            page = self._page(raw)
+            orders.extend(page.orders)
+            if page.unreadable:
+                self.unreadable += 1
+                unreadable.extend(page.unreadable)
+            if page.last:
+                break
+            cursor = page.next_cursor
+        return orders, unreadable
+
+    async def order_by_id(self, order: Order) -> Order | None:
+        """The venue's record of ``order`` in whatever state (open, or among the recent
+        closes the venue keeps), read by its id; None when the venue knows no such order.
+        ``RestFailure`` when it could not be asked or its answer could not be read."""
+        category = order.category or ""
+        query = requests.open_orders_query(
+            category, symbol=order.symbol, order_id=order.order_id, limit=1
+        )
+        raw = await self.call("GET", requests.PATH_OPEN_ORDERS, query=query)
+        try:
+            page = self._page(raw)
+        except RestFailure as failure:
+            if isinstance(failure.reply, VenueReply) and failure.reply.already_gone:
+                return None  # spot answers an unknown id with 170213 (§5)
+            raise
+        found = [o for o in page.orders if o.order_id == order.order_id]
+        if not found and page.unreadable:
+            raise RestFailure(f"unreadable order from Bybit: {page.unreadable[0]}")
+        return found[0] if found else None
+
+    async def orders_by_id(
+        self, orders: Iterable[Order], log: logging.Logger
+    ) -> dict[str, Order]:
+        """``order_by_id`` of each order, side by side: the venue's records found, by id. An
+        order that could not be looked up is left out (and logged to ``log``)."""
+        wanted = list(orders)
+        results = await asyncio.gather(
+            *(self.order_by_id(o) for o in wanted), return_exceptions=True
+        )
+        found: dict[str, Order] = {}
+        for order, result in zip(wanted, results, strict=True):
+            if isinstance(result, RestFailure):
+                log.info("%s: order %s not looked up: %s", self.account, order.order_id,
+                         result.text)
+            elif isinstance(result, BaseException):
+                raise result
+            elif result is not None:
+                found[result.order_id] = result
+        return found
+
+    def _page(self, raw: bytes) -> OpenOrdersPage:
+        try:
+            page = replies.parse_open_orders(raw, self.account)
+        except MalformedFrame as exc:
+            self.unreadable += 1
+            raise RestFailure(f"unreadable open orders from Bybit ({exc})") from None
+        if isinstance(page, VenueReply):
+            reply = self.clean(page)
+            raise RestFailure(reply.text(), reply=reply)
+        return page
 
     # -- one signed call --------------------------------------------------------------------------
     async def call(
@@ -139,20 +214,36 @@ class RestCaller:
     ) -> bytes:
         """One signed call; returns the body bytes (any retCode but the ones handled here) or
         raises ``RestFailure`` when the venue could not be reached or refused us at HTTP level.
+        ``call_counted`` says too how many times the request went out."""
+        content, _ = await self.call_counted(method, path, query=query, body=body)
+        return content
+
+    async def call_counted(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: dict[str, Any] | None = None,
+    ) -> tuple[bytes, int]:
+        """``call``, and how many times the request was sent: a repeated cancel that finds
+        the order gone has learnt that it ended, not how.
 
         Handled here: the rate-limit headers (a spent budget makes the next call on that endpoint
         wait for its reset), 10006 and HTTP 429 (wait, then send again), 10002 (re-read the
-        venue's clock, send once more), 10016 (retry shortly). A cancel waits for the budget
-        rather than being refused.
+        venue's clock, send once more), 10016 and HTTP 5xx (retry shortly; a cancel is safe to
+        repeat). A cancel waits for the budget rather than being refused.
         """
         bucket = requests.rate_bucket(path, query, body)
         loop = asyncio.get_running_loop()
         clock_retried = False
         waits = 0
+        sends = 0
         while True:
             spent_until = self._spent.get(bucket, 0.0)
             if spent_until > loop.time():
                 await asyncio.sleep(spent_until - loop.time())
+            sends += 1
             response = await self._send(method, path, query, body)
             limit = replies.parse_rate_limit(response.headers)
             if limit.remaining == 0:
@@ -164,13 +255,18 @@ class RestCaller:
                 self.spend(bucket, None, delay)
                 self.rate_notice(path, "HTTP 429 (system busy)", delay, waits)
                 continue
+            if status >= 500 and waits < _SERVER_RETRIES:
+                waits += 1
+                self._log.info("%s: HTTP %d on %s; retrying", self.account, status, path)
+                await asyncio.sleep(_SERVER_WAIT * waits)
+                continue
             if status != 200:
                 raise RestFailure(replies.http_text(status, path), status=status)
             content = response.content
             try:
                 code = replies.parse_reply(content).ret_code
             except MalformedFrame:
-                return content  # the caller's parser says what is wrong with it
+                return content, sends  # the caller's parser says what is wrong with it
             if code == replies.ERR_TIMESTAMP and not clock_retried:
                 clock_retried = True
                 self._log.info("%s: 10002 on %s; re-reading the server clock", self.account, path)
@@ -186,7 +282,7 @@ class RestCaller:
                 self._log.info("%s: 10016 on %s; retrying", self.account, path)
                 await asyncio.sleep(_SERVER_WAIT * waits)
                 continue
-            return content
+            return content, sends
 
     async def _send(
         self, method: str, path: str, query: str, body: dict[str, Any] | None

@@ -38,12 +38,14 @@ from blotter.venues.bybit.orders import (
     SIDES,
     STATUSES,
     as_str,
+    is_limit,
     load_object,
     opt_str,
     order_event,
     order_kind,
     read_pushed_order,
     status_text,
+    unreadable_item,
 )
 from blotter.venues.bybit.replies import OK
 from blotter.venues.bybit.spec import CATEGORIES, VENUE
@@ -58,6 +60,8 @@ class OrderPush:
     message_id: str
     creation_ms: int | None
     events: tuple[Upsert | Closed, ...]
+    # the items that could not be read, each in words (``unreadable_item``); the others apply
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +118,20 @@ def _ws_message(msg: dict[str, Any], account: AccountKey) -> BybitWsEvent:
         data = msg.get("data")
         if type(data) is not list:
             raise MalformedFrame("order push without a data array")
-        events = [order_event(read_pushed_order(item, account, topic)) for item in data]
+        events = []
+        unreadable = []
+        for item in data:  # one unreadable item does not hide the others
+            try:
+                events.append(order_event(_read_pushed(item, account, topic)))
+            except MalformedFrame as exc:
+                unreadable.append(unreadable_item(item, exc))
         creation = msg.get("creationTime")
         return OrderPush(
             topic,
             _opt_id(msg, "id") or "",
             creation if type(creation) is int else None,
             tuple(events),
+            tuple(unreadable),
         )
     op = msg.get("op")
     if type(op) is not str:
@@ -142,6 +153,9 @@ def _ws_message(msg: dict[str, Any], account: AccountKey) -> BybitWsEvent:
     if type(success) is not bool:
         raise MalformedFrame(f"{op[:20]!r} reply without success")
     return OpReply(op, success, opt_str(msg, "ret_msg"), req_id, conn_id)
+
+
+_read_pushed: Final = guarded(read_pushed_order)
 
 
 @guarded
@@ -174,8 +188,9 @@ _KNOWN_LIMIT: Final = 262_144
 _NO_PRICE: Final[Mapping[Any, Decimal | None]] = {None: None, "": None}
 
 # What StreamParser remembers of an open order: its fixed fields as sent (compared with each
-# push), then what was made of them, the order's fields for build_order.
-_Known = tuple[tuple[Any, ...], OrderFields]
+# push), then what was made of them, the order's fields for build_order, and whether it is a
+# limit order (which must have a price).
+_Known = tuple[tuple[Any, ...], OrderFields, bool]
 
 
 class StreamParser:
@@ -212,6 +227,8 @@ class StreamParser:
         orders = self._push(msg)
         if orders is None:
             return _parse_ws_message(msg, self.account)
+        if isinstance(orders, OrderPush):
+            return orders
         creation = msg.get("creationTime")
         return OrderPush(
             msg["topic"],
@@ -223,9 +240,9 @@ class StreamParser:
     def parse_stream(
         self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]
     ) -> list[Order] | BybitWsEvent:
-        """``parse``, except that an ``order`` push comes back as the bare list of its orders
-        (the push's events are ``order_event`` of each): the client's hot path, without the
-        wrappers."""
+        """``parse``, except that an ``order`` push whose items all read comes back as the bare
+        list of its orders (the push's events are ``order_event`` of each): the client's hot
+        path, without the wrappers. A push with an unreadable item is the ``OrderPush``."""
         if type(raw) is bytes or type(raw) is str:
             try:  # _load_text, inline: one call less per frame on the hot path
                 msg = _loads(raw)
@@ -236,13 +253,14 @@ class StreamParser:
             orders = self._push(msg)
             return orders if orders is not None else _parse_ws_message(msg, self.account)
         event = parse_ws(raw, self.account)
-        if type(event) is OrderPush:
+        if type(event) is OrderPush and not event.unreadable:
             return [e.order for e in event.events]
         return event
 
-    def _push(self, msg: dict[str, Any]) -> list[Order] | None:
-        """The orders of an ``order`` push; None for any other message (or a push without a
-        data array: ``parse_ws`` has the words for it)."""
+    def _push(self, msg: dict[str, Any]) -> list[Order] | OrderPush | None:
+        """The orders of an ``order`` push (the whole ``OrderPush`` when an item could not be
+        read); None for any other message (or a push without a data array: ``parse_ws`` has
+        the words for it)."""
         topic = msg.get("topic")
         if type(topic) is not str or not topic.startswith("order"):
             return None
@@ -251,11 +269,26 @@ class StreamParser:
             return None
         order = self._order
         orders = []
+        unreadable: list[str] | None = None
         for item in data:
-            if type(item) is not dict:
-                raise MalformedFrame("order is not an object")
-            orders.append(order(item, topic))
-        return orders
+            try:
+                if type(item) is not dict:
+                    raise MalformedFrame("order is not an object")
+                orders.append(order(item, topic))
+            except MalformedFrame as exc:  # the other items still apply
+                if unreadable is None:
+                    unreadable = []
+                unreadable.append(unreadable_item(item, exc))
+        if unreadable is None:
+            return orders
+        creation = msg.get("creationTime")
+        return OrderPush(
+            topic,
+            _opt_id(msg, "id") or "",
+            creation if type(creation) is int else None,
+            tuple([order_event(o) for o in orders]),
+            tuple(unreadable),
+        )
 
     def _order(self, item: dict[str, Any], topic: str) -> Order:
         try:
@@ -313,6 +346,9 @@ class StreamParser:
             or avg_d is _MISSING
         ):
             return self._full(item, topic)
+        # what ``implausible`` refuses (negative prices never reach here: see _price)
+        if not amount or remaining > amount or (price_d is None and known[2]):
+            return self._full(item, topic)
         status, text = known_status
         if status is _UNTRIGGERED and trigger_d is not None:  # the text names the trigger
             trigger_by = item.get("triggerBy")
@@ -367,7 +403,7 @@ class StreamParser:
             OrderKey(self._venue, self._account, order_id), symbol, SIDES[side], kind[0],
             link or None, None, None, kind[1], int(created), category,
         )
-        known: _Known = (fixed, fields)
+        known: _Known = (fixed, fields, is_limit(kind[0]))
         cache = self._known
         if len(cache) >= _KNOWN_LIMIT:
             cache.clear()
@@ -392,6 +428,8 @@ class StreamParser:
         number: Decimal | None = Decimal(value)
         if not number:  # zero
             number = None
+        elif number < 0:  # the full parser judges (a negative price is implausible)
+            return _MISSING
         memo = self._prices
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()

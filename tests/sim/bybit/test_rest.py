@@ -258,3 +258,12 @@ async def test_cancel_all_scopes_and_the_500_cap() -> None:
             "retCode"] == 10001
     finally:
         await s.stop()
+
+
+async def test_the_next_list_can_carry_one_garbled_record(sim: BybitSimulator) -> None:
+    sim.garble_lists = 1
+    garbled = (await get(sim, "/v5/order/realtime", "category=spot&limit=50")).json()
+    again = (await get(sim, "/v5/order/realtime", "category=spot&limit=50")).json()
+    first, *rest = garbled["result"]["list"]
+    assert first == dict(again["result"]["list"][0], orderStatus="Parked")
+    assert rest == again["result"]["list"][1:]

@@ -12,7 +12,7 @@ import json
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from blotter.sim.bybit import BybitSimulator
 from tests.sim.bybit.raw_client import KEY, SECRET, T, hmac256, now_ms, open_private, recv, ws_auth
@@ -77,3 +77,64 @@ async def test_silent_socket_and_drop(sim: BybitSimulator) -> None:
     await sim.drop_connections()
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), T)
+
+
+async def test_a_half_open_socket_delivers_nothing_and_never_closes(sim: BybitSimulator) -> None:
+    ws = await open_private(sim)
+    await sim.half_open()
+    await ws.send(json.dumps({"op": "ping"}))
+    sim.place_order("linear", "BTCUSDT", "Sell", "0.010", "99000")
+    with pytest.raises(TimeoutError):  # no pong, no push, and no close either
+        await asyncio.wait_for(ws.recv(), 0.3)
+    fresh = await open_private(sim)  # a new socket works
+    await fresh.send(json.dumps({"op": "ping"}))
+    assert (await recv(fresh))["op"] == "pong"
+    await fresh.close()
+    ws.transport.abort()
+
+
+async def test_refused_upgrades(sim: BybitSimulator) -> None:
+    sim.refuse_upgrade = True
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(sim.ws_url, open_timeout=T)
+    assert refused.value.response.status_code == 503
+    sim.refuse_upgrade = False
+    ws = await open_private(sim)
+    await ws.close()
+
+
+async def test_the_next_close_is_lost_and_a_push_can_carry_a_garbled_order(
+    sim: BybitSimulator,
+) -> None:
+    ws = await open_private(sim)
+    a = sim.place_order("linear", "BTCUSDT", "Sell", "0.010", "99000")
+    b = sim.place_order("linear", "BTCUSDT", "Sell", "0.010", "99001")
+    assert [(await recv(ws))["data"][0]["orderId"] for _ in range(2)] == [a, b]
+    sim.lose_next_close = True
+    sim.fill(a, "0.004")  # a partial fill is no close: pushed
+    assert (await recv(ws))["data"][0]["orderStatus"] == "PartiallyFilled"
+    sim.fill(a)  # lost
+    sim.cancel_external(b)  # the next close is pushed again
+    assert (await recv(ws))["data"][0] == sim.order(b)
+    assert sim.order(a)["orderStatus"] == "Filled"  # type: ignore[index]
+    sim.garble_next_push = True
+    d = sim.place_order("linear", "ETHUSDT", "Buy", "1", "3001")
+    data = (await recv(ws))["data"]
+    assert len(data) == 2 and data[0] == sim.order(d)
+    other = data[1]["orderId"]  # another open order, with a status no one knows
+    assert other != d and data[1] == dict(sim.order(other), orderStatus="Parked")  # type: ignore[arg-type]
+    assert sim.order(other)["orderStatus"] in ("New", "PartiallyFilled", "Untriggered")  # type: ignore[index]
+    await ws.close()
+
+
+async def test_pushes_cut_in_half(sim: BybitSimulator) -> None:
+    ws = await open_private(sim)
+    sim.cut_pushes = 1
+    a = sim.place_order("linear", "BTCUSDT", "Sell", "0.010", "99000")
+    cut = await asyncio.wait_for(ws.recv(), T)
+    assert isinstance(cut, str) and cut.startswith('{"id":')
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(cut)
+    sim.fill(a)
+    assert (await recv(ws))["data"][0]["orderStatus"] == "Filled"
+    await ws.close()

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from blotter.core.cancel import CancelScope, Outcome
+from blotter.core.closes import CloseReason
 from blotter.core.notices import AccountState, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order, OrderStatus
+from blotter.core.order import AccountKey, OrderStatus
 from blotter.core.store import OrderStore
 from blotter.sim.bybit import BybitSimulator
 from blotter.venues.base import Backoff
@@ -25,42 +25,10 @@ from blotter.venues.bybit.client import BybitClient
 from blotter.venues.bybit.orders import parse_order
 from blotter.venues.bybit.spec import CAPABILITIES
 from tests.helpers import fixture_json, until
-from tests.venues import harness
+from tests.venues.bybit.env import ACCOUNT, KEY, SECRET, Env, connected
 from tests.venues.harness import FAST, live
 
 pytestmark = pytest.mark.timeout(30)
-
-KEY, SECRET = "bybit-test-key", "bybit-test-secret"
-ACCOUNT = AccountKey("bybit", "sim")
-
-
-class Env(harness.Env[BybitSimulator, BybitClient]):
-    def venue_orders(self) -> dict[str, Order]:
-        return {
-            d["orderId"]: parse_order(d, ACCOUNT, d["category"]) for d in self.sim.open_orders()
-        }
-
-    def in_sync(self) -> bool:
-        return self.rows() == self.venue_orders()
-
-
-def connected(
-    sim_options: dict[str, Any] | None = None, **client_options: Any
-) -> AbstractAsyncContextManager[Env]:
-    options: dict[str, Any] = {"api_key": KEY, "api_secret": SECRET, "seed": 7}
-    options.update(sim_options or {})
-    kwargs: dict[str, Any] = {"backoff": FAST, "cancel_timeout": 3.0}
-    kwargs.update(client_options)
-
-    def build(sim: BybitSimulator, store: OrderStore, notices: NoticeBus,
-              states: StateBus) -> BybitClient:
-        return BybitClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url, api_key=KEY, api_secret=SECRET,
-            store=store, notices=notices, states=states, **kwargs,
-        )
-
-    return harness.connected(BybitSimulator(**options), build, Env)
-
 
 # -- initial load and live updates -------------------------------------------------------------
 async def test_initial_load_across_categories_and_pages_equals_the_venue() -> None:
@@ -225,8 +193,13 @@ async def test_no_secret_in_logs_at_debug(caplog: pytest.LogCaptureFixture) -> N
 
 # -- scopes on cancel-all ----------------------------------------------------------------------
 def cancel_all_calls(env: Env) -> list[dict[str, Any]]:
-    return [body for method, path, body in env.sim.inputs_received
+    return [body for method, path, body in rest_writes(env)
             if path == "/v5/order/cancel-all"]
+
+
+def rest_writes(env: Env) -> list[tuple[str, str, dict[str, Any]]]:
+    """The REST writes the venue received (its websocket requests, pings too, are left out)."""
+    return [x for x in env.sim.inputs_received if isinstance(x, tuple)]
 
 
 def record_inputs(env: Env) -> None:
@@ -355,7 +328,7 @@ async def test_a_batch_over_the_budget_sends_the_refused_items_again() -> None:
         # linear batches count one unit per order, 10 a second: most items needed a second try
         assert result.count(Outcome.CANCELLED) == 25, result
         assert env.sim.open_orders() == []
-        batches = [b for m, p, b in env.sim.inputs_received if p == "/v5/order/cancel-batch"]
+        batches = [b for m, p, b in rest_writes(env) if p == "/v5/order/cancel-batch"]
         assert sum(len(b["request"]) for b in batches) > 25
 
 
@@ -446,15 +419,202 @@ async def test_a_refused_key_fails_the_account_with_the_venue_words() -> None:
         assert KEY not in reason
 
 
-async def test_a_silent_socket_is_replaced() -> None:
-    async with connected({"initial_orders": 3}, ping_interval=0.2) as env:
+def states_since(env: Env, start: int) -> list[tuple[VenueState, str]]:
+    return [(s.state, s.reason) for s in env.states[start:]]
+
+
+async def test_a_silent_socket_turns_stale_at_once_then_is_replaced() -> None:
+    async with connected({"initial_orders": 3}, ping_interval=0.2, silence_bound=1.0) as env:
         await live(env)
-        opened = env.sim.auth_ok_count
-        env.sim.silent_socket = True
-        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=5)
+        assert env.verified()
+        opened, start = env.sim.auth_ok_count, len(env.states)
+        env.sim.silent_socket = True  # no pushes, no pongs, no close
+        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=2)
+        assert states_since(env, start)[:2] == [
+            (VenueState.STALE, "silent 1 s; reconnecting"),
+            (VenueState.RECONNECTING, "no data from Bybit for 1 s"),
+        ]
+        assert not env.verified()
         env.sim.silent_socket = False
         await until(lambda: env.sim.auth_ok_count > opened and env.state() is VenueState.LIVE,
                     timeout=5)
+        assert env.in_sync() and env.verified()
+
+
+@pytest.mark.timeout(40)
+async def test_by_default_a_silent_stream_is_caught_within_10_s_and_pinged_every_3() -> None:
+    async with connected({"initial_orders": 2}) as env:
+        assert (env.client.ping_interval, env.client.silence_bound) == (3.0, 9.0)
+        await live(env)
+        pings: list[float] = []
+        loop = asyncio.get_running_loop()
+        env.sim.input_listeners.append(
+            lambda m: pings.append(loop.time()) if m == {"op": "ping"} else None
+        )
+        await until(lambda: len(pings) >= 2, timeout=7)  # the venue's ping, every 3 s
+        assert env.state() is VenueState.LIVE  # its pongs keep a quiet stream alive
+        start = len(env.states)
+        env.sim.silent_socket = True
+        await until(lambda: states_since(env, start), timeout=10)
+        assert states_since(env, start)[0][0] is VenueState.STALE
+        assert not env.verified()
+        await until(lambda: env.state() is not VenueState.STALE, timeout=1)
+        assert states_since(env, start)[1][0] is VenueState.RECONNECTING
+        env.sim.silent_socket = False
+        await live(env)
+        assert env.in_sync()
+
+
+async def test_a_half_open_socket_is_caught_by_its_silence_and_replaced() -> None:
+    async with connected({"initial_orders": 4}, ping_interval=0.2, silence_bound=1.0) as env:
+        await live(env)
+        opened, start = env.sim.auth_ok_count, len(env.states)
+        await env.sim.half_open()  # connected, but nothing gets through, and no close
+        gone = next(iter(env.rows()))
+        env.sim.cancel_external(gone)
+        await until(lambda: env.state() is VenueState.RECONNECTING, timeout=2)
+        assert [s for s, _ in states_since(env, start)][:2] == [
+            VenueState.STALE, VenueState.RECONNECTING
+        ]
+        assert not env.verified()
+        # a new socket works: back, and equal to the venue, without waiting for any close
+        await until(lambda: env.sim.auth_ok_count > opened and env.state() is VenueState.LIVE,
+                    timeout=3)
+        assert gone not in env.rows() and env.in_sync()
+
+
+# -- audits while live -------------------------------------------------------------------------
+async def test_an_audit_while_the_venue_keeps_trading_misses_nothing_and_blames_nothing() -> None:
+    async with connected({"initial_orders": 8}) as env:
+        await live(env)
+        rows = list(env.rows())
+        env.sim.reply_delay = 0.3
+        audit = asyncio.create_task(env.client.check())
+        await until(lambda: env.sim.rest_calls and env.client._buffer is not None)
+        # while the list is in flight: pushes for a new order, a partial fill, a fill, a
+        # cancel at the venue (all held, then merged with the list)
+        new = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        env.sim.fill(rows[0], None)
+        env.sim.cancel_external(rows[1], "CancelByAdmin")
+        env.sim.fill(new, "0.004")
+        assert await asyncio.wait_for(audit, 5) is True
+        assert env.in_sync() and env.state() is VenueState.LIVE
+        assert env.rows()[new].remaining == Decimal("0.006")
+        assert env.resync_notices() == []  # the stream said it all
+
+
+async def test_periodic_audits_while_the_venue_trades_leave_the_table_equal_to_it() -> None:
+    async with connected({"initial_orders": 8, "seed": 5}) as env:
+        env.client.audit_interval = 0.2
+        await live(env)
+        reads = env.sim.rest_calls.count("/v5/order/realtime")
+        env.sim.start_flow(40)
+        await until(lambda: env.sim.rest_calls.count("/v5/order/realtime") > reads + 10)
+        env.sim.stop_flow()
+        await until(env.in_sync)
+        assert env.state() is VenueState.LIVE
+        assert env.resync_notices() == []
+
+
+async def test_the_periodic_audit_catches_a_close_the_stream_lost_and_says_so() -> None:
+    async with connected({"initial_orders": 5}) as env:
+        env.client.audit_interval = 0.3
+        await live(env)
+        a = env.sim.place_order("linear", "ETHUSDT", "Buy", "1", "3000")
+        await until(lambda: a in env.rows())
+        env.sim.lose_next_close = True
+        env.sim.fill(a)  # its push is lost
+        await until(lambda: a not in env.rows(), timeout=5)
+        assert env.in_sync() and env.state() is VenueState.LIVE
+        (notice,) = env.resync_notices()
+        assert notice == (f"Audit of sim: order {a} (ETHUSDT buy 1 @ 3,000) was closed at the "
+                          "venue but no close arrived on the stream")
+
+
+async def test_an_order_the_stream_closed_is_not_brought_back_by_a_list() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        await until(lambda: a in env.rows())
+        venue = dict(env.sim.order(a))  # type: ignore[arg-type]
+        closed = dict(venue, orderStatus="Cancelled", leavesQty="0",
+                      updatedTime=str(int(venue["updatedTime"]) + 5))
+        # the stream says it closed; the list (read before, as it were) still shows it open
+        env.client.handle_frame(push_frame(closed))
+        assert a not in env.rows()
+        assert await env.client.check() is True
+        assert a not in env.rows()
+
+
+# -- a bad item never hides good news ----------------------------------------------------------
+async def test_a_fill_beside_an_unreadable_order_applies_and_the_rest_is_read_again() -> None:
+    async with connected({"initial_orders": 6}) as env:
+        await live(env)
+        a = env.sim.place_order("spot", "ETHUSDT", "Sell", "0.5", "3500")
+        await until(lambda: a in env.rows())
+        start, reads = len(env.states), env.sim.rest_calls.count("/v5/order/realtime")
+        env.sim.garble_next_push = True
+        env.sim.fill(a)  # one push: a Filled, and another order with an unknown status
+        await until(lambda: a not in env.rows())
+        assert env.store.closed[-1].order.order_id == a
+        assert env.store.closed[-1].reason is CloseReason.FILLED
+        (warning,) = [t for t in env.texts() if t.startswith("Could not read")]
+        assert warning.startswith("Could not read an order update (order ")
+        assert warning.endswith(" (unknown orderStatus 'Parked'))"
+                                " from Bybit; re-reading the open orders")
+        await until(lambda: env.sim.rest_calls.count("/v5/order/realtime") > reads)
+        await live(env)
+        assert [s for s, _ in states_since(env, start)] == [VenueState.STALE, VenueState.LIVE]
+        assert env.in_sync() and env.client.malformed_frames == 1
+
+
+async def test_a_list_with_an_unreadable_record_replaces_nothing_and_is_read_again() -> None:
+    async with connected({"initial_orders": 6}) as env:
+        await live(env)
+        a = env.sim.place_order("linear", "ETHUSDT", "Buy", "1", "3000")
+        await until(lambda: a in env.rows())
+        env.sim.lose_next_close = True
+        env.sim.fill(a)  # only a whole list can tell
+        b = env.sim.place_order("linear", "ETHUSDT", "Buy", "1", "2999", push=False)
+        env.sim.garble_lists = 1
+        start = len(env.states)
+        assert await env.client.check() is False
+        assert a in env.rows() and b in env.rows()  # nothing removed; the new order applied
+        assert any(t.startswith("Could not read the open orders (order ") and
+                   "(unknown orderStatus 'Parked'))" in t for t in env.texts())
+        await until(lambda: env.state() is VenueState.LIVE and a not in env.rows())
+        assert [s for s, _ in states_since(env, start)] == [VenueState.STALE, VenueState.LIVE]
+        assert env.in_sync()
+
+
+async def test_an_account_stays_stale_while_its_list_stays_unreadable() -> None:
+    async with connected({"initial_orders": 6}) as env:
+        env.client.audit_interval = 0.3
+        await live(env)
+        env.sim.garble_lists = 1000  # every list, until the venue mends it
+        reads = env.sim.rest_calls.count("/v5/order/realtime")
+        start = len(env.states)
+        await until(lambda: env.sim.rest_calls.count("/v5/order/realtime") > reads + 15)
+        assert [s.state for s in env.states[start:]] == [VenueState.STALE]  # no flapping
+        assert not env.verified()
+        # told once, not at every audit (each audit tries again)
+        warnings = [t for t in env.texts() if t.startswith("Could not read the open orders")]
+        assert len(warnings) == 1
+        env.sim.garble_lists = 0
+        await live(env)  # the next audit reads it whole
+        assert env.in_sync() and env.verified()
+
+
+async def test_a_first_list_with_an_unreadable_record_goes_stale_until_read_whole() -> None:
+    sim_options = {"initial_orders": 6}
+    async with connected(sim_options) as env:
+        env.sim.garble_lists = 1  # the first list of the session
+        await live(env)
+        states = [s.state for s in env.states]
+        assert states == [VenueState.CONNECTING, VenueState.AUTHENTICATING, VenueState.STALE,
+                          VenueState.LIVE]  # the stream kept running meanwhile
+        assert env.states[2].reason == "some open orders could not be read; re-reading them"
+        assert any(t.startswith("Could not read the open orders (order ") for t in env.texts())
         assert env.in_sync()
 
 
@@ -533,4 +693,6 @@ def test_client_frame_handler_counts_bad_frames_and_applies_good_ones() -> None:
     assert store.get(row.key) is row
     client.handle_frame(push(dict(LIVE, orderStatus="Filled", leavesQty="0")))
     assert len(store) == 0 and store.closed[-1].order.status is OrderStatus.FILLED
+    client.handle_frame(push(LIVE))  # an open state arriving after the close: no ghost
+    assert len(store) == 0
     assert client.malformed_frames == 7

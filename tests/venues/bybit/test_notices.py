@@ -25,7 +25,8 @@ def test_closed_notice_is_the_venues_status_and_the_order() -> None:
     assert n.line() == "Cancelled · CancelByUser · EC_PerCancelRequest: SOLUSDT buy 0.1 @ 99 (linear)"
     assert n.order_ids == ("f38c5e38-46ef-4a8a-b115-fd3392d4f144",)
     filled = parse_order(dict(item, orderStatus="Filled", cancelType="UNKNOWN",
-                              rejectReason="EC_NoError", price="0"), ACCOUNT, "linear")
+                              rejectReason="EC_NoError", price="0", orderType="Market"),
+                          ACCOUNT, "linear")
     n = notices.closed_notice(filled, ts_ms=7)
     assert (n.level, n.ts_ms) == (Level.INFO, 7)
     assert n.line() == "Filled: SOLUSDT buy 0.1 (linear)"  # no price: a market order

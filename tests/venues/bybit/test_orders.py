@@ -105,11 +105,20 @@ def test_double_filled_race_second_push() -> None:
     assert o.status_text == "Filled · CancelByUser · EC_OrigClOrdIDDoesNotExist"
 
 
-def test_order_without_category_anywhere_is_malformed() -> None:
+def unreadable_only(frame: bytes) -> tuple[str, ...]:
+    """The words for the items of a push that could not be read (and none could)."""
+    push = parse_ws(frame, ACCOUNT)
+    assert isinstance(push, OrderPush) and push.events == ()
+    assert push.unreadable
+    return push.unreadable
+
+
+def test_order_without_category_anywhere_is_unreadable() -> None:
     item = _item()
     del item["category"]
-    with pytest.raises(MalformedFrame):
-        parse_ws(_push(item, topic="order"), ACCOUNT)
+    assert unreadable_only(_push(item, topic="order")) == (
+        f"order {item['orderId']} (order without a known category)",
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,9 +129,9 @@ def test_order_without_category_anywhere_is_malformed() -> None:
         {"updatedTime": "x"}, {"leavesQty": "-1"},
     ],
 )
-def test_bad_order_fields_are_malformed(over: dict[str, Any]) -> None:
-    with pytest.raises(MalformedFrame):
-        parse_ws(_push(_item(**over)), ACCOUNT)
+def test_bad_order_fields_make_the_item_unreadable(over: dict[str, Any]) -> None:
+    (words,) = unreadable_only(_push(_item(**over)))
+    assert words.startswith(("order ", "an order ("))
 
 
 def test_a_rest_list_item_takes_the_category_of_its_page() -> None:
@@ -190,3 +199,104 @@ def test_a_reread_merged_with_the_pushes_held_meanwhile() -> None:
     # the held closes that won, with how each ended (c was cancelled after the read)
     assert closes == [held["c"], held["e"]]
     assert [o.status for o in closes] == [OrderStatus.CANCELLED, OrderStatus.FILLED]
+
+
+def test_a_list_read_before_a_close_the_stream_showed_does_not_bring_the_order_back() -> None:
+    def new(oid: str, updated: str) -> Order:
+        return orders.parse_order(_item(orderId=oid, orderStatus="New", leavesQty="0.1",
+                                        updatedTime=updated), ACCOUNT, "linear")
+
+    listed = [new("a", "200"), new("b", "200")]
+    held = {"c": new("c", "100")}  # held while the list was read, closed by the stream since
+    merged, closes = orders.merge_reread(listed, held, ended={"a", "c"})
+    assert merged == {"b": listed[1]} and closes == []
+
+
+# -- records that cannot be true are unreadable (issue 10, item 8) ------------------------------
+LIVE_ITEM = {"orderStatus": "New", "cancelType": "UNKNOWN", "rejectReason": "EC_NoError",
+             "leavesQty": "0.1"}
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"leavesQty": "0.2"}, "remaining 0.2 is above the amount 0.1"),
+        ({"leavesQty": "18446744073709551615"},
+         "remaining 18446744073709551615 is above the amount 0.1"),
+        ({"qty": "0", "leavesQty": "0"}, "amount 0 is not a positive number"),
+        ({"qty": "-0.1"}, "negative qty"),
+        ({"price": "0"}, "a limit order without a price"),
+        ({"price": ""}, "a limit order without a price"),
+        ({"price": "-99"}, "price -99 is not a positive number"),
+        ({"avgPrice": "-1"}, "average price -1 is negative"),
+        ({"orderStatus": "Filled", "leavesQty": "0", "avgPrice": "-99.5"},
+         "average price -99.5 is negative"),
+    ],
+)
+def test_an_implausible_record_is_unreadable_and_says_why(
+    over: dict[str, Any], reason: str
+) -> None:
+    item = _item(**{**LIVE_ITEM, **over})
+    with pytest.raises(MalformedFrame) as caught:
+        orders.parse_order(item, ACCOUNT, "linear")
+    assert reason in str(caught.value)
+    assert unreadable_only(_push(item)) == (f"order {item['orderId']} ({caught.value})",)
+
+
+def test_a_market_order_may_have_no_price_and_no_fills_yet() -> None:
+    order = orders.parse_order(_item(**LIVE_ITEM, price="0", orderType="Market", avgPrice=""),
+                               ACCOUNT, "linear")
+    assert order.price is None and order.avg_price is None
+    assert orders.implausible(order) is None
+
+
+def test_implausible_judges_the_core_order_of_any_source() -> None:
+    good = orders.parse_order(_item(**LIVE_ITEM), ACCOUNT, "linear")
+    assert orders.implausible(good) is None
+    nan = Order(**{**{f: getattr(good, f) for f in ("venue", "account", "order_id", "symbol",
+                                                    "side", "order_type", "amount",
+                                                    "remaining", "status", "status_text")},
+                   "price": Decimal("NaN")})
+    assert orders.implausible(nan) == "price NaN is not a positive number"
+    inf = Order(**{**{f: getattr(good, f) for f in ("venue", "account", "order_id", "symbol",
+                                                    "side", "order_type", "status",
+                                                    "status_text")},
+                   "amount": Decimal("Infinity"), "remaining": Decimal(1)})
+    assert orders.implausible(inf) == "amount Infinity is not a positive number"
+
+
+def test_a_push_applies_its_readable_orders_beside_an_unreadable_one() -> None:
+    filled = _item(orderId="x", orderStatus="Filled", leavesQty="0", cumExecQty="0.1",
+                   avgPrice="99", cancelType="UNKNOWN", rejectReason="EC_NoError")
+    weird = _item(orderId="y", **{**LIVE_ITEM, "orderStatus": "Parked"})
+    push = parse_ws(_push(filled, weird), ACCOUNT)
+    assert isinstance(push, OrderPush)
+    assert [(type(e), e.order.order_id, e.order.status) for e in push.events] == [
+        (Closed, "x", OrderStatus.FILLED)
+    ]
+    assert push.unreadable == ("order y (unknown orderStatus 'Parked')",)
+    no_id = parse_ws(orjson.dumps({"topic": "order", "data": [filled, 1]}), ACCOUNT)
+    assert isinstance(no_id, OrderPush) and len(no_id.events) == 1
+    assert no_id.unreadable == ("an order (order is not an object)",)
+
+
+def test_a_list_is_ahead_of_the_stream_only_where_a_trader_would_see_it() -> None:
+    def new(oid: str, updated: str, leaves: str = "0.1", status: str = "New") -> Order:
+        return orders.parse_order(_item(orderId=oid, orderStatus=status, leavesQty=leaves,
+                                        updatedTime=updated), ACCOUNT, "linear")
+
+    rows = {"a": new("a", "100"), "b": new("b", "100")}
+    listed = [new("a", "100"), new("b", "150")]  # b: only a newer time, nothing shown changes
+    assert not orders.stream_behind(rows, listed, {})
+    assert orders.stream_behind(rows, [listed[0]], {})  # b is gone at the venue
+    # ... unless the stream said so meanwhile
+    assert not orders.stream_behind(rows, [listed[0]], {"b": new("b", "160", "0", "Filled")})
+    # a new order, or a fill, the stream has not shown (yet)
+    assert orders.stream_behind(rows, [*listed, new("c", "170")], {})
+    assert not orders.stream_behind(rows, [*listed, new("c", "170")], {"c": new("c", "170")})
+    assert orders.stream_behind(rows, [new("a", "180", "0.05"), listed[1]], {})
+    assert not orders.stream_behind(rows, [new("a", "180", "0.05"), listed[1]],
+                                    {"a": new("a", "180", "0.05", "PartiallyFilled")})
+    # an order the stream closed, still listed by a list read before the close
+    assert not orders.stream_behind({"a": rows["a"]}, listed[:1] + [new("x", "90")], {},
+                                    ended={"x"})

@@ -180,3 +180,22 @@ def test_retry_after_is_bounded() -> None:
 ])
 def test_http_refusals_say_what_they_mean(status: int, text: str) -> None:
     assert replies.http_text(status, "/v5/order/cancel") == text
+
+
+def test_a_page_with_an_unreadable_record_keeps_the_readable_ones_and_says_which() -> None:
+    body = orjson.loads(fixture_bytes("bybit", "rest_realtime_linear.json"))
+    good = body["result"]["list"][0]
+    bad = dict(good, orderId="bad-1", leavesQty="5", qty="1")
+    body["result"]["list"] = [bad, good, "x"]
+    page = replies.parse_open_orders(orjson.dumps(body), ACCOUNT)
+    assert isinstance(page, OpenOrdersPage)
+    assert [o.order_id for o in page.orders] == [good["orderId"]]
+    assert page.unreadable == (
+        "order bad-1 (implausible order: remaining 5 is above the amount 1)",
+        "an order (order is not an object)",
+    )
+    assert not page.last  # the cursor goes on
+    # a page of nothing but unreadable records is not the last page for that
+    body["result"]["list"] = [bad]
+    page = replies.parse_open_orders(orjson.dumps(body), ACCOUNT)
+    assert isinstance(page, OpenOrdersPage) and page.orders == () and not page.last

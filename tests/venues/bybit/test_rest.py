@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from blotter.core.notices import Level, Notice, NoticeBus
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, Order, OrderStatus
 from blotter.sim.bybit import BybitSimulator
 from blotter.venues.base import RestFailure
 from blotter.venues.bybit import replies, requests
+from blotter.venues.bybit.orders import parse_order
 from blotter.venues.bybit.replies import VenueReply
 from blotter.venues.bybit.rest import RestCaller
 from blotter.venues.net import rest_client
@@ -89,12 +90,14 @@ async def test_every_open_order_of_every_scope_page_by_page(rest: Rest) -> None:
     for n in range(60):  # more than one page (50) in one scope
         rest.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", 50_000 + n, push=False)
     rest.sim.place_order("linear", "BTCPERP", "Buy", "0.01", 50_000, push=False)  # USDC
-    orders = await rest.caller.open_orders(requests.OPEN_ORDER_SCOPES)
+    read = await rest.caller.open_orders(requests.OPEN_ORDER_SCOPES)
+    orders, unreadable = read.orders, read.unreadable
+    assert unreadable == ()
     assert sorted(o.order_id for o in orders) == sorted(
         d["orderId"] for d in rest.sim.open_orders()
     )
     assert len(orders) == 69
-    only_usdt = await rest.caller.open_orders([("linear", "USDT")])
+    only_usdt = (await rest.caller.open_orders([("linear", "USDT")])).orders
     assert {o.symbol for o in only_usdt if o.category == "linear"} >= {"BTCUSDT"}
     assert "BTCPERP" not in {o.symbol for o in only_usdt}
 
@@ -155,3 +158,25 @@ async def test_the_key_is_taken_out_of_the_venues_words(rest: Rest) -> None:
     plain = VenueReply(110001, "Order does not exist")
     assert rest.caller.clean(plain) is plain
     assert KEY not in repr(rest.caller) and SECRET not in repr(rest.caller)
+
+
+async def test_orders_are_looked_up_by_id_open_or_closed_or_unknown(rest: Rest) -> None:
+    def row(order_id: str) -> Order:
+        d = rest.sim.order(order_id)
+        assert d is not None
+        return parse_order(d, ACCOUNT, d["category"])
+
+    spot = rest.sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "40000", push=False)
+    linear = rest.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000", push=False)
+    gone = rest.sim.place_order("linear", "ETHUSDT", "Buy", "1", "3000", push=False)
+    shown = {oid: row(oid) for oid in (spot, linear, gone)}
+    rest.sim.fill(linear)
+    rest.sim.cancel_external(spot, "CancelByAdmin")
+    del rest.sim._orders[gone]  # unknown to the venue from now on
+    found = await rest.caller.orders_by_id(shown.values(), logging.getLogger("test"))
+    assert set(found) == {spot, linear}
+    assert found[linear].status is OrderStatus.FILLED
+    assert found[spot].status_text == "Cancelled · CancelByAdmin · EC_PerCancelRequest"
+    assert await rest.caller.order_by_id(shown[gone]) is None
+    rest.sim._closed["spot"].clear()  # spot answers an unknown id with 170213: also none
+    assert await rest.caller.order_by_id(shown[spot]) is None

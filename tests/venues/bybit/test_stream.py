@@ -131,7 +131,9 @@ def same(frame: bytes, parser: StreamParser) -> Any:
     got = outcome(parser.parse, frame)
     assert got == want
     assert repr(got) == repr(want)  # also the digits of every decimal
-    if want[0] == "ok" and isinstance(want[1], OrderPush):
+    if want[0] == "ok" and isinstance(want[1], OrderPush) and want[1].unreadable:
+        assert parser.parse_stream(frame) == want[1]  # the push, with its unreadable items
+    elif want[0] == "ok" and isinstance(want[1], OrderPush):
         pushed = parser.parse_stream(frame)
         assert pushed == [e.order for e in want[1].events]
         for order in pushed:
@@ -241,3 +243,22 @@ def test_other_messages_are_parse_ws_messages() -> None:
 def test_not_a_bybit_account() -> None:
     with pytest.raises(ValueError):
         StreamParser(AccountKey("bitfinex", "x"))
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{"leavesQty": "0.2"}, {"qty": "0", "leavesQty": "0"}, {"price": "0"}, {"price": "-99"},
+     {"avgPrice": "-1"}, {"orderStatus": "Parked"}],
+)
+def test_the_fast_path_finds_a_known_order_implausible_as_the_spec_does(
+    over: dict[str, Any],
+) -> None:
+    parser = StreamParser(ACCOUNT)
+    same(push(LIVE), parser)  # known: the cached path
+    other = dict(LIVE, orderId="other", leavesQty="0.05", orderStatus="PartiallyFilled")
+    kind, event = same(push(other, dict(LIVE, **over)), parser)
+    assert kind == "ok" and isinstance(event, OrderPush)
+    assert [e.order.order_id for e in event.events] == ["other"]
+    assert len(event.unreadable) == 1 and event.unreadable[0].startswith(f"order {LIVE['orderId']}")
+    assert parser.parse_stream(push(LIVE)) == [stream.parse_ws(push(LIVE), ACCOUNT)
+                                               .events[0].order]  # type: ignore[union-attr]
