@@ -107,7 +107,14 @@ class B2traderSimulator(RestSide, StreamSide):
         self.duplicate_items = 0  # the next N stream items are sent twice
         self.finished_status = 400  # cancelling a finished order (A-4; 404 is the other guess)
         self.retry_after = 1  # Retry-After seconds of a forced 429
+        self.fill_after_refusal = False  # the order of the next refused DELETE fills right after
+        self.cut_requests = 0  # the next N DELETEs get no answer: the connection is cut
+        self.refuse_upgrade = 0  # HTTP status the hub's websocket upgrade is refused with
+        self.bad_orders = 0  # the next N stream items carry one unreadable order as well
+        self.bad_order: dict[str, Any] = {"orderId": "01BAD0000000000000000000000",
+                                          "side": "Sideways"}
         self._forced: deque[tuple[int, str]] = deque()
+        self._forced_rest: dict[str, deque[tuple[int, str]]] = {}
 
         # side door for tests: counters and logs
         self.tokens_issued = 0
@@ -115,6 +122,7 @@ class B2traderSimulator(RestSide, StreamSide):
         self._in_flight = 0
         self.cancel_requests: list[dict[str, Any]] = []
         self.connections_opened = 0
+        self.upgrades_refused = 0  # websocket upgrades answered with an error status
         self.rate_limited = 0
         self.hub_messages: list[dict[str, Any]] = []  # every hub message received
         self.protocol_errors: list[str] = []
@@ -198,10 +206,12 @@ class B2traderSimulator(RestSide, StreamSide):
         self.tokens_issued += 1
         return encode_jwt(claims, self._jwt_secret)
 
-    def expire_tokens(self) -> None:
-        """Every token issued so far expires now: REST answers 401, and every hub connection
-        gets a Close with `allowReconnect: true` (A-14)."""
+    def expire_tokens(self, close_hub: bool = True) -> None:
+        """Every token issued so far expires now: REST answers 401, and (unless `close_hub`
+        is False) every hub connection gets a Close with `allowReconnect: true` (A-14)."""
         self._revoked_jti |= self._issued_jti
+        if not close_hub:
+            return
         for conn in list(self._conns):
             conn.finish(hub.close(ERR_TOKEN_EXPIRED, allow_reconnect=True)
                         if conn.handshaken else None)
