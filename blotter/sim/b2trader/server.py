@@ -343,9 +343,40 @@ class B2traderSimulator(RestSide, StreamSide):
             self.force_status(500, "problem", count=3)
             return f"{name} answers the next 3 cancels with 500."
 
+        def silent() -> str:
+            self.silent_socket = not self.silent_socket
+            return f"{name}'s hub sends nothing: {'on' if self.silent_socket else 'off'}."
+
+        def half_open() -> str:
+            self.half_open()
+            return ""  # the client's own reaction says it
+
+        def lose_list() -> str:
+            self.drop_items += 1
+            return f"{name} loses the next order list on the stream."
+
+        def unreadable() -> str:
+            self.bad_orders += 1
+            return f"{name}'s next order list carries an order the blotter cannot read."
+
+        def refuse_key() -> str:
+            self.refuse_token = not self.refuse_token
+            if self.refuse_token:
+                self.expire_tokens()
+            return (f"{name} refuses the API token: "
+                    f"{'on' if self.refuse_token else 'off'}.")
+
         return [
             Fault("Drop the connection", "The hub's websocket is cut (close 1006)",
                   self._dropped),
+            Fault("Silent hub on/off", "The hub's websocket stays open but sends nothing",
+                  silent),
+            Fault("Half-open hub", "The hub's websocket neither sends nor reads, and stays open",
+                  half_open),
+            Fault("Lose the next list", "The next OpenOrders item is not sent", lose_list),
+            Fault("Unreadable order", "The next OpenOrders item carries an unreadable order",
+                  unreadable),
+            Fault("Refuse the API token on/off", "The token exchange answers 401", refuse_key),
             Fault("Expire the access token", "Every JWT expires now; the hub closes the stream",
                   expire),
             Fault("Split records on/off", "Each SignalR record arrives in two frames", split),
