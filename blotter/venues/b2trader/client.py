@@ -135,7 +135,8 @@ class B2traderClient(B2traderCancels):
         # trading account id → futures of checks waiting for its next first list
         self._first_lists: dict[str, list[asyncio.Future[None]]] = {}
         self._checking: asyncio.Future[bool] | None = None  # the check under way
-        self._resubscribing = False  # a stream ended: STALE until every account listed again
+        # a stream ended, or a list could not be read: STALE until every account listed again
+        self._unsettled = False
 
     def __repr__(self) -> str:  # never the API token or the JWT
         return f"B2traderClient({self.account}, rest={self._rest_origin!r})"
@@ -163,7 +164,7 @@ class B2traderClient(B2traderCancels):
         or the lists did not come. A check already under way is shared."""
         if self._hub is None:
             return False
-        if self._checking is None:
+        if self._checking is None or self._checking.done():
             self._checking = asyncio.ensure_future(self._check_all())
         checking = self._checking
         try:
@@ -243,7 +244,7 @@ class B2traderClient(B2traderCancels):
         self._ws, self._hub = hub.ws, hub
         parser = self._parser
         parser.start()
-        self._resubscribing = False
+        self._unsettled = False
         try:
             # a hub that answers nothing is dead by the same bound as one that goes silent
             await hub.handshake(parser, min(signalr.HANDSHAKE_TIMEOUT_S, self.server_timeout))
@@ -313,10 +314,8 @@ class B2traderClient(B2traderCancels):
             except UnreadableList as exc:
                 self._unreadable(exc.account, f"the order list of {exc.account.account} ({exc})")
                 continue
-            except MalformedFrame as exc:
-                self.malformed_records += 1
-                log.warning("%s: malformed record #%d (%s)", self.account,
-                            self.malformed_records, exc)
+            except MalformedFrame as exc:  # it may have been about orders: ask again
+                self._unreadable(self.account, f"a record of the account hub ({exc})")
                 continue
             if event is None:
                 return
@@ -368,8 +367,8 @@ class B2traderClient(B2traderCancels):
             self._unreadable(event.account, f"{what} ({'; '.join(event.unreadable[:3])})")
         if event.first:
             self._listed(event.trading_id)
-            if self._parser.all_listed and (not self._live or self._resubscribing):
-                self._resubscribing = False
+            if self._parser.all_listed and (not self._live or self._unsettled):
+                self._unsettled = False
                 self._went_live()
 
     def _unreadable(self, account: AccountKey, what: str) -> None:
@@ -377,12 +376,13 @@ class B2traderClient(B2traderCancels):
         ask for the lists again."""
         self.malformed_records += 1
         log.warning("%s: could not read %s", account, what)
+        self._unsettled = True
         self._distrust(what)
 
     def _stream_ended(self, event: StreamEnded) -> None:
         self._notices.publish(stream_error_notice(event.error, self.account, event.name, now_ms()))
         if self._live:
-            self._resubscribing = True
+            self._unsettled = True
             self._state(VenueState.STALE, f"the order stream of {event.name} ended; "
                         "subscribing again")
         # subscribe again after a pause; the first item then replaces the rows

@@ -327,6 +327,21 @@ def test_a_silent_hub_is_taken_for_dead_after_two_of_its_keep_alive_periods() ->
     assert client.server_timeout == 30.0 == 2 * client.keepalive
 
 
+async def test_a_quiet_hub_that_pings_is_not_silent_and_the_client_pings_it() -> None:
+    # Nothing changes for several silence bounds: the hub's keep-alive Pings prove it alive,
+    # and the client's own Pings keep the hub from dropping the client (its client timeout).
+    sim = {"initial_orders": 2, "ping_interval": 0.2, "client_timeout": 0.5}
+    async with connected(sim, keepalive=0.15, server_timeout=0.4) as env:
+        await live(env)
+        heard = env.client.last_message_ms
+        await asyncio.sleep(1.5)
+        assert [s.state for s in env.states].count(VenueState.LIVE) == 1
+        assert env.state() is VenueState.LIVE and env.sim.connections_opened == 1
+        assert sum(m.get("type") == 6 for m in env.sim.hub_messages) >= 3
+        assert heard is not None and env.client.last_message_ms is not None
+        assert env.client.last_message_ms > heard
+
+
 async def test_a_silent_hub_is_replaced() -> None:
     async with connected({"initial_orders": 3}, keepalive=0.1, server_timeout=0.4) as env:
         await live(env)
@@ -374,11 +389,16 @@ async def test_a_stream_ended_with_an_error_is_reported_and_subscribed_again() -
         assert env.in_sync()
 
 
-async def test_a_malformed_record_is_counted_and_the_stream_goes_on() -> None:
+async def test_a_malformed_record_is_counted_re_read_and_the_stream_goes_on() -> None:
     async with connected({"initial_orders": 2}) as env:
         await live(env)
         await env.sim.send_raw('{"type":2,"invocationId":\x1e')
         await until(lambda: env.client.malformed_records == 1)
+        # it may have been about orders: the rows are unverified until read again
+        assert any(t.startswith("Could not read a record of the account hub (") for t in
+                   env.texts())
+        await until(lambda: env.state() is VenueState.LIVE)
+        assert VenueState.STALE in [s.state for s in env.states]
         a = env.sim.add_order(env.margin_id)
         await until(lambda: a in env.rows())
         assert env.state() is VenueState.LIVE and env.in_sync()
