@@ -180,7 +180,7 @@ class B2traderClient(B2traderCancels):
         try:
             await asyncio.wait_for(asyncio.gather(*waits), self.check_timeout)
         except (TimeoutError, ConnectionError) as exc:
-            log.info("%s: no fresh order lists (%s)", self.account, exc or "timed out")
+            log.info("%s: no fresh order lists (%s)", self.account, str(exc) or "timed out")
             return False
         return True
 
@@ -219,6 +219,7 @@ class B2traderClient(B2traderCancels):
             for future in futures:
                 if not future.done():
                     future.set_exception(ConnectionError("the account hub connection ended"))
+
     # == lifecycle ===============================================================================
     async def _session(self) -> None:
         self._state(VenueState.AUTHENTICATING)
@@ -295,9 +296,10 @@ class B2traderClient(B2traderCancels):
 
     # == stream ==================================================================================
     def handle_frame(self, data: str | bytes) -> None:
-        """One frame of the account hub → store events and notices. Bad records are counted
-        and logged, never raised; ``SessionEnd`` when the hub closes the connection or sends an
-        oversized record."""
+        """One frame of the account hub → store events and notices. A record or order that
+        cannot be read is counted, logged and re-read (the account is unverified meanwhile),
+        never raised; ``SessionEnd`` when the hub closes the connection or sends an oversized
+        record."""
         try:
             self._parser.feed(data)
         except signalr.RecordTooLarge as exc:
