@@ -63,6 +63,7 @@ from blotter.venues.b2trader.stream import (
     StreamEnded,
     StreamParser,
     UnreadableList,
+    invocation_number,
 )
 from blotter.venues.b2trader.tokens import TokenKeeper
 from blotter.venues.base import Backoff, RestFailure, SessionEnd
@@ -132,8 +133,9 @@ class B2traderClient(B2traderCancels):
         self._gate: asyncio.Semaphore | None = None
         self._deleting: set[OrderKey] = set()
         self._held_out: set[OrderKey] = set()
-        # trading account id → futures of checks waiting for its next first list
-        self._first_lists: dict[str, list[asyncio.Future[None]]] = {}
+        # trading account id → checks waiting for the first list of a subscription, by the
+        # invocation it asked for (a later subscription's first list answers it as well)
+        self._first_lists: dict[str, list[tuple[str, asyncio.Future[None]]]] = {}
         self._checking: asyncio.Future[bool] | None = None  # the check under way
         # a stream ended, or a list could not be read: STALE until every account listed again
         self._unsettled = False
@@ -197,8 +199,10 @@ class B2traderClient(B2traderCancels):
         if hub is None or trading_id not in self._keys:
             future.set_exception(ConnectionError("the account hub is not connected"))
             return future
-        self._first_lists.setdefault(trading_id, []).append(future)
-        self._spawn(self._send_all(hub, self._parser.resubscribe(trading_id)))
+        records = self._parser.resubscribe(trading_id)
+        asked = self._parser.newest(trading_id) or ""
+        self._first_lists.setdefault(trading_id, []).append((asked, future))
+        self._spawn(self._send_all(hub, records))
         return future
 
     async def _send_all(self, hub: HubSocket, records: Sequence[str]) -> None:
@@ -208,15 +212,29 @@ class B2traderClient(B2traderCancels):
         except (OSError, WebSocketException):
             pass  # the session ends, and the next one subscribes everything again
 
-    def _listed(self, trading_id: str) -> None:
-        for future in self._first_lists.pop(trading_id, ()):
-            if not future.done():
-                future.set_result(None)
+    def _listed(self, trading_id: str, invocation: str) -> None:
+        """The first list of subscription ``invocation`` was applied: it answers the checks
+        that asked for it or for an earlier one."""
+        waiting = self._first_lists.get(trading_id)
+        if not waiting:
+            return
+        answered = invocation_number(invocation)
+        still = []
+        for asked, future in waiting:
+            if invocation_number(asked) <= answered:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((asked, future))
+        if still:
+            self._first_lists[trading_id] = still
+        else:
+            del self._first_lists[trading_id]
 
     def _end_checks(self) -> None:
         waiting, self._first_lists = self._first_lists, {}
         for futures in waiting.values():
-            for future in futures:
+            for _, future in futures:
                 if not future.done():
                     future.set_exception(ConnectionError("the account hub connection ended"))
 
@@ -368,10 +386,15 @@ class B2traderClient(B2traderCancels):
             what = f"{len(event.unreadable)} order(s) of {event.account.account}"
             self._unreadable(event.account, f"{what} ({'; '.join(event.unreadable[:3])})")
         if event.first:
-            self._listed(event.trading_id)
-            if self._parser.all_listed and (not self._live or self._unsettled):
-                self._unsettled = False
+            self._listed(event.trading_id, event.invocation)
+            # LIVE again once every account listed (a re-read under way says so itself)
+            settles = self._unsettled and not self._rereading
+            if self._parser.all_listed and (not self._live or settles):
                 self._went_live()
+
+    def _went_live(self, stale: str = "") -> None:
+        self._unsettled = False  # whoever says so: the rows equal the venue's again
+        super()._went_live(stale)
 
     def _unreadable(self, account: AccountKey, what: str) -> None:
         """Part of an account's orders could not be read: say so, mark the rows unverified and

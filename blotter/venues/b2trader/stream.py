@@ -235,6 +235,7 @@ class OrderList:
     complete: bool
     first: bool
     unreadable: tuple[str, ...] = ()
+    invocation: str = ""  # the subscription it came on
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +361,11 @@ class StreamParser:
         self._unlisted.add(invocation)
         return open_orders_subscription(invocation, trading_id)
 
+    def newest(self, trading_id: str) -> str | None:
+        """The invocation id of ``trading_id``'s newest subscription, if any."""
+        found = [inv for inv, tid in self._streams.items() if tid == trading_id]
+        return max(found, key=invocation_number) if found else None
+
     def resubscribe(self, trading_id: str) -> list[str]:
         """The records that ask for a fresh complete list of ``trading_id`` (a check): a new
         subscription, then the end of the ones before it. Their items still count until the
@@ -455,7 +461,8 @@ class StreamParser:
         if self.delta:
             # read at once: the changes that follow build on this item
             return self._read_list(trading_id, item, complete=invocation in self._unlisted)
-        if any(tid == trading_id for inv, tid in self._streams.items() if inv in self._unlisted):
+        unlisted = self._unlisted
+        if unlisted and any(self._streams.get(inv) == trading_id for inv in unlisted):
             # A first list is due: read each list as it comes, an older one that waits first.
             older = self._waiting.pop(trading_id, None)
             if older is not None:
@@ -481,15 +488,15 @@ class StreamParser:
                 raise UnreadableList(str(exc), trading_id, key) from None
             if unreadable:
                 orders = self._without_closed(trading_id, orders, False)
-                return OrderList(trading_id, key, orders, False, False, unreadable)
+                return OrderList(trading_id, key, orders, False, False, unreadable, invocation)
             self._muted.discard(invocation)  # read whole after all, order by order
         if first:
             self._unlisted.discard(invocation)
             for other in [i for i, tid in self._streams.items() if tid == trading_id]:
-                if other in self._retiring:
+                if other != invocation and other in self._retiring and _older(other, invocation):
                     self._forget(other)  # the new list supersedes it; its end is no news
         orders = self._without_closed(trading_id, orders, complete)
-        return OrderList(trading_id, key, orders, complete, first)
+        return OrderList(trading_id, key, orders, complete, first, (), invocation)
 
     def _parse(self, trading_id: str, item: StreamItem) -> tuple[Order, ...]:
         key = self._keys[trading_id]
@@ -497,3 +504,13 @@ class StreamParser:
         if parser is None or parser.account != key:
             parser = self._parsers[trading_id] = OpenOrdersParser(key)
         return parser.parse(item)
+
+
+def invocation_number(invocation: str) -> int:
+    """Where an invocation id comes in its connection's count ("0", "1", …; -1 for another)."""
+    return int(invocation) if invocation.isdigit() else -1
+
+
+def _older(invocation: str, than: str) -> bool:
+    """Whether ``invocation`` was subscribed before ``than`` (ids count up per connection)."""
+    return invocation_number(invocation) < invocation_number(than)

@@ -376,6 +376,25 @@ def test_a_check_asks_again_without_a_gap_and_the_old_stream_counts_until_then()
     assert parser.subscribed("685a") and parser.all_listed
 
 
+def test_checks_that_overlap_each_get_a_list_asked_for_no_earlier_than_they_asked() -> None:
+    parser = hub()
+    listed(parser, order_json(orderId="A"))
+    parser.resubscribe("685a")  # "2"
+    parser.resubscribe("685a")  # "3": "0" and "2" retire
+    assert parser.newest("685a") == "3"
+    parser.feed(item("2", order_json(orderId="B")))  # the first list of "2"
+    (second,) = events(parser)
+    assert (second.first, second.invocation) == (True, "2")
+    # "2" still counts, read as it comes (a first list is still due); "0" is older than the
+    # list "2" gave, so it says nothing more
+    parser.feed(item("2") + item("0", order_json(orderId="C")))
+    assert [(e.invocation, e.first) for e in events(parser)] == [("2", False)]
+    parser.feed(item("3") + item("2", order_json(orderId="D")) + item("0"))
+    (third,) = events(parser)
+    assert (third.first, third.invocation, third.orders) == (True, "3", ())
+    assert parser.newest("685a") == "3" and parser.all_listed  # "0" and "2" are no news
+
+
 def test_delta_streams_read_every_item_at_once_and_count_every_change_after_the_first() -> None:
     parser = hub(delta=True)
     # the first list and the changes after it, in one frame: nothing waits
