@@ -402,7 +402,20 @@ class B2traderClient(B2traderCancels):
         self.malformed_records += 1
         log.warning("%s: could not read %s", account, what)
         self._unsettled = True
+        rereading = self._rereading
         self._distrust(what)
+        if rereading:
+            # the list the re-read waits for may be the one that could not be read: ask
+            # again (after a pause: a venue that keeps sending what cannot be read is not
+            # asked in a tight loop)
+            trading_ids = [self._ids[account]] if account in self._ids else list(self._keys)
+            for trading_id in trading_ids:
+                self._spawn(self._ask_later(trading_id, self.backoff.delay(1)))
+
+    async def _ask_later(self, trading_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._hub is not None:
+            self._reread_account(trading_id)
 
     def _stream_ended(self, event: StreamEnded) -> None:
         self._notices.publish(stream_error_notice(event.error, self.account, event.name, now_ms()))

@@ -132,3 +132,17 @@ async def test_a_list_that_is_no_list_is_asked_for_again() -> None:
         assert env.equal()
         assert any(t.startswith("Could not read the order list of acme/Acme Main (")
                    for t in env.texts())
+
+
+@DELTA
+async def test_a_re_read_that_cannot_be_read_either_is_asked_for_again(delta: bool) -> None:
+    async with connected({"initial_orders": 3, "delta_mode": delta}, delta=delta) as env:
+        await live(env)
+        env.client.check_timeout = 30.0  # recovery must not wait for a check to give up
+        x = next(iter(env.rows(MAIN)))
+        env.sim.bad_orders = 2  # the change, and then the fresh list asked for, unreadable
+        env.sim.fill(x)
+        await until(lambda: env.client.malformed_records >= 2)
+        added = env.sim.add_order(env.main_id)  # a change the muted stream does not carry
+        await until(lambda: env.state() is VenueState.LIVE and env.equal(), timeout=5)
+        assert added in env.rows() and x not in env.rows()
