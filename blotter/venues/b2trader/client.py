@@ -332,7 +332,7 @@ class B2traderClient(B2traderCancels):
             except signalr.RecordTooLarge as exc:
                 raise SessionEnd(f"the account hub sent an oversized record ({exc})") from None
             except UnreadableList as exc:
-                self._unreadable(exc.account, f"the order list of {exc.account.account} ({exc})")
+                self._unreadable_list(exc)
                 continue
             except MalformedFrame as exc:  # it may have been about orders: ask again
                 self._unreadable(self.account, f"a record of the account hub ({exc})")
@@ -357,7 +357,7 @@ class B2traderClient(B2traderCancels):
         try:
             event = self._parser.take_list(trading_id)
         except UnreadableList as exc:
-            self._unreadable(exc.account, f"the order list of {exc.account.account} ({exc})")
+            self._unreadable_list(exc)
             return
         if event is not None:
             self._apply_guarded(event)
@@ -385,6 +385,8 @@ class B2traderClient(B2traderCancels):
         if event.unreadable:
             what = f"{len(event.unreadable)} order(s) of {event.account.account}"
             self._unreadable(event.account, f"{what} ({'; '.join(event.unreadable[:3])})")
+            if event.due_first:
+                self._ask_later(event.trading_id)
         if event.first:
             self._listed(event.trading_id, event.invocation)
             # LIVE again once every account listed (a re-read under way says so itself)
@@ -402,20 +404,24 @@ class B2traderClient(B2traderCancels):
         self.malformed_records += 1
         log.warning("%s: could not read %s", account, what)
         self._unsettled = True
-        rereading = self._rereading
         self._distrust(what)
-        if rereading:
-            # the list the re-read waits for may be the one that could not be read: ask
-            # again (after a pause: a venue that keeps sending what cannot be read is not
-            # asked in a tight loop)
-            trading_ids = [self._ids[account]] if account in self._ids else list(self._keys)
-            for trading_id in trading_ids:
-                self._spawn(self._ask_later(trading_id, self.backoff.delay(1)))
 
-    async def _ask_later(self, trading_id: str, delay: float) -> None:
-        await asyncio.sleep(delay)
-        if self._hub is not None:
-            self._reread_account(trading_id)
+    def _unreadable_list(self, exc: UnreadableList) -> None:
+        self._unreadable(exc.account, f"the order list of {exc.account.account} ({exc})")
+        if exc.due_first:
+            self._ask_later(exc.trading_id)
+
+    def _ask_later(self, trading_id: str) -> None:
+        """The answer to a subscription could not be read whole, so whoever waits for it
+        would wait in vain: subscribe again, after a pause (a venue that keeps sending what
+        cannot be read is not asked in a tight loop)."""
+
+        async def later(delay: float) -> None:
+            await asyncio.sleep(delay)
+            if self._hub is not None:
+                self._reread_account(trading_id)
+
+        self._spawn(later(self.backoff.delay(1)))
 
     def _stream_ended(self, event: StreamEnded) -> None:
         self._notices.publish(stream_error_notice(event.error, self.account, event.name, now_ms()))

@@ -226,7 +226,8 @@ class OrderList:
     list of a new subscription (the venue's truth of now, not how the stream went on).
     ``unreadable``: why some orders of the item could not be read; the list is then not
     complete whatever the stream's kind (what it lacks may be among those), and ``orders`` are
-    the ones that read.
+    the ones that read. ``due_first``: it came where a subscription's first list was due (the
+    answer to a subscription could not be read whole: ask again).
     """
 
     trading_id: str
@@ -236,6 +237,7 @@ class OrderList:
     first: bool
     unreadable: tuple[str, ...] = ()
     invocation: str = ""  # the subscription it came on
+    due_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +275,13 @@ class UnreadableList(MalformedFrame):
     """A trading account's order list that is not what the protocol says: its rows may be out
     of date. ``str()`` is the reason."""
 
-    def __init__(self, reason: str, trading_id: str, account: AccountKey) -> None:
+    def __init__(
+        self, reason: str, trading_id: str, account: AccountKey, due_first: bool = False
+    ) -> None:
         super().__init__(reason)
         self.trading_id = trading_id
         self.account = account
+        self.due_first = due_first  # it came where a subscription's first list was due
 
 
 # -- the connection ----------------------------------------------------------------------------
@@ -485,10 +490,12 @@ class StreamParser:
             try:
                 orders, unreadable = read_partial(item, key)
             except MalformedFrame:
-                raise UnreadableList(str(exc), trading_id, key) from None
+                raise UnreadableList(str(exc), trading_id, key, first) from None
             if unreadable:
                 orders = self._without_closed(trading_id, orders, False)
-                return OrderList(trading_id, key, orders, False, False, unreadable, invocation)
+                return OrderList(
+                    trading_id, key, orders, False, False, unreadable, invocation, first
+                )
             self._muted.discard(invocation)  # read whole after all, order by order
         if first:
             self._unlisted.discard(invocation)

@@ -146,3 +146,15 @@ async def test_a_re_read_that_cannot_be_read_either_is_asked_for_again(delta: bo
         added = env.sim.add_order(env.main_id)  # a change the muted stream does not carry
         await until(lambda: env.state() is VenueState.LIVE and env.equal(), timeout=5)
         assert added in env.rows() and x not in env.rows()
+
+
+@DELTA
+async def test_a_check_whose_answer_cannot_be_read_asks_again_and_succeeds(delta: bool) -> None:
+    # A quiet venue: nothing follows the unreadable answer, so only asking again can settle it.
+    async with connected({"initial_orders": 4, "delta_mode": delta}, delta=delta) as env:
+        await live(env)
+        env.client.check_timeout = 5.0
+        env.sim.bad_orders = 1  # the first fresh list the check gets carries an unreadable order
+        assert await asyncio.wait_for(env.client.check(), 10)
+        assert env.client.malformed_records == 1
+        await until(lambda: env.state() is VenueState.LIVE and env.equal())

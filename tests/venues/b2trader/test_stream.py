@@ -520,6 +520,7 @@ def test_a_list_with_an_unreadable_order_is_not_complete_and_keeps_the_readable_
     assert partial is not None
     assert (partial.complete, partial.first) == (False, False)
     assert partial.unreadable == ("order 'C': side is not Buy/Sell: 'Long'",)
+    assert not partial.due_first  # the stream going on, not the answer to a subscription
     assert [(o.order_id, o.remaining) for o in partial.orders] == [("A", Decimal(4000))]
     # an implausible record is unreadable too
     parser.feed(item("0", good, order_json(orderId="D", remainingAmount="20000")))
@@ -539,6 +540,7 @@ def test_a_first_list_with_an_unreadable_order_leaves_the_account_waiting() -> N
     parser.feed(item("0", order_json(orderId="A"), order_json(orderId="C", side="Long")))
     (partial,) = events(parser)
     assert (partial.complete, partial.first, len(partial.unreadable)) == (False, False, 1)
+    assert partial.due_first  # the answer to the subscription: ask again
     assert not parser.all_listed  # no list of it has been read whole yet
     parser.feed(item("0", order_json(orderId="A")))
     (first,) = events(parser)
@@ -570,6 +572,7 @@ def test_a_delta_streams_unreadable_first_list_mutes_it_until_asked_again() -> N
     with pytest.raises(UnreadableList, match="not an array") as caught:
         events(parser)
     assert (caught.value.trading_id, caught.value.account) == ("6891", NETTING)
+    assert caught.value.due_first
     assert isinstance(caught.value, MalformedFrame)
     parser.feed(item("3"))
     assert events(parser) == []
