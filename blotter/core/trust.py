@@ -170,8 +170,8 @@ class TrustReporter:
     def on_resync(self, diff: ResyncDiff) -> None:
         """One summary notice per account whose fresh list changed the rows."""
         entry = self._board.trust(diff.account)
-        if not diff:
-            return
+        if not diff or diff.stream:
+            return  # a list that is how the stream speaks: its changes are news, not missed
         name = diff.account.account
         ids = tuple(c.order.order_id for c in diff.closed) + tuple(o.order_id for o in diff.added)
         ids += tuple(after.order_id for _, after in diff.changed)
@@ -181,8 +181,6 @@ class TrustReporter:
                     f"{name}: {diff.summary()}")
             self._publish(diff.account, Level.INFO, text, ids)
         elif state is VenueState.LIVE:
-            if diff.stream:
-                return  # the stream speaks in full lists: nothing was missed
             text = f"Audit of {name}: {diff.details()}"
             self._publish(diff.account, Level.WARNING, text, ids)
         elif entry.left_live is not None:

@@ -12,6 +12,7 @@ import math
 import random
 import time
 from collections import OrderedDict, deque
+from decimal import Decimal
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,7 @@ class RestSide(LoopbackVenue):
     _orders: dict[str, SimOrder]
     _closed: OrderedDict[str, SimOrder]
     _forced: deque[tuple[int, str]]
+    _forced_rest: dict[str, deque[tuple[int, str]]]
     _hits: deque[float]
     _in_flight: int
     refuse_token: bool
@@ -77,6 +79,8 @@ class RestSide(LoopbackVenue):
     rate_limited: int
     max_in_flight: int
     cancel_requests: list[dict[str, Any]]
+    fill_after_refusal: bool
+    cut_requests: int
 
     if TYPE_CHECKING:
         @property
@@ -84,6 +88,8 @@ class RestSide(LoopbackVenue):
         def issue_token(self, lifetime: float | None = None) -> str: ...
         def _authenticate(self, token: str | None) -> dict[str, Any]: ...
         def _finish(self, order: SimOrder, status: str, reason: str | None = None) -> None: ...
+        def fill(self, order_id: str, amount: str | float | Decimal | None = None,
+                 price: str | float | Decimal | None = None) -> None: ...
         def open_orders(self, account_id: str | None = None) -> list[dict[str, Any]]: ...
 
     # ------------------------------------------------------------------------------------------
@@ -102,6 +108,9 @@ class RestSide(LoopbackVenue):
         if not isinstance(token, str) or not token:
             return self._problem(400, None, title="One or more validation errors occurred.",
                                  errors={"Token": ["The Token field is required."]})
+        forced = self._forced_for("token")
+        if forced is not None:
+            return forced
         if self.refuse_token or token not in self._api_tokens:
             return web.Response(status=401)  # A-1: empty body
         return json_response({"accessToken": self.issue_token()})
@@ -154,14 +163,27 @@ class RestSide(LoopbackVenue):
         return web.Response(status=status, body=orjson.dumps(body),
                             content_type="application/problem+json", headers=headers)
 
-    def force_status(self, code: int, body_kind: str = "problem", count: int = 1) -> None:
-        """The next `count` DELETEs answer `code` (e.g. 429, 500, 503) with a Problem Details
-        body (`problem`), an empty body (`empty`) or plain text (`plain`), before any other
-        check, as a gateway in front of the API would; a 429 carries `Retry-After`."""
+    def force_status(self, code: int, body_kind: str = "problem", count: int = 1,
+                     endpoint: str = "cancel") -> None:
+        """The next `count` calls of `endpoint` (`cancel`: the DELETEs, `accounts`, `token`)
+        answer `code` (e.g. 429, 500, 503) with a Problem Details body (`problem`), an empty
+        body (`empty`) or plain text (`plain`), before any other check, as a gateway in front
+        of the API would; a 429 carries `Retry-After`."""
         if body_kind not in BODY_KINDS:
             raise ValueError(f"body_kind must be one of {BODY_KINDS}")
+        if endpoint not in ("cancel", "accounts", "token"):
+            raise ValueError("endpoint must be cancel, accounts or token")
         HTTPStatus(code)  # an unknown code raises ValueError here, not in a handler
-        self._forced.extend([(code, body_kind)] * count)
+        queue = self._forced if endpoint == "cancel" else self._forced_rest.setdefault(
+            endpoint, deque())
+        queue.extend([(code, body_kind)] * count)
+
+    def _forced_for(self, endpoint: str) -> web.Response | None:
+        queue = self._forced_rest.get(endpoint)
+        if not queue:
+            return None
+        code, kind = queue.popleft()
+        return self._forced_response(code, kind)
 
     def _forced_response(self, code: int, kind: str) -> web.Response:
         headers = {"Retry-After": str(self.retry_after)} if code == 429 else {}
@@ -176,6 +198,10 @@ class RestSide(LoopbackVenue):
     # GET /frontoffice/api/v3/accounts
 
     async def _rest_accounts(self, request: web.Request) -> web.Response:
+        forced = self._forced_for("accounts")
+        if forced is not None:
+            await self._delay()
+            return forced
         refused = await self._private(request)
         if refused is not None:
             return refused
@@ -190,12 +216,29 @@ class RestSide(LoopbackVenue):
         self._in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
+            if self.cut_requests > 0:  # the connection breaks before the request is read
+                self.cut_requests -= 1
+                self.cancel_requests.append({"orderId": order_id, "accountId": account_id,
+                                             "status": 0})
+                self._refused(order_id)
+                if request.transport is not None:
+                    request.transport.abort()
+                raise web.HTTPServiceUnavailable()  # never sent: the socket is gone
             response = await self._cancel(request, order_id, account_id)
         finally:
             self._in_flight -= 1
         self.cancel_requests.append({"orderId": order_id, "accountId": account_id,
                                      "status": response.status})
+        if response.status != 200:
+            self._refused(order_id)
         return response
+
+    def _refused(self, order_id: str) -> None:
+        """A DELETE was not carried out: with ``fill_after_refusal`` the order fills now, as
+        if the market got there while the client waits to send it again."""
+        if self.fill_after_refusal and order_id in self._orders:
+            self.fill_after_refusal = False
+            self.fill(order_id)
 
     async def _cancel(self, request: web.Request, order_id: str,
                       account_id: str | None) -> web.Response:

@@ -107,7 +107,14 @@ class B2traderSimulator(RestSide, StreamSide):
         self.duplicate_items = 0  # the next N stream items are sent twice
         self.finished_status = 400  # cancelling a finished order (A-4; 404 is the other guess)
         self.retry_after = 1  # Retry-After seconds of a forced 429
+        self.fill_after_refusal = False  # the order of the next refused DELETE fills right after
+        self.cut_requests = 0  # the next N DELETEs get no answer: the connection is cut
+        self.refuse_upgrade = 0  # HTTP status the hub's websocket upgrade is refused with
+        self.bad_orders = 0  # the next N stream items carry one unreadable order as well
+        self.bad_order: dict[str, Any] = {"orderId": "01BAD0000000000000000000000",
+                                          "side": "Sideways"}
         self._forced: deque[tuple[int, str]] = deque()
+        self._forced_rest: dict[str, deque[tuple[int, str]]] = {}
 
         # side door for tests: counters and logs
         self.tokens_issued = 0
@@ -115,6 +122,7 @@ class B2traderSimulator(RestSide, StreamSide):
         self._in_flight = 0
         self.cancel_requests: list[dict[str, Any]] = []
         self.connections_opened = 0
+        self.upgrades_refused = 0  # websocket upgrades answered with an error status
         self.rate_limited = 0
         self.hub_messages: list[dict[str, Any]] = []  # every hub message received
         self.protocol_errors: list[str] = []
@@ -198,10 +206,12 @@ class B2traderSimulator(RestSide, StreamSide):
         self.tokens_issued += 1
         return encode_jwt(claims, self._jwt_secret)
 
-    def expire_tokens(self) -> None:
-        """Every token issued so far expires now: REST answers 401, and every hub connection
-        gets a Close with `allowReconnect: true` (A-14)."""
+    def expire_tokens(self, close_hub: bool = True) -> None:
+        """Every token issued so far expires now: REST answers 401, and (unless `close_hub`
+        is False) every hub connection gets a Close with `allowReconnect: true` (A-14)."""
         self._revoked_jti |= self._issued_jti
+        if not close_hub:
+            return
         for conn in list(self._conns):
             conn.finish(hub.close(ERR_TOKEN_EXPIRED, allow_reconnect=True)
                         if conn.handshaken else None)
@@ -333,9 +343,40 @@ class B2traderSimulator(RestSide, StreamSide):
             self.force_status(500, "problem", count=3)
             return f"{name} answers the next 3 cancels with 500."
 
+        def silent() -> str:
+            self.silent_socket = not self.silent_socket
+            return f"{name}'s hub sends nothing: {'on' if self.silent_socket else 'off'}."
+
+        def half_open() -> str:
+            self.half_open()
+            return ""  # the client's own reaction says it
+
+        def lose_list() -> str:
+            self.drop_items += 1
+            return f"{name} loses the next order list on the stream."
+
+        def unreadable() -> str:
+            self.bad_orders += 1
+            return f"{name}'s next order list carries an order the blotter cannot read."
+
+        def refuse_key() -> str:
+            self.refuse_token = not self.refuse_token
+            if self.refuse_token:
+                self.expire_tokens()
+            return (f"{name} refuses the API token: "
+                    f"{'on' if self.refuse_token else 'off'}.")
+
         return [
             Fault("Drop the connection", "The hub's websocket is cut (close 1006)",
                   self._dropped),
+            Fault("Silent hub on/off", "The hub's websocket stays open but sends nothing",
+                  silent),
+            Fault("Half-open hub", "The hub's websocket neither sends nor reads, and stays open",
+                  half_open),
+            Fault("Lose the next list", "The next OpenOrders item is not sent", lose_list),
+            Fault("Unreadable order", "The next OpenOrders item carries an unreadable order",
+                  unreadable),
+            Fault("Refuse the API token on/off", "The token exchange answers 401", refuse_key),
             Fault("Expire the access token", "Every JWT expires now; the hub closes the stream",
                   expire),
             Fault("Split records on/off", "Each SignalR record arrives in two frames", split),

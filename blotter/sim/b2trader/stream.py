@@ -90,6 +90,10 @@ class StreamSide(LoopbackVenue):
     split_records: bool
     batch_records: bool
     silent_socket: bool
+    refuse_upgrade: int
+    upgrades_refused: int
+    bad_orders: int
+    bad_order: dict[str, Any]
     drop_items: int
     duplicate_items: int
     connections_opened: int
@@ -133,7 +137,11 @@ class StreamSide(LoopbackVenue):
         try:
             claims = self._authenticate(token)
         except TokenError as err:
+            self.upgrades_refused += 1
             return unauthorized(err)  # A-6: refused before the upgrade
+        if self.refuse_upgrade:  # a gateway in front of the hub turns the upgrade away
+            self.upgrades_refused += 1
+            return web.Response(status=self.refuse_upgrade, text="Service Unavailable")
         ws = web.WebSocketResponse(max_msg_size=1 << 22)
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="Connection ID required")
@@ -342,6 +350,9 @@ class StreamSide(LoopbackVenue):
         if self.drop_items > 0:
             self.drop_items -= 1
             return
+        if self.bad_orders > 0:  # one order the client cannot read rides along
+            self.bad_orders -= 1
+            item = [*item, {**(item[0] if item else {}), **self.bad_order}]
         text = hub.stream_item(inv, item)
         conn.push(text)
         self.items_sent += 1
@@ -378,6 +389,16 @@ class StreamSide(LoopbackVenue):
         """Every hub connection gets a Close message (A-14) and its socket is closed."""
         for conn in list(self._conns):
             conn.finish(hub.close(error, allow_reconnect) if conn.handshaken else None)
+
+    def half_open(self) -> None:
+        """Every hub connection goes half-open: nothing more is sent on it and nothing read
+        (not even a close frame), and the socket is not closed either. New connections work."""
+        for conn in list(self._conns):
+            conn.closing = True  # nothing more is queued for it
+            for task in conn.tasks:
+                task.cancel()  # no writer, no watchdog
+            if isinstance(conn.transport, asyncio.ReadTransport):
+                conn.transport.pause_reading()
 
     async def send_raw(self, text: str) -> None:
         """Send `text` as is (add the 0x1E yourself) to every handshaken hub connection."""

@@ -1,65 +1,51 @@
 """The B2TRADER venue client: the I/O shell around the pure parts (``requests``, ``replies``,
-``orders``, ``stream``, ``notices``), with the ``TokenKeeper`` holding the login's JWT.
+``orders``, ``stream``, ``notices``), with the ``TokenKeeper`` holding the login's JWT; its
+cancels are in ``cancels.py``.
 
 One client owns one broker login (an API token on one broker's host) and every trading account
 that login lists. Each trading account is an account of its own in the table, named
 ``<config name>/<trading account>``, so Cancel Account means one trading account.
 
 ``run()`` exchanges the API token for a JWT (renewed at 80 % of its life and on a 401), lists the
-trading accounts, connects the SignalR account hub, subscribes ``OpenOrders`` per trading account
-and treats each stream item as that account's complete list of open orders (or, per account
-setting, as changes only). It reconnects on its own and never raises for network or venue
-trouble: it reports it (``AccountState`` and ``Notice``).
+trading accounts, connects the SignalR account hub with the JWT that listing used, subscribes
+``OpenOrders`` per trading account and treats each stream item as that account's complete list
+of open orders (or, per account setting, as changes only). The hub's keep-alive Pings prove it
+alive: after ``server_timeout`` seconds (two of the hub's keep-alive periods) without a frame the
+account turns STALE at once and the connection is dropped and made again. It reconnects on its
+own and never raises for network or venue trouble: it reports it (``AccountState`` and
+``Notice``).
 
-``cancel()`` sends one ``DELETE`` per order (the venue has no bulk cancel and no groups), a few at
-a time, with progress in the status bar; the 200's order status decides each outcome (Cancelled,
-or Completed when a fill won).
+``check()`` asks the hub for a fresh complete list of every trading account (the venue has no
+REST list of open orders, §2.3) and waits for them: a re-subscription, without a gap in the
+stream. Each subscription's first list is a check of the rows (a difference is reported as
+something the stream missed); in snapshot mode the lists after it are how the stream speaks. An
+order list that cannot be read whole never replaces the rows: what reads of it applies, the
+account turns unverified and its lists are asked for again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
 import httpx
 from websockets.exceptions import WebSocketException
 
-from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import NoticeBus, StateBus, VenueState
-from blotter.core.order import (
-    AccountKey,
-    Closed,
-    Order,
-    OrderKey,
-    OrderStatus,
-    Snapshot,
-    Upsert,
-)
+from blotter.core.order import AccountKey, Closed, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader import signalr
+from blotter.venues.b2trader.cancels import B2traderCancels
 from blotter.venues.b2trader.hub import HubSocket
-from blotter.venues.b2trader.notices import (
-    cancel_failed_notice,
-    cancel_notice,
-    error_notice,
-    progress_notice,
-    progress_summary_notice,
-    stream_error_notice,
-    unreadable_list_notice,
-)
+from blotter.venues.b2trader.notices import stream_error_notice
 from blotter.venues.b2trader.orders import trading_account_keys
 from blotter.venues.b2trader.replies import (
-    CancelReply,
-    CancelRetries,
-    CancelStep,
+    RETRY_WAIT_CAP,
     ErrorReply,
     TradingAccount,
     parse_accounts,
-    parse_cancel_error,
-    parse_cancel_reply,
     parse_error,
     select_accounts,
 )
@@ -67,7 +53,6 @@ from blotter.venues.b2trader.requests import (
     CANCEL_CONCURRENCY,
     HttpRequest,
     accounts_request,
-    cancel_request,
     hub_url,
 )
 from blotter.venues.b2trader.spec import CAPABILITIES, SPEC, VENUE
@@ -78,23 +63,25 @@ from blotter.venues.b2trader.stream import (
     StreamEnded,
     StreamParser,
     UnreadableList,
+    invocation_number,
 )
 from blotter.venues.b2trader.tokens import TokenKeeper
-from blotter.venues.base import Backoff, ReconnectingClient, RestFailure, SessionEnd
+from blotter.venues.base import Backoff, RestFailure, SessionEnd
 from blotter.venues.net import check_url, now_ms, send
 
 log = logging.getLogger("blotter.venues.b2trader")
 
-_PROGRESS_EVERY = 0.1  # s between progress lines in the status bar
+CHECK_TIMEOUT = 10.0  # s a check waits for the fresh lists before it gives up
 
 
-class B2traderClient(ReconnectingClient):
+class B2traderClient(B2traderCancels):
     """One broker login and its trading accounts, kept equal to the venue (see the module).
 
     ``broker`` is the broker's name for the trader; ``trading_accounts`` the ids or names to
     show (all when empty); ``delta`` reads the stream as changes after the first list (§3.7);
-    ``cancel_concurrency`` DELETEs go at a time for the whole login; ``keepalive`` and
-    ``server_timeout`` are the hub's Ping interval and silence bound (§3.5).
+    ``cancel_concurrency`` DELETEs go at a time for the whole login; ``keepalive`` is how often
+    the client Pings the hub, ``server_timeout`` how long the hub may be silent before it is
+    taken for dead (§3.5: two of the hub's 15 s keep-alive periods).
     """
 
     def __init__(
@@ -114,7 +101,7 @@ class B2traderClient(ReconnectingClient):
         cancel_timeout: float = 10.0,
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
         keepalive: float = signalr.KEEP_ALIVE_INTERVAL_S,
-        server_timeout: float = signalr.SERVER_TIMEOUT_S,
+        server_timeout: float = 2 * signalr.KEEP_ALIVE_INTERVAL_S,
     ) -> None:
         super().__init__(
             account, venue=VENUE, store=store, notices=notices, states=states,
@@ -134,6 +121,7 @@ class B2traderClient(ReconnectingClient):
         self.cancel_concurrency = cancel_concurrency
         self.keepalive = keepalive
         self.server_timeout = server_timeout
+        self.check_timeout = CHECK_TIMEOUT
         self.malformed_records = 0
 
         # trading accounts: id → what the venue said, id → our account key, and back
@@ -143,6 +131,14 @@ class B2traderClient(ReconnectingClient):
         self._parser = StreamParser(account, delta=delta)  # the hub connection's state
         self._hub: HubSocket | None = None  # the account hub, while connected
         self._gate: asyncio.Semaphore | None = None
+        self._deleting: set[OrderKey] = set()
+        self._held_out: set[OrderKey] = set()
+        # trading account id → checks waiting for the first list of a subscription, by the
+        # invocation it asked for (a later subscription's first list answers it as well)
+        self._first_lists: dict[str, list[tuple[str, asyncio.Future[None]]]] = {}
+        self._checking: asyncio.Future[bool] | None = None  # the check under way
+        # a stream ended, or a list could not be read: STALE until every account listed again
+        self._unsettled = False
 
     def __repr__(self) -> str:  # never the API token or the JWT
         return f"B2traderClient({self.account}, rest={self._rest_origin!r})"
@@ -159,27 +155,100 @@ class B2traderClient(ReconnectingClient):
         """The login's trading accounts, once the broker has listed them."""
         return tuple(self._keys.values())
 
-    async def check(self) -> bool:
-        """Ask for a fresh complete list of every trading account (the venue has no REST list
-        of open orders, §2.3): False while the hub is not connected."""
-        if self._ws is None:
-            return False
-        for trading_id in list(self._keys):
-            await self._refresh(trading_id)
-        return True
-
     async def close(self) -> None:
         await self._tokens.close()
         await super().close()
+
+    # == checks ==================================================================================
+    async def check(self) -> bool:
+        """Ask the hub for a fresh complete list of every trading account and wait until each
+        arrived and was applied (within ``check_timeout``); False when the hub is not connected
+        or the lists did not come. A check already under way is shared."""
+        if self._hub is None:
+            return False
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.ensure_future(self._check_all())
+        checking = self._checking
+        try:
+            return await asyncio.shield(checking)
+        finally:
+            if checking.done() and self._checking is checking:
+                self._checking = None
+
+    async def _check_all(self) -> bool:
+        waits = [self._ask_again(trading_id) for trading_id in list(self._keys)]
+        if not waits:
+            return self._hub is not None
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), self.check_timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            log.info("%s: no fresh order lists (%s)", self.account, str(exc) or "timed out")
+            return False
+        return True
+
+    def _reread_account(self, trading_id: str) -> None:
+        """See ``B2traderCancels._reread_account``."""
+        self._ask_again(trading_id)
+
+    def _ask_again(self, trading_id: str) -> asyncio.Future[None]:
+        """Re-subscribe ``trading_id`` (in the background); done once its new first list has
+        been applied, failed when the hub went away first."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)  # nobody may be waiting any more
+        hub = self._hub
+        if hub is None or trading_id not in self._keys:
+            future.set_exception(ConnectionError("the account hub is not connected"))
+            return future
+        records = self._parser.resubscribe(trading_id)
+        asked = self._parser.newest(trading_id) or ""
+        self._first_lists.setdefault(trading_id, []).append((asked, future))
+        self._spawn(self._send_all(hub, records))
+        return future
+
+    async def _send_all(self, hub: HubSocket, records: Sequence[str]) -> None:
+        try:
+            for record in records:
+                await hub.send(record)
+        except (OSError, WebSocketException):
+            pass  # the session ends, and the next one subscribes everything again
+
+    def _listed(self, trading_id: str, invocation: str) -> None:
+        """The first list of subscription ``invocation`` was applied: it answers the checks
+        that asked for it or for an earlier one."""
+        waiting = self._first_lists.get(trading_id)
+        if not waiting:
+            return
+        answered = invocation_number(invocation)
+        still = []
+        for asked, future in waiting:
+            if invocation_number(asked) <= answered:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((asked, future))
+        if still:
+            self._first_lists[trading_id] = still
+        else:
+            del self._first_lists[trading_id]
+
+    def _end_checks(self) -> None:
+        waiting, self._first_lists = self._first_lists, {}
+        for futures in waiting.values():
+            for _, future in futures:
+                if not future.done():
+                    future.set_exception(ConnectionError("the account hub connection ended"))
 
     # == lifecycle ===============================================================================
     async def _session(self) -> None:
         self._state(VenueState.AUTHENTICATING)
         try:
-            token = await self._tokens.current()
             accounts = await self._load_accounts()
+            # the JWT the listing ended with: it may have renewed a refused one
+            token = await self._tokens.current()
         except RestFailure as failure:
-            raise SessionEnd(failure.text, failed=failure.status in (401, 403)) from None
+            raise SessionEnd(
+                failure.text, delay=_asked_wait(failure), failed=failure.status in (401, 403)
+            ) from None
         if not accounts:
             raise SessionEnd(
                 "the broker lists no trading accounts for this API token"
@@ -188,25 +257,51 @@ class B2traderClient(ReconnectingClient):
             )
         self._use_accounts(accounts)
         hub = await HubSocket.open(
-            hub_url(self._ws_url, token.jwt), keepalive=self.keepalive,
-            server_timeout=self.server_timeout, who=self.account, redact=self._redact,
-            unauthorized=self._tokens.forget,
+            hub_url(self._ws_url, token.jwt), who=self.account, redact=self._redact,
+            unauthorized=self._tokens.forget, on_frame=self._count_frame,
         )
         self._ws, self._hub = hub.ws, hub
         parser = self._parser
         parser.start()
+        self._unsettled = False
         try:
-            await hub.handshake(parser)
+            # a hub that answers nothing is dead by the same bound as one that goes silent
+            await hub.handshake(parser, min(signalr.HANDSHAKE_TIMEOUT_S, self.server_timeout))
             for trading_id in self._keys:
                 await hub.send(parser.subscribe(trading_id))
-            hub.start_keep_alive()
             self._drain()  # what came with the handshake answer
-            while True:
-                self.handle_frame(await hub.recv())
+            await self._stream(hub)
         finally:
             self._live = False
+            self._hub = None
+            self._end_checks()
             await hub.close()
-            self._ws = self._hub = None
+            self._ws = None
+
+    async def _stream(self, hub: HubSocket) -> None:
+        """Read frames until the connection ends; Ping the hub every ``keepalive`` seconds,
+        and drop the connection (STALE at once) when it was silent ``server_timeout`` s."""
+        watch = asyncio.ensure_future(self._keep_alive(
+            lambda: hub.send(signalr.ping()), self.keepalive, self.server_timeout
+        ))
+        receive = asyncio.ensure_future(self._receive(hub))
+        try:
+            await asyncio.wait((watch, receive), return_when=asyncio.FIRST_COMPLETED)
+            if receive.done():
+                receive.result()  # the SessionEnd that ended it
+            hub.abort()  # silent: no closing handshake to wait for
+            raise SessionEnd(watch.result())
+        finally:
+            for task in (watch, receive):
+                task.cancel()
+            await asyncio.gather(watch, receive, return_exceptions=True)
+
+    async def _receive(self, hub: HubSocket) -> None:
+        while True:
+            self.handle_frame(await hub.recv())
+
+    def _count_frame(self) -> None:
+        self._rx += 1
 
     def _use_accounts(self, accounts: Sequence[TradingAccount]) -> None:
         keys = trading_account_keys(self.account.account, accounts)
@@ -219,9 +314,10 @@ class B2traderClient(ReconnectingClient):
 
     # == stream ==================================================================================
     def handle_frame(self, data: str | bytes) -> None:
-        """One frame of the account hub → store events and notices. Bad records are counted
-        and logged, never raised; ``SessionEnd`` when the hub closes the connection or sends an
-        oversized record."""
+        """One frame of the account hub → store events and notices. A record or order that
+        cannot be read is counted, logged and re-read (the account is unverified meanwhile),
+        never raised; ``SessionEnd`` when the hub closes the connection or sends an oversized
+        record."""
         try:
             self._parser.feed(data)
         except signalr.RecordTooLarge as exc:
@@ -236,12 +332,10 @@ class B2traderClient(ReconnectingClient):
             except signalr.RecordTooLarge as exc:
                 raise SessionEnd(f"the account hub sent an oversized record ({exc})") from None
             except UnreadableList as exc:
-                self._unreadable(exc)
+                self._unreadable_list(exc)
                 continue
-            except MalformedFrame as exc:
-                self.malformed_records += 1
-                log.warning("%s: malformed record #%d (%s)", self.account,
-                            self.malformed_records, exc)
+            except MalformedFrame as exc:  # it may have been about orders: ask again
+                self._unreadable(self.account, f"a record of the account hub ({exc})")
                 continue
             if event is None:
                 return
@@ -252,11 +346,7 @@ class B2traderClient(ReconnectingClient):
             elif type(event) is OrderList:
                 self._apply_guarded(event)
             elif type(event) is StreamEnded:
-                self._notices.publish(
-                    stream_error_notice(event.error, self.account, event.name, now_ms())
-                )
-                # subscribe again after a pause; the first item then replaces the rows
-                self._spawn(self._resubscribe_later(event.trading_id, self.backoff.delay(1)))
+                self._stream_ended(event)
             elif type(event) is HubClosed:
                 if event.token_refused:
                     self._tokens.forget()  # exchange the API token again
@@ -267,7 +357,7 @@ class B2traderClient(ReconnectingClient):
         try:
             event = self._parser.take_list(trading_id)
         except UnreadableList as exc:
-            self._unreadable(exc)
+            self._unreadable_list(exc)
             return
         if event is not None:
             self._apply_guarded(event)
@@ -281,48 +371,73 @@ class B2traderClient(ReconnectingClient):
     def _apply(self, event: OrderList) -> None:
         store = self._store
         if event.complete:
-            store.apply(Snapshot(event.account, event.orders))
+            orders = self._with_held(event.account, event.orders)
+            # a subscription's first list checks the rows; the lists after it are the stream
+            store.apply(Snapshot(event.account, orders, stream=not event.first))
         else:
+            # changes (a delta stream), or what reads of a list that cannot be read whole:
+            # nothing leaves that the venue did not say is closed
             for order in event.orders:
                 if order.status.is_open:
                     store.apply(Upsert(order))
                 elif store.get(order.key) is not None:
                     store.apply(Closed(order))
-        if event.first and self._parser.all_listed and not self._live:
-            self._went_live()
+        if event.unreadable:
+            what = f"{len(event.unreadable)} order(s) of {event.account.account}"
+            self._unreadable(event.account, f"{what} ({'; '.join(event.unreadable[:3])})")
+            if event.due_first:
+                self._ask_later(event.trading_id)
+        if event.first:
+            self._listed(event.trading_id, event.invocation)
+            # LIVE again once every account listed (a re-read under way says so itself)
+            settles = self._unsettled and not self._rereading
+            if self._parser.all_listed and (not self._live or settles):
+                self._went_live()
 
-    def _unreadable(self, exc: UnreadableList) -> None:
+    def _went_live(self, stale: str = "") -> None:
+        self._unsettled = False  # whoever says so: the rows equal the venue's again
+        super()._went_live(stale)
+
+    def _unreadable(self, account: AccountKey, what: str) -> None:
+        """Part of an account's orders could not be read: say so, mark the rows unverified and
+        ask for the lists again."""
         self.malformed_records += 1
-        log.warning("%s: unreadable order list (%s)", exc.account, exc)
-        self._notices.publish(
-            unreadable_list_notice(exc.account, self.venue_label, str(exc), now_ms())
-        )
+        log.warning("%s: could not read %s", account, what)
+        self._unsettled = True
+        self._distrust(what)
+
+    def _unreadable_list(self, exc: UnreadableList) -> None:
+        self._unreadable(exc.account, f"the order list of {exc.account.account} ({exc})")
+        if exc.due_first:
+            self._ask_later(exc.trading_id)
+
+    def _ask_later(self, trading_id: str) -> None:
+        """The answer to a subscription could not be read whole, so whoever waits for it
+        would wait in vain: subscribe again, after a pause (a venue that keeps sending what
+        cannot be read is not asked in a tight loop)."""
+
+        async def later(delay: float) -> None:
+            await asyncio.sleep(delay)
+            if self._hub is not None:
+                self._reread_account(trading_id)
+
+        self._spawn(later(self.backoff.delay(1)))
+
+    def _stream_ended(self, event: StreamEnded) -> None:
+        self._notices.publish(stream_error_notice(event.error, self.account, event.name, now_ms()))
+        if self._live:
+            self._unsettled = True
+            self._state(VenueState.STALE, f"the order stream of {event.name} ended; "
+                        "subscribing again")
+        # subscribe again after a pause; the first item then replaces the rows
+        self._spawn(self._resubscribe_later(event.trading_id, self.backoff.delay(1)))
 
     async def _resubscribe_later(self, trading_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
         hub = self._hub
         if hub is None or trading_id not in self._keys or self._parser.subscribed(trading_id):
             return
-        try:
-            await hub.send(self._parser.subscribe(trading_id))
-        except (OSError, WebSocketException):
-            pass  # the session ends and subscribes everything again
-
-    async def _refresh(self, trading_id: str) -> None:
-        """Ask for a fresh complete list of one trading account: stop its stream and start a
-        new one (the venue has no REST list of open orders, §2.3)."""
-        hub = self._hub
-        if hub is None:
-            return
-        try:
-            for record in self._parser.unsubscribe(trading_id):
-                await hub.send(record)
-        except (OSError, WebSocketException):
-            return
-        try:
-            await hub.send(self._parser.subscribe(trading_id))
-        except (OSError, WebSocketException):
-            pass
+        await self._send_all(hub, [self._parser.subscribe(trading_id)])
 
     # == REST ====================================================================================
     async def _load_accounts(self) -> list[TradingAccount]:
@@ -346,197 +461,18 @@ class B2traderClient(ReconnectingClient):
             redact=self._redact,
         )
 
-    # == cancels =================================================================================
-    async def cancel(self, plan: CancelPlan) -> CancelResult:
-        refused = self._refuse_plan(plan)
-        if refused is not None:
-            return refused
-        result = CancelResult(plan)
-        orders = [o for o in plan.orders if self.serves(o.account_key)]
-        if plan.everything:  # also rows that arrived since the plan was made
-            scope = self._keys.values() if plan.account == self.account else [plan.account]
-            listed = {o.key for o in orders}
-            for key in scope:
-                orders += [o for o in self._store.orders(key) if o.key not in listed]
-        futures = self._pending.begin(orders)
-        progress = _Progress(self, plan.account, len(orders))
-        if self._gate is None:  # one limit for the login, however many plans run at once
-            self._gate = asyncio.Semaphore(self.cancel_concurrency)
-        gate = self._gate
-
-        async def gated(order: Order) -> OrderOutcome:
-            async with gate:  # a free gate does not suspend: a lone cancel goes out at once
-                return await self._cancel_one(order, futures[order.key], progress)
-
-        if len(orders) == 1:
-            outcomes = [await gated(orders[0])]
-        else:
-            outcomes = list(await asyncio.gather(*(gated(o) for o in orders)))
-        progress.finish(outcomes)
-        texts: list[str] = []
-        for outcome in outcomes:
-            result.outcomes[outcome.key] = outcome
-            if outcome.outcome is not Outcome.CANCELLED and outcome.text:
-                texts.append(outcome.text)
-        result.text = "; ".join(dict.fromkeys(texts))
-        return result
-
-    async def _cancel_one(
-        self, order: Order, future: asyncio.Future[OrderOutcome], progress: _Progress
-    ) -> OrderOutcome:
-        try:
-            outcome = await self._delete(order, future, progress.quiet)
-        except Exception as exc:  # never lose one order's outcome to a bug
-            log.exception("%s: cancel of %s failed", self.account, order.order_id)
-            outcome = OrderOutcome(order.key, Outcome.REJECTED, f"cancel failed: {exc}")
-            self._pending.resolve(order.key, Outcome.REJECTED, outcome.text)
-        progress.step(outcome)
-        return outcome
-
-    async def _delete(
-        self, order: Order, future: asyncio.Future[OrderOutcome], quiet: bool
-    ) -> OrderOutcome:
-        key = order.key
-        trading_id = self._ids.get(order.account_key)
-        if trading_id is None:
-            text = f"Order {order.order_id}: {order.account} is not a trading account of this login"
-            self._pending.resolve(key, Outcome.REJECTED, text)
-            return OrderOutcome(key, Outcome.REJECTED, text)
-        retries = CancelRetries(order.order_id)
-        while True:
-            try:
-                token = await self._tokens.current()
-                response = await self._request(
-                    cancel_request(order.order_id, trading_id, token.jwt),
-                    f"Order {order.order_id}",
-                )
-            except RestFailure as failure:
-                wait = retries.after_unreachable() if failure.reply is None else None
-                if wait is None:
-                    return self._refuse(order, failure.text, None)
-                await asyncio.sleep(wait)  # the network: a DELETE may be sent again
-                continue
-            if response.status_code == 200:
-                return await self._accepted(order, response.content, future, quiet)
-            error = parse_cancel_error(
-                response.status_code, response.content, order.order_id,
-                headers=dict(response.headers), now_ms=now_ms(),
-            )
-            step, wait = retries.after_error(error)
-            if step is CancelStep.RENEW:
-                self._tokens.forget(token)
-            elif step is CancelStep.RETRY:
-                if error.http_status == 429:
-                    log.info("%s: 429 on a cancel; waiting %.2f s", self.account, wait)
-                await asyncio.sleep(wait)
-            elif step is CancelStep.GONE:
-                text = retries.gone_text
-                self._pending.resolve(key, Outcome.CANCELLED, text)
-                self._close_row(key, _cancelled)
-                return OrderOutcome(key, Outcome.CANCELLED, text)
-            else:
-                return self._refuse(order, self._redact(error.text), error)
-
-    async def _accepted(
-        self, order: Order, body: bytes, future: asyncio.Future[OrderOutcome], quiet: bool
-    ) -> OrderOutcome:
-        key = order.key
-        try:
-            reply: CancelReply | None = parse_cancel_reply(body, order.account_key, order.order_id)
-        except MalformedFrame as exc:
-            self.malformed_records += 1
-            log.warning("%s: unreadable cancel answer (%s)", key, exc)
-            reply = None
-        if reply is not None and reply.outcome is not None:
-            if not quiet or reply.outcome is not Outcome.CANCELLED:
-                self._notices.publish(cancel_notice(reply, order.account_key, now_ms()))
-            self._close_row(key, reply.closed_order)
-            self._pending.resolve(key, reply.outcome, reply.text)
-            return OrderOutcome(key, reply.outcome, reply.text)
-        # still open at the venue (or unreadable): the stream says when it is gone
-        if reply is not None:
-            self._notices.publish(cancel_notice(reply, order.account_key, now_ms()))
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.cancel_timeout)
-        except TimeoutError:
-            text = (
-                f"Order {order.order_id}: no confirmation from {self.venue_label} within "
-                f"{self.cancel_timeout:g} s; the order may still be open"
-            )
-            self._pending.resolve(key, Outcome.TIMED_OUT, text)
-            self._refresh_later(order)
-            return OrderOutcome(key, Outcome.TIMED_OUT, text)
-
-    def _close_row(self, key: OrderKey, closed: Callable[[Order], Order]) -> None:
-        """Take the row out now, as ``closed(row)``: the venue said so (the stream follows,
-        and a list it sent before this answer does not bring the row back)."""
-        trading_id = self._ids.get(key.account_key)
-        if trading_id is not None:
-            self._parser.closed(trading_id, key.order_id)
-        current = self._store.get(key)
-        if current is not None:
-            self._store.apply(Closed(closed(current)))
-
-    def _refuse(self, order: Order, text: str, error: ErrorReply | None) -> OrderOutcome:
-        key = order.key
-        if error is not None:
-            self._notices.publish(
-                error_notice(error, order.account_key, now_ms(), (order.order_id,))
-            )
-        else:
-            self._notices.publish(cancel_failed_notice(order, text, now_ms()))
-        if error is not None and error.order_gone:
-            self._pending.resolve(key, Outcome.NOT_FOUND, text)
-            self._refresh_later(order)  # the row is stale: a fresh list settles it
-            return OrderOutcome(key, Outcome.NOT_FOUND, text)
-        self._pending.resolve(key, Outcome.REJECTED, text)
-        return OrderOutcome(key, Outcome.REJECTED, text)
-
-    def _refresh_later(self, order: Order) -> None:
-        trading_id = self._ids.get(order.account_key)
-        if trading_id is not None:
-            self._spawn(self._refresh(trading_id))
-
     def _redact(self, text: str) -> str:
         return self._tokens.redact(super()._redact(text))
 
 
-def _cancelled(row: Order) -> Order:
-    return replace(row, status=OrderStatus.CANCELLED, status_text="Cancelled")
+def _asked_wait(failure: RestFailure) -> float | None:
+    """The wait a refusal asked for (a 429's or 503's Retry-After), capped; None if none."""
+    reply = failure.reply
+    if isinstance(reply, ErrorReply) and reply.retry_after_s is not None:
+        return min(reply.retry_after_s, RETRY_WAIT_CAP)
+    return None
 
 
-class _Progress:
-    """"Cancelling 37/120 on Acme Main…" in the status bar while single cancels run."""
-
-    def __init__(self, client: B2traderClient, account: AccountKey, total: int) -> None:
-        self.notices = client._notices
-        self.account = account
-        self.total = total
-        self.done = 0
-        self.quiet = total > 1  # per-order confirmations would bury the progress line
-        self._shown_at = -1.0
-        self._where = (
-            client.venue_label if account == client.account
-            else account.account.split("/", 1)[-1]
-        )
-        if self.quiet:
-            self._show()
-
-    def step(self, outcome: OrderOutcome) -> None:
-        self.done += 1
-        now = asyncio.get_running_loop().time()
-        if self.quiet and now - self._shown_at >= _PROGRESS_EVERY and self.done < self.total:
-            self._show()
-
-    def finish(self, outcomes: Sequence[OrderOutcome]) -> None:
-        """The last line: how it ended ("Cancelled 118 of 120 on Acme Main: 2 filled")."""
-        if self.quiet:
-            self.notices.publish(
-                progress_summary_notice(self.account, self._where, outcomes, now_ms())
-            )
-
-    def _show(self) -> None:
-        self._shown_at = asyncio.get_running_loop().time()
-        self.notices.publish(
-            progress_notice(self.account, self._where, self.done, self.total, now_ms())
-        )
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -1,10 +1,10 @@
 """The account hub's websocket (I/O): connecting with the JWT in the URL (§3.2), the SignalR
-handshake (§3.3), sending, receiving, and the keep-alive (§3.5): a Ping after ``keepalive``
-seconds without sending, and the hub taken for dead after ``server_timeout`` seconds without
-anything from it.
+handshake (§3.3), sending, receiving, and ending the connection — politely, or at once for a hub
+that went silent (a half-open socket answers no close either).
 
-What the frames mean is the ``StreamParser``'s business; this module only moves them. Every way
-the connection ends is a ``SessionEnd`` with the reason in the trader's words.
+What the frames mean is the ``StreamParser``'s business, and whether the hub is still there the
+client's (its keep-alive counts every frame through ``on_frame``); this module only moves them.
+Every way the connection ends is a ``SessionEnd`` with the reason in the trader's words.
 """
 
 from __future__ import annotations
@@ -30,34 +30,31 @@ _CLOSE_TIMEOUT = 3.0
 _MAX_FRAME = 16 * 1024 * 1024
 
 
+def _no_count() -> None:
+    pass
+
+
 class HubSocket:
     """One connection to the account hub, from ``open`` to ``close``."""
 
-    def __init__(
-        self, ws: ClientConnection, keepalive: float, server_timeout: float, who: object
-    ) -> None:
+    def __init__(self, ws: ClientConnection, on_frame: Callable[[], None] = _no_count) -> None:
         self.ws = ws
-        self.server_timeout = server_timeout
-        self._who = who  # for the log
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._alive = signalr.KeepAlive(loop.time(), keepalive, server_timeout)
-        self._keep_alive: asyncio.Task[None] | None = None
-        self._silent = False  # the keep-alive closed the socket: the hub went quiet
+        self._on_frame = on_frame
+        self._loop = asyncio.get_running_loop()
 
     @classmethod
     async def open(
         cls,
         url: str,
         *,
-        keepalive: float,
-        server_timeout: float,
         who: object,
         redact: Callable[[str], str],
         unauthorized: Callable[[], None],
+        on_frame: Callable[[], None] = _no_count,
     ) -> HubSocket:
         """Connect to ``url`` (it holds the JWT: never shown). A 401 calls ``unauthorized``
-        (the token is refused: a fresh one next time); every failure is a ``SessionEnd``."""
+        (the token is refused: a fresh one next time); every failure is a ``SessionEnd``.
+        ``on_frame`` is called for every frame received."""
         try:
             ws = await asyncio.wait_for(
                 connect(
@@ -75,17 +72,19 @@ class HubSocket:
             raise SessionEnd(
                 f"cannot reach the account hub: {redact(describe_error(exc))}"
             ) from None
-        return cls(ws, keepalive, server_timeout, who)
+        log.debug("%s: account hub connected", who)
+        return cls(ws, on_frame)
 
     async def send(self, text: str) -> None:
         await self.ws.send(text)
-        self._alive.sent(self._loop.time())
 
-    async def handshake(self, parser: StreamParser) -> None:
-        """Send the handshake request and wait for the answer (fed to ``parser``); messages
-        that came in the same frame stay queued in ``parser``."""
+    async def handshake(
+        self, parser: StreamParser, timeout: float = signalr.HANDSHAKE_TIMEOUT_S
+    ) -> None:
+        """Send the handshake request and wait up to ``timeout`` s for the answer (fed to
+        ``parser``); messages that came in the same frame stay queued in ``parser``."""
         await self.send(signalr.handshake_request())
-        deadline = self._loop.time() + signalr.HANDSHAKE_TIMEOUT_S
+        deadline = self._loop.time() + timeout
         while True:
             remaining = deadline - self._loop.time()
             if remaining <= 0:
@@ -98,7 +97,7 @@ class HubSocket:
                 raise SessionEnd(
                     f"the account hub closed during the handshake ({close_code(exc)})"
                 ) from None
-            self._alive.received(self._loop.time())
+            self._on_frame()
             parser.feed(frame)
             try:
                 first = parser.next_event()
@@ -112,47 +111,24 @@ class HubSocket:
                 raise SessionEnd(f"the account hub refused the handshake: {first.error}")
             return
 
-    def start_keep_alive(self) -> None:
-        self._silent = False
-        self._keep_alive = self._loop.create_task(self._keep_alive_loop())
-
     async def recv(self) -> str | bytes:
-        """The next frame; ``SessionEnd`` once the connection has ended (or gone silent)."""
+        """The next frame; ``SessionEnd`` once the connection has ended."""
         try:
             frame = await self.ws.recv()
         except ConnectionClosed as exc:
-            if self._silent:
-                raise SessionEnd(
-                    f"no message from the account hub in {self.server_timeout:g} s"
-                ) from None
             raise SessionEnd(f"the account hub connection closed ({close_code(exc)})") from None
-        self._alive.received(self._loop.time())
+        self._on_frame()
         return frame
 
+    def abort(self) -> None:
+        """Drop the connection at once, without a closing handshake (the hub went silent)."""
+        transport = self.ws.transport
+        if transport is not None:
+            transport.abort()
+
     async def close(self) -> None:
-        if self._keep_alive is not None:
-            self._keep_alive.cancel()
+        """End the connection: a close frame, and at most ``_CLOSE_TIMEOUT`` s for the answer."""
         try:
             await asyncio.wait_for(self.ws.close(), _CLOSE_TIMEOUT)
         except (OSError, TimeoutError, WebSocketException):
-            pass
-
-    async def _keep_alive_loop(self) -> None:
-        alive = self._alive
-        tick = max(0.05, min(alive.interval, alive.timeout) / 4)
-        while True:
-            await asyncio.sleep(tick)
-            now = self._loop.time()
-            if alive.server_timed_out(now):
-                log.info("%s: nothing from the account hub in %g s", self._who, alive.timeout)
-                self._silent = True
-                try:
-                    await asyncio.wait_for(self.ws.close(), _CLOSE_TIMEOUT)
-                except (OSError, TimeoutError, WebSocketException):
-                    pass
-                return
-            if alive.ping_due(now):
-                try:
-                    await asyncio.wait_for(self.send(signalr.ping()), 5.0)
-                except (OSError, TimeoutError, WebSocketException):
-                    return
+            self.abort()

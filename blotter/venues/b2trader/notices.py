@@ -1,6 +1,6 @@
 """B2TRADER's texts → ``Notice``s, pure: error answers, cancel answers (the venue sends no text of
 its own: it is composed from the returned order), orders that left the open set, the end of an
-order stream, an unreadable order list, and the progress of many single cancels.
+order stream, and the progress of many single cancels.
 
 Nothing here reads a clock: ``ts_ms`` is passed in.
 """
@@ -89,18 +89,6 @@ def stream_error_notice(
         text = f"Order stream{where} ended by the venue"
         level = Level.WARNING
     return Notice(account.venue, account.account, level, text, status="stream", ts_ms=ts_ms)
-
-
-def unreadable_list_notice(
-    account: AccountKey, venue_label: str, reason: str, ts_ms: int | None = None
-) -> Notice:
-    """A trading account's order list could not be read: its rows may be out of date."""
-    return Notice(
-        account.venue, account.account, Level.ERROR,
-        f"Unreadable order list from {venue_label} ({reason}); the rows of {account.account} "
-        "may be out of date",
-        ts_ms=ts_ms,
-    )
 
 
 def cancel_failed_notice(order: Order, text: str, ts_ms: int | None = None) -> Notice:

@@ -278,22 +278,50 @@ def parse_order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
     if tif and tif != "Gtc":
         order_type += f" {tif}"  # Gtc is the default; Ioc/Fok/Gtd/Day are worth seeing
 
+    price = _opt_decimal(item, "requestedPrice")  # null for Market
+    if price == 0 and order_type.startswith("Market"):
+        price = None  # a market order has no limit price, however it says so
     # No group_id: B2TRADER has no order groups. The trading account is the AccountKey itself
     # (``trading_account_key``), so a cancel scoped to an account is one trading account.
     fields: OrderFields = (
         OrderKey(account.venue, account.account, order_id), symbol, side, order_type, None,
         None, None, _NO_FLAGS, _opt_timestamp(item, "createdAt"), _category(item, market_id),
     )
-    return build_order(
+    order = build_order(
         fields,
         amount,
         remaining,
         status,
         text,
-        _opt_decimal(item, "requestedPrice", zero_is_none=True),  # null for Market
+        price,
         _opt_decimal(item, "executionPrice", zero_is_none=True),  # "0" unfilled, P-16
         _opt_timestamp(item, "updatedAt"),
     )
+    wrong = implausible(order)
+    if wrong is not None:
+        raise MalformedFrame(f"implausible order {short(order_id)}: {wrong}")
+    return order
+
+
+def implausible(order: Order) -> str | None:
+    """Why ``order`` cannot be the truth, or None when it can: an amount that is not
+    positive, more remaining than the amount, a limit price that is zero, negative or not
+    finite (a market order may have none), a negative average price. Such a record counts as
+    unreadable, never as the venue's word."""
+    amount, remaining = order.amount, order.remaining
+    if not amount.is_finite() or amount <= 0:
+        return f"amount {amount} is not positive"
+    if not remaining.is_finite() or remaining < 0:
+        return f"remaining {remaining} is negative"
+    if remaining > amount:
+        return f"remaining {remaining} is above the amount {amount}"
+    price = order.price
+    if price is not None and (not price.is_finite() or price <= 0):
+        return f"limit price {price} is not positive"
+    average = order.avg_price
+    if average is not None and (not average.is_finite() or average < 0):
+        return f"average price {average} is negative"
+    return None
 
 
 # Every field ``parse_order`` reads (a test holds it to that). ``OpenOrdersParser`` reuses an

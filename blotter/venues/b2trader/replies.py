@@ -298,6 +298,7 @@ class ErrorReply:
     retryable: bool  # 429 and 5xx (network errors are the client's)
     auth_failed: bool  # 401: renew the token (once), then retry
     retry_after_s: float | None = None
+    order_status: str = ""  # the order's final status word when a cancel's error names it
 
     @property
     def text(self) -> str:
@@ -323,6 +324,18 @@ _CANCEL_PHRASES: Final[Mapping[int, str]] = {
     400: "cannot be cancelled (already finished?)",
     404: "not found",
 }
+
+
+# A cancel's 400 names why the order cannot be cancelled: "… cannot be cancelled in status
+# Completed." The venue's status words are capitalised (§4.1); "cancelled" in the sentence is not.
+_FINAL_WORD: Final = re.compile(r"\b(Completed|Cancelled|Expired|Rejected)\b")
+
+
+def named_final_status(message: str) -> str:
+    """The one final status word (Completed, Cancelled, Expired, Rejected) an error message
+    names, or "" when it names none or several (then it says nothing sure)."""
+    found = set(_FINAL_WORD.findall(message))
+    return found.pop() if len(found) == 1 else ""
 
 
 def _problem_message(msg: Any) -> str:
@@ -465,6 +478,7 @@ def parse_error(
         retryable=http_status == 429 or http_status >= 500,
         auth_failed=http_status == 401,
         retry_after_s=wait,
+        order_status=named_final_status(message) if gone else "",
     )
 
 
@@ -489,7 +503,7 @@ class CancelStep(Enum):
 
     RENEW = "renew"  # exchange the API token again, then send again at once
     RETRY = "retry"  # send again after the wait
-    GONE = "gone"  # a DELETE sent again found the order gone: the first one cancelled it
+    GONE = "gone"  # a DELETE sent again found the order gone: how it ended is not known yet
     REFUSED = "refused"  # the answer stands (the order is gone, or it stays open)
 
 
@@ -503,6 +517,11 @@ class CancelRetries:
     renewed: bool = False
     rate_waits: int = 0
     server_tries: int = 0
+
+    @property
+    def repeated(self) -> bool:
+        """Whether the DELETE has been sent more than once."""
+        return bool(self.rate_waits or self.server_tries or self.renewed)
 
     def after_unreachable(self) -> float | None:
         """The venue was not reached, or did not answer readably: seconds to wait before the
@@ -527,11 +546,40 @@ class CancelRetries:
             return CancelStep.RETRY, min(
                 error.retry_after_s or 0.25 * self.server_tries, RETRY_WAIT_CAP
             )
-        if error.order_gone and (self.rate_waits or self.server_tries or self.renewed):
+        if error.order_gone and self.repeated:
             return CancelStep.GONE, 0.0
         return CancelStep.REFUSED, 0.0
 
-    @property
-    def gone_text(self) -> str:
-        """The outcome's words for ``CancelStep.GONE``."""
-        return f"Order {self.order_id}: cancelled (the repeated request found it gone)"
+
+@dataclass(frozen=True, slots=True)
+class GoneOutcome:
+    """What a cancel's "the order is gone" answer says of how the order ended: ``status`` is
+    the final status the venue named (None: it named none, the outcome is "closed, how
+    unknown" until the stream or a re-read says more)."""
+
+    outcome: Outcome
+    text: str
+    status: OrderStatus | None
+    status_text: str
+
+
+def gone_outcome(error: ErrorReply, order_id: str, repeated: bool) -> GoneOutcome:
+    """The outcome of a cancel whose answer ``error`` says the order is gone (400/404).
+
+    Only what the venue said: the final status its answer names (Completed → filled,
+    Cancelled → cancelled, Expired/Rejected → closed, with the word), else "closed, how
+    unknown" — never "cancelled" for an order merely not found. ``repeated``: the answer came
+    to a DELETE sent again (after a 429, a 5xx, a renewed token or no answer), so the first
+    one was never processed and the order ended some other way meanwhile."""
+    word = error.order_status
+    status = terminal_status(word) if word else None
+    if status is not None:
+        outcome = _CANCEL_OUTCOMES[word]
+        said = "filled" if outcome is Outcome.FILLED else word.lower()
+        how = f"the repeated request found it {word}" if repeated else f"the venue says {word}"
+        text = f"Order {order_id}: {said} ({how})"
+        return GoneOutcome(outcome, clean(text, TEXT_LIMIT), status, word)
+    found = f": {error.message}" if error.message else ""
+    how = "the repeated request found it gone" if repeated else "the venue did not find it"
+    text = f"Order {order_id}: {Outcome.CLOSED.value} ({how}{found})"
+    return GoneOutcome(Outcome.CLOSED, clean(text, TEXT_LIMIT), None, "")

@@ -485,39 +485,3 @@ class InvocationIds:
 
     def __next__(self) -> str:
         return self.next()
-
-
-# -- keep-alive --------------------------------------------------------------------------------
-class KeepAlive:
-    """When to send a Ping and when to call the server dead; times (seconds) are passed in."""
-
-    __slots__ = ("interval", "last_received", "last_sent", "timeout")
-
-    def __init__(
-        self,
-        now: float,
-        interval: float = KEEP_ALIVE_INTERVAL_S,
-        timeout: float = SERVER_TIMEOUT_S,
-    ) -> None:
-        self.interval = interval
-        self.timeout = timeout
-        self.last_sent = now
-        self.last_received = now
-
-    def sent(self, now: float) -> None:
-        self.last_sent = now
-
-    def received(self, now: float) -> None:
-        self.last_received = now
-
-    def ping_due(self, now: float) -> bool:
-        """True after ``interval`` without sending anything (a Ping only then, §3.5)."""
-        return now - self.last_sent >= self.interval
-
-    def server_timed_out(self, now: float) -> bool:
-        return now - self.last_received >= self.timeout
-
-    def next_deadline(self, now: float) -> float:
-        """Seconds until something is due: a Ping or the server timeout."""
-        due = min(self.last_sent + self.interval, self.last_received + self.timeout)
-        return max(0.0, due - now)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +32,7 @@ from blotter.venues.b2trader.orders import (
     loads_exact,
     parse_order,
     reusable,
+    short,
 )
 from blotter.venues.b2trader.requests import open_orders_subscription
 from blotter.venues.b2trader.signalr import (
@@ -174,6 +176,38 @@ class OpenOrdersParser:
         return tuple(orders)
 
 
+def read_partial(
+    payload: StreamItem | Any, account: AccountKey
+) -> tuple[tuple[Order, ...], tuple[str, ...]]:
+    """An ``OpenOrders`` item read order by order: the orders that read, and why each of the
+    others did not ("order 01JV…: side is not Buy/Sell: 'Long'"). For an item that
+    ``parse_open_orders`` refuses: what it holds that can still be trusted. Raises
+    ``MalformedFrame`` only when the item is not a list of orders at all."""
+    check_account(account)
+    try:
+        exact = _exact_payload(payload)
+    except MalformedFrame:  # the record text cannot be re-read: the decoded item is all there is
+        exact = payload.item if isinstance(payload, StreamItem) else payload
+    orders: list[Order] = []
+    unreadable: list[str] = []
+    for raw in _order_items(exact):
+        try:
+            orders.append(_read_one(raw, account))
+        except MalformedFrame as exc:
+            order_id = raw.get("orderId") if type(raw) is dict else None
+            where = f"order {short(order_id)}" if type(order_id) is str else "an order"
+            unreadable.append(f"{where}: {exc}")
+    return tuple(orders), tuple(unreadable)
+
+
+@guarded
+def _read_one(raw: Any, account: AccountKey) -> Order:
+    try:
+        return parse_order(raw, account, in_open_list=True)
+    except InexactNumber:
+        return parse_order(_floats_to_decimals(raw), account, in_open_list=True)
+
+
 # -- events ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ListWaiting:
@@ -189,7 +223,11 @@ class OrderList:
 
     ``complete``: the account's whole open set (put it in a ``Snapshot``); otherwise changes only
     (delta streams, §3.7: an order whose status is not open has closed). ``first``: the first
-    list since the account (re)subscribed.
+    list of a new subscription (the venue's truth of now, not how the stream went on).
+    ``unreadable``: why some orders of the item could not be read; the list is then not
+    complete whatever the stream's kind (what it lacks may be among those), and ``orders`` are
+    the ones that read. ``due_first``: it came where a subscription's first list was due (the
+    answer to a subscription could not be read whole: ask again).
     """
 
     trading_id: str
@@ -197,6 +235,9 @@ class OrderList:
     orders: tuple[Order, ...]
     complete: bool
     first: bool
+    unreadable: tuple[str, ...] = ()
+    invocation: str = ""  # the subscription it came on
+    due_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +275,13 @@ class UnreadableList(MalformedFrame):
     """A trading account's order list that is not what the protocol says: its rows may be out
     of date. ``str()`` is the reason."""
 
-    def __init__(self, reason: str, trading_id: str, account: AccountKey) -> None:
+    def __init__(
+        self, reason: str, trading_id: str, account: AccountKey, due_first: bool = False
+    ) -> None:
         super().__init__(reason)
         self.trading_id = trading_id
         self.account = account
+        self.due_first = due_first  # it came where a subscription's first list was due
 
 
 # -- the connection ----------------------------------------------------------------------------
@@ -245,12 +289,21 @@ class StreamParser:
     """The account hub of one login, sans-I/O: ``feed`` frames, then ``next_event`` until None.
 
     ``account`` is the login's key; ``use_accounts`` gives the trading accounts (accountId →
-    their own keys). ``start()`` begins a connection; ``subscribe``/``unsubscribe`` return the
-    records to send. ``delta``: the venue streams changes only after the first list (§3.7).
+    their own keys). ``start()`` begins a connection; ``subscribe``/``resubscribe``/
+    ``unsubscribe`` return the records to send. ``delta``: the venue streams changes only after
+    the first list (§3.7).
+
+    Each subscription's first list is the venue's truth of the moment it was asked for
+    (``OrderList.first``). A re-subscription (a check) asks for a new one without a gap: the
+    old stream goes on counting until the new one's first list has been read, and is ignored
+    from then on. Lists are handed out in the order they came, except that of several complete
+    lists of one account in a row only the newest needs reading (``ListWaiting``) — never
+    across a first list.
 
     ``next_event`` raises ``MalformedFrame`` for one bad record (``signalr.MalformedRecord``:
-    skip it, call again; ``signalr.RecordTooLarge``: drop the connection) or one unreadable
-    order list (``UnreadableList``); the events of the other records are kept.
+    skip it, call again; ``signalr.RecordTooLarge``: drop the connection) or one order list
+    that is not a list at all (``UnreadableList``); the events of the other records are kept.
+    A list with some unreadable orders is an ``OrderList`` that says so (``unreadable``).
     """
 
     def __init__(
@@ -264,8 +317,11 @@ class StreamParser:
         self._parsers: dict[str, OpenOrdersParser] = {}  # reuse the orders of the last list
         self._streams: dict[str, str] = {}  # invocation id → trading account id
         self._invocations = signalr.InvocationIds()
-        self._awaiting_first: set[str] = set()
+        self._unlisted: set[str] = set()  # invocations whose first list was not read yet
+        self._retiring: set[str] = set()  # cancelled by a check: counting until it lists
+        self._muted: set[str] = set()  # a delta stream whose first list could not be read
         self._waiting: dict[str, StreamItem] = {}  # complete lists not read yet
+        self._ahead: deque[StreamItem] = deque()  # items to read before the next record
         # per trading account: orders a cancel reply said are closed, while lists that were
         # sent before that reply may still list them
         self._closed: dict[str, set[str]] = {}
@@ -280,10 +336,13 @@ class StreamParser:
         waiting for its first list."""
         self._decoder.reset()
         self._streams.clear()
+        self._unlisted.clear()
+        self._retiring.clear()
+        self._muted.clear()
         self._waiting.clear()
+        self._ahead.clear()
         self._closed.clear()  # a new connection's lists are the venue's truth of now
         self._invocations = signalr.InvocationIds()
-        self._awaiting_first = set(self._keys)
 
     @property
     def handshake(self) -> HandshakeResponse | None:
@@ -292,8 +351,9 @@ class StreamParser:
 
     @property
     def all_listed(self) -> bool:
-        """Every trading account has had its first list since it (re)subscribed."""
-        return not self._awaiting_first
+        """Every trading account has a stream whose first list has been read."""
+        listed = {tid for inv, tid in self._streams.items() if inv not in self._unlisted}
+        return all(tid in listed for tid in self._keys)
 
     def subscribed(self, trading_id: str) -> bool:
         return trading_id in self._streams.values()
@@ -303,17 +363,39 @@ class StreamParser:
         replaces the account's rows."""
         invocation = self._invocations.next()
         self._streams[invocation] = trading_id
-        self._awaiting_first.add(trading_id)
+        self._unlisted.add(invocation)
         return open_orders_subscription(invocation, trading_id)
+
+    def newest(self, trading_id: str) -> str | None:
+        """The invocation id of ``trading_id``'s newest subscription, if any."""
+        found = [inv for inv, tid in self._streams.items() if tid == trading_id]
+        return max(found, key=invocation_number) if found else None
+
+    def resubscribe(self, trading_id: str) -> list[str]:
+        """The records that ask for a fresh complete list of ``trading_id`` (a check): a new
+        subscription, then the end of the ones before it. Their items still count until the
+        new first list has been read, so no change falls between the two."""
+        old = [inv for inv, tid in self._streams.items() if tid == trading_id]
+        records = [self.subscribe(trading_id)]
+        for invocation in old:
+            self._retiring.add(invocation)
+            records.append(signalr.cancel_invocation(invocation))
+        return records
 
     def unsubscribe(self, trading_id: str) -> list[str]:
         """The records that stop ``trading_id``'s streams (their items are ignored from now)."""
         records = []
         for invocation, tid in list(self._streams.items()):
             if tid == trading_id:
-                del self._streams[invocation]
+                self._forget(invocation)
                 records.append(signalr.cancel_invocation(invocation))
         return records
+
+    def _forget(self, invocation: str) -> None:
+        self._streams.pop(invocation, None)
+        self._unlisted.discard(invocation)
+        self._retiring.discard(invocation)
+        self._muted.discard(invocation)
 
     def closed(self, trading_id: str, order_id: str) -> None:
         """The venue answered a cancel of ``order_id`` with a final status: a list that still
@@ -344,8 +426,9 @@ class StreamParser:
     def next_event(self) -> StreamEvent | None:
         """The next event, or ``None`` when no complete record is waiting (see the class)."""
         next_message = self._decoder.next_message
+        ahead = self._ahead
         while True:
-            message = next_message()
+            message = ahead.popleft() if ahead else next_message()
             if message is None:
                 return None
             if type(message) is StreamItem:
@@ -353,9 +436,11 @@ class StreamParser:
                 if event is not None:
                     return event
             elif type(message) is Completion:
-                trading_id = self._streams.pop(message.invocation_id, None)
-                if trading_id is not None:  # else the end of a stream we cancelled
-                    self._awaiting_first.add(trading_id)
+                invocation = message.invocation_id
+                trading_id = self._streams.get(invocation)
+                retiring = invocation in self._retiring
+                self._forget(invocation)
+                if trading_id is not None and not retiring:  # else a stream we cancelled
                     key = self._keys.get(trading_id)
                     name = key.account if key is not None else trading_id
                     return StreamEnded(trading_id, name, message.error)
@@ -367,34 +452,72 @@ class StreamParser:
 
     def take_list(self, trading_id: str) -> OrderList | None:
         """The complete list of ``trading_id`` that waits (``ListWaiting``), read; ``None`` if
-        none waits. Raises ``UnreadableList``."""
+        none waits. Raises ``UnreadableList`` when it is not a list of orders at all."""
         item = self._waiting.pop(trading_id, None)
         if item is None or trading_id not in self._keys:
             return None
-        first = trading_id in self._awaiting_first
-        orders = self._without_closed(trading_id, self._parse(trading_id, item), True)
-        self._awaiting_first.discard(trading_id)
-        return OrderList(trading_id, self._keys[trading_id], orders, first or not self.delta, first)
+        return self._read_list(trading_id, item, complete=True)
 
     def _on_item(self, item: StreamItem) -> ListWaiting | OrderList | None:
-        trading_id = self._streams.get(item.invocation_id)
-        if trading_id is None:
+        invocation = item.invocation_id
+        trading_id = self._streams.get(invocation)
+        if trading_id is None or invocation in self._muted:
             return None  # a stream we stopped
-        if self.delta and trading_id not in self._awaiting_first:
-            # changes only: every one counts, but a change from before a confirmed cancel
-            # does not reopen the order
-            orders = self._without_closed(trading_id, self._parse(trading_id, item), False)
-            return OrderList(trading_id, self._keys[trading_id], orders, False, False)
+        if self.delta:
+            # read at once: the changes that follow build on this item
+            return self._read_list(trading_id, item, complete=invocation in self._unlisted)
+        unlisted = self._unlisted
+        if unlisted and any(self._streams.get(inv) == trading_id for inv in unlisted):
+            # A first list is due: read each list as it comes, an older one that waits first.
+            older = self._waiting.pop(trading_id, None)
+            if older is not None:
+                self._ahead.appendleft(item)
+                item = older
+            return self._read_list(trading_id, item, complete=True)
         already = trading_id in self._waiting
         self._waiting[trading_id] = item
         return None if already else ListWaiting(trading_id)
+
+    def _read_list(self, trading_id: str, item: StreamItem, complete: bool) -> OrderList:
+        invocation = item.invocation_id
+        first = invocation in self._unlisted
+        key = self._keys[trading_id]
+        try:
+            orders = self._parse(trading_id, item)
+        except MalformedFrame as exc:
+            if self.delta and first:
+                self._muted.add(invocation)  # its changes would build on a list not read
+            try:
+                orders, unreadable = read_partial(item, key)
+            except MalformedFrame:
+                raise UnreadableList(str(exc), trading_id, key, first) from None
+            if unreadable:
+                orders = self._without_closed(trading_id, orders, False)
+                return OrderList(
+                    trading_id, key, orders, False, False, unreadable, invocation, first
+                )
+            self._muted.discard(invocation)  # read whole after all, order by order
+        if first:
+            self._unlisted.discard(invocation)
+            for other in [i for i, tid in self._streams.items() if tid == trading_id]:
+                if other != invocation and other in self._retiring and _older(other, invocation):
+                    self._forget(other)  # the new list supersedes it; its end is no news
+        orders = self._without_closed(trading_id, orders, complete)
+        return OrderList(trading_id, key, orders, complete, first, (), invocation)
 
     def _parse(self, trading_id: str, item: StreamItem) -> tuple[Order, ...]:
         key = self._keys[trading_id]
         parser = self._parsers.get(trading_id)
         if parser is None or parser.account != key:
             parser = self._parsers[trading_id] = OpenOrdersParser(key)
-        try:
-            return parser.parse(item)
-        except MalformedFrame as exc:
-            raise UnreadableList(str(exc), trading_id, key) from None
+        return parser.parse(item)
+
+
+def invocation_number(invocation: str) -> int:
+    """Where an invocation id comes in its connection's count ("0", "1", …; -1 for another)."""
+    return int(invocation) if invocation.isdigit() else -1
+
+
+def _older(invocation: str, than: str) -> bool:
+    """Whether ``invocation`` was subscribed before ``than`` (ids count up per connection)."""
+    return invocation_number(invocation) < invocation_number(than)

@@ -197,3 +197,41 @@ async def test_rate_limit_answers_429_with_retry_after() -> None:
         assert [r.status_code for r in codes] == [404, 404, 404, 429]
         assert codes[3].headers["Retry-After"] == "1"
         assert codes[3].json()["status"] == 429 and s.rate_limited == 1
+
+
+async def test_refusals_can_let_the_order_fill_and_reach_every_endpoint(
+    sim: B2traderSimulator,
+) -> None:
+    jwt = await exchange(sim)
+    main = sim.account_ids[0]
+    oid = sim.open_orders(main)[0]["orderId"]
+    sim.fill_after_refusal = True
+    sim.force_status(429)
+    assert (await delete(sim, oid, jwt, main)).status_code == 429
+    assert sim.order(oid)["status"] == "Completed"  # type: ignore[index]
+    again = await delete(sim, oid, jwt, main)  # the repeat says why it cannot
+    assert again.status_code == 400
+    assert again.json()["detail"] == f"Order '{oid}' cannot be cancelled in status Completed."
+    # a cut connection: no answer at all
+    other = sim.open_orders(main)[0]["orderId"]
+    sim.cut_requests = 1
+    with pytest.raises(httpx.TransportError):
+        await delete(sim, other, jwt, main)
+    assert sim.cancel_requests[-1] == {"orderId": other, "accountId": main, "status": 0}
+    assert sim.order(other)["status"] != "Cancelled"  # type: ignore[index]
+    # the accounts and the token calls can be made to fail too
+    sim.force_status(500, "empty", endpoint="accounts")
+    sim.force_status(429, "problem", endpoint="token")
+    async with httpx.AsyncClient(base_url=sim.rest_url, timeout=T) as client:
+        accounts = await client.get("/frontoffice/api/v3/accounts",
+                                    headers={"Authorization": f"Bearer {jwt}"})
+        token = await client.post("/frontoffice/api/v4/access-token", json={"token": API_TOKEN})
+        assert (accounts.status_code, token.status_code) == (500, 429)
+        assert token.headers["Retry-After"] == "1"
+        assert (await client.get("/frontoffice/api/v3/accounts",
+                                 headers={"Authorization": f"Bearer {jwt}"})).status_code == 200
+    with pytest.raises(ValueError):
+        sim.force_status(500, endpoint="orders")
+    # the token revoked without the hub being told
+    sim.expire_tokens(close_hub=False)
+    assert (await delete(sim, other, jwt, main)).status_code == 401

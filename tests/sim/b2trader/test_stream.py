@@ -232,3 +232,41 @@ async def test_drop_connections_cuts_the_socket(sim: B2traderSimulator) -> None:
     hub2 = await open_hub(sim, await exchange(sim))
     await hub2.subscribe(sim.account_ids[0])
     await hub2.ws.close()
+
+
+async def test_trust_faults_refused_upgrade_bad_orders_silence_and_half_open(
+    sim: B2traderSimulator,
+) -> None:
+    jwt = await exchange(sim)
+    sim.refuse_upgrade = 503
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{sim.ws_url}?access_token={jwt}", open_timeout=T)
+    assert refused.value.response.status_code == 503 and sim.upgrades_refused == 1
+    sim.refuse_upgrade = 0
+    hub = await open_hub(sim, jwt)
+    main = sim.account_ids[0]
+    await hub.subscribe(main)
+    sim.bad_orders = 1
+    oid = sim.add_order(main)
+    listed = (await hub.recv())["item"]
+    assert listed[:-1] == sim.open_orders(main) and oid in {o["orderId"] for o in listed}
+    assert listed[-1]["side"] == "Sideways" and listed[-1]["orderId"] == sim.bad_order["orderId"]
+    sim.add_order(main)
+    assert (await hub.recv())["item"] == sim.open_orders(main)  # one item only
+    # silent: nothing is sent, not even a ping; the hub still reads
+    sim.ping_interval = 0.1
+    sim.silent_socket = True
+    sim.add_order(main)
+    with pytest.raises(TimeoutError):
+        await hub.recv(timeout=0.4, skip_pings=False)
+    sim.silent_socket = False
+    assert (await hub.recv(skip_pings=False))["type"] == 6  # pings again when idle
+    # half-open: nothing sent, nothing read, no close; a new connection works
+    sim.half_open()
+    sim.add_order(main)
+    with pytest.raises(TimeoutError):
+        await hub.recv(timeout=0.4, skip_pings=False)
+    hub.ws.transport.abort()
+    fresh = await open_hub(sim, jwt)
+    assert await fresh.subscribe(main) == sim.open_orders(main)
+    await fresh.ws.close()

@@ -14,7 +14,6 @@ from blotter.venues.b2trader.notices import (
     progress_notice,
     progress_summary_notice,
     stream_error_notice,
-    unreadable_list_notice,
 )
 from blotter.venues.b2trader.replies import parse_cancel_error, parse_cancel_reply
 from tests.venues.b2trader.samples import ACCOUNT, ORDER_ID, raw
@@ -54,17 +53,6 @@ def test_stream_error_notice() -> None:
     assert n.text == "Order stream for Main ended: Unknown account"
     ended = stream_error_notice(None, ACCOUNT)
     assert (ended.level, ended.text) == (Level.WARNING, "Order stream ended by the venue")
-
-
-def test_an_unreadable_list_warns_that_the_rows_may_be_out_of_date() -> None:
-    n = unreadable_list_notice(ACCOUNT, "Acme", "side is not Buy/Sell: 'Long'", 9)
-    assert (n.venue, n.account, n.level, n.ts_ms) == (
-        "b2trader", "broker-main/B2TRADER Hedging account", Level.ERROR, 9
-    )
-    assert n.text == (
-        "Unreadable order list from Acme (side is not Buy/Sell: 'Long'); the rows of "
-        "broker-main/B2TRADER Hedging account may be out of date"
-    )
 
 
 def test_a_cancel_without_an_answer_names_the_order() -> None:

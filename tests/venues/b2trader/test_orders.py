@@ -4,6 +4,7 @@ that can be wrong, and the trading accounts' keys. Orders are read as the open l
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from blotter.core.order import AccountKey, Closed, OrderStatus, Side, Upsert
 from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader.orders import (
+    implausible,
     map_status,
     order_event,
     parse_timestamp,
@@ -151,3 +153,41 @@ def test_order_events() -> None:
 def test_malformed_orders(changes: dict[str, Any], reason: str) -> None:
     with pytest.raises(MalformedFrame, match=reason):
         parse_open_orders([order_json(**changes)], ACCOUNT)
+
+
+# -- implausible records count as unreadable ---------------------------------------------------
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"remainingAmount": "10001"}, "remaining 10001 is above the amount 10000"),
+        ({"remainingAmount": "18446744073709551615"}, "above the amount"),
+        ({"requestedAmount": "0", "remainingAmount": "0"}, "amount 0 is not positive"),
+        ({"requestedAmount": "-5", "remainingAmount": "1"}, "negative amount"),
+        ({"requestedPrice": "0"}, "limit price 0 is not positive"),
+        ({"requestedPrice": "-0.9"}, "limit price -0.9 is not positive"),
+        ({"executionPrice": "-0.1"}, "average price -0.1 is negative"),
+    ],
+)
+def test_an_implausible_order_is_unreadable_and_says_why(
+    changes: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(MalformedFrame, match=reason):
+        parse_open_orders([order_json(**changes)], ACCOUNT)
+
+
+def test_a_market_order_needs_no_price_and_plausible_orders_pass() -> None:
+    [market] = parse_open_orders(
+        [order_json(orderType="Market", requestedPrice="0")], ACCOUNT
+    )
+    assert market.price is None and implausible(market) is None
+    [filled_part] = parse_open_orders(
+        [order_json(remainingAmount="0", executionPrice="0.9", status="Working")], ACCOUNT
+    )
+    assert implausible(filled_part) is None
+    assert implausible(EXPECTED) is None
+    assert implausible(replace(EXPECTED, remaining=Decimal(10001))) == (
+        "remaining 10001 is above the amount 10000"
+    )
+    assert implausible(replace(EXPECTED, price=Decimal("NaN"))) == (
+        "limit price NaN is not positive"
+    )

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from blotter.core.order import AccountKey, Order
 from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader import signalr
-from blotter.venues.b2trader.orders import parse_timestamp
+from blotter.venues.b2trader.orders import implausible, parse_timestamp
 from blotter.venues.b2trader.replies import (
     jwt_expiry,
     parse_access_token,
@@ -22,7 +22,7 @@ from blotter.venues.b2trader.replies import (
     parse_cancel_reply,
 )
 from blotter.venues.b2trader.signalr import Decoder, MalformedRecord, StreamItem
-from blotter.venues.b2trader.stream import OpenOrdersParser, parse_open_orders
+from blotter.venues.b2trader.stream import OpenOrdersParser, parse_open_orders, read_partial
 from tests.helpers import fixture_text
 
 ACCOUNT = AccountKey("b2trader", "prop")
@@ -102,6 +102,28 @@ def test_any_split_gives_the_same_messages(cuts: list[int], binary: bool) -> Non
     assert len(messages) == 3
     assert isinstance(messages[1], StreamItem)
     assert parse_open_orders(messages[1], ACCOUNT)[0].order_id == ORDER["orderId"]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(order_keys, json_values, max_size=4), min_size=1, max_size=4))
+def test_a_list_read_order_by_order_keeps_exactly_the_orders_that_read(
+    mutations: list[dict[str, Any]],
+) -> None:
+    items = [{**ORDER, "orderId": f"O{n}", **changes} for n, changes in enumerate(mutations)]
+    record = dumps({"type": 2, "invocationId": "0", "item": items})
+    payload = StreamItem("0", items, record)
+    try:
+        orders, unreadable = read_partial(payload, ACCOUNT)
+    except MalformedFrame:
+        return  # not a list of orders at all: nothing of it can be trusted
+    assert len(orders) + len(unreadable) == len(items)
+    try:
+        whole = parse_open_orders(payload, ACCOUNT)
+    except MalformedFrame:
+        assert unreadable  # what the whole read refuses, some order of it is unreadable
+    else:
+        assert (orders, unreadable) == (whole, ())
+    assert all(implausible(o) is None for o in orders)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -21,6 +21,7 @@ from blotter.venues.b2trader.replies import (
     CancelRetries,
     CancelStep,
     TradingAccount,
+    gone_outcome,
     jwt_expiry,
     parse_access_token,
     parse_accounts,
@@ -395,12 +396,63 @@ def test_5xx_and_no_answer_are_sent_again_twice_in_all() -> None:
     assert retries.after_error(parse_cancel_error(500, b"", "123"))[0] is CancelStep.REFUSED
 
 
-def test_a_repeated_delete_that_finds_the_order_gone_cancelled_it() -> None:
+def test_a_repeated_delete_that_finds_the_order_gone_never_says_cancelled() -> None:
     gone = parse_cancel_error(404, b"", "123")
     assert CancelRetries("123").after_error(gone) == (CancelStep.REFUSED, 0.0)  # first answer
     retries = CancelRetries("123")
     retries.after_error(parse_cancel_error(502, b"", "123"))
+    assert retries.repeated
     assert retries.after_error(gone) == (CancelStep.GONE, 0.0)
-    assert retries.gone_text == "Order 123: cancelled (the repeated request found it gone)"
+    # gone, and the venue did not say how: closed, how unknown (a fill may have won)
+    unknown = gone_outcome(gone, "123", repeated=True)
+    assert (unknown.outcome, unknown.status) == (Outcome.CLOSED, None)
+    assert unknown.text == "Order 123: closed, how unknown (the repeated request found it gone)"
+    assert "cancelled" not in unknown.text
     # A refusal that leaves the order open is never read as gone.
     assert retries.after_error(parse_cancel_error(403, b"", "123"))[0] is CancelStep.REFUSED
+
+
+PROBLEM_400 = (b'{"title":"Bad Request","status":400,"detail":"Order \'123\' cannot be '
+               b'cancelled in status Completed."}')
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome", "status", "text"),
+    [
+        (PROBLEM_400, Outcome.FILLED, OrderStatus.FILLED,
+         "Order 123: filled (the repeated request found it Completed)"),
+        (b'{"message":"cannot be cancelled: it is Completed"}', Outcome.FILLED,
+         OrderStatus.FILLED, "Order 123: filled (the repeated request found it Completed)"),
+        (b'{"detail":"Order 123 cannot be cancelled in status Cancelled."}', Outcome.CANCELLED,
+         OrderStatus.CANCELLED, "Order 123: cancelled (the repeated request found it Cancelled)"),
+        (b'{"detail":"cannot be cancelled in status Expired."}', Outcome.CLOSED,
+         OrderStatus.EXPIRED, "Order 123: expired (the repeated request found it Expired)"),
+        (b'{"detail":"cannot be cancelled: it is finished"}', Outcome.CLOSED, None,
+         ("Order 123: closed, how unknown (the repeated request found it gone: cannot be "
+          "cancelled: it is finished)")),
+        (b'{"detail":"neither Completed nor Cancelled"}', Outcome.CLOSED, None, None),
+    ],
+)
+def test_the_status_a_finished_orders_400_names_is_its_outcome(
+    body: bytes, outcome: Outcome, status: OrderStatus | None, text: str | None
+) -> None:
+    error = parse_cancel_error(400, body, "123")
+    gone = gone_outcome(error, "123", repeated=True)
+    assert (gone.outcome, gone.status) == (outcome, status)
+    if text is not None:
+        assert gone.text == text
+    # the first DELETE's own answer says the same, in its own words
+    first = gone_outcome(error, "123", repeated=False)
+    assert first.outcome is outcome and "the repeated request" not in first.text
+    if status is not None:
+        assert first.text.endswith(f"(the venue says {status_word(status)})")
+
+
+def status_word(status: OrderStatus) -> str:
+    return {OrderStatus.FILLED: "Completed", OrderStatus.CANCELLED: "Cancelled",
+            OrderStatus.EXPIRED: "Expired"}[status]
+
+
+def test_only_a_cancel_reads_a_status_from_an_error() -> None:
+    assert parse_error(400, b'{"detail":"in status Completed"}', "Accounts").order_status == ""
+    assert parse_cancel_error(500, b'{"detail":"in status Completed"}', "1").order_status == ""

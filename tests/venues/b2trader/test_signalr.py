@@ -16,7 +16,6 @@ from blotter.venues.b2trader.signalr import (
     HandshakeResponse,
     Invocation,
     InvocationIds,
-    KeepAlive,
     MalformedRecord,
     Ping,
     RecordSplitter,
@@ -86,19 +85,6 @@ def test_keep_alive_constants_are_the_signalr_defaults() -> None:
     assert signalr.KEEP_ALIVE_INTERVAL_S == 15.0
     assert signalr.SERVER_TIMEOUT_S == 30.0
     assert signalr.HANDSHAKE_TIMEOUT_S == 15.0
-
-
-def test_keep_alive_schedule() -> None:
-    k = KeepAlive(now=100.0)
-    assert not k.ping_due(114.9)
-    assert k.ping_due(115.0)
-    k.sent(115.0)
-    assert not k.ping_due(129.0)
-    assert k.next_deadline(120.0) == pytest.approx(10.0)  # ping due at 130
-    k.received(125.0)
-    assert not k.server_timed_out(154.9)
-    assert k.server_timed_out(155.0)
-    assert k.next_deadline(200.0) == 0.0
 
 
 # -- splitting ---------------------------------------------------------------------------------

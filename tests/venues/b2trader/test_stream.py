@@ -311,37 +311,97 @@ def events(parser: StreamParser) -> list[Any]:
     return out
 
 
-def test_each_accounts_list_waits_and_only_the_newest_is_read() -> None:
+def listed(parser: StreamParser, *orders: dict[str, Any]) -> None:
+    """Both accounts' first lists read ("685a" lists ``orders``, "6891" nothing)."""
+    parser.feed(item("0", *orders) + item("1"))
+    firsts = events(parser)
+    assert [(type(e), e.trading_id, e.first, e.complete) for e in firsts] == [
+        (OrderList, "685a", True, True), (OrderList, "6891", True, True)
+    ]
+    assert parser.all_listed
+
+
+def test_first_lists_are_read_at_once_then_only_the_newest_list_is_read() -> None:
     parser = hub()
     assert not parser.all_listed
     a, b = order_json(orderId="A"), order_json(orderId="B")
-    # Three lists of one account back to back, one of the other: one wait each.
+    # The first list of each subscription is the venue's truth of that moment: each is read
+    # as it comes, never folded into a later one.
+    parser.feed(item("0", a) + item("0", a, b))
+    first, waiting = events(parser)
+    assert (first.account, first.complete, first.first) == (ACCOUNT, True, True)
+    assert [o.order_id for o in first.orders] == ["A"]
+    assert waiting == ListWaiting("685a")
+    second = parser.take_list("685a")
+    assert second is not None and (second.complete, second.first) == (True, False)
+    assert [o.order_id for o in second.orders] == ["A", "B"]
+    assert not parser.all_listed
+    parser.feed(item("1", b))
+    (netting,) = events(parser)
+    assert netting.first and netting.orders[0].account_key == NETTING
+    assert parser.all_listed
+    # Then three lists of one account back to back, one of the other: one wait each.
     parser.feed(item("0", a) + item("0", a, b) + item("1", b))
     parser.feed(item("0", b))
     assert events(parser) == [ListWaiting("685a"), ListWaiting("6891")]
     main = parser.take_list("685a")
     assert main is not None
-    assert (main.account, main.complete, main.first) == (ACCOUNT, True, True)
+    assert (main.complete, main.first) == (True, False)
     assert [o.order_id for o in main.orders] == ["B"]  # the newest list, not the first
     assert parser.take_list("685a") is None  # read once
-    assert not parser.all_listed
-    netting = parser.take_list("6891")
-    assert netting is not None and netting.orders[0].account_key == NETTING
-    assert parser.all_listed
-    parser.feed(item("0", a))
+    assert parser.take_list("6891") is not None
+
+
+def test_a_check_asks_again_without_a_gap_and_the_old_stream_counts_until_then() -> None:
+    parser = hub()
+    a, b = order_json(orderId="A"), order_json(orderId="B")
+    listed(parser, a)
+    parser.feed(item("0", a, b))
+    assert events(parser) == [ListWaiting("685a")]  # waits: not read yet
+    assert parser.resubscribe("685a") == [
+        open_orders_subscription("2", "685a"), '{"type":5,"invocationId":"0"}\x1e'
+    ]
+    assert parser.all_listed  # the old stream still vouches for the account
+    # The old stream's last list (sent before the hub took the new subscription), then the
+    # new first list: read in that order, the waiting one before both.
+    parser.feed(item("0", b) + item("2", b) + item("0", a))
+    lists = events(parser)
+    assert [(e.first, [o.order_id for o in e.orders]) for e in lists] == [
+        (False, ["A", "B"]), (False, ["B"]), (True, ["B"])
+    ]
+    assert parser.take_list("685a") is None
+    # The old stream said its last word: its later items and its end are no news.
+    parser.feed('{"type":3,"invocationId":"0"}\x1e' + item("2", a))
     assert events(parser) == [ListWaiting("685a")]
-    later = parser.take_list("685a")
-    assert later is not None and (later.complete, later.first) == (True, False)
+    assert parser.subscribed("685a") and parser.all_listed
 
 
-def test_delta_streams_count_every_change_after_the_first_list() -> None:
+def test_checks_that_overlap_each_get_a_list_asked_for_no_earlier_than_they_asked() -> None:
+    parser = hub()
+    listed(parser, order_json(orderId="A"))
+    parser.resubscribe("685a")  # "2"
+    parser.resubscribe("685a")  # "3": "0" and "2" retire
+    assert parser.newest("685a") == "3"
+    parser.feed(item("2", order_json(orderId="B")))  # the first list of "2"
+    (second,) = events(parser)
+    assert (second.first, second.invocation) == (True, "2")
+    # "2" still counts, read as it comes (a first list is still due); "0" is older than the
+    # list "2" gave, so it says nothing more
+    parser.feed(item("2") + item("0", order_json(orderId="C")))
+    assert [(e.invocation, e.first) for e in events(parser)] == [("2", False)]
+    parser.feed(item("3") + item("2", order_json(orderId="D")) + item("0"))
+    (third,) = events(parser)
+    assert (third.first, third.invocation, third.orders) == (True, "3", ())
+    assert parser.newest("685a") == "3" and parser.all_listed  # "0" and "2" are no news
+
+
+def test_delta_streams_read_every_item_at_once_and_count_every_change_after_the_first() -> None:
     parser = hub(delta=True)
-    parser.feed(item("0", order_json(orderId="A")))
-    assert events(parser) == [ListWaiting("685a")]
-    first = parser.take_list("685a")
-    assert first is not None and (first.complete, first.first) == (True, True)
-    parser.feed(item("0", order_json(orderId="A", status="Cancelled")) + item("0"))
-    changes = events(parser)
+    # the first list and the changes after it, in one frame: nothing waits
+    parser.feed(item("0", order_json(orderId="A")) + item("0", order_json(
+        orderId="A", status="Cancelled")) + item("0"))
+    first, *changes = events(parser)
+    assert (first.complete, first.first) == (True, True)
     assert [(type(e), e.complete, len(e.orders)) for e in changes] == [
         (OrderList, False, 1), (OrderList, False, 0)
     ]
@@ -361,8 +421,7 @@ def test_a_list_sent_before_a_cancel_was_answered_does_not_bring_the_row_back() 
     # a list the hub sent earlier, that list still shows the order open. It is not.
     parser = hub()
     a, b = order_json(orderId="A"), order_json(orderId="B")
-    parser.feed(item("0", a, b))
-    assert read(parser) == ["A", "B"]
+    listed(parser, a, b)
     parser.closed("685a", "A")  # the cancel's answer: Cancelled
     parser.feed(item("0", a, b))  # sent before the cancel took effect
     assert read(parser) == ["B"]
@@ -376,8 +435,7 @@ def test_a_confirmed_cancel_is_kept_per_account_and_forgotten_on_a_new_connectio
     parser = hub()
     a = order_json(orderId="A")
     parser.feed(item("0", a) + item("1", a))
-    assert events(parser) == [ListWaiting("685a"), ListWaiting("6891")]
-    parser.take_list("685a"), parser.take_list("6891")
+    assert len(events(parser)) == 2
     parser.closed("685a", "A")
     parser.feed(item("1", a))
     assert read(parser, "6891") == ["A"]  # another trading account's A is another order
@@ -385,13 +443,13 @@ def test_a_confirmed_cancel_is_kept_per_account_and_forgotten_on_a_new_connectio
     assert parser.subscribe("685a") == open_orders_subscription("0", "685a")
     parser.feed("{}\x1e" + item("0", a))
     assert parser.next_event() == HandshakeResponse()
-    assert read(parser) == ["A"]
+    (first,) = events(parser)
+    assert first.first and [o.order_id for o in first.orders] == ["A"]
 
 
 def test_a_change_from_before_a_confirmed_cancel_does_not_reopen_the_order() -> None:
     parser = hub(delta=True)
-    parser.feed(item("0", order_json(orderId="A")))
-    assert read(parser) == ["A"]
+    listed(parser, order_json(orderId="A"))
     parser.closed("685a", "A")
     parser.feed(item("0", order_json(orderId="A", filledQuantity="0.001")))  # an older change
     (change,) = events(parser)
@@ -403,11 +461,7 @@ def test_a_change_from_before_a_confirmed_cancel_does_not_reopen_the_order() -> 
 
 def test_an_ended_stream_is_reported_and_waits_for_a_first_list_again() -> None:
     parser = hub()
-    for trading_id in KEYS:
-        parser.feed(item(str(list(KEYS).index(trading_id))))
-        events(parser)
-        parser.take_list(trading_id)
-    assert parser.all_listed
+    listed(parser)
     parser.feed('{"type":3,"invocationId":"1","error":"Stream failed: boom"}\x1e')
     assert events(parser) == [StreamEnded("6891", NETTING.account, "Stream failed: boom")]
     assert not parser.subscribed("6891") and not parser.all_listed
@@ -415,7 +469,8 @@ def test_an_ended_stream_is_reported_and_waits_for_a_first_list_again() -> None:
     assert events(parser) == []
     assert parser.subscribe("6891") == open_orders_subscription("2", "6891")
     parser.feed(item("2", order_json()))
-    assert events(parser) == [ListWaiting("6891")]
+    (first,) = events(parser)
+    assert first.first and first.trading_id == "6891" and parser.all_listed
 
 
 def test_an_unsubscribed_stream_is_silent_and_its_end_is_no_news() -> None:
@@ -443,6 +498,7 @@ def test_the_hub_closing_says_why_and_whether_the_token_was_refused() -> None:
 
 def test_a_bad_record_costs_only_itself() -> None:
     parser = hub()
+    listed(parser)
     parser.feed('{"type":2,"invocationId":\x1e' + item("0", order_json()))
     with pytest.raises(MalformedRecord):
         parser.next_event()
@@ -451,23 +507,104 @@ def test_a_bad_record_costs_only_itself() -> None:
         StreamParser(LOGIN, max_partial=8).feed("x" * 10)
 
 
-def test_an_unreadable_list_names_its_account_and_the_next_list_reads() -> None:
+# -- a list with unreadable orders: the readable ones count, the list is not complete ----------
+def test_a_list_with_an_unreadable_order_is_not_complete_and_keeps_the_readable_ones() -> None:
+    parser = hub()
+    good, other = order_json(orderId="A"), order_json(orderId="B")
+    listed(parser, good, other)
+    # B filled (gone from the list), next to an order that cannot be read
+    parser.feed(item("0", order_json(orderId="A", remainingAmount="4000", status="Working"),
+                     order_json(orderId="C", side="Long")))
+    assert events(parser) == [ListWaiting("685a")]
+    partial = parser.take_list("685a")
+    assert partial is not None
+    assert (partial.complete, partial.first) == (False, False)
+    assert partial.unreadable == ("order 'C': side is not Buy/Sell: 'Long'",)
+    assert not partial.due_first  # the stream going on, not the answer to a subscription
+    assert [(o.order_id, o.remaining) for o in partial.orders] == [("A", Decimal(4000))]
+    # an implausible record is unreadable too
+    parser.feed(item("0", good, order_json(orderId="D", remainingAmount="20000")))
+    events(parser)
+    partial = parser.take_list("685a")
+    assert partial is not None and not partial.complete
+    assert partial.unreadable == (
+        "order 'D': implausible order 'D': remaining 20000 is above the amount 10000",
+    )
+    # the next readable list is complete again
+    parser.feed(item("0", good))
+    assert read(parser) == ["A"]
+
+
+def test_a_first_list_with_an_unreadable_order_leaves_the_account_waiting() -> None:
+    parser = hub()
+    parser.feed(item("0", order_json(orderId="A"), order_json(orderId="C", side="Long")))
+    (partial,) = events(parser)
+    assert (partial.complete, partial.first, len(partial.unreadable)) == (False, False, 1)
+    assert partial.due_first  # the answer to the subscription: ask again
+    assert not parser.all_listed  # no list of it has been read whole yet
+    parser.feed(item("0", order_json(orderId="A")))
+    (first,) = events(parser)
+    assert first.first and first.complete
+
+
+def test_a_delta_streams_unreadable_first_list_mutes_it_until_asked_again() -> None:
     parser = hub(delta=True)
     parser.feed(item("0", order_json(side="Long")))
-    events(parser)
-    with pytest.raises(UnreadableList, match="side is not Buy/Sell") as caught:
-        parser.take_list("685a")
-    assert (caught.value.trading_id, caught.value.account) == ("685a", ACCOUNT)
-    assert isinstance(caught.value, MalformedFrame)
+    (partial,) = events(parser)
+    assert partial.unreadable == (
+        "order '01JVQBFSTVC40VK03A0AY7K016': side is not Buy/Sell: 'Long'",
+    )
+    assert partial.orders == () and not partial.first and not partial.complete
     assert not parser.all_listed  # still waiting for a readable first list
+    # its changes would build on a list never read: they are not taken as a first list
     parser.feed(item("0", order_json()))
-    events(parser)
-    read = parser.take_list("685a")
-    assert read is not None and read.orders == (EXPECTED,) and read.first
+    assert events(parser) == []
+    records = parser.resubscribe("685a")
+    assert records[0] == open_orders_subscription("2", "685a")
+    parser.feed(item("2", order_json()))
+    (first,) = events(parser)
+    assert first.orders == (EXPECTED,) and first.first and first.complete
+    # a first list that is no list at all says so whole, and mutes its stream the same way
+    parser.feed(item("1"))
+    assert events(parser)[0].first
+    assert parser.resubscribe("6891")[0] == open_orders_subscription("3", "6891")
+    parser.feed('{"type":2,"invocationId":"3","item":7}\x1e')
+    with pytest.raises(UnreadableList, match="not an array") as caught:
+        events(parser)
+    assert (caught.value.trading_id, caught.value.account) == ("6891", NETTING)
+    assert caught.value.due_first
+    assert isinstance(caught.value, MalformedFrame)
+    parser.feed(item("3"))
+    assert events(parser) == []
+
+
+def test_a_delta_change_with_an_unreadable_order_applies_the_readable_ones() -> None:
+    parser = hub(delta=True)
+    listed(parser, order_json(orderId="X"), order_json(orderId="Y"))
+    parser.feed(item("0", order_json(orderId="X", status="Completed", remainingAmount="0"),
+                     order_json(orderId="Y", status="Working", requestedPrice="-1")))
+    (change,) = events(parser)
+    assert [(o.order_id, o.status) for o in change.orders] == [("X", OrderStatus.FILLED)]
+    assert change.unreadable == (
+        "order 'Y': implausible order 'Y': limit price -1 is not positive",
+    )
+    parser.feed(item("0", order_json(orderId="Y", status="Working")))  # the stream goes on
+    (later,) = events(parser)
+    assert [o.order_id for o in later.orders] == ["Y"] and not later.unreadable
+
+
+def test_a_list_that_is_not_a_list_is_unreadable_whole() -> None:
+    parser = hub()
+    listed(parser)
+    parser.feed('{"type":2,"invocationId":"0","item":{"orders":[]}}\x1e')
+    assert events(parser) == [ListWaiting("685a")]
+    with pytest.raises(UnreadableList, match="not an array"):
+        parser.take_list("685a")
 
 
 def test_a_new_connection_starts_over_and_refuses_another_venue() -> None:
     parser = hub()
+    listed(parser, order_json())
     parser.feed(item("0", order_json()))
     events(parser)
     parser.use_accounts({"6891": NETTING})  # a trading account went away
