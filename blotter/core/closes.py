@@ -25,6 +25,9 @@ class CloseReason(Enum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     VANISHED = "closed while unseen"  # missing from a fresh list: how it ended is not known
+    # dropped from a stream that speaks in full lists (a B2TRADER hub in snapshot mode): the
+    # venue closed it just now, but its list does not say how
+    LEFT_LIST = "closed at the venue, how unknown"
 
     @property
     def asked_for(self) -> bool:
@@ -81,6 +84,8 @@ class ClosedOrder:
             return "filled"
         if reason is CloseReason.VANISHED:
             return "closed while unseen (how unknown)"
+        if reason is CloseReason.LEFT_LIST:
+            return "closed at the venue, how unknown (it left the venue's list of open orders)"
         if self.detail:
             return f"{reason.value} ({self.detail})"
         return str(reason.value)
@@ -97,8 +102,12 @@ def close_of(final: Order, action: str | None, closed_ms: int, corrects: bool = 
     return ClosedOrder(final, reason, detail, final.updated_ms or closed_ms, corrects)
 
 
-def vanished(before: Order, closed_ms: int) -> ClosedOrder:
-    """The close of an order missing from a fresh list: closed while unseen, how unknown."""
+def vanished(before: Order, closed_ms: int, stream: bool = False) -> ClosedOrder:
+    """The close of an order missing from a fresh list: closed while unseen, how unknown; or
+    with ``stream`` (the list is how the stream speaks) closed at the venue just now, how
+    unknown."""
+    if stream:
+        return ClosedOrder(before, CloseReason.LEFT_LIST, "how unknown", closed_ms)
     return ClosedOrder(before, CloseReason.VANISHED, "how unknown", closed_ms)
 
 

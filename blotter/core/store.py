@@ -335,7 +335,7 @@ class OrderStore:
                 self._remove(key)
                 if key in self._tickets:
                     self.end_cancel(key, Outcome.CLOSED, "no longer open at the venue")
-                closed.append(vanished(before, now))
+                closed.append(vanished(before, now, stream))
         added: list[Order] = []
         changed: list[tuple[Order, Order]] = []
         for order in fresh.values():

@@ -34,6 +34,7 @@ REASON_COLOURS = {
     CloseReason.EXPIRED: QColor("#e6b450"),
     CloseReason.REJECTED: SELL,
     CloseReason.VANISHED: QColor("#e08a3c"),
+    CloseReason.LEFT_LIST: QColor("#e08a3c"),
 }
 
 LEVEL_COLOURS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from blotter.core.closes import ResyncDiff
+from blotter.core.closes import CloseReason, ResyncDiff
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderStatus, Side, Snapshot
 from blotter.core.store import OrderStore
@@ -140,6 +140,12 @@ def test_a_stream_that_speaks_in_full_lists_is_not_an_audit() -> None:
     board.on_state(state(VenueState.LIVE, LOGIN, ts=clock.ms))
     store.apply(Snapshot(T1, (order("1", T1), order("2", T1)), stream=True))
     assert said == [] and len(store) == 2
+    # an order that leaves such a list closed at the venue just now; the list cannot say how
+    store.apply(Snapshot(T1, (order("2", T1),), stream=True))
+    assert [(n.level, n.text) for n in said] == [(
+        Level.WARNING, ("BTCUSDT sell 1 @ 96,000 closed at the venue, how unknown "
+        "(it left the venue's list of open orders)"))]
+    assert store.closed[-1].reason is CloseReason.LEFT_LIST
 
 
 def test_rows_from_the_last_run_are_unverified_as_of_then() -> None:

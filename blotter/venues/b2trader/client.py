@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import httpx
 from websockets.exceptions import WebSocketException
 
-from blotter.core.notices import NoticeBus, StateBus, VenueState
+from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.core.venue import MalformedFrame
@@ -305,8 +305,16 @@ class B2traderClient(B2traderCancels):
 
     def _use_accounts(self, accounts: Sequence[TradingAccount]) -> None:
         keys = trading_account_keys(self.account.account, accounts)
-        for old in set(self._ids) - set(keys.values()):  # a trading account went away
+        shown = {a for a in self._store.accounts() if self.serves(a)}  # the last run's too
+        for old in (set(self._ids) | shown) - set(keys.values()):  # a trading account went away
+            rows = len(self._store.orders(old))
             self._store.drop_account(old)
+            if rows:
+                self._notice(
+                    Level.WARNING,
+                    f"{old.account} is no longer listed by {self.venue_label}: its {rows} "
+                    "orders are not shown (they may still be open there)",
+                )
         self.trading = {a.account_id: a for a in accounts}
         self._keys = keys
         self._ids = {key: trading_id for trading_id, key in keys.items()}

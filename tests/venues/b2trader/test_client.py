@@ -402,3 +402,30 @@ async def test_a_malformed_record_is_counted_re_read_and_the_stream_goes_on() ->
         a = env.sim.add_order(env.margin_id)
         await until(lambda: a in env.rows())
         assert env.state() is VenueState.LIVE and env.in_sync()
+
+
+async def test_rows_of_a_trading_account_the_broker_no_longer_lists_leave_with_a_word() -> None:
+    # the last run showed orders of "acme/Old Account"; the broker no longer lists it
+    from blotter.core.order import Order, OrderStatus, Side
+
+    sim = B2traderSimulator(seed=5)
+    await asyncio.wait_for(sim.start(), 10)
+    store, notices, states = OrderStore(), NoticeBus(), StateBus()
+    said: list[str] = []
+    notices.subscribe(lambda n: said.append(n.text))
+    old = AccountKey("b2trader", "acme/Old Account")
+    store.apply_restored(old, [Order(old.venue, old.account, "X1", "EUR/CHF", Side.BUY, "CFD Limit",
+                                     Decimal(1), Decimal(1), OrderStatus.OPEN, "Working",
+                                     price=Decimal("0.95"))])
+    client = B2traderClient(LOGIN, rest_url=sim.rest_url, ws_url=sim.ws_url,
+                            api_token=sim.credentials["api_token"], store=store, notices=notices,
+                            states=states, backoff=FAST, broker="Acme")
+    task = asyncio.create_task(client.run())
+    try:
+        await until(lambda: not store.orders(old), timeout=10)
+        assert said == [("acme/Old Account is no longer listed by Acme: its 1 orders are not "
+                        "shown (they may still be open there)")]
+    finally:
+        await asyncio.wait_for(client.close(), 10)
+        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(sim.stop(), 10)
