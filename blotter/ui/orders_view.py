@@ -147,6 +147,28 @@ class MiddleElideDelegate(QStyledItemDelegate):
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
+class StatusDelegate(QStyledItemDelegate):
+    """The Status cell: an unverified row's marker keeps its time when the column is narrow
+    ("unverified since 13:07:19" → "unverified 13:07:19" → "unverif…13:07:19"), since the time
+    is what the trader reads; the venue's own status text elides at its end as usual."""
+
+    _MARKER = "unverified since "
+    _PAD = 14  # the cell's padding (style.qss) and text margins
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        text = option.text
+        if not text.startswith(self._MARKER):
+            return
+        room = option.rect.width() - self._PAD
+        short = "unverified " + text[len(self._MARKER):]
+        if option.fontMetrics.horizontalAdvance(text) > room:
+            option.text = short
+            option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
 class CancelButtonDelegate(QStyledItemDelegate):
     """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight.
 
@@ -274,6 +296,8 @@ class OrdersView(QTableView):
         self.setItemDelegateForColumn(Column.CANCEL, self._delegate)
         self._id_delegate = MiddleElideDelegate(self)
         self.setItemDelegateForColumn(Column.ORDER_ID, self._id_delegate)
+        self._status_delegate = StatusDelegate(self)
+        self.setItemDelegateForColumn(Column.STATUS, self._status_delegate)
         self._hover: QPersistentModelIndex | None = None
         self._pressed: QPersistentModelIndex | None = None
         self._menu_actions: list[QAction | None] = []

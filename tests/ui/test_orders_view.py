@@ -376,3 +376,31 @@ def test_is_pending_without_a_proxy_or_without_a_model(qtbot, store):
     assert not plain.is_pending(make_order(1))
     plain.setModel(OrdersModel(store))
     assert plain.is_pending(make_order(1))
+
+
+def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker(qtbot) -> None:
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
+
+    from blotter.ui.orders_view import StatusDelegate
+
+    model = QStandardItemModel()
+    model.appendRow([QStandardItem("unverified since 13:07:19")])
+    model.appendRow([QStandardItem("PARTIALLY FILLED @ 16673.0(0.09)")])
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    delegate = StatusDelegate(view)
+
+    def shown(row: int, width: int) -> tuple[str, object]:
+        option = QStyleOptionViewItem()
+        option.initFrom(view)
+        option.rect = QRect(0, 0, width, 20)
+        delegate.initStyleOption(option, model.index(row, 0))
+        return option.text, option.textElideMode
+
+    assert shown(0, 600)[0] == "unverified since 13:07:19"  # room: the whole marker
+    text, mode = shown(0, 60)
+    assert text == "unverified 13:07:19" and mode == Qt.TextElideMode.ElideMiddle  # the time stays
+    assert shown(1, 60)[0] == "PARTIALLY FILLED @ 16673.0(0.09)"  # the venue's words as they are
