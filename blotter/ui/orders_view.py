@@ -149,8 +149,9 @@ class MiddleElideDelegate(QStyledItemDelegate):
 
 class StatusDelegate(QStyledItemDelegate):
     """The Status cell: an unverified row's marker keeps its time when the column is narrow
-    ("unverified since 13:07:19" → "unverified 13:07:19" → "unverif…13:07:19"), since the time
-    is what the trader reads; the venue's own status text elides at its end as usual."""
+    ("unverified since 13:07:19 · New" → "unverified since 13:07:19" → "unverified
+    13:07:19"), since the time is what the trader reads there (the venue's status stays in the
+    tooltip); the venue's own status text elides at its end as usual."""
 
     _MARKER = "unverified since "
     _PAD = 14  # the cell's padding (style.qss) and text margins
@@ -163,10 +164,11 @@ class StatusDelegate(QStyledItemDelegate):
         if not text.startswith(self._MARKER):
             return
         room = option.rect.width() - self._PAD
-        short = "unverified " + text[len(self._MARKER):]
-        if option.fontMetrics.horizontalAdvance(text) > room:
-            option.text = short
-            option.textElideMode = Qt.TextElideMode.ElideMiddle
+        marker = text.split(" · ", 1)[0]
+        for candidate in (text, marker, "unverified " + marker[len(self._MARKER):]):
+            option.text = candidate
+            if option.fontMetrics.horizontalAdvance(candidate) <= room:
+                return
 
 
 class CancelButtonDelegate(QStyledItemDelegate):

@@ -386,7 +386,7 @@ def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker(qtbot) ->
     from blotter.ui.orders_view import StatusDelegate
 
     model = QStandardItemModel()
-    model.appendRow([QStandardItem("unverified since 13:07:19")])
+    model.appendRow([QStandardItem("unverified since 13:07:19 · PartiallyFilled")])
     model.appendRow([QStandardItem("PARTIALLY FILLED @ 16673.0(0.09)")])
     view = QTableView()
     qtbot.addWidget(view)
@@ -400,7 +400,8 @@ def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker(qtbot) ->
         delegate.initStyleOption(option, model.index(row, 0))
         return option.text, option.textElideMode
 
-    assert shown(0, 600)[0] == "unverified since 13:07:19"  # room: the whole marker
-    text, mode = shown(0, 60)
-    assert text == "unverified 13:07:19" and mode == Qt.TextElideMode.ElideMiddle  # the time stays
+    assert shown(0, 600)[0] == "unverified since 13:07:19 · PartiallyFilled"  # room for all
+    width = view.fontMetrics().horizontalAdvance("unverified since 13:07:19") + 20
+    assert shown(0, width)[0] == "unverified since 13:07:19"  # the venue's word goes first
+    assert shown(0, 60)[0] == "unverified 13:07:19"  # then "since"; the time stays
     assert shown(1, 60)[0] == "PARTIALLY FILLED @ 16673.0(0.09)"  # the venue's words as they are
