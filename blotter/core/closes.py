@@ -85,7 +85,7 @@ class ClosedOrder:
         if reason is CloseReason.VANISHED:
             return "closed while unseen (how unknown)"
         if reason is CloseReason.LEFT_LIST:
-            return "closed at the venue, how unknown (it left the venue's list of open orders)"
+            return "closed at the venue, how unknown"  # it left the venue's list of open orders
         if self.detail:
             return f"{reason.value} ({self.detail})"
         return str(reason.value)

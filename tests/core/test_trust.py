@@ -143,8 +143,7 @@ def test_a_stream_that_speaks_in_full_lists_is_not_an_audit() -> None:
     # an order that leaves such a list closed at the venue just now; the list cannot say how
     store.apply(Snapshot(T1, (order("2", T1),), stream=True))
     assert [(n.level, n.text) for n in said] == [(
-        Level.WARNING, ("BTCUSDT sell 1 @ 96,000 closed at the venue, how unknown "
-        "(it left the venue's list of open orders)"))]
+        Level.WARNING, "BTCUSDT sell 1 @ 96,000 closed at the venue, how unknown")]
     assert store.closed[-1].reason is CloseReason.LEFT_LIST
 
 
