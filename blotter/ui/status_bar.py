@@ -296,6 +296,13 @@ class StatusBar(QStatusBar):
         self.addWidget(self.notice_label, 1)
         self._indicators: dict[AccountKey, ConnectionIndicator] = {}
         self.latest: Notice | None = None
+        # a flood of notices (fills pouring in) repaints the line at most ~10 times a second:
+        # the first is shown at once, the latest of the rest when the throttle ends
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(self.NOTICE_INTERVAL_MS)
+        self._throttle.timeout.connect(self._show_pending)
+        self._pending: tuple[Notice, str] | None = None
         # what the notice log lists: (time received, notice); older notices have no receive time
         self.log: deque[LoggedNotice] = deque(
             (LoggedNotice(None, n) for n in notices.history), maxlen=history
@@ -317,19 +324,39 @@ class StatusBar(QStatusBar):
         self._tick.stop()
 
     # -- notices -------------------------------------------------------------------------------
+    NOTICE_INTERVAL_MS = 100
+
     @property
     def text(self) -> str:
+        """The line as the trader reads it (a notice waiting for the throttle included)."""
+        self._show_pending()
         return self.notice_label.text()
+
+    def _show_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            notice, time_text = pending
+            self.show_notice(notice)
+            self.time_label.setText(time_text)
+            self._throttle.start()
+
+    def _display(self, notice: Notice, time_text: str) -> None:
+        self.latest = notice
+        if self._throttle.isActive():
+            self._pending = (notice, time_text)
+            return
+        self._pending = None
+        self.show_notice(notice)
+        self.time_label.setText(time_text)
+        self._throttle.start()
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.transient:  # progress: on screen now, not worth a line in the log
-            self.show_notice(notice)
-            self.time_label.setText(notice_time(notice, datetime.now()))
+            self._display(notice, notice_time(notice, datetime.now()))
             return
         entry = LoggedNotice(datetime.now(), notice, notice_source(notice, self.venue_label))
         self.log.append(entry)
-        self.show_notice(notice)
-        self.time_label.setText(entry.time)
+        self._display(notice, entry.time)
         self.notice_logged.emit(entry)
 
     def show_notice(self, notice: Notice) -> None:

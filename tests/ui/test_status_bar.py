@@ -378,3 +378,23 @@ def test_the_lights_menu_offers_reconnect_while_waiting_and_check_always(watched
         entries["Reconnect Now"].trigger()
     assert asked.args == [BY1]
     indicator.menu.close()
+
+
+async def test_a_flood_of_notices_repaints_the_line_a_few_times_and_logs_every_one(qtbot) -> None:
+    from blotter.core.notices import Level, Notice, NoticeBus, StateBus
+    from blotter.ui.status_bar import StatusBar
+    from tests.helpers import until
+
+    notices = NoticeBus()
+    bar = StatusBar(notices, StateBus())
+    qtbot.addWidget(bar)
+    shown: list[str] = []
+    bar.notice_label.setText = lambda text, _set=bar.notice_label.setText: (  # type: ignore[method-assign]
+        shown.append(text), _set(text))[1]
+    for n in range(200):  # fills pouring in
+        notices.publish(Notice("bitfinex", "bfx", Level.INFO, f"fill {n}"))
+    assert len(bar.log) == 200  # every one is in the notice log at once
+    assert bar.latest is not None and bar.latest.text == "fill 199"
+    assert shown == ["bitfinex · bfx — fill 0"]  # the first at once; the rest wait
+    await until(lambda: bar.notice_label.text() == "bitfinex · bfx — fill 199")
+    assert len(shown) == 2  # one repaint for the 199 that came within the throttle

@@ -218,6 +218,8 @@ async def test_status_bar_notice_and_log(fake, qtbot):
     assert bar.text == "Bybit · by-1 — 110001: Order does not exist."
     assert theme.LEVEL_COLOURS[Level.ERROR].name() in bar.notice_label.styleSheet()
     engine.notices.publish(Notice("bybit", "by-1", Level.SUCCESS, "OK", "0"))
+    # a second notice within 100 ms waits for the throttle; the line shows it then
+    await until(lambda: bar.notice_label.text() == "Bybit · by-1 — 0: OK")
     assert theme.LEVEL_COLOURS[Level.SUCCESS].name() in bar.notice_label.styleSheet()
     qtbot.mouseClick(bar.notice_label, Qt.MouseButton.LeftButton)
     log = window.notice_log
