@@ -294,6 +294,7 @@ class MainWindow(QMainWindow):
         shown = self.proxy.rowCount()
         accounts = len(self.engine.clients) or len(self.engine.store.accounts())
         unverified = self.unverified_rows() if total else 0
+        self.view.fit_unverified_markers(unverified > 0)
         self.setWindowTitle(window_title(total, shown, accounts, unverified,
                                          self.engine.store.cancel_pending_count))
         self.tabs.count_open(total)

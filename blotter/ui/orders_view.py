@@ -299,10 +299,22 @@ class OrdersView(QTableView):
         self._id_delegate = MiddleElideDelegate(self)
         self.setItemDelegateForColumn(Column.ORDER_ID, self._id_delegate)
         self._status_delegate = StatusDelegate(self)
-        self.setItemDelegateForColumn(Column.STATUS, self._status_delegate)
+        self._markers_fitted = False
         self._hover: QPersistentModelIndex | None = None
         self._pressed: QPersistentModelIndex | None = None
         self._menu_actions: list[QAction | None] = []
+
+    def fit_unverified_markers(self, some: bool) -> None:
+        """Fit unverified markers to a narrow Status column (``StatusDelegate``) while ``some``
+        rows are unverified; otherwise the Status cells paint without a Python delegate (a
+        flood repaints them thirty times a second)."""
+        if some == self._markers_fitted:
+            return
+        self._markers_fitted = some
+        self.setItemDelegateForColumn(
+            Column.STATUS, self._status_delegate if some else self.itemDelegate()
+        )
+        self.viewport().update()
 
     # -- column layout ------------------------------------------------------------------------
     ELASTIC = Column.STATUS  # takes the width the other columns leave

@@ -3,6 +3,7 @@ titled with how many rows it holds, with Ctrl+1 / Ctrl+2 to switch."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QTabWidget, QWidget
 
@@ -12,9 +13,22 @@ OPEN, CLOSED = 0, 1
 
 
 class OrderTabs(QTabWidget):
+    """The two tabs. A new title lays the tab bar out again, and that repaints the table: under
+    a flood the counts are retitled at most twice a second (the first change at once)."""
+
+    RETITLE_MS = 500
+
     def __init__(self, orders: QWidget, closed: ClosedView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("tabs")
+        self._titles: dict[int, str] = {}  # titles waiting for their tab's throttle
+        self._throttles: list[QTimer] = []
+        for index in (OPEN, CLOSED):
+            timer = QTimer(self)
+            timer.setSingleShot(True)
+            timer.setInterval(self.RETITLE_MS)
+            timer.timeout.connect(lambda i=index: self._retitle(i))
+            self._throttles.append(timer)
         self.setDocumentMode(True)
         self.addTab(orders, "Open Orders")
         self.addTab(closed, "Recently Closed")
@@ -35,7 +49,27 @@ class OrderTabs(QTabWidget):
         return self.currentIndex() == OPEN
 
     def count_open(self, rows: int) -> None:
-        self.setTabText(OPEN, f"Open Orders ({rows})")
+        self._title(OPEN, f"Open Orders ({rows})")
 
     def _count_closed(self, *args: object) -> None:
-        self.setTabText(CLOSED, f"Recently Closed ({self._closed.closed_model.rowCount()})")
+        self._title(CLOSED, f"Recently Closed ({self._closed.closed_model.rowCount()})")
+
+    def title(self, index: int) -> str:
+        """The tab's title as the trader will read it (a retitle waiting included)."""
+        return self._titles.get(index) or self.tabText(index)
+
+    def _title(self, index: int, text: str) -> None:
+        if self.tabText(index) == text and index not in self._titles:
+            return
+        throttle = self._throttles[index]
+        if throttle.isActive():
+            self._titles[index] = text
+            return
+        self.setTabText(index, text)
+        throttle.start()
+
+    def _retitle(self, index: int) -> None:
+        text = self._titles.pop(index, None)
+        if text is not None and self.tabText(index) != text:
+            self.setTabText(index, text)
+            self._throttles[index].start()
