@@ -14,9 +14,9 @@ OPEN, CLOSED = 0, 1
 
 class OrderTabs(QTabWidget):
     """The two tabs. A new title lays the tab bar out again, and that repaints the table: under
-    a flood the counts are retitled at most twice a second (the first change at once)."""
+    a flood the counts are retitled at most once a second (the first change at once)."""
 
-    RETITLE_MS = 500
+    RETITLE_MS = 1000
 
     def __init__(self, orders: QWidget, closed: ClosedView, parent: QWidget | None = None) -> None:
         super().__init__(parent)

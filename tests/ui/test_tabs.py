@@ -9,7 +9,7 @@ from blotter.ui.tabs import CLOSED, OPEN, OrderTabs
 from tests.helpers import until
 
 
-async def test_counts_reach_the_titles_at_once_then_at_most_twice_a_second(qtbot) -> None:
+async def test_counts_reach_the_titles_at_once_then_at_most_once_a_second(qtbot) -> None:
     tabs = OrderTabs(QWidget(), ClosedView())
     qtbot.addWidget(tabs)
     titled: list[str] = []

@@ -203,7 +203,7 @@ async def test_a_fill_and_a_venue_cancel_each_get_a_notice_and_a_row_in_recently
                             for line in env.logged()))
     await until(lambda: any(line.startswith("ETHUSDT sell 0.5 @ 3,500.5 cancelled at the venue")
                             for line in env.logged()))
-    await until(lambda: env.window.tabs.tabText(1) == "Recently Closed (2)")  # within 0.5 s
+    await until(lambda: env.window.tabs.tabText(1) == "Recently Closed (2)")  # within a second
     env.window.tabs.setCurrentIndex(1)  # Ctrl+2
     assert env.window.closed_view.isVisible()
     assert env.window.closed_view.closed_at_row(0).order.order_id in {env.ids["btc"],
