@@ -6,6 +6,7 @@ Amounts and prices are exact decimals; times are integer milliseconds since the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -271,6 +272,39 @@ constructor's cost. The numbers may be the decoder's floats or ints (see ``Order
 to the constructor if the slot trick ever stops matching it (``FAST_ORDER_BUILD`` says which is
 in use).
 """
+
+
+def implausible_numbers(
+    amount: Any, remaining: Any, price: Any, avg_price: Any, *, limit: bool
+) -> str | None:
+    """Why the numbers a venue sent for one order cannot be true, in words, or None when they
+    can: an amount that is not a positive number, a remaining amount below zero or above the
+    amount, a negative or non-finite price (or for a ``limit`` order a missing or zero one), a
+    negative average price. Every venue counts such a record as unreadable, never as the
+    venue's word. Takes the numbers as read: Decimals, or the decoder's floats and ints."""
+    if not _finite(amount) or amount <= 0:
+        return f"amount {amount} is not a positive number"
+    if not _finite(remaining) or remaining < 0:
+        return f"remaining {remaining} is not zero or more"
+    if remaining > amount:
+        return f"remaining {remaining} is above the amount {amount}"
+    if price is None:
+        if limit:
+            return "a limit order without a price"
+    elif not _finite(price) or price < 0:
+        return f"price {price} is not a positive number"
+    elif price == 0 and limit:
+        return "a limit order with a price of 0"
+    if avg_price is not None and (not _finite(avg_price) or avg_price < 0):
+        return f"average price {avg_price} is negative"
+    return None
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except (TypeError, ValueError):  # not a number at all, or a signalling NaN
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,3 +218,23 @@ def test_an_orders_keys_name_its_venue_account_and_id() -> None:
     assert order.key == OrderKey("bitfinex", "bfx-main", "190297884858")
     assert order.account_key == AccountKey("bitfinex", "bfx-main")
     assert order.key.account_key == order.account_key
+
+
+def test_numbers_that_cannot_be_an_order_say_why_whatever_venue_sent_them() -> None:
+    from blotter.core.order import implausible_numbers as bad
+
+    one, half = Decimal(1), Decimal("0.5")
+    assert bad(one, half, Decimal(100), None, limit=True) is None
+    assert bad(1.0, 0.5, 100.0, 99.5, limit=True) is None  # the decoder's floats alike
+    assert bad(one, half, None, None, limit=False) is None  # a market order has no price
+    assert bad(one, half, 0, None, limit=False) is None  # nor a stop at market
+    assert bad(one, Decimal(2), Decimal(1), None, limit=True) == "remaining 2 is above the amount 1"
+    assert bad(Decimal(0), Decimal(0), None, None, limit=False) == "amount 0 is not a positive number"
+    assert bad(one, Decimal(-1), None, None, limit=False) == "remaining -1 is not zero or more"
+    assert bad(one, half, None, None, limit=True) == "a limit order without a price"
+    assert bad(one, half, Decimal(0), None, limit=True) == "a limit order with a price of 0"
+    assert bad(one, half, Decimal("NaN"), None, limit=True) == "price NaN is not a positive number"
+    assert bad(one, half, float("inf"), None, limit=False) == "price inf is not a positive number"
+    assert bad(one, half, Decimal(5), Decimal(-1), limit=True) == "average price -1 is negative"
+    assert bad(one, half, Decimal("sNaN"), None, limit=True) == "price sNaN is not a positive number"
+    assert bad("1", half, None, None, limit=False) == "amount 1 is not a positive number"

@@ -30,6 +30,7 @@ from blotter.core.order import (
     Side,
     Upsert,
     build_order,
+    implausible_numbers,
 )
 from blotter.core.venue import MalformedFrame
 from blotter.venues.b2trader.spec import VENUE
@@ -304,24 +305,13 @@ def parse_order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
 
 
 def implausible(order: Order) -> str | None:
-    """Why ``order`` cannot be the truth, or None when it can: an amount that is not
-    positive, more remaining than the amount, a limit price that is zero, negative or not
-    finite (a market order may have none), a negative average price. Such a record counts as
-    unreadable, never as the venue's word."""
-    amount, remaining = order.amount, order.remaining
-    if not amount.is_finite() or amount <= 0:
-        return f"amount {amount} is not positive"
-    if not remaining.is_finite() or remaining < 0:
-        return f"remaining {remaining} is negative"
-    if remaining > amount:
-        return f"remaining {remaining} is above the amount {amount}"
-    price = order.price
-    if price is not None and (not price.is_finite() or price <= 0):
-        return f"limit price {price} is not positive"
-    average = order.avg_price
-    if average is not None and (not average.is_finite() or average < 0):
-        return f"average price {average} is negative"
-    return None
+    """Why ``order`` cannot be the truth, or None when it can (``implausible_numbers``; an
+    order with a price is a limit order, one without is a market order). Such a record counts
+    as unreadable, never as the venue's word."""
+    return implausible_numbers(
+        order.amount, order.remaining, order.price, order.avg_price,
+        limit=order.price is not None,
+    )
 
 
 # Every field ``parse_order`` reads (a test holds it to that). ``OpenOrdersParser`` reuses an

@@ -37,6 +37,7 @@ from blotter.core.order import (
     OrderStatus,
     Side,
     build_order,
+    implausible_numbers,
 )
 from blotter.core.venue import MalformedFrame
 from blotter.venues.bitfinex.spec import VENUE
@@ -125,27 +126,9 @@ def implausible(order: Order) -> str | None:
 
 def _implausible(amount: Any, remaining: Any, price: Any, avg: Any, order_type: str) -> str | None:
     """``implausible`` on the numbers as read (JSON floats or ints, or Decimals)."""
-    if not _finite(amount) or amount <= 0:
-        return "its amount is zero, negative or not a finite number"
-    if not _finite(remaining) or remaining < 0:
-        return "its remaining amount is negative or not a finite number"
-    if remaining > amount:
-        return "more remains open than its amount"
-    if price is not None:
-        if not _finite(price) or price < 0:
-            return "its price is negative or not a finite number"
-        if price == 0 and any(t in order_type for t in _LIMIT_TYPES):
-            return "its limit price is zero"
-    if avg is not None and (not _finite(avg) or avg < 0):
-        return "its average price is negative or not a finite number"
-    return None
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return math.isfinite(value)
-    except (TypeError, ValueError):  # not a number at all (or a signalling NaN)
-        return False
+    return implausible_numbers(
+        amount, remaining, price, avg, limit=any(t in order_type for t in _LIMIT_TYPES)
+    )
 
 
 class OrderParser:

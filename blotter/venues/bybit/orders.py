@@ -26,6 +26,7 @@ from blotter.core.order import (
     OrderStatus,
     Side,
     Upsert,
+    implausible_numbers,
 )
 from blotter.core.venue import MalformedFrame, guarded
 from blotter.venues.bybit.spec import CATEGORIES
@@ -226,29 +227,13 @@ def is_limit(order_type: str) -> bool:
 
 
 def implausible(order: Order) -> str | None:
-    """Why ``order`` cannot be what the venue holds, in words, or None when it can.
-
-    A record that fails this is unreadable, not the truth: an amount that is not positive, a
-    remaining amount below zero or above the amount, a price that is zero (for a limit order:
-    only market orders go without one), negative or not finite, a negative average price.
-    """
-    amount, remaining = order.amount, order.remaining
-    if not amount.is_finite() or amount <= 0:
-        return f"amount {amount} is not a positive number"
-    if not remaining.is_finite() or remaining < 0:
-        return f"remaining {remaining} is not zero or more"
-    if remaining > amount:
-        return f"remaining {remaining} is above the amount {amount}"
-    price = order.price
-    if price is None:
-        if is_limit(order.order_type):
-            return "a limit order without a price"
-    elif not price.is_finite() or price <= 0:
-        return f"price {price} is not a positive number"
-    avg = order.avg_price
-    if avg is not None and (not avg.is_finite() or avg < 0):
-        return f"average price {avg} is negative"
-    return None
+    """Why ``order`` cannot be what the venue holds, in words, or None when it can
+    (``implausible_numbers``; only market orders go without a price). A record that fails
+    this is unreadable, not the truth."""
+    return implausible_numbers(
+        order.amount, order.remaining, order.price, order.avg_price,
+        limit=is_limit(order.order_type),
+    )
 
 
 def read_pushed_order(item: Any, account: AccountKey, topic: str) -> Order:

@@ -161,10 +161,10 @@ def test_malformed_orders(changes: dict[str, Any], reason: str) -> None:
     [
         ({"remainingAmount": "10001"}, "remaining 10001 is above the amount 10000"),
         ({"remainingAmount": "18446744073709551615"}, "above the amount"),
-        ({"requestedAmount": "0", "remainingAmount": "0"}, "amount 0 is not positive"),
+        ({"requestedAmount": "0", "remainingAmount": "0"}, "amount 0 is not a positive number"),
         ({"requestedAmount": "-5", "remainingAmount": "1"}, "negative amount"),
-        ({"requestedPrice": "0"}, "limit price 0 is not positive"),
-        ({"requestedPrice": "-0.9"}, "limit price -0.9 is not positive"),
+        ({"requestedPrice": "0"}, "a limit order with a price of 0"),
+        ({"requestedPrice": "-0.9"}, "price -0.9 is not a positive number"),
         ({"executionPrice": "-0.1"}, "average price -0.1 is negative"),
     ],
 )
@@ -189,5 +189,5 @@ def test_a_market_order_needs_no_price_and_plausible_orders_pass() -> None:
         "remaining 10001 is above the amount 10000"
     )
     assert implausible(replace(EXPECTED, price=Decimal("NaN"))) == (
-        "limit price NaN is not positive"
+        "price NaN is not a positive number"
     )

@@ -586,7 +586,7 @@ def test_a_delta_change_with_an_unreadable_order_applies_the_readable_ones() -> 
     (change,) = events(parser)
     assert [(o.order_id, o.status) for o in change.orders] == [("X", OrderStatus.FILLED)]
     assert change.unreadable == (
-        "order 'Y': implausible order 'Y': limit price -1 is not positive",
+        "order 'Y': implausible order 'Y': price -1 is not a positive number",
     )
     parser.feed(item("0", order_json(orderId="Y", status="Working")))  # the stream goes on
     (later,) = events(parser)

@@ -29,14 +29,14 @@ def parser() -> StreamParser:
 @pytest.mark.parametrize(
     ("over", "reason"),
     [
-        ({"amount": 1.8e19}, "more remains open than its amount"),
-        ({"amount": 2, "orig": 1.5}, "more remains open than its amount"),
-        ({"orig": 0, "amount": 0}, "its amount is zero, negative or not a finite number"),
+        ({"amount": 1.8e19}, "is above the amount"),
+        ({"amount": 2, "orig": 1.5}, "is above the amount"),
+        ({"orig": 0, "amount": 0}, "amount 0 is not a positive number"),
         ({"amount": -0.5}, "its remaining amount is on the other side of the order"),
         ({"orig": -1.5, "amount": 0.5}, "its remaining amount is on the other side of the order"),
-        ({"price": 0}, "its limit price is zero"),
-        ({"price": -100.5}, "its price is negative or not a finite number"),
-        ({"avg": -3}, "its average price is negative or not a finite number"),
+        ({"price": 0}, "a limit order with a price of 0"),
+        ({"price": -100.5}, "is not a positive number"),
+        ({"avg": -3}, "average price -3 is negative"),
     ],
 )
 def test_an_implausible_record_is_unreadable(
@@ -51,7 +51,7 @@ def test_an_implausible_record_is_unreadable(
 
 def test_an_implausible_update_of_a_known_order_is_unreadable_too(parser: StreamParser) -> None:
     assert isinstance(parser.parse_message([0, "on", array()]), Upsert)
-    with pytest.raises(MalformedFrame, match="more remains open than its amount"):
+    with pytest.raises(MalformedFrame, match="is above the amount"):
         parser.parse_message([0, "ou", array(amount=1.6)])
 
 
@@ -78,15 +78,15 @@ def test_plausible_records_are_read(parser: StreamParser, over: dict[str, object
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"remaining": Decimal(3)}, "more remains open than its amount"),
-        ({"amount": Decimal(0), "remaining": Decimal(0)}, "its amount is zero"),
-        ({"amount": Decimal(-1)}, "its amount is zero"),
-        ({"remaining": Decimal(-1)}, "its remaining amount is negative"),
-        ({"price": Decimal(0)}, "its limit price is zero"),
-        ({"price": Decimal("Infinity")}, "its price is negative or not a finite number"),
-        ({"price": Decimal("NaN")}, "its price is negative or not a finite number"),
-        ({"avg_price": Decimal("-0.5")}, "its average price is negative"),
-        ({"avg_price": Decimal("Infinity")}, "its average price is negative"),
+        ({"remaining": Decimal(3)}, "is above the amount"),
+        ({"amount": Decimal(0), "remaining": Decimal(0)}, "is not a positive number"),
+        ({"amount": Decimal(-1)}, "is not a positive number"),
+        ({"remaining": Decimal(-1)}, "remaining -1 is not zero or more"),
+        ({"price": Decimal(0)}, "a limit order with a price of 0"),
+        ({"price": Decimal("Infinity")}, "is not a positive number"),
+        ({"price": Decimal("NaN")}, "is not a positive number"),
+        ({"avg_price": Decimal("-0.5")}, "is negative"),
+        ({"avg_price": Decimal("Infinity")}, "is negative"),
     ],
 )
 def test_implausible_names_what_cannot_be_true(changes: dict[str, object], reason: str) -> None:
@@ -96,7 +96,7 @@ def test_implausible_names_what_cannot_be_true(changes: dict[str, object], reaso
             "price": Decimal(100)}
     assert implausible(order(**base)) is None
     found = implausible(order(**{**base, **changes}))
-    assert found is not None and found.startswith(reason)
+    assert found is not None and reason in found
 
 
 # -- what a refused frame was about -----------------------------------------------------------------
