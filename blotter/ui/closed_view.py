@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     QTimer,
 )
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from blotter.core.closes import ClosedOrder
 from blotter.core.order import Side
@@ -41,7 +41,7 @@ from blotter.ui.orders_model import (
     Column,
     sort_value,
 )
-from blotter.ui.orders_view import MiddleElideDelegate, filter_expression
+from blotter.ui.orders_view import MiddleElideDelegate, filter_expression, set_up_rows
 from blotter.ui.trust_text import clock_text
 
 LIMIT = 500
@@ -255,22 +255,7 @@ class ClosedView(QTableView):
         self.proxy.setSourceModel(self.closed_model)
         self.setModel(self.proxy)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setCornerButtonEnabled(False)
-        vertical = self.verticalHeader()
-        vertical.setVisible(False)
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(max(self.fontMetrics().height() + 10, 24))
-        header = self.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setStretchLastSection(False)
+        set_up_rows(self)
         self._id_delegate = MiddleElideDelegate(self)
         self.setItemDelegateForColumn(section_of(Column.ORDER_ID), self._id_delegate)
         self.setSortingEnabled(True)

@@ -136,6 +136,28 @@ def button_rect(cell: QRect) -> QRect:
     return QRect(left, top, width, height)
 
 
+def set_up_rows(view: QTableView) -> None:
+    """The look both tables share: whole rows, no grid, pixel scrolling, fixed row heights
+    without a row header, and column headers the trader can move (left-aligned, none
+    stretched)."""
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    view.setCornerButtonEnabled(False)
+    vertical = view.verticalHeader()
+    vertical.setVisible(False)
+    vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    vertical.setDefaultSectionSize(max(view.fontMetrics().height() + 10, 24))
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionsMovable(True)
+    header.setStretchLastSection(False)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
 class MiddleElideDelegate(QStyledItemDelegate):
     """Elides in the middle: long order ids (ULIDs, UUIDs, 19-digit numbers) share their first
     characters and differ at the end, so a cut tail would make rows look alike."""
@@ -277,18 +299,8 @@ class OrdersView(QTableView):
         self.setWordWrap(False)
         self.setMouseTracking(True)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setCornerButtonEnabled(False)
-        vertical = self.verticalHeader()
-        vertical.setVisible(False)
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(max(self.fontMetrics().height() + 10, 24))
+        set_up_rows(self)
         header = self.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setStretchLastSection(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setMinimumSectionSize(28)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
