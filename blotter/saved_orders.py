@@ -84,7 +84,7 @@ def order_data(order: Order) -> dict[str, Any]:
         "client_id": order.client_id, "client_id_date": order.client_id_date,
         "group_id": order.group_id, "flags": sorted(f.value for f in order.flags),
         "created_ms": order.created_ms, "updated_ms": order.updated_ms,
-        "category": order.category,
+        "category": order.category, "instrument_id": order.instrument_id,
     }
 
 
@@ -141,6 +141,7 @@ def order_from(data: Any) -> Order:
         group_id=_text(data, "group_id", True), flags=frozenset(Flag(f) for f in flags),
         created_ms=_ms(data, "created_ms"), updated_ms=_ms(data, "updated_ms"),
         category=_text(data, "category", True),
+        instrument_id=_text(data, "instrument_id", True),
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus
+from blotter.core.order import AccountKey, Order, OrderKey, OrderStatus, Side
 
 
 class ScopeKind(Enum):
@@ -25,18 +25,46 @@ class ScopeKind(Enum):
     ALL = "all"
 
 
+def category_title(category: str | None) -> str:
+    """A venue's market kind as the trader reads it: "linear" → "Linear", "cfd" → "CFD"; "" for
+    none."""
+    if not category:
+        return ""
+    return _CATEGORY_TITLES.get(category) or category.capitalize()
+
+
+_CATEGORY_TITLES = {"cfd": "CFD", "perp": "Perp"}
+
+
+def instrument_text(symbol: str, category: str | None) -> str:
+    """An instrument in words: "BTCUSDT Linear", "EUR/CHF CFD", "tBTCUSD"."""
+    kind = category_title(category)
+    return f"{symbol} {kind}" if kind else symbol
+
+
+def _sides(side: Side | None) -> str:
+    return "" if side is None else ("buys" if side is Side.BUY else "sells")
+
+
 @dataclass(frozen=True, slots=True)
 class CancelScope:
     """What the trader asked to cancel, before it is split per account (``plan_cancels``).
 
-    Build one with the named constructors; ``keys`` are set for ORDER and SELECTED, ``account``
-    for GROUP/SYMBOL/ACCOUNT, ``group_id``/``symbol`` for their kinds.
+    Build one with the named constructors. ``keys`` are set for ORDER and SELECTED; ``account``
+    for GROUP/SYMBOL/ACCOUNT (a SYMBOL scope with ``account`` None and ``venue`` set means that
+    instrument on every account of the venue); ``group_id`` for GROUP; ``symbol`` (the symbol as
+    shown) with ``category`` (the venue's market kind, None for any) for SYMBOL; ``side`` narrows
+    SYMBOL, ACCOUNT and ALL to one side; ``label`` names a SELECTED scope ("visible").
     """
     kind: ScopeKind
     keys: tuple[OrderKey, ...] = ()  # ORDER, SELECTED
     account: AccountKey | None = None  # GROUP, SYMBOL, ACCOUNT
     group_id: str | None = None  # GROUP
     symbol: str | None = None  # SYMBOL
+    category: str | None = None  # SYMBOL: the market kind (None: any)
+    side: Side | None = None  # SYMBOL, ACCOUNT, ALL: only this side
+    venue: str | None = None  # SYMBOL on every account of this venue
+    label: str | None = None  # SELECTED: how the trader named the rows ("visible")
 
     @staticmethod
     def order(key: OrderKey) -> CancelScope:
@@ -44,9 +72,15 @@ class CancelScope:
         return CancelScope(ScopeKind.ORDER, keys=(key,))
 
     @staticmethod
-    def selected(keys: Iterable[OrderKey]) -> CancelScope:
-        """These rows, each once, in the order given."""
-        return CancelScope(ScopeKind.SELECTED, keys=tuple(dict.fromkeys(keys)))
+    def selected(keys: Iterable[OrderKey], label: str | None = None) -> CancelScope:
+        """These rows, each once, in the order given; ``label`` says how the trader picked
+        them ("visible": the rows the filter shows)."""
+        return CancelScope(ScopeKind.SELECTED, keys=tuple(dict.fromkeys(keys)), label=label)
+
+    @staticmethod
+    def visible(keys: Iterable[OrderKey]) -> CancelScope:
+        """The rows the filter shows."""
+        return CancelScope.selected(keys, label="visible")
 
     @staticmethod
     def group(account: AccountKey, group_id: str) -> CancelScope:
@@ -54,42 +88,97 @@ class CancelScope:
         return CancelScope(ScopeKind.GROUP, account=account, group_id=group_id)
 
     @staticmethod
-    def for_symbol(account: AccountKey, symbol: str) -> CancelScope:
-        """Every order of ``symbol`` on ``account``."""
-        return CancelScope(ScopeKind.SYMBOL, account=account, symbol=symbol)
+    def for_symbol(
+        account: AccountKey, symbol: str, category: str | None = None, side: Side | None = None
+    ) -> CancelScope:
+        """Every order of the instrument (``symbol`` in market ``category``; any market when
+        None) on ``account``, of one ``side`` when given."""
+        return CancelScope(
+            ScopeKind.SYMBOL, account=account, symbol=symbol, category=category, side=side
+        )
 
     @staticmethod
-    def for_account(account: AccountKey) -> CancelScope:
-        """Everything on ``account``."""
-        return CancelScope(ScopeKind.ACCOUNT, account=account)
+    def symbol_everywhere(
+        venue: str, symbol: str, category: str | None = None, side: Side | None = None
+    ) -> CancelScope:
+        """Every order of the instrument on every account of ``venue``, of one ``side`` when
+        given."""
+        return CancelScope(
+            ScopeKind.SYMBOL, venue=venue, symbol=symbol, category=category, side=side
+        )
 
     @staticmethod
-    def everything() -> CancelScope:
-        """Everything on every account."""
-        return CancelScope(ScopeKind.ALL)
+    def for_instrument(order: Order, side: Side | None = None) -> CancelScope:
+        """Every order of ``order``'s instrument (its symbol and market kind) on its account."""
+        return CancelScope.for_symbol(order.account_key, order.symbol, order.category, side)
+
+    @staticmethod
+    def for_account(account: AccountKey, side: Side | None = None) -> CancelScope:
+        """Everything on ``account`` (one ``side`` of it when given)."""
+        return CancelScope(ScopeKind.ACCOUNT, account=account, side=side)
+
+    @staticmethod
+    def everything(side: Side | None = None) -> CancelScope:
+        """Everything on every account (one ``side`` of it when given)."""
+        return CancelScope(ScopeKind.ALL, side=side)
+
+    @property
+    def instrument(self) -> str:
+        """The SYMBOL scope's instrument in words ("BTCUSDT Linear"); "" for other kinds."""
+        return instrument_text(self.symbol, self.category) if self.symbol is not None else ""
+
+    def matches(self, order: Order) -> bool:
+        """Whether ``order`` is within the scope (for ORDER/SELECTED: one of its rows)."""
+        kind = self.kind
+        if kind is ScopeKind.ORDER or kind is ScopeKind.SELECTED:
+            return order.key in self.keys
+        if self.side is not None and order.side is not self.side:
+            return False
+        if kind is ScopeKind.ALL:
+            return True
+        if self.account is not None:
+            if order.account_key != self.account:
+                return False
+        elif order.venue != self.venue:
+            return False
+        if kind is ScopeKind.GROUP:
+            return order.group_id == self.group_id
+        if kind is ScopeKind.SYMBOL:
+            return order.symbol == self.symbol and (
+                self.category is None or order.category == self.category
+            )
+        return True
 
     def describe(self) -> str:
-        """The scope in the words of a status line ("group 7 on bfx-main")."""
+        """The scope in the words of a status line ("group 7 on bfx-main", "buys of BTCUSDT
+        Linear on bybit-main", "14 visible orders")."""
+        where = self.account.account if self.account else "?"
+        sides = _sides(self.side)
         if self.kind is ScopeKind.ORDER:
             return f"order {self.keys[0].order_id}" if self.keys else "order"
         if self.kind is ScopeKind.SELECTED:
-            return f"{len(self.keys)} selected orders"
+            return f"{len(self.keys)} {self.label or 'selected'} orders"
         if self.kind is ScopeKind.GROUP:
-            return f"group {self.group_id} on {self.account.account if self.account else '?'}"
+            return f"group {self.group_id} on {where}"
         if self.kind is ScopeKind.SYMBOL:
-            return f"{self.symbol} on {self.account.account if self.account else '?'}"
+            what = f"{sides} of {self.instrument}" if sides else self.instrument
+            if self.account is None:
+                return f"{what} on every {self.venue} account"
+            return f"{what} on {where}"
         if self.kind is ScopeKind.ACCOUNT:
-            return f"all orders on {self.account.account if self.account else '?'}"
-        return "all orders on every account"
+            return f"all {sides or 'orders'} on {where}"
+        return f"all {sides or 'orders'} on every account"
 
 
 @dataclass(frozen=True, slots=True)
 class CancelPlan:
     """What to cancel on one venue account.
 
-    ``orders`` are the rows the table expects to leave. ``group_id`` / ``symbol`` / ``everything``
-    say how the trader scoped it, so a venue with a native primitive for that scope can use it
-    (and catch orders the table has not seen yet).
+    ``orders`` are the rows the table expects to leave. ``group_id`` / ``symbol`` (with
+    ``category``) / ``side`` / ``everything`` say how the trader scoped it, so a venue with a
+    native primitive for that scope can use it (and catch orders the table has not seen yet).
+    A plan with a ``side`` must never go out as a primitive that ignores sides (a venue's
+    cancel-all would take the other side too): ``everything`` is False for it.
     """
 
     account: AccountKey
@@ -97,12 +186,14 @@ class CancelPlan:
     orders: tuple[Order, ...]
     group_id: str | None = None
     symbol: str | None = None
+    category: str | None = None
+    side: Side | None = None
 
     @property
     def everything(self) -> bool:
-        """Whether the plan covers the whole account (the venue's cancel-all may be used, and
-        orders the table has not seen yet are cancelled too)."""
-        return self.kind in (ScopeKind.ACCOUNT, ScopeKind.ALL)
+        """Whether the plan covers the whole account, both sides (the venue's cancel-all may be
+        used, and orders the table has not seen yet are cancelled too)."""
+        return self.kind in (ScopeKind.ACCOUNT, ScopeKind.ALL) and self.side is None
 
     @property
     def keys(self) -> tuple[OrderKey, ...]:
@@ -114,13 +205,31 @@ class CancelPlan:
         """The venue's ids of the orders the plan expects to leave."""
         return tuple(o.order_id for o in self.orders)
 
+    def covers(self, order: Order) -> bool:
+        """Whether an order (one the table saw after the plan was made, too) is within the
+        plan's scope on its account: for ORDER/SELECTED only the planned rows; for the wider
+        kinds the group, instrument, side and account the plan names (a trading account of a
+        login for ACCOUNT/ALL plans made on the login)."""
+        kind = self.kind
+        if kind is ScopeKind.ORDER or kind is ScopeKind.SELECTED:
+            return order.key in self.keys
+        if self.side is not None and order.side is not self.side:
+            return False
+        if kind is ScopeKind.GROUP:
+            return order.group_id == self.group_id
+        if kind is ScopeKind.SYMBOL:
+            return order.symbol == self.symbol and (
+                self.category is None or order.category == self.category
+            )
+        return True
+
 
 def plan_cancels(scope: CancelScope, orders: Iterable[Order]) -> list[CancelPlan]:
     """Split a scope into per-account plans over the orders currently open.
 
     Orders already gone from the table are left out: there is nothing to cancel for them.
-    Accounts with nothing to cancel get no plan, except for GROUP/SYMBOL/ACCOUNT scopes, whose
-    native venue primitives may still catch orders the table has not seen.
+    Accounts with nothing to cancel get no plan, except the one account of a GROUP/SYMBOL/ACCOUNT
+    scope, whose native venue primitives may still catch orders the table has not seen.
     """
     by_account: dict[AccountKey, list[Order]] = {}
     kind = scope.kind
@@ -130,15 +239,10 @@ def plan_cancels(scope: CancelScope, orders: Iterable[Order]) -> list[CancelPlan
             if order.key in wanted:
                 by_account.setdefault(order.account_key, []).append(order)
     else:
+        matches = scope.matches
         for order in orders:
-            account = order.account_key
-            if kind is not ScopeKind.ALL and account != scope.account:
-                continue
-            if kind is ScopeKind.GROUP and order.group_id != scope.group_id:
-                continue
-            if kind is ScopeKind.SYMBOL and order.symbol != scope.symbol:
-                continue
-            by_account.setdefault(account, []).append(order)
+            if matches(order):
+                by_account.setdefault(order.account_key, []).append(order)
         if kind in (ScopeKind.GROUP, ScopeKind.SYMBOL, ScopeKind.ACCOUNT) and scope.account:
             by_account.setdefault(scope.account, [])
     if kind is ScopeKind.SELECTED and sum(len(v) for v in by_account.values()) == 1:
@@ -150,6 +254,8 @@ def plan_cancels(scope: CancelScope, orders: Iterable[Order]) -> list[CancelPlan
             orders=tuple(found),
             group_id=scope.group_id,
             symbol=scope.symbol,
+            category=scope.category,
+            side=scope.side,
         )
         for account, found in by_account.items()
     ]

@@ -115,6 +115,9 @@ class Order(_Keyed):
     created_ms: int | None = None
     updated_ms: int | None = None
     category: str | None = None  # venue-specific market kind (spot, linear, ...), when it matters
+    # the venue's own id of the instrument when the symbol shown is another name (a B2TRADER
+    # broker's marketId "cfd.eur_chf" for "EUR/CHF"); None where the symbol is the venue's id
+    instrument_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_key", OrderKey(self.venue, self.account, self.order_id))
@@ -173,10 +176,11 @@ OPEN_STATUSES: Final = _OPEN_STATUSES  # a tuple: membership tests by identity, 
 # -- the fast builder ------------------------------------------------------------------------
 OrderFields = tuple[
     OrderKey, str, Side, str, str | None, str | None, str | None, frozenset[Flag], int | None,
-    str | None,
+    str | None, str | None,
 ]
 """The fields of an order that never change while it lives, in this order: key, symbol, side,
-order_type, client_id, client_id_date, group_id, flags, created_ms, category. A parser makes
+order_type, client_id, client_id_date, group_id, flags, created_ms, category, instrument_id.
+A parser makes
 this once per order id and hands it to ``build_order`` with every update. A plain tuple, not a
 NamedTuple: the builder unpacks it in one specialised step, which a NamedTuple would not get."""
 
@@ -201,7 +205,7 @@ def _build_fast(
 ) -> Order:
     # one tuple unpack instead of ten arguments: the call is most of what a builder costs
     (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
-     category) = fields
+     category, instrument_id) = fields
     o: Any = _new(_OrderSlots)
     o._key = key
     o.venue, o.account, o.order_id = key
@@ -221,6 +225,7 @@ def _build_fast(
     o.created_ms = created_ms
     o.updated_ms = updated_ms
     o.category = category
+    o.instrument_id = instrument_id
     o.__class__ = Order
     return o  # type: ignore[no-any-return]
 
@@ -230,18 +235,18 @@ def _build_plain(
     price: Any, avg_price: Any, updated_ms: int | None,
 ) -> Order:
     (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
-     category) = fields
+     category, instrument_id) = fields
     return Order(
         key.venue, key.account, key.order_id, symbol, side, order_type, amount, remaining,
         status, status_text, price, avg_price, client_id, client_id_date, group_id, flags,
-        created_ms, updated_ms, category,
+        created_ms, updated_ms, category, instrument_id,
     )
 
 
 def _fast_build_works() -> bool:
     """Whether the slot trick gives exactly what the constructor gives (checked at import)."""
     fields: OrderFields = (OrderKey("v", "a", "1"), "tX", Side.SELL, "LIMIT", "4", "2020-01-01",
-                           "5", frozenset({Flag.HIDDEN}), 6, "spot")
+                           "5", frozenset({Flag.HIDDEN}), 6, "spot", "m.x")
     args = (fields, 2, 0.5, OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, 7)
     try:
         fast = _build_fast(*args)

@@ -77,6 +77,8 @@ class OrderStore:
         self._resync_listeners: list[ResyncListener] = []
         self._actions: dict[OrderKey, str] = {}  # the trader's cancel action of a row, by name
         self._unsure: set[OrderKey] = set()  # receipts that said "closed, how unknown"
+        # rows whose cancel the venue refused (or never answered), with why, until they change
+        self._refused: dict[OrderKey, str] = {}
         self.closed: deque[ClosedOrder] = deque(maxlen=closed_history)
 
     # -- reading -------------------------------------------------------------------------
@@ -112,6 +114,11 @@ class OrderStore:
         """Whether the row shows a cancel in flight (from ``begin_cancel`` until the order
         leaves the book, or the cancel ends without it leaving)."""
         return key in self._cancel_pending
+
+    def refusal(self, key: OrderKey) -> str | None:
+        """Why the last cancel of an open row did not take it away ("rejected: Order not
+        found"), until the venue next changes the row; None if nothing failed."""
+        return self._refused.get(key) if self._refused else None
 
     def waiting_cancels(self) -> tuple[OrderKey, ...]:
         """The rows whose cancel still waits for the venue's word."""
@@ -182,6 +189,8 @@ class OrderStore:
                     callback()
             else:
                 dirty[key] = known
+        if known and self._refused and key in self._refused and _differs(orders[key], order):
+            del self._refused[key]  # the venue changed the row: the old refusal is stale
         orders[key] = order
         if not known:
             self._by_account.setdefault(key.account_key, set()).add(key)
@@ -230,6 +239,7 @@ class OrderStore:
             if ticket is None:
                 ticket = self._tickets[key] = CancelTicket(key)
             tickets[key] = ticket
+            self._refused.pop(key, None)
             if key in self._orders and key not in self._cancel_pending:
                 self._cancel_pending.add(key)
                 self._touch(key)
@@ -244,6 +254,9 @@ class OrderStore:
         ticket = self._tickets.pop(key, None)
         if not outcome.order_gone:
             self._actions.pop(key, None)
+            if key in self._orders:
+                self._refused[key] = f"{outcome.value}: {text}" if text else outcome.value
+                self._touch(key)
             if key in self._cancel_pending:
                 self._cancel_pending.discard(key)
                 self._touch(key)
@@ -314,6 +327,7 @@ class OrderStore:
         self._cancel_pending.discard(key)
         self._actions.pop(key, None)
         self._unsure.discard(key)
+        self._refused.pop(key, None)
         keys = self._by_account.get(key.account_key)
         if keys is not None:
             keys.discard(key)

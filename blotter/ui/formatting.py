@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
+from blotter.core.cancel import category_title
 from blotter.core.order import Flag, Order, Side
 
 MISSING = "—"
@@ -141,9 +142,5 @@ def type_text(order: Order) -> str:
     """The order type, led by the market kind where the venue has several (a spot and a
     linear BTCUSDT order must not look alike): "Spot Limit", "Linear Stop Limit"."""
     if order.category:
-        kind = _CATEGORY_TITLES.get(order.category) or order.category.capitalize()
-        return f"{kind} {order.order_type}"
+        return f"{category_title(order.category)} {order.order_type}"
     return order.order_type
-
-
-_CATEGORY_TITLES = {"cfd": "CFD", "perp": "Perp"}

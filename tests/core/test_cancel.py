@@ -171,3 +171,70 @@ def test_a_callback_added_after_settling_runs_at_once() -> None:
     heard: list[OrderOutcome] = []
     ticket.add_callback(heard.append)
     assert heard == [OrderOutcome(BOOK[1].key, Outcome.REJECTED, "ERROR: Order not found.")]
+
+
+def bybit(oid: str, account: AccountKey, symbol: str, category: str, side: Side) -> Order:
+    return replace(order(oid, account, symbol), venue=account.venue, category=category,
+                   side=side)
+
+
+def oids(plans) -> set[str]:
+    return {i for p in plans for i in p.order_ids}
+
+
+BY1, BY2 = AccountKey("bybit", "by-1"), AccountKey("bybit", "by-2")
+BYBIT_BOOK = [
+    bybit("l1", BY1, "BTCUSDT", "linear", Side.BUY),
+    bybit("l2", BY1, "BTCUSDT", "linear", Side.SELL),
+    bybit("s1", BY1, "BTCUSDT", "spot", Side.BUY),
+    bybit("l3", BY2, "BTCUSDT", "linear", Side.BUY),
+    bybit("e1", BY1, "ETHUSDT", "linear", Side.BUY),
+]
+
+
+def test_an_instrument_is_its_symbol_in_its_market_not_every_market() -> None:
+    (plan,) = plan_cancels(CancelScope.for_instrument(BYBIT_BOOK[0]), BYBIT_BOOK)
+    assert oids([plan]) == {"l1", "l2"}  # the spot BTCUSDT order stays
+    assert (plan.symbol, plan.category) == ("BTCUSDT", "linear")
+    assert CancelScope.for_instrument(BYBIT_BOOK[0]).describe() == "BTCUSDT Linear on by-1"
+
+
+def test_one_side_of_an_instrument_and_of_an_account() -> None:
+    buys = CancelScope.for_instrument(BYBIT_BOOK[0], Side.BUY)
+    assert oids(plan_cancels(buys, BYBIT_BOOK)) == {"l1"}
+    assert buys.describe() == "buys of BTCUSDT Linear on by-1"
+    sells = CancelScope.for_account(BY1, Side.SELL)
+    (plan,) = plan_cancels(sells, BYBIT_BOOK)
+    assert oids([plan]) == {"l2"}
+    assert sells.describe() == "all sells on by-1"
+    # a one-sided plan may never go out as the venue's cancel-all: that would take both sides
+    assert plan.everything is False
+    assert plan_cancels(CancelScope.for_account(BY1), BYBIT_BOOK)[0].everything is True
+
+
+def test_an_instrument_everywhere_is_every_account_of_that_venue() -> None:
+    scope = CancelScope.symbol_everywhere("bybit", "BTCUSDT", "linear")
+    plans = plan_cancels(scope, [*BYBIT_BOOK, order("x", A, "BTCUSDT")])
+    assert {p.account for p in plans} == {BY1, BY2}
+    assert oids(plans) == {"l1", "l2", "l3"}
+    assert scope.describe() == "BTCUSDT Linear on every bybit account"
+
+
+def test_everything_of_one_side() -> None:
+    scope = CancelScope.everything(Side.BUY)
+    assert oids(plan_cancels(scope, BYBIT_BOOK)) == {"l1", "s1", "l3", "e1"}
+    assert scope.describe() == "all buys on every account"
+
+
+def test_a_plan_covers_what_its_scope_names_also_orders_seen_later() -> None:
+    (plan,) = plan_cancels(CancelScope.for_instrument(BYBIT_BOOK[0], Side.SELL), BYBIT_BOOK)
+    later_sell = bybit("l9", BY1, "BTCUSDT", "linear", Side.SELL)
+    later_buy = bybit("l8", BY1, "BTCUSDT", "linear", Side.BUY)
+    assert plan.covers(later_sell) and not plan.covers(later_buy)
+    assert not plan.covers(bybit("s9", BY1, "BTCUSDT", "spot", Side.SELL))
+
+
+def test_the_visible_rows_are_named_so() -> None:
+    scope = CancelScope.visible([BYBIT_BOOK[0].key, BYBIT_BOOK[1].key])
+    assert scope.describe() == "2 visible orders"
+    assert oids(plan_cancels(scope, BYBIT_BOOK)) == {"l1", "l2"}

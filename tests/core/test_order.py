@@ -38,7 +38,7 @@ def build_args(**changes: object) -> dict[str, object]:
         "price": Decimal("30000.5"), "avg_price": Decimal(30000), "client_id": "1700000000001",
         "client_id_date": "2023-11-14", "group_id": "7",
         "flags": frozenset({Flag.HIDDEN, Flag.POST_ONLY}), "created_ms": 1_700_000_000_000,
-        "updated_ms": 1_700_000_001_000, "category": None,
+        "updated_ms": 1_700_000_001_000, "category": None, "instrument_id": None,
     }
     args.update(changes)
     return args
@@ -47,7 +47,7 @@ def build_args(**changes: object) -> dict[str, object]:
 def built(args: dict[str, object]) -> Order:
     """``build_order`` from the same values: the fields that never change, then the rest."""
     names = ("key", "symbol", "side", "order_type", "client_id", "client_id_date", "group_id",
-             "flags", "created_ms", "category")  # OrderFields, in its order
+             "flags", "created_ms", "category", "instrument_id")  # OrderFields, in its order
     fields: OrderFields = tuple(args[name] for name in names)  # type: ignore[assignment]
     return build_order(
         fields, args["amount"], args["remaining"], args["status"],  # type: ignore[arg-type]

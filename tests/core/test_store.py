@@ -219,3 +219,29 @@ def test_put_is_apply_of_an_upsert() -> None:
     assert diff == via_apply.flush()
     assert [o.remaining for o in diff.updated] == [Decimal("0.5")]
     assert diff.removed == (OrderKey("bitfinex", "main", "2"),) and closed == ["2"]
+
+
+def test_a_refused_cancel_marks_the_row_until_the_venue_changes_it() -> None:
+    store = OrderStore()
+    first = order("1")
+    store.put(first)
+    store.flush()
+    store.begin_cancel([first])
+    store.end_cancel(first.key, Outcome.REJECTED, "Order not found")
+    assert store.refusal(first.key) == "rejected: Order not found"
+    assert first.key in {o.key for o in store.flush().updated}  # the row repaints
+    store.put(first)  # the same record again is not a change
+    assert store.refusal(first.key) == "rejected: Order not found"
+    store.put(order("1", remaining="0.5", status=OrderStatus.PARTIALLY_FILLED))
+    assert store.refusal(first.key) is None
+
+
+def test_a_timed_out_cancel_is_marked_and_a_new_cancel_clears_the_mark() -> None:
+    store = OrderStore()
+    first = order("1")
+    store.put(first)
+    store.begin_cancel([first])
+    store.end_cancel(first.key, Outcome.TIMED_OUT)
+    assert store.refusal(first.key) == "timed out"
+    store.begin_cancel([first])
+    assert store.refusal(first.key) is None

@@ -287,6 +287,7 @@ def parse_order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
     fields: OrderFields = (
         OrderKey(account.venue, account.account, order_id), symbol, side, order_type, None,
         None, None, _NO_FLAGS, _opt_timestamp(item, "createdAt"), _category(item, market_id),
+        market_id if market_id and market_id != symbol else None,
     )
     order = build_order(
         fields,

@@ -312,7 +312,7 @@ class OrderParser:
         order_id = str(oid)
         fields: OrderFields = (
             OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
-            cid_date, gid, flags, created, None,
+            cid_date, gid, flags, created, None, None,
         )
         known: _Known = (fixed, tuple(map(type, fixed)), fields, orig)
         cache = self._known

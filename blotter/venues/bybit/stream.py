@@ -401,7 +401,7 @@ class StreamParser:
                 return None
         fields: OrderFields = (
             OrderKey(self._venue, self._account, order_id), symbol, SIDES[side], kind[0],
-            link or None, None, None, kind[1], int(created), category,
+            link or None, None, None, kind[1], int(created), category, None,
         )
         known: _Known = (fixed, fields, is_limit(kind[0]))
         cache = self._known

@@ -69,4 +69,5 @@ EXPECTED = Order(
     created_ms=1747761751899,
     updated_ms=1747761751900,
     category="cfd",
+    instrument_id="cfd.eur_chf",
 )
