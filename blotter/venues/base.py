@@ -466,7 +466,8 @@ class ReconnectingClient:
         ws = self._ws
         if ws is not None:
             try:
-                await asyncio.wait_for(ws.close(), 3.0)
+                async with asyncio.timeout(3.0):  # no task: never left unawaited
+                    await ws.close()
             except (OSError, TimeoutError, WebSocketException):
                 pass
         for task in list(self._background):

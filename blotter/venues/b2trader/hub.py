@@ -129,6 +129,7 @@ class HubSocket:
     async def close(self) -> None:
         """End the connection: a close frame, and at most ``_CLOSE_TIMEOUT`` s for the answer."""
         try:
-            await asyncio.wait_for(self.ws.close(), _CLOSE_TIMEOUT)
+            async with asyncio.timeout(_CLOSE_TIMEOUT):  # no task: never left unawaited
+                await self.ws.close()
         except (OSError, TimeoutError, WebSocketException):
             self.abort()

@@ -555,6 +555,7 @@ def _abort(ws: ClientConnection) -> None:
 
 async def _close(ws: ClientConnection) -> None:
     try:
-        await asyncio.wait_for(ws.close(), 3.0)
+        async with asyncio.timeout(3.0):  # no task: never left unawaited
+            await ws.close()
     except (OSError, TimeoutError, WebSocketException):
         pass

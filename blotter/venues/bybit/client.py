@@ -210,7 +210,8 @@ class BybitClient(BybitCancels):
                 watch.cancel()
             reader.cancel()
             try:
-                await asyncio.wait_for(ws.close(), _CLOSE_TIMEOUT)
+                async with asyncio.timeout(_CLOSE_TIMEOUT):  # no task: never left unawaited
+                    await ws.close()
             except (OSError, TimeoutError, WebSocketException):
                 ws.transport.abort()
             self._ws = None
