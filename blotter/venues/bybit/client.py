@@ -381,8 +381,8 @@ class BybitClient(BybitCancels):
             read: OpenOrders | None = None
             try:
                 read = await self.rest.open_orders(self.scopes)
-                if grace and self._live and self.audit_grace > 0 and not read.unreadable and stream_behind(
-                    self._rows(), read.orders, held, self._ended
+                if grace and self._live and self.audit_grace > 0 and not read.unreadable and (
+                    stream_behind(self._rows(), read.orders, held, self._ended)
                 ):
                     await asyncio.sleep(self.audit_grace)  # still holding pushes
                 await self._look_up(read.orders, held)
