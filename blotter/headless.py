@@ -449,10 +449,11 @@ def _instrument(
     usage error (``CommandError``) listing them."""
     assert request.symbol is not None
     wanted = request.symbol.casefold()
+    kind = request.category.casefold() if request.category is not None else None
     matched = [
         o for o in orders
         if (o.symbol.casefold() == wanted or (o.instrument_id or "").casefold() == wanted)
-        and (request.category is None or (o.category or "").casefold() == request.category)
+        and (kind is None or (o.category or "").casefold() == kind)
         and (request.side is None or o.side is request.side)
     ]
     found = list(dict.fromkeys((o.symbol, o.category) for o in matched))

@@ -3,8 +3,10 @@ signed REST, then the wait for the stream's word on every order.
 
 A Bybit cancel reply is an acknowledgement only (§3.2–§3.4): an order counts as cancelled when
 the ``order`` stream (or a REST re-read) shows it closed. One order goes by ``/v5/order/cancel``,
-a selection by ``cancel-batch`` per category, a symbol or the whole account by ``cancel-all``
-per category and scope; the outcome of each order is what the venue said of it.
+a selection or one side of anything by ``cancel-batch`` per category, an instrument (both sides)
+by ``cancel-all`` for it, and the whole account by a fresh list and ``cancel-all`` per category
+and scope; the outcome of each order is what the venue said of it. While the stream is down the
+open orders are re-read now and then until each order's end is known.
 """
 
 from __future__ import annotations
