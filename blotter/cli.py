@@ -7,13 +7,15 @@ blotter accounts add NAME --venue V [--env E] [--rest-url URL] [--ws-url URL]
 blotter accounts remove NAME
 blotter orders [--account NAME ...] [--json]
 blotter cancel --account NAME (--id ID ... | --cid CID --cid-date YYYY-MM-DD | --group GID
-        | --symbol SYMBOL | --all) [--yes] [--timeout SECONDS] [--json]
-blotter cancel --all-accounts --yes
+        | --symbol SYMBOL [--category C] | --all) [--side buy|sell] [--yes]
+        [--timeout SECONDS] [--json]
+blotter cancel --all-accounts [--side buy|sell] --yes
 ```
 
 ``--config``, ``--verbose`` and ``--demo`` go before or after the command. Exit codes: 0 everything
-asked for is confirmed by the venue, 1 some orders not cancelled (each reported), 2 usage or
-configuration error, 3 authentication or connection failure, 130 interrupted (Ctrl+C).
+asked for is confirmed by the venue, 1 some orders not cancelled (each reported) or nothing matched
+the scope (like ``pkill``), 2 usage or configuration error, 3 authentication or connection
+failure, 130 interrupted (Ctrl+C).
 Secrets are read from the terminal without echo (or from standard input, one per line, when it is
 not a terminal), go straight to the OS keyring and are never printed.
 """
@@ -389,7 +391,7 @@ async def _orders(args: argparse.Namespace) -> int:
 
 
 def _print_orders(orders: Sequence[Order], as_json: bool) -> None:
-    from blotter.headless import decimal_text, order_record
+    from blotter.headless import decimal_text, market_text, order_record
 
     if as_json:
         for order in orders:
@@ -398,17 +400,17 @@ def _print_orders(orders: Sequence[Order], as_json: bool) -> None:
     if not orders:
         _say("No open orders.")
         return
-    table = [("ACCOUNT", "ORDER ID", "SYMBOL", "SIDE", "TYPE", "PRICE", "AMOUNT", "REMAINING",
-              "STATUS", "GROUP", "CREATED (UTC)")]
+    table = [("ACCOUNT", "ORDER ID", "SYMBOL", "MARKET", "SIDE", "TYPE", "PRICE", "AMOUNT",
+              "REMAINING", "STATUS", "GROUP", "CREATED (UTC)")]
     for o in orders:
         created = order_record(o)["created"]
         table.append((
-            o.account, o.order_id, o.symbol, o.side.value, o.order_type,
+            o.account, o.order_id, o.symbol, market_text(o), o.side.value, o.order_type,
             decimal_text(o.price) or "market", decimal_text(o.amount) or "",
             decimal_text(o.remaining) or "", o.status_text or o.status.value,
             o.group_id or "", (created or "")[:19].replace("T", " "),
         ))
-    _print_table(table, right=(5, 6, 7))
+    _print_table(table, right=(6, 7, 8))
     accounts = len({o.account for o in orders})
     _say(f"{len(orders)} open order{'s' if len(orders) != 1 else ''} on {accounts} "
          f"account{'s' if accounts != 1 else ''}.")
@@ -427,29 +429,22 @@ def _print_table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> No
 
 
 async def _cancel(args: argparse.Namespace) -> int:
+    from blotter.core.order import Side
     from blotter.headless import (
         EXIT_CONNECTION,
         EXIT_NOT_CANCELLED,
         EXIT_OK,
-        EXIT_USAGE,
         CancelRequest,
         CommandError,
     )
 
+    _check_cancel_args(args)
     everything = bool(args.all_accounts)
-    if everything:
-        if args.account is not None:
-            raise CommandError("--all-accounts cancels on every account: drop --account")
-        if not args.yes:
-            raise CommandError("--all-accounts cancels every order on every account: "
-                               "add --yes to confirm", EXIT_USAGE)
-    elif args.account is None:
-        raise CommandError("say which account: --account NAME (or --all-accounts --yes)")
-    if args.cid_date is not None and args.cid is None:
-        raise CommandError("--cid-date goes with --cid")
+    side = Side(args.side) if args.side else None
     request = CancelRequest(
         ids=tuple(args.ids or ()), client_id=args.cid, client_id_date=args.cid_date,
         group=args.group, symbol=args.symbol, whole_account=bool(args.whole_account),
+        category=args.category, side=side,
     )
 
     loop = asyncio.get_running_loop()
@@ -464,7 +459,7 @@ async def _cancel(args: argparse.Namespace) -> int:
             for key, reason in problems.items():
                 _error(f"{key.account}: not connected, nothing cancelled there: {reason}")
                 await session.engine.remove_client(key)
-            selection = session.select_everything()
+            selection = session.select_everything(side)
         else:
             (pick,) = picks
             if (request.client_id is not None and request.client_id_date is None
@@ -472,8 +467,11 @@ async def _cancel(args: argparse.Namespace) -> int:
                 raise CommandError("Bitfinex client ids repeat every day: add --cid-date "
                                    "YYYY-MM-DD (the day the order was placed, UTC)")
             selection = session.select(pick, request)
+            if selection.matched_nothing:  # like pkill: nothing was cancelled
+                _nothing_matched(selection, args.json)
+                return EXIT_NOT_CANCELLED
             if selection.count > 1 and not args.yes:
-                await _confirm(selection.count, pick)
+                await _confirm(selection.count, pick, session.routes(selection))
         results = await session.cancel(selection, max(0.0, deadline - loop.time()))
     code = _report(selection, results, selection.missing, args.json)
     if everything and problems:
@@ -481,7 +479,50 @@ async def _cancel(args: argparse.Namespace) -> int:
     return EXIT_OK if code == 0 else EXIT_NOT_CANCELLED
 
 
-async def _confirm(count: int, pick: Pick) -> None:
+def _check_cancel_args(args: argparse.Namespace) -> None:
+    """The combinations ``blotter cancel`` takes, each refusal saying what to give instead."""
+    from blotter.headless import EXIT_USAGE, CommandError
+
+    named = [flag for flag, given in (
+        ("--id", args.ids), ("--cid", args.cid is not None), ("--group", args.group is not None),
+        ("--symbol", args.symbol is not None), ("--all", args.whole_account),
+        ("--all-accounts", args.all_accounts),
+    ) if given]
+    if not named:
+        if args.side is not None:
+            raise CommandError(f"--side {args.side} narrows a scope to one side: add --symbol "
+                               "SYMBOL or --all (or --all-accounts --yes)")
+        raise CommandError("say what to cancel: one of the arguments --id --cid --group "
+                           "--symbol --all --all-accounts is required")
+    if args.side is not None and named[0] in ("--id", "--cid", "--group"):
+        raise CommandError(f"--side goes with --symbol, --all or --all-accounts, not {named[0]} "
+                           "(those name the orders already)")
+    if args.category is not None and args.symbol is None:
+        raise CommandError("--category goes with --symbol (the market of that symbol)")
+    if args.all_accounts:
+        if args.account is not None:
+            raise CommandError("--all-accounts cancels on every account: drop --account")
+        if not args.yes:
+            what = f"every {args.side} order" if args.side else "every order"
+            raise CommandError(f"--all-accounts cancels {what} on every account: "
+                               "add --yes to confirm", EXIT_USAGE)
+    elif args.account is None:
+        raise CommandError("say which account: --account NAME (or --all-accounts --yes)")
+    if args.cid_date is not None and args.cid is None:
+        raise CommandError("--cid-date goes with --cid")
+
+
+def _nothing_matched(selection: Selection, as_json: bool) -> None:
+    """No open order matches the scope: say so, with what is open (on stderr with --json, so
+    stdout stays one object per cancelled order: none)."""
+    where = selection.what.rpartition(" on ")[2]
+    listing = (f"open there: {selection.open_here}." if selection.open_here
+               else f"{where} has no open orders.")
+    _say(f"Nothing cancelled: no open order matches {selection.what}; {listing}",
+         sys.stderr if as_json else sys.stdout)
+
+
+async def _confirm(count: int, pick: Pick, routes: Sequence[tuple[str, str]] = ()) -> None:
     from blotter.headless import EXIT_USAGE, CommandError
 
     question = f"Cancel {count} orders on {pick.label}? [y/N] "
@@ -490,6 +531,8 @@ async def _confirm(count: int, pick: Pick) -> None:
             f"this would cancel {count} orders on {pick.label}; standard input is not a "
             "terminal to ask on: pass --yes to confirm", EXIT_USAGE,
         )
+    for account, route in routes:  # how each venue will send it
+        _say(f"{account}: {route}", sys.stderr)
     answer = await _ask(question)
     if answer.strip().lower() not in ("y", "yes"):
         raise CommandError("nothing cancelled", EXIT_USAGE)
@@ -544,11 +587,10 @@ def _report(
 
     total = len(lines)
     cancelled = sum(1 for line in lines if line[2] == Outcome.CANCELLED.value)
-    if total == 0:
-        ok = not request_errors
-        if ok:
-            _say(f"Nothing to cancel: no open orders match {selection.what}.", summary_stream)
-        return 0 if ok else 1
+    if total == 0:  # everything was asked for, and the venues had nothing: like pkill
+        if not request_errors:
+            _nothing_matched(selection, as_json)
+        return 1
     others: dict[str, int] = {}
     for line in lines:
         if line[2] != Outcome.CANCELLED.value:

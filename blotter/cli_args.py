@@ -15,10 +15,20 @@ from blotter.venues.registry import VENUES
 EXIT_CODES_HELP = """\
 exit codes:
   0    everything asked for is confirmed by the venue
-  1    some orders were not cancelled (each one is reported)
+  1    some orders were not cancelled (each one is reported), or nothing matched
   2    usage or configuration error
   3    authentication or connection failure
   130  interrupted (Ctrl+C)
+"""
+
+
+CANCEL_EXAMPLES = """\
+examples:
+  blotter cancel --account bybit-main --symbol BTCUSDT --category linear --side buy
+  blotter cancel --account "acme/Acme Main" --symbol cfd.eur_chf --yes
+  blotter cancel --account bfx-main --all --side sell --yes
+  blotter cancel --all-accounts --side buy --yes
+
 """
 
 
@@ -129,22 +139,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     cancel = commands.add_parser(
         "cancel", parents=[common], help="cancel orders and wait for the venue's confirmation",
-        description="Cancel orders on one account (or everything, everywhere) and wait until "
-        "the venue confirms each one.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Cancel orders on one account (or everything, everywhere) and wait until\n"
+        "the venue confirms each one. Say what with one of --id, --cid, --group,\n"
+        "--symbol, --all or --all-accounts; --side narrows --symbol, --all and\n"
+        "--all-accounts to the buys or the sells. A scope that matches no open order\n"
+        "cancels nothing, lists the account's open instruments and exits 1.",
+        epilog=CANCEL_EXAMPLES + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cancel.add_argument("--account", metavar="NAME",
                         help="the account (a B2TRADER login, or \"login/trading account\")")
-    what = cancel.add_mutually_exclusive_group(required=True)
+    what = cancel.add_mutually_exclusive_group()
     what.add_argument("--id", action="extend", nargs="+", dest="ids", metavar="ID",
                       help="these orders (repeatable)")
     what.add_argument("--cid", metavar="CID", help="the order with this client id")
     what.add_argument("--group", metavar="GID", help="every order of this group")
-    what.add_argument("--symbol", metavar="SYMBOL", help="every order on this symbol")
+    what.add_argument("--symbol", metavar="SYMBOL",
+                      help="every order on this instrument: the symbol as shown (EUR/CHF) or the "
+                      "venue's own id (a B2TRADER market id such as cfd.eur_chf), any case")
     what.add_argument("--all", action="store_true", dest="whole_account",
-                      help="every order of the account")
+                      help="every order of the account at the venue, shown or not")
     what.add_argument("--all-accounts", action="store_true",
                       help="every order on every account (needs --yes)")
+    cancel.add_argument("--category", metavar="C", type=str.lower,
+                        help="with --symbol: the market where a symbol spans several (Bybit "
+                        "linear, inverse, spot, option; B2TRADER spot, cfd, perp)")
+    cancel.add_argument("--side", type=str.lower, choices=("buy", "sell"),
+                        help="only the buys or only the sells (with --symbol, --all or "
+                        "--all-accounts)")
     cancel.add_argument("--cid-date", type=_iso_date, metavar="YYYY-MM-DD",
                         help="the day of --cid (Bitfinex client ids repeat daily; required there)")
     cancel.add_argument("--yes", "-y", action="store_true",

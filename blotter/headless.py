@@ -15,7 +15,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,9 +23,17 @@ from typing import Any, Final, Self
 
 from blotter.accounts import account_key, make_client
 from blotter.config import AccountConfig, Config
-from blotter.core.cancel import CancelPlan, CancelResult, CancelScope, OrderOutcome, Outcome
+from blotter.core.cancel import (
+    CancelPlan,
+    CancelResult,
+    CancelScope,
+    OrderOutcome,
+    Outcome,
+    category_title,
+    instrument_text,
+)
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey, Order
+from blotter.core.order import AccountKey, Order, Side
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
 
@@ -133,7 +141,9 @@ def logins(picks: Iterable[Pick]) -> list[AccountConfig]:
 
 @dataclass(frozen=True, slots=True)
 class CancelRequest:
-    """What ``blotter cancel`` was asked to cancel on one account (exactly one of these)."""
+    """What ``blotter cancel`` was asked to cancel on one account (exactly one of ``ids``,
+    ``client_id``, ``group``, ``symbol``, ``whole_account``); ``category`` picks the market of
+    a symbol that spans several, ``side`` narrows a symbol or the whole account to one side."""
 
     ids: tuple[str, ...] = ()
     client_id: str | None = None
@@ -141,6 +151,8 @@ class CancelRequest:
     group: str | None = None
     symbol: str | None = None
     whole_account: bool = False
+    category: str | None = None
+    side: Side | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +168,27 @@ class Missing:
 class Selection:
     """A request resolved against the open orders: the scopes for ``Engine.cancel`` with the
     plans each makes (computed once, so what the trader confirmed is what is sent), what was
-    named but is not open, and how many orders the plans are expected to cancel."""
+    named but is not open, and how many orders the plans are expected to cancel.
+
+    ``everything``: the plans cancel everything the accounts have at the venue, shown or not,
+    so they go out even when no open order is listed. ``open_here``: the instruments open on
+    the accounts asked about, in words, for when nothing matched."""
 
     scopes: list[CancelScope]
     plans: list[list[CancelPlan]]
     missing: list[Missing]
     what: str
+    everything: bool = False
+    open_here: str = ""
 
     @property
     def count(self) -> int:
         return sum(len(plan.orders) for plans in self.plans for plan in plans)
+
+    @property
+    def matched_nothing(self) -> bool:
+        """No open order matches, and nothing would go out for orders not shown."""
+        return self.count == 0 and not self.missing and not self.everything
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,21 +361,43 @@ class Session:
             scopes = [CancelScope.group(key, request.group) for key in keys]
             what = f"group {request.group}"
         elif request.symbol is not None:
-            symbol = _known_spelling(request.symbol, {o.symbol for o in open_orders})
-            scopes = [CancelScope.for_symbol(key, symbol) for key in keys]
-            what = symbol
+            instrument = _instrument(request, open_orders, pick.label)
+            if instrument is None:  # nothing to send: the name matches no open order
+                what = _sided(request.side, instrument_text(request.symbol, request.category))
+            else:
+                symbol, category = instrument
+                what = _sided(request.side, instrument_text(symbol, category))
+                scopes = [
+                    CancelScope.for_symbol(key, symbol, category, request.side) for key in keys
+                ]
         elif request.whole_account:
-            scopes = [CancelScope.for_account(key) for key in keys]
-            what = "all orders"
+            scopes = [CancelScope.for_account(key, request.side) for key in keys]
+            what = _sided(request.side, "all orders")
         else:
             raise CommandError("nothing to cancel was named")
         plans = [self.engine.plan(scope) for scope in scopes]
-        return Selection(scopes, plans, missing, f"{what} on {pick.label}")
+        everything = request.whole_account and request.side is None
+        return Selection(scopes, plans, missing, f"{what} on {pick.label}", everything,
+                         open_instruments(open_orders))
 
-    def select_everything(self) -> Selection:
-        scopes = [CancelScope.everything()]
-        plans = [self.engine.plan(scope) for scope in scopes]
-        return Selection(scopes, plans, [], "all orders on every account")
+    def select_everything(self, side: Side | None = None) -> Selection:
+        """Everything (or one side of everything) on every connected account."""
+        scope = CancelScope.everything(side)
+        # every connected account gets a plan, those with no rows showing too: of that side
+        plans = [p if p.side is side else replace(p, side=side) for p in self.engine.plan(scope)]
+        return Selection([scope], [plans], [], scope.describe(), side is None,
+                         open_instruments(self.store))
+
+    def routes(self, selection: Selection) -> list[tuple[str, str]]:
+        """How each account's plan will be sent (``VenueClient.cancel_route``), for the
+        question before a cancel: (account, route), one per plan."""
+        found: list[tuple[str, str]] = []
+        for plans in selection.plans:
+            for plan in plans:
+                client = self.engine.client_for(plan.account)
+                if client is not None:
+                    found.append((plan.account.account, client.cancel_route(plan)))
+        return found
 
     async def cancel(self, selection: Selection, timeout: float) -> list[CancelResult]:
         """``Engine.cancel`` of each of the selection's plans, side by side, all bounded by
@@ -394,12 +439,62 @@ class Session:
         return results
 
 
-def _known_spelling(symbol: str, symbols: set[str]) -> str:
-    """``symbol`` as the venue spells it among the open orders (``tbtcusd`` → ``tBTCUSD``)."""
-    if symbol in symbols:
-        return symbol
-    folded = [s for s in symbols if s.casefold() == symbol.casefold()]
-    return folded[0] if len(folded) == 1 else symbol
+def _instrument(
+    request: CancelRequest, orders: Sequence[Order], label: str
+) -> tuple[str, str | None] | None:
+    """The instrument ``--symbol`` (with ``--category``, ``--side``) names among the open
+    ``orders``: its symbol as shown and its market kind; None when it matches no open order.
+    The name is the symbol as shown or the venue's own instrument id, in any case
+    (``tbtcusd``, ``cfd.eur_chf``). A name that matches open orders on two instruments is a
+    usage error (``CommandError``) listing them."""
+    assert request.symbol is not None
+    wanted = request.symbol.casefold()
+    kind = request.category.casefold() if request.category is not None else None
+    matched = [
+        o for o in orders
+        if (o.symbol.casefold() == wanted or (o.instrument_id or "").casefold() == wanted)
+        and (kind is None or (o.category or "").casefold() == kind)
+        and (request.side is None or o.side is request.side)
+    ]
+    found = list(dict.fromkeys((o.symbol, o.category) for o in matched))
+    if len(found) > 1:
+        kinds = " or ".join(f"--category {c}" for c in sorted(c for _, c in found if c))
+        raise CommandError(
+            f"{request.symbol!r} names {len(found)} instruments on {label}: "
+            f"{open_instruments(matched)}; say which with {kinds}"
+            + (" or the market id" if any(o.instrument_id for o in matched) else ""),
+            EXIT_USAGE,
+        )
+    return found[0] if found else None
+
+
+def market_text(order: Order) -> str:
+    """An order's market for the orders table: its kind, and the venue's own instrument id
+    where the symbol shown is another name ("Linear", "CFD cfd.eur_chf"); "" for neither."""
+    return " ".join(filter(None, (category_title(order.category), order.instrument_id)))
+
+
+def open_instruments(orders: Iterable[Order]) -> str:
+    """The instruments of ``orders`` in words, with the venue's own id where the symbol shown
+    is another name and how many orders each: "BTCUSDT Linear: 2, EUR/CHF CFD (cfd.eur_chf):
+    1"; "" for none."""
+    counts: dict[tuple[str, str | None, str | None], int] = {}
+    for o in orders:
+        key = (o.symbol, o.category, o.instrument_id)
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(
+        instrument_text(symbol, category) + (f" ({iid})" if iid else "") + f": {n}"
+        for (symbol, category, iid), n in sorted(
+            counts.items(), key=lambda item: (item[0][0], item[0][1] or "")
+        )
+    )
+
+
+def _sided(side: Side | None, what: str) -> str:
+    if side is None:
+        return what
+    sides = "buys" if side is Side.BUY else "sells"
+    return f"all {sides}" if what == "all orders" else f"{sides} of {what}"
 
 
 def _not_live(state: AccountState | None, timeout: float) -> str:
@@ -443,6 +538,8 @@ def order_record(order: Order) -> dict[str, str | None]:
         "account": order.account,
         "order_id": order.order_id,
         "symbol": order.symbol,
+        "category": order.category,
+        "instrument_id": order.instrument_id,
         "side": order.side.value,
         "type": order.order_type,
         "price": decimal_text(order.price),
@@ -476,6 +573,8 @@ __all__ = [
     "decimal_text",
     "iso_ms",
     "logins",
+    "market_text",
+    "open_instruments",
     "order_record",
     "pick_accounts",
 ]

@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 30.0  # s, any one command
 NAMES = {"bitfinex": "bfx", "bybit": "byb", "b2trader": "acme"}
 ORDER_FIELDS = [
-    "venue", "account", "order_id", "symbol", "side", "type", "price", "amount", "remaining",
-    "filled", "status", "status_text", "group_id", "client_id", "created", "updated",
+    "venue", "account", "order_id", "symbol", "category", "instrument_id", "side", "type",
+    "price", "amount", "remaining", "filled", "status", "status_text", "group_id", "client_id",
+    "created", "updated",
 ]
 
 
@@ -354,16 +355,21 @@ async def test_cancel_by_symbol_and_all_on_a_broker_login(
 ) -> None:
     configure(home, venues)
     before = venue_books(venues)
-    symbol = venues["bybit"].open_orders()[0]["symbol"]
-    on_symbol = {o for o in before if o[0] == "bybit" and o[3] == symbol}
-    run = await blotter(home, "cancel", "--account", "byb", "--symbol", symbol, "--yes")
+    first = venues["bybit"].open_orders()[0]
+    symbol, category = first["symbol"], first["category"]
+    ids = {o["orderId"] for o in venues["bybit"].open_orders(category) if o["symbol"] == symbol}
+    on_symbol = {o for o in before if o[0] == "bybit" and o[2] in ids}
+    run = await blotter(home, "cancel", "--account", "byb", "--symbol", symbol,
+                        "--category", category, "--yes")
     assert run.code == 0, run.err
     assert run.out.splitlines()[-1].startswith(f"Cancelled {len(on_symbol)} of {len(on_symbol)}")
     assert venue_books(venues) == before - on_symbol
 
-    nothing = await blotter(home, "cancel", "--account", "byb", "--symbol", symbol)
-    assert nothing.code == 0, nothing.err
-    assert f"Nothing to cancel: no open orders match {symbol} on byb." in nothing.out
+    nothing = await blotter(home, "cancel", "--account", "byb", "--symbol", symbol,
+                            "--category", category)
+    assert nothing.code == 1, nothing.err  # like pkill: nothing matched, nothing cancelled
+    assert (f"Nothing cancelled: no open order matches {symbol} {category.capitalize()} on "
+            "byb; open there: ") in nothing.out
 
     everything = await blotter(home, "cancel", "--account", "acme", "--all", "--yes")
     assert everything.code == 0, everything.err
@@ -419,6 +425,9 @@ async def test_cancel_of_several_orders_asks_on_a_terminal(
             assert proc.stderr is not None
             prompt = await asyncio.wait_for(proc.stderr.readuntil(b"[y/N] "), 15)
             assert prompt.endswith(b"Cancel 6 orders on acme? [y/N] ")
+            # and how the broker will be asked, for each trading account
+            assert (b"acme/Acme Main: a fresh list of each trading account, then one DELETE "
+                    b"per order, 4 at a time (the broker has no bulk cancel)\n") in prompt
             os.write(master, answer)
             out, err = await asyncio.wait_for(proc.communicate(), 15)
         finally:
@@ -456,6 +465,218 @@ async def test_all_accounts_cancels_where_it_can_and_exits_3_for_an_account_it_c
     assert venues["bitfinex"].open_orders() == []  # the others were cancelled all the same
     assert venues["b2trader"].open_orders() == []
     assert {o["orderId"] for o in venues["bybit"].open_orders()} == bybit_before
+
+
+# ---------------------------------------------------------------------------------------------
+# cancel scopes: one side, an instrument by its shown name or the venue's id, nothing matched
+
+
+def bybit_sides(sim: Any) -> dict[tuple[str, str, str], set[str]]:
+    """The Bybit venue's open orders by (category, symbol, side)."""
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for o in sim.open_orders():
+        found.setdefault((o["category"], o["symbol"], o["side"]), set()).add(o["orderId"])
+    return found
+
+
+async def test_cancel_one_side_of_an_instrument_that_spans_two_categories(
+    home: dict[str, str], venues: dict[str, Any]
+) -> None:
+    configure(home, venues)
+    sim = venues["bybit"]
+    for side, price in (("Buy", "50000"), ("Buy", "49000"), ("Sell", "150000")):
+        sim.place_order("linear", "BTCUSDT", side, "0.01", price)
+    sim.place_order("spot", "BTCUSDT", "Buy", "0.01", "40000")
+    before = bybit_sides(sim)
+    linear_buys = before[("linear", "BTCUSDT", "Buy")]
+    assert len(linear_buys) >= 2
+
+    # BTCUSDT names a linear contract and a spot pair: the trader must say which
+    ambiguous = await blotter(home, "cancel", "--account", "byb", "--symbol", "btcusdt",
+                              "--side", "buy", "--yes")
+    assert ambiguous.code == 2, ambiguous.err
+    assert "'btcusdt' names 2 instruments on byb: BTCUSDT Linear: " in ambiguous.err
+    assert "BTCUSDT Spot: " in ambiguous.err
+    assert "say which with --category linear or --category spot" in ambiguous.err
+    assert bybit_sides(sim) == before
+
+    run = await blotter(home, "cancel", "--account", "byb", "--symbol", "btcusdt", "--category",
+                        "LINEAR", "--side", "buy", "--yes", "--json")
+    assert run.code == 0, run.err
+    assert {(r["order_id"], r["outcome"]) for r in run.json_lines()} == {
+        (i, "cancelled") for i in linear_buys
+    }
+    assert f"Cancelled {len(linear_buys)} of {len(linear_buys)} (buys of BTCUSDT Linear on byb)" \
+        in run.err
+    after = bybit_sides(sim)
+    assert ("linear", "BTCUSDT", "Buy") not in after
+    assert after == {k: v for k, v in before.items() if k != ("linear", "BTCUSDT", "Buy")}
+
+
+async def test_cancel_by_the_brokers_market_id_or_its_shown_name(
+    home: dict[str, str], venues: dict[str, Any]
+) -> None:
+    configure(home, venues)
+    b2 = venues["b2trader"]
+    main = b2.account_ids[0]
+    for side, price in (("Buy", "0.93"), ("Sell", "0.96")):
+        b2.add_order(main, "cfd.eur_chf", side, "10000", price)
+    spot = b2.add_order(main, "spot.eur_chf", "Buy", "100", "0.93")
+    cfd = {o["orderId"] for o in b2.open_orders() if o["marketId"] == "cfd.eur_chf"}
+    on_main = {o["orderId"] for o in b2.open_orders(main)} & cfd
+    others = {o["orderId"] for o in b2.open_orders()} - cfd - {spot}
+
+    # "EUR/CHF" is shown for both markets: ambiguous, and the listing names the market ids
+    shown = await blotter(home, "cancel", "--account", "acme/Acme Main", "--symbol", "eur/chf")
+    assert shown.code == 2
+    assert (f"names 2 instruments on acme/Acme Main: EUR/CHF CFD (cfd.eur_chf): {len(on_main)}, "
+            "EUR/CHF Spot (spot.eur_chf): 1") in shown.err
+    assert "or the market id" in shown.err
+
+    by_id = await blotter(home, "cancel", "--account", "acme", "--symbol", "CFD.EUR_CHF",
+                          "--yes", "--json")
+    assert by_id.code == 0, by_id.err
+    assert {r["order_id"] for r in by_id.json_lines()} == cfd
+    assert {o["orderId"] for o in b2.open_orders()} == others | {spot}
+
+    by_name = await blotter(home, "cancel", "--account", "acme", "--symbol", "EUR/CHF")
+    assert by_name.code == 0, by_name.err  # only the spot one is left: no longer ambiguous
+    assert by_name.out.split()[:3] == [spot, "acme/Acme", "Main"]
+    assert {o["orderId"] for o in b2.open_orders()} == others
+
+
+async def test_a_scope_that_matches_nothing_cancels_nothing_lists_what_is_open_and_exits_1(
+    home: dict[str, str], venues: dict[str, Any]
+) -> None:
+    configure(home, venues)
+    before = venue_books(venues)
+    run = await blotter(home, "cancel", "--account", "byb", "--symbol", "NOPEUSDT")
+    assert run.code == 1, run.err
+    line = run.out.strip()
+    assert line.startswith("Nothing cancelled: no open order matches NOPEUSDT on byb; "
+                           "open there: ")
+    for o in venues["bybit"].open_orders():
+        assert f"{o['symbol']} {o['category'].capitalize()}: " in line
+    as_json = await blotter(home, "cancel", "--account", "byb", "--symbol", "NOPEUSDT",
+                            "--category", "spot", "--json")
+    assert as_json.code == 1 and as_json.out == ""  # no order, no line; the words on stderr
+    assert "no open order matches NOPEUSDT Spot on byb" in as_json.err
+    assert venue_books(venues) == before
+    assert not any(path.endswith(("cancel", "cancel-all", "cancel-batch"))
+                   for path in venues["bybit"].rest_calls)
+
+
+async def test_side_on_a_whole_account_and_on_every_account(
+    home: dict[str, str], venues: dict[str, Any]
+) -> None:
+    configure(home, venues)
+    bfx = venues["bitfinex"]
+    bfx.place_order("tBTCUSD", "-0.5", "150000")  # a sell, whatever the seed made
+    sells = {str(a[0]) for a in bfx.open_orders() if a[7] < 0}
+    buys = {str(a[0]) for a in bfx.open_orders()} - sells
+    run = await blotter(home, "cancel", "--account", "bfx", "--all", "--side", "sell", "--yes")
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[-1] == (
+        f"Cancelled {len(sells)} of {len(sells)} (all sells on bfx).")
+    assert {str(a[0]) for a in bfx.open_orders()} == buys
+
+    none_left = await blotter(home, "cancel", "--account", "bfx", "--all", "--side", "sell")
+    assert none_left.code == 1
+    assert "Nothing cancelled: no open order matches all sells on bfx; open there: " \
+        in none_left.out
+
+    def book_sides() -> dict[str, set[str]]:
+        sides: dict[str, set[str]] = {"buy": set(), "sell": set()}
+        for a in bfx.open_orders():
+            sides["sell" if a[7] < 0 else "buy"].add(str(a[0]))
+        for o in venues["bybit"].open_orders():
+            sides[o["side"].lower()].add(o["orderId"])
+        for o in venues["b2trader"].open_orders():
+            sides[o["side"].lower()].add(o["orderId"])
+        return sides
+
+    before = book_sides()
+    assert before["buy"] and before["sell"]
+    everywhere = await blotter(home, "cancel", "--all-accounts", "--side", "buy", "--yes",
+                               "--json")
+    assert everywhere.code == 0, everywhere.err
+    assert {r["order_id"] for r in everywhere.json_lines()} == before["buy"]
+    assert book_sides() == {"buy": set(), "sell": before["sell"]}
+
+
+async def test_an_outside_user_with_python_m_blotter_sim_and_the_command_line(
+    home: dict[str, str],
+) -> None:
+    """As someone outside the project would: the simulators in a process of their own, the
+    accounts added with ``blotter accounts add``, and only the command line to see and cancel."""
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "blotter.sim", "--venue", "bybit", "--venue", "b2trader",
+        "--orders", "40", "--rate", "0", "--seed", "3", cwd=ROOT, env=home,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert sim.stdout is not None
+        described = [json.loads(await asyncio.wait_for(sim.stdout.readline(), 15))
+                     for _ in range(2)]
+        for venue in described:
+            name = NAMES[venue["venue"]]
+            stdin = "".join(f"{value}\n" for value in venue["credentials"].values())
+            added = await blotter(home, "accounts", "add", name, "--venue", venue["venue"],
+                                  "--rest-url", venue["rest_url"], "--ws-url", venue["ws_url"],
+                                  stdin=stdin)
+            assert added.code == 0, added.err
+
+        async def open_orders() -> list[dict[str, Any]]:
+            run = await blotter(home, "orders", "--json")
+            assert run.code == 0, run.err
+            return run.json_lines()
+
+        before = await open_orders()
+        # the broker's own market id, as `blotter orders --json` shows it
+        market = next(r for r in before if r["instrument_id"])
+        wanted = {r["order_id"] for r in before if r["instrument_id"] == market["instrument_id"]
+                  and r["side"] == market["side"]}
+        by_id = await blotter(home, "cancel", "--account", "acme", "--symbol",
+                              market["instrument_id"], "--side", market["side"], "--yes",
+                              "--json")
+        assert by_id.code == 0, by_id.err
+        assert {(r["order_id"], r["outcome"]) for r in by_id.json_lines()} == {
+            (i, "cancelled") for i in wanted
+        }
+        # a Bybit symbol by its shown name, in lower case, with its category
+        bybit = next(r for r in before if r["venue"] == "bybit")
+        named = {r["order_id"] for r in before if r["venue"] == "bybit"
+                 and (r["symbol"], r["category"]) == (bybit["symbol"], bybit["category"])}
+        by_name = await blotter(home, "cancel", "--account", "byb", "--symbol",
+                                bybit["symbol"].lower(), "--category", bybit["category"],
+                                "--yes", "--json")
+        assert by_name.code == 0, by_name.err
+        assert {r["order_id"] for r in by_name.json_lines()} == named
+        after = await open_orders()
+        assert {r["order_id"] for r in after} == {r["order_id"] for r in before} - wanted - named
+    finally:
+        if sim.returncode is None:
+            sim.terminate()
+        await asyncio.wait_for(sim.wait(), 15)
+
+
+async def test_cancel_usage_errors_say_what_to_give_instead(home: dict[str, str]) -> None:
+    save_config(home["BLOTTER_CONFIG"], Config((make_account("bfx", "bitfinex"),)))
+    cases = {
+        ("--account", "bfx", "--side", "buy"): "--side buy narrows a scope to one side: add "
+                                               "--symbol SYMBOL or --all",
+        ("--account", "bfx", "--id", "1", "--side", "sell"): "--side goes with --symbol, --all "
+                                                             "or --all-accounts, not --id",
+        ("--account", "bfx", "--all", "--category", "linear"): "--category goes with --symbol",
+        ("--all-accounts", "--side", "buy"): "--all-accounts cancels every buy order on every "
+                                             "account: add --yes",
+        ("--account", "bfx", "--all", "--side", "up"): "invalid choice: 'up'",
+    }
+    for args, words in cases.items():
+        run = await blotter(home, "cancel", *args)
+        assert run.code == 2, (args, run.err)
+        assert words in run.err, (args, run.err)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
-from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
+from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome, ScopeKind
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.store import OrderStore
@@ -81,7 +81,18 @@ class VenueClient(Protocol):
 
     async def cancel(self, plan: CancelPlan) -> CancelResult:
         """Cancel what the plan lists and wait for the venue's word on each order: one
-        outcome per order, as the venue stated it (a guess is never an outcome)."""
+        outcome per order, as the venue stated it (a guess is never an outcome).
+
+        A plan with a ``side`` never goes out as a primitive that ignores sides: exactly its
+        orders are cancelled, with the ones of that side that arrived since it was made (for
+        the wider kinds: a group, an instrument, an account). ``plan.everything`` cancels
+        everything the account has at the venue, shown or not."""
+        ...
+
+    def cancel_route(self, plan: CancelPlan) -> str:
+        """How ``cancel(plan)`` will send the plan, in the trader's words, for the
+        confirmation ("one cancel-batch (3 orders)", "one cancel-all request (all: 1)"). Pure:
+        no I/O, the same answer until the plan or the account's options change."""
         ...
 
     def reconnect_now(self) -> None:
@@ -196,7 +207,8 @@ class ReconnectingClient:
       venue in maintenance is STALE); raise ``SessionEnd`` to say why the session ended (a
       plain return reads "connection closed"). Keep the socket in ``_ws`` while it is open and
       the HTTP client in ``_http``, so ``close()`` can release them.
-    - implement ``cancel(plan)`` and ``check()`` (the ``VenueClient`` promises).
+    - implement ``cancel(plan)``, ``cancel_route(plan)`` and ``check()`` (the ``VenueClient``
+      promises); ``_plan_rows(plan)`` gives the orders a plan asks for, arrivals included.
     - reach the venue's REST API through ``_http_client()`` (made for ``rest_url`` on first use,
       closed by ``close()``); ``rest_example`` names a good origin when ``rest_url`` is not one.
     - override ``serves``/``accounts`` if it keeps rows of more than its own account, and
@@ -535,6 +547,24 @@ class ReconnectingClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+    def _plan_rows(self, plan: CancelPlan) -> list[Order]:
+        """The orders ``plan`` asks this client to cancel: the ones it lists (of accounts this
+        client serves), and for a plan scoped wider than its rows (a group, an instrument, a
+        side, an account) the rows that arrived since it was made and that it covers."""
+        orders = [o for o in plan.orders if self.serves(o.account_key)]
+        if plan.kind is ScopeKind.ORDER or plan.kind is ScopeKind.SELECTED:
+            return orders
+        if not self.serves(plan.account):
+            return orders
+        listed = {o.key for o in orders}
+        # a B2TRADER plan on the login covers each of its trading accounts
+        scope = self.accounts() if plan.account == self.account else (plan.account,)
+        for account in scope or (plan.account,):
+            orders += [
+                o for o in self._store.orders(account) if o.key not in listed and plan.covers(o)
+            ]
+        return orders
 
     def _refuse_plan(self, plan: CancelPlan) -> CancelResult | None:
         """The result for a plan this client cannot take (closed, or another account's);

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 class RestSide(LoopbackVenue):
     """The REST endpoints of the venue, mixed into ``BitfinexSimulator``.
 
-    ``rest_calls`` lists the paths called; ``rest_rate_limit`` calls per endpoint in
+    ``rest_calls`` lists the paths called, ``rest_writes`` the (path, body) of each write it
+    carried out; ``rest_rate_limit`` calls per endpoint in
     ``rest_rate_window`` seconds are answered, the next ones get HTTP 429 with
     ``rest_rate_limit_body``; while ``rest_failure`` holds an HTTP status (429, 500, 503),
     every call is answered with it (and the venue's body for it), unprocessed; with
@@ -50,6 +51,7 @@ class RestSide(LoopbackVenue):
         self.rest_rate_window = 60.0
         self.rest_rate_limit_body: Any = ["error", 11010, "ratelimit: error"]
         self.rest_calls: list[str] = []
+        self.rest_writes: list[tuple[str, Any]] = []  # (path, body) of each write it carried out
         self.rest_failure: int | None = None
         self.keep_history = True  # False: the order history answers nothing
         self._rest_hits: dict[str, deque[float]] = {}
@@ -121,6 +123,8 @@ class RestSide(LoopbackVenue):
                 return _json(500, ["error", 10020, "body: invalid"])
         else:
             body = {}
+        if not read:
+            self.rest_writes.append((request.path, body))
         status, result = answer(request, body)
         if self.reply_delay > 0 and read:
             await asyncio.sleep(self.reply_delay)

@@ -1,6 +1,7 @@
 """The cancels of a B2TRADER login (I/O): one ``DELETE`` per order (the venue has no bulk cancel
 and no groups, §2.5), a few at a time, with progress in the status bar, retried after a 429, a
-5xx, an expired token or no answer, and an outcome that is only ever what the venue said.
+5xx, an expired token or no answer, and an outcome that is only ever what the venue said. A
+cancel of everything first reads a fresh list of each trading account (``lists``).
 
 ``B2traderCancels`` is the half of ``B2traderClient`` that cancels; the client (``client.py``)
 is the half that streams. They share the login's JWT, its trading accounts, the store and the
@@ -31,8 +32,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
-from blotter.core.order import AccountKey, Closed, Order, OrderKey
+from blotter.core.notices import Level
+from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.venue import MalformedFrame
+from blotter.venues.b2trader.lists import ListFailure, read_first_lists
 from blotter.venues.b2trader.notices import (
     cancel_failed_notice,
     cancel_notice,
@@ -49,11 +52,12 @@ from blotter.venues.b2trader.replies import (
     parse_cancel_error,
     parse_cancel_reply,
 )
-from blotter.venues.b2trader.requests import HttpRequest, cancel_request
+from blotter.venues.b2trader.requests import HttpRequest, cancel_request, hub_url
 from blotter.venues.base import ReconnectingClient, RestFailure
 from blotter.venues.net import now_ms
 
 if TYPE_CHECKING:
+    from blotter.venues.b2trader.hub import HubSocket
     from blotter.venues.b2trader.stream import StreamParser
     from blotter.venues.b2trader.tokens import TokenKeeper
 
@@ -73,11 +77,19 @@ class B2traderCancels(ReconnectingClient):
     _keys: dict[str, AccountKey]  # trading account id → its key
     _ids: dict[AccountKey, str]  # and back
     _gate: asyncio.Semaphore | None
+    _hub: HubSocket | None  # the account hub, while connected
+    _ws_url: str
+    check_timeout: float
     # rows with a DELETE out, and those of them a complete list no longer showed
     _deleting: set[OrderKey]
     _held_out: set[OrderKey]
 
     async def _request(self, request: HttpRequest, subject: str) -> httpx.Response:
+        raise NotImplementedError
+
+    def _ask_again(self, trading_id: str) -> asyncio.Future[None]:
+        """Re-subscribe ``trading_id`` on the client's hub; done once its new first list has
+        been applied."""
         raise NotImplementedError
 
     def _reread_account(self, trading_id: str) -> None:
@@ -87,18 +99,30 @@ class B2traderCancels(ReconnectingClient):
     # == the plan ================================================================================
     async def cancel(self, plan: CancelPlan) -> CancelResult:
         """See ``VenueClient.cancel``: one DELETE per order, ``cancel_concurrency`` at a time
-        for the whole login."""
+        for the whole login; the plan's orders and those of its scope that arrived since (a
+        one-sided plan: of that side only). Everything on an account first gets a fresh list
+        of its open orders (``_list_afresh``), so orders not shown yet go too; when none can be
+        had, the receipt says so."""
         refused = self._refuse_plan(plan)
         if refused is not None:
             return refused
         result = CancelResult(plan)
-        orders = [o for o in plan.orders if self.serves(o.account_key)]
-        if plan.everything:  # also rows that arrived since the plan was made
-            scope = self._keys.values() if plan.account == self.account else [plan.account]
-            listed = {o.key for o in orders}
-            for key in scope:
-                orders += [o for o in self._store.orders(key) if o.key not in listed]
+        orders = self._plan_rows(plan)  # rows that arrived since the plan, too
         futures = self._pending.begin(orders)
+        note = ""
+        settled: list[OrderOutcome] = []  # settled by the fresh list: no DELETE for them
+        if plan.everything:  # a fresh list first: orders not shown yet go too
+            failure = await self._list_afresh(plan.account)
+            if failure is not None:
+                note = (f"no fresh list of the open orders ({failure}): orders not shown here "
+                        "may still be open")
+                self._notice(Level.WARNING, f"Cancel of everything on {plan.account.account}: "
+                             f"{note}")
+            listed = {o.key for o in orders}
+            fresh = [o for o in self._plan_rows(plan) if o.key not in listed]
+            futures.update(self._pending.begin(fresh))
+            settled = [f.result() for f in futures.values() if f.done() and not f.cancelled()]
+            orders = [o for o in orders if not futures[o.key].done()] + fresh
         progress = _Progress(self, plan.account, len(orders))
         if self._gate is None:  # one limit for the login, however many plans run at once
             self._gate = asyncio.Semaphore(self.cancel_concurrency)
@@ -110,16 +134,68 @@ class B2traderCancels(ReconnectingClient):
 
         if len(orders) == 1:
             outcomes = [await gated(orders[0])]
+        elif not orders:
+            outcomes = []
         else:
             outcomes = list(await asyncio.gather(*(gated(o) for o in orders)))
+        outcomes += settled
         progress.finish(outcomes)
-        texts: list[str] = []
+        texts: list[str] = [note] if note else []
         for outcome in outcomes:
             result.outcomes[outcome.key] = outcome
             if outcome.outcome is not Outcome.CANCELLED and outcome.text:
                 texts.append(outcome.text)
         result.text = "; ".join(dict.fromkeys(texts))
         return result
+
+    def cancel_route(self, plan: CancelPlan) -> str:
+        """See ``VenueClient.cancel_route``: the broker has no bulk cancel (§2.5)."""
+        n = sum(1 for o in plan.orders if self.serves(o.account_key))
+        at_a_time = f"{self.cancel_concurrency} at a time (the broker has no bulk cancel)"
+        if plan.everything:
+            return f"a fresh list of each trading account, then one DELETE per order, {at_a_time}"
+        if n == 0:
+            return "nothing to send"
+        if n == 1:
+            return "one DELETE"
+        return f"one DELETE per order ({n}), {at_a_time}"
+
+    async def _list_afresh(self, account: AccountKey) -> str | None:
+        """A fresh complete list of ``account``'s open orders (each trading account of the
+        login, or the one named) applied to the rows: asked of the hub the client keeps while
+        it is live, else on a connection of its own (``lists``). None when done, else why not."""
+        scope = {tid: key for tid, key in self._keys.items() if account in (self.account, key)}
+        if not scope:
+            return "the broker has not listed the trading accounts yet"
+        if self._hub is not None and self._live:
+            waits = [self._ask_again(trading_id) for trading_id in scope]
+            try:
+                await asyncio.wait_for(asyncio.gather(*waits), self.check_timeout)
+            except (TimeoutError, ConnectionError) as exc:
+                return str(exc) or f"no lists from the account hub within {self.check_timeout:g} s"
+            return None
+        try:
+            token = await self._tokens.current()
+            lists = await read_first_lists(
+                hub_url(self._ws_url, token.jwt), self.account, scope,
+                timeout=self.check_timeout, redact=self._redact,
+                unauthorized=self._tokens.forget,
+            )
+        except RestFailure as failure:
+            return failure.text
+        except ListFailure as failure:
+            return self._redact(str(failure))
+        for found in lists:
+            if found.complete and not found.unreadable:
+                orders = self._with_held(found.account, found.orders)
+                self._store.apply(Snapshot(found.account, orders))
+            else:  # what reads of it: nothing leaves that the venue did not say closed
+                for order in found.orders:
+                    self._store.apply(Upsert(order))
+        unreadable = [f.account.account for f in lists if f.unreadable]
+        if unreadable:
+            return f"some orders of {', '.join(unreadable)} could not be read"
+        return None
 
     async def _cancel_one(
         self, order: Order, future: asyncio.Future[OrderOutcome], progress: _Progress

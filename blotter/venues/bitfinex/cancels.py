@@ -132,13 +132,14 @@ class CancelSide(ReconnectingClient):
         await self._resync()
 
     async def cancel(self, plan: CancelPlan) -> CancelResult:
-        """See ``VenueClient.cancel``: the plan's inputs over the socket (signed REST while it
+        """See ``VenueClient.cancel``: the plan's inputs (``requests.cancel_inputs``: everything
+        is ``all: 1``, a one-sided plan its orders by id) over the socket (signed REST while it
         is down or the venue is in maintenance), then the wait for each order's close."""
         refused = self._refuse_plan(plan)
         if refused is not None:
             return refused
         result = CancelResult(plan)
-        orders = tuple(o for o in plan.orders if o.account_key == self.account)
+        orders = tuple(o for o in self._plan_rows(plan) if o.account_key == self.account)
         valid = tuple(o for o in orders if o.order_id.isdigit())
         for order in orders:
             if order not in valid:
@@ -156,6 +157,13 @@ class CancelSide(ReconnectingClient):
             await self._send(request, sent)
         await self._finish(request, result)
         return result
+
+    def cancel_route(self, plan: CancelPlan) -> str:
+        """See ``VenueClient.cancel_route`` (``requests.cancel_route``)."""
+        valid = tuple(
+            o for o in plan.orders if o.account_key == self.account and o.order_id.isdigit()
+        )
+        return requests.cancel_route(plan, valid)
 
     async def _send(self, request: CancelCall, sent: CancelInput) -> None:
         """Send one cancel input: on the socket when it is authenticated, else signed REST."""

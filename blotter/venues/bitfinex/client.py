@@ -493,11 +493,11 @@ class BitfinexClient(CancelSide):
             return open_ids
 
     def _gone_while_cancelling(self, open_ids: set[str]) -> list[OrderKey]:
-        """Rows being cancelled (or whose cancel the venue acknowledged) that ``open_ids``
-        lacks: they left the book without a word on the stream."""
-        keys = {k for k in self._store.waiting_cancels() if k.account_key == self.account}
-        keys |= self._acks.acknowledged
-        return [k for k in keys if k.order_id not in open_ids and k in self._store]
+        """Rows being cancelled, and orders whose cancel the venue acknowledged (shown or not),
+        that ``open_ids`` lacks: they left the book without a word on the stream."""
+        acked, rows = self._acks.acknowledged, self._store
+        keys = {k for k in rows.waiting_cancels() if k.account_key == self.account} | acked
+        return [k for k in keys if k.order_id not in open_ids and (k in rows or k in acked)]
 
     async def _closes_from_history(self, keys: list[OrderKey]) -> None:
         """How orders that left the book unseen ended, from the venue's order history: each

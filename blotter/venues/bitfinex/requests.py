@@ -167,6 +167,30 @@ def cancel_inputs(plan: CancelPlan, orders: tuple[Order, ...]) -> tuple[CancelIn
     )
 
 
+def cancel_route(plan: CancelPlan, orders: tuple[Order, ...]) -> str:
+    """How ``cancel_inputs(plan, orders)`` goes out, in the trader's words: "one cancel-all
+    request (all: 1)", "one group cancel (gid 7)", "one cancel", "one multi-cancel of 7 ids",
+    "2 multi-cancels of up to 200 ids (250 orders)"."""
+    try:
+        inputs = cancel_inputs(plan, orders)
+    except ValueError as exc:
+        return f"nothing: {exc}"
+    if not inputs:
+        return "nothing to send"
+    first = inputs[0]
+    if "all" in first.body:
+        return "one cancel-all request (all: 1)"
+    if first.gid is not None:
+        return f"one group cancel (gid {first.gid})"
+    if not first.multi:
+        return "one cancel"
+    if len(inputs) == 1:
+        n = len(first.asked)
+        return f"one multi-cancel of {n} id{'' if n == 1 else 's'}"
+    return (f"{len(inputs)} multi-cancels of up to {MULTI_CANCEL_CHUNK} ids "
+            f"({len(orders)} orders)")
+
+
 def _multi(
     payload: dict[str, Any], asked: tuple[Order, ...], *, track_new: bool = False,
     gid: str | None = None,

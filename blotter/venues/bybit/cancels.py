@@ -3,8 +3,10 @@ signed REST, then the wait for the stream's word on every order.
 
 A Bybit cancel reply is an acknowledgement only (§3.2–§3.4): an order counts as cancelled when
 the ``order`` stream (or a REST re-read) shows it closed. One order goes by ``/v5/order/cancel``,
-a selection by ``cancel-batch`` per category, a symbol or the whole account by ``cancel-all``
-per category and scope; the outcome of each order is what the venue said of it.
+a selection or one side of anything by ``cancel-batch`` per category, an instrument (both sides)
+by ``cancel-all`` for it, and the whole account by a fresh list and ``cancel-all`` per category
+and scope; the outcome of each order is what the venue said of it. While the stream is down the
+open orders are re-read now and then until each order's end is known.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome, ScopeKind
+from blotter.core.cancel import CancelPlan, CancelResult, OrderOutcome, Outcome
 from blotter.core.notices import Level
 from blotter.core.order import Order, OrderKey
 from blotter.core.venue import MalformedFrame
@@ -46,6 +48,7 @@ class _Request:
     texts: list[str]
     error: str | None = None
     acked: set[str] = field(default_factory=set)  # order ids a cancel-all acknowledged
+    unseen: set[str] = field(default_factory=set)  # of them, orders that were never rows
     quiet: bool = False  # a bulk cancel: one summary line, not a line per order
 
 
@@ -60,21 +63,23 @@ class BybitCancels(ReconnectingClient):
     _quiet: set[OrderKey]  # orders of bulk cancels: no line each
     _malformed: int
 
-    async def _resync(self) -> set[str] | None:
+    async def _resync(self, *, grace: bool = True) -> set[str] | None:
         raise NotImplementedError
 
     def _close_row(self, order: Order) -> None:
         raise NotImplementedError
 
     async def cancel(self, plan: CancelPlan) -> CancelResult:
-        """Send the venue's primitive for ``plan`` (one order: cancel; a selection: cancel-batch;
-        a symbol or everything: cancel-all, which also reaches orders not shown yet) and wait
-        for each order's close: one outcome per order, as the venue stated it."""
+        """Send the venue's primitive for ``plan`` (``requests.cancel_primitive``: everything
+        goes by a fresh list and cancel-all per category and scope, which also reaches orders
+        not shown; an instrument on both sides by cancel-all for it; one order by cancel; any
+        other list, a one-sided one too, by cancel-batch) and wait for each order's close: one
+        outcome per order, as the venue stated it."""
         refused = self._refuse_plan(plan)
         if refused is not None:
             return refused
         result = CancelResult(plan)
-        orders = tuple(o for o in plan.orders if o.account_key == self.account)
+        orders = self._plan_rows(plan)
         valid = tuple(o for o in orders if o.category in CATEGORIES)
         for order in orders:
             if order not in valid:
@@ -85,21 +90,17 @@ class BybitCancels(ReconnectingClient):
         request.quiet = len(valid) > 1 or plan.everything
         if request.quiet:
             self._quiet.update(request.futures)
+        primitive = requests.cancel_primitive(plan, valid)
         try:
-            if plan.everything:
-                rows = list(valid) + [
-                    o for o in self._store.orders(self.account) if o.key not in request.futures
-                ]
-                bodies = requests.account_cancel_all_bodies(
-                    self.categories, self.settle_coins, rows
-                )
+            if primitive == "account":
+                await self._cancel_everything(request)
+            elif primitive == "symbol":
+                assert plan.symbol is not None
+                bodies = requests.symbol_cancel_all_bodies(plan.symbol, plan.category, valid)
                 await self._cancel_all(request, valid, bodies)
-            elif plan.kind is ScopeKind.SYMBOL and plan.symbol is not None and valid:
-                bodies = requests.symbol_cancel_all_bodies(plan.symbol, valid)
-                await self._cancel_all(request, valid, bodies)
-            elif plan.kind is ScopeKind.ORDER and len(valid) == 1:
+            elif primitive == "cancel":
                 await self._cancel_one(request, valid[0])
-            elif valid:
+            elif primitive == "batch":
                 await self._cancel_batches(request, valid)
         except RestFailure as failure:  # the venue could not be reached, or failed
             request.error = failure.text
@@ -112,6 +113,28 @@ class BybitCancels(ReconnectingClient):
             # else the venue may have acted on it: the stream or the re-read says (_finish)
         await self._finish(request, result)
         return result
+
+    def cancel_route(self, plan: CancelPlan) -> str:
+        """See ``VenueClient.cancel_route`` (``requests.cancel_route``)."""
+        valid = [o for o in plan.orders if o.category in CATEGORIES]
+        return requests.cancel_route(plan, valid, self.categories, self.settle_coins)
+
+    async def _cancel_everything(self, request: _Request) -> None:
+        """Everything the account has at the venue, shown or not: a fresh list first (orders
+        not shown yet become rows, reported like the rest, and it names the inverse coins to
+        scope), then cancel-all per category and scope (§3.4)."""
+        if await self._resync(grace=False) is None:
+            request.texts.append(
+                "the open orders could not be listed first: inverse orders not shown here "
+                "may still be open"
+            )
+        rows = self._store.orders(self.account)
+        fresh = [o for o in rows if o.key not in request.futures]
+        if fresh:
+            request.futures.update(self._pending.begin(fresh))
+            self._quiet.update(o.key for o in fresh)
+        bodies = requests.account_cancel_all_bodies(self.categories, self.settle_coins, rows)
+        await self._cancel_all(request, rows, bodies)
 
     def _unreadable(self, request: _Request, exc: MalformedFrame) -> None:
         self._malformed += 1
@@ -240,6 +263,8 @@ class BybitCancels(ReconnectingClient):
                 current = self._store.get(key)
                 if current is not None:
                     fresh.append(current)
+                else:
+                    request.unseen.add(ack.order_id)
         if fresh:
             request.futures.update(self._pending.begin(fresh))
             if request.quiet:
@@ -289,11 +314,29 @@ class BybitCancels(ReconnectingClient):
         if unknown:  # the rows leave with the next list
             self._spawn(self._resync())
 
+    async def _wait(self, request: _Request) -> None:
+        """Wait up to ``cancel_timeout`` for every close. While the stream is down no close
+        can come on it: the open orders are re-read now and then instead (after 0.25 s, then
+        twice as long each time, at most every 2 s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cancel_timeout
+        poll = 0.25
+        while True:
+            pending = [f for f in request.futures.values() if not f.done()]
+            left = deadline - loop.time()
+            if not pending or left <= 0:
+                return
+            live = self._live
+            await asyncio.wait(pending, timeout=min(left, 1.0 if live else poll))
+            if not live and not self._live and loop.time() < deadline and any(
+                not f.done() for f in request.futures.values()
+            ):
+                await self._resync(grace=False)
+                poll = min(2.0, poll * 2)
+
     async def _finish(self, request: _Request, result: CancelResult) -> None:
         """Wait for every close; re-query what stayed open; fill in the outcomes."""
-        pending = [f for f in request.futures.values() if not f.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=self.cancel_timeout)
+        await self._wait(request)
         unresolved = [k for k, f in request.futures.items() if not f.done()]
         if unresolved:
             open_ids = await self._resync()
@@ -307,6 +350,12 @@ class BybitCancels(ReconnectingClient):
                 result.outcomes[key] = outcome
                 if outcome.outcome is Outcome.FILLED:
                     self._notices.publish(notices.filled_first_notice(outcome, now_ms()))
+        unseen = request.unseen - {k.order_id for k in result.outcomes}
+        if unseen:
+            request.texts.append(
+                f"Bybit also accepted the cancel of {len(unseen)} order"
+                f"{'' if len(unseen) == 1 else 's'} not shown here"
+            )
         result.text = "; ".join(dict.fromkeys(t for t in request.texts if t))
         if request.error is not None:
             result.error = request.error

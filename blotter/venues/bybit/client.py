@@ -358,14 +358,15 @@ class BybitClient(BybitCancels):
                 self._went_live()
         return ok
 
-    async def _resync(self) -> set[str] | None:
+    async def _resync(self, *, grace: bool = True) -> set[str] | None:
         """Re-read every open order over REST and make the rows equal them.
 
         Pushes that arrive meanwhile are held, applied first (what the stream said is not news
         the list brings), and merged with the list by ``updatedTime`` (the newer state wins);
         an order the stream showed closed is not brought back by a list read before its close.
         While live, an audit whose list disagrees with what the stream said listens
-        ``audit_grace`` longer, so a push on its way still arrives before the stream is blamed.
+        ``audit_grace`` longer (unless ``grace`` is False: a cancel waits for the list), so a
+        push on its way still arrives before the stream is blamed.
         A row with a cancel waiting that the list lacks is looked up by id, so the cancel
         learns how the order ended. A list with a record that cannot be read applies only what
         it adds or updates (never a removal) and the rows are re-read (``_doubt``). Returns the
@@ -381,8 +382,8 @@ class BybitClient(BybitCancels):
             read: OpenOrders | None = None
             try:
                 read = await self.rest.open_orders(self.scopes)
-                if self._live and self.audit_grace > 0 and not read.unreadable and stream_behind(
-                    self._rows(), read.orders, held, self._ended
+                if grace and self._live and self.audit_grace > 0 and not read.unreadable and (
+                    stream_behind(self._rows(), read.orders, held, self._ended)
                 ):
                     await asyncio.sleep(self.audit_grace)  # still holding pushes
                 await self._look_up(read.orders, held)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import orjson
 
+from blotter.core.cancel import CancelPlan, ScopeKind, instrument_text
 from blotter.core.order import Order
 from blotter.venues.bybit.spec import CATEGORIES, RECV_WINDOW, SETTLE_COINS
 
@@ -34,7 +35,9 @@ PATH_CANCEL_ALL: Final = "/v5/order/cancel-all"
 BATCH_LIMIT: Final = 20  # orders per cancel-batch call (linear, inverse, option)
 BATCH_LIMIT_SPOT: Final = 10
 CANCEL_ALL_FUTURES_CAP: Final = 500  # linear/inverse cancel-all cancels at most this many per call
-# spot cancel-all cancels normal orders unless told another kind (§3.4)
+# spot cancel-all cancels normal orders unless told another kind (§3.4): these kinds are always
+# asked for when everything of a spot scope goes, the others when such orders are shown
+SPOT_FILTERS: Final = ("Order", "tpslOrder", "StopOrder")
 SPOT_EXTRA_FILTERS: Final = ("StopOrder", "tpslOrder", "OcoOrder", "BidirectionalTpslOrder")
 
 
@@ -340,46 +343,69 @@ def spot_filter(order: Order) -> str:
 def spot_cancel_all_bodies(
     orders: Iterable[Order], symbol: str | None = None
 ) -> list[dict[str, str]]:
-    """Spot cancel-all cancels normal orders only unless told a kind: one call for normal
-    orders, plus one per other kind present (unknown kinds: every kind, to be sure)."""
+    """Spot cancel-all cancels normal orders only unless told a kind (§3.4): one call each for
+    normal orders, TP/SL and stop orders whether shown or not, plus one per other kind present
+    in ``orders`` (unknown kinds: every kind, to be sure)."""
     kinds = {spot_filter(o) for o in orders}
-    extra = [f for f in SPOT_EXTRA_FILTERS if f in kinds]
-    if kinds - {"Order", *SPOT_EXTRA_FILTERS}:
-        extra = list(SPOT_EXTRA_FILTERS)
+    extra = [f for f in SPOT_EXTRA_FILTERS if f in kinds and f not in SPOT_FILTERS]
+    if kinds - {*SPOT_FILTERS, *SPOT_EXTRA_FILTERS}:
+        extra = [f for f in SPOT_EXTRA_FILTERS if f not in SPOT_FILTERS]
     return [cancel_all_body("spot", symbol=symbol)] + [
-        cancel_all_body("spot", symbol=symbol, order_filter=f) for f in extra
+        cancel_all_body("spot", symbol=symbol, order_filter=f) for f in (*SPOT_FILTERS[1:], *extra)
     ]
 
 
-def symbol_cancel_all_bodies(symbol: str, orders: Sequence[Order]) -> list[dict[str, str]]:
-    """Cancel Symbol: cancel-all scoped to the symbol in each category it is open in."""
+def symbol_cancel_all_bodies(
+    symbol: str, category: str | None, orders: Sequence[Order]
+) -> list[dict[str, str]]:
+    """Cancel Symbol: cancel-all scoped to the symbol in its ``category`` (the instrument), or
+    with no category in each category it is open in among ``orders``."""
     calls: list[dict[str, str]] = []
-    for category in CATEGORIES:
-        members = [o for o in orders if o.category == category]
-        if not members:
+    for kind in CATEGORIES:
+        members = [o for o in orders if o.category == kind]
+        if kind != category and (category is not None or not members):
             continue
-        if category == "spot":
+        if kind == "spot":
             calls += spot_cancel_all_bodies(members, symbol)
         else:
-            calls.append(cancel_all_body(category, symbol=symbol))
+            calls.append(cancel_all_body(kind, symbol=symbol))
     return calls
+
+
+def inverse_coin(symbol: str) -> str | None:
+    """The coin an inverse contract is quoted and settled in: what comes before "USD"
+    ("BTCUSD", "BTCUSDH26" → "BTC"); None for a symbol of another form."""
+    head, sep, _ = symbol.partition("USD")
+    return head if sep and head else None
+
+
+def everything_settle_coins(settle_coins: Iterable[str]) -> tuple[str, ...]:
+    """The linear settle coins a cancel of everything goes through: the account's, then USDT
+    and USDC (an order in a coin the account does not show is still the account's)."""
+    return tuple(dict.fromkeys((*settle_coins, *SETTLE_COINS)))
 
 
 def account_cancel_all_bodies(
     categories: Iterable[str], settle_coins: Iterable[str], rows: Sequence[Order]
 ) -> list[dict[str, str]]:
     """cancel-all calls that together cover the whole account (§3.4): every settle coin of
-    linear, each inverse symbol with open ``rows`` (inverse needs a scope), every spot kind
-    present in ``rows``, option whole."""
+    linear (``everything_settle_coins``), each coin of inverse with open ``rows`` (inverse
+    needs a scope: a fresh list names them), every spot kind, option whole."""
     calls: list[dict[str, str]] = []
     for category in categories:
         if category == "spot":
             calls += spot_cancel_all_bodies(o for o in rows if o.category == "spot")
         elif category == "linear":
-            calls += [cancel_all_body("linear", settle_coin=coin) for coin in settle_coins]
+            calls += [
+                cancel_all_body("linear", settle_coin=coin)
+                for coin in everything_settle_coins(settle_coins)
+            ]
         elif category == "inverse":
-            symbols = sorted({o.symbol for o in rows if o.category == "inverse"})
-            calls += [cancel_all_body("inverse", symbol=s) for s in symbols]
+            symbols = {o.symbol for o in rows if o.category == "inverse"}
+            coins = sorted({c for c in map(inverse_coin, symbols) if c})
+            odd = sorted(s for s in symbols if inverse_coin(s) is None)
+            calls += [cancel_all_body("inverse", base_coin=c) for c in coins]
+            calls += [cancel_all_body("inverse", symbol=s) for s in odd]
         else:
             calls.append(cancel_all_body(category))
     return calls
@@ -391,11 +417,100 @@ def in_cancel_all_scope(order: Order, body: dict[str, str]) -> bool:
         return False
     if "symbol" in body:
         return order.symbol == body["symbol"]
+    if "baseCoin" in body:  # inverse: the coin before "USD"
+        return inverse_coin(order.symbol) == body["baseCoin"]
     if "settleCoin" in body:  # linear: USDT contracts end in USDT, the rest settle in USDC
         return order.symbol.endswith("USDT") == (body["settleCoin"] == "USDT")
     if body["category"] == "spot":
         return spot_filter(order) == body.get("orderFilter", "Order")
     return True
+
+
+# -- which primitive sends a plan, and how the trader reads it ---------------------------------
+def cancel_primitive(plan: CancelPlan, orders: Sequence[Order]) -> str:
+    """Which of the venue's primitives sends ``plan`` (``orders``: its orders that have a Bybit
+    category): "account" (a fresh list, then cancel-all per category and scope) for everything
+    on the account; "symbol" (cancel-all scoped to the instrument) for an instrument on both
+    sides; "cancel" for one order; "batch" for any other list, a one-sided one included
+    (cancel-all would take the other side too); "" when there is nothing to send."""
+    if plan.everything:
+        return "account"
+    if (plan.kind is ScopeKind.SYMBOL and plan.side is None and plan.symbol
+            and (plan.category in CATEGORIES or (plan.category is None and orders))):
+        return "symbol"
+    if not orders:
+        return ""
+    if plan.kind is ScopeKind.ORDER and len(orders) == 1:
+        return "cancel"
+    return "batch"
+
+
+_SPOT_WORDS: Final = {"Order": "orders", "tpslOrder": "TP/SL", "StopOrder": "stop orders",
+                      "OcoOrder": "OCO", "BidirectionalTpslOrder": "bidirectional TP/SL"}
+
+
+def _spot_kinds(bodies: Iterable[dict[str, str]]) -> str:
+    return ", ".join(_SPOT_WORDS[b.get("orderFilter", "Order")] for b in bodies)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def cancel_route(
+    plan: CancelPlan,
+    orders: Sequence[Order],
+    categories: Sequence[str],
+    settle_coins: Sequence[str],
+) -> str:
+    """How the client sends ``plan`` (see ``cancel_primitive``), in the trader's words:
+    "a fresh list, then cancel-all per category: linear (USDT, USDC), ...", "one cancel-all
+    for BTCUSDT Linear", "one cancel-batch (3 orders)", "2 cancel-batch requests of up to 10
+    (14 orders)", "one cancel"."""
+    primitive = cancel_primitive(plan, orders)
+    if primitive == "account":
+        parts = []
+        for category in categories:
+            if category == "linear":
+                parts.append(f"linear ({', '.join(everything_settle_coins(settle_coins))})")
+            elif category == "inverse":
+                parts.append("inverse (each coin with open orders)")
+            elif category == "spot":
+                spot = spot_cancel_all_bodies(o for o in orders if o.category == "spot")
+                parts.append(f"spot ({_spot_kinds(spot)})")
+            else:
+                parts.append(category)
+        return "a fresh list of the open orders, then cancel-all per category: " + ", ".join(
+            parts
+        )
+    if primitive == "symbol":
+        assert plan.symbol is not None
+        bodies = symbol_cancel_all_bodies(plan.symbol, plan.category, orders)
+        if plan.category is not None:
+            what = instrument_text(plan.symbol, plan.category)
+            if plan.category == "spot":
+                return f"{_count(len(bodies), 'cancel-all request')} for {what}: " + (
+                    _spot_kinds(bodies)
+                )
+            return f"one cancel-all for {what}"
+        kinds = list(dict.fromkeys(b["category"] for b in bodies))
+        return (f"cancel-all for {plan.symbol} in {' and '.join(kinds)} "
+                f"({_count(len(bodies), 'request')})")
+    if primitive == "cancel":
+        return "one cancel"
+    if primitive == "batch":
+        chunks: dict[int, int] = {}  # batch size → requests
+        for category in CATEGORIES:
+            n = sum(1 for o in orders if o.category == category)
+            if n:
+                size = batch_limit(category)
+                chunks[size] = chunks.get(size, 0) + -(-n // size)
+        total = sum(chunks.values())
+        if total == 1:
+            return f"one cancel-batch ({_count(len(orders), 'order')})"
+        sizes = " or ".join(str(s) for s in sorted(chunks, reverse=True))
+        return f"{total} cancel-batch requests of up to {sizes} ({_count(len(orders), 'order')})"
+    return "nothing to send"
 
 
 def rate_bucket(path: str, query: str, body: dict[str, Any] | None) -> tuple[str, str]:

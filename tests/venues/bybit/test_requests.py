@@ -294,49 +294,76 @@ def test_spot_filter_names_the_kind_cancel_all_needs(order_type: str, flt: str) 
     assert requests.spot_filter(order("spot", "BTCUSDT", order_type)) == flt
 
 
-def test_spot_cancel_all_reaches_every_kind_present() -> None:
+def test_spot_cancel_all_reaches_every_kind_shown_or_not() -> None:
     plain = order("spot", "BTCUSDT")
-    stop = order("spot", "BTCUSDT", "Stop Limit")
-    tpsl = order("spot", "BTCUSDT", "tpslOrder Limit")
-    assert requests.spot_cancel_all_bodies([plain]) == [{"category": "spot"}]
-    assert requests.spot_cancel_all_bodies([plain, tpsl, stop], "BTCUSDT") == [
+    oco = order("spot", "BTCUSDT", "OcoOrder Limit")
+    # orders, TP/SL and stop orders always: a stop order not shown yet goes too
+    assert requests.spot_cancel_all_bodies([plain]) == [
+        {"category": "spot"},
+        {"category": "spot", "orderFilter": "tpslOrder"},
+        {"category": "spot", "orderFilter": "StopOrder"},
+    ]
+    assert requests.spot_cancel_all_bodies([], "BTCUSDT") == [
         {"category": "spot", "symbol": "BTCUSDT"},
-        {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "StopOrder"},
         {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "tpslOrder"},
+        {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "StopOrder"},
+    ]
+    # a rarer kind shown is asked for too
+    assert [b.get("orderFilter", "Order") for b in requests.spot_cancel_all_bodies([oco])] == [
+        "Order", "tpslOrder", "StopOrder", "OcoOrder"
     ]
     # a kind the blotter does not know: every kind is sent, so none is left open
     odd = order("spot", "BTCUSDT", "Trailing Limit")
     assert [b.get("orderFilter", "Order") for b in requests.spot_cancel_all_bodies([odd])] == [
-        "Order", *requests.SPOT_EXTRA_FILTERS
+        "Order", "tpslOrder", "StopOrder", "OcoOrder", "BidirectionalTpslOrder"
     ]
 
 
-def test_cancel_symbol_calls_each_category_it_is_open_in() -> None:
+def test_cancel_symbol_is_the_instrument_in_its_own_category() -> None:
     rows = [order("spot", "BTCUSDT", "Stop Limit"), order("linear", "BTCUSDT")]
-    assert requests.symbol_cancel_all_bodies("BTCUSDT", rows) == [
+    # BTCUSDT Linear: the spot BTCUSDT orders stay
+    assert requests.symbol_cancel_all_bodies("BTCUSDT", "linear", rows) == [
+        {"category": "linear", "symbol": "BTCUSDT"},
+    ]
+    assert requests.symbol_cancel_all_bodies("BTCUSDT", "inverse", []) == [
+        {"category": "inverse", "symbol": "BTCUSDT"},
+    ]
+    assert requests.symbol_cancel_all_bodies("BTCUSDT", "spot", rows) == [
         {"category": "spot", "symbol": "BTCUSDT"},
+        {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "tpslOrder"},
+        {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "StopOrder"},
+    ]
+    # no category named: each category it is open in
+    assert requests.symbol_cancel_all_bodies("BTCUSDT", None, rows) == [
+        {"category": "spot", "symbol": "BTCUSDT"},
+        {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "tpslOrder"},
         {"category": "spot", "symbol": "BTCUSDT", "orderFilter": "StopOrder"},
         {"category": "linear", "symbol": "BTCUSDT"},
     ]
-    assert requests.symbol_cancel_all_bodies("ETHUSDT", []) == []
+    assert requests.symbol_cancel_all_bodies("ETHUSDT", None, []) == []
 
 
 def test_cancel_everything_covers_the_whole_account() -> None:
     rows = [order("spot", "ETHUSDT", "tpslOrder Limit"), order("inverse", "ETHUSD"),
-            order("inverse", "BTCUSD"), order("inverse", "BTCUSD", oid="2")]
+            order("inverse", "BTCUSD"), order("inverse", "BTCUSDH26", oid="2")]
     assert requests.account_cancel_all_bodies(CATEGORIES, ("USDT", "USDC"), rows) == [
         {"category": "spot"},
         {"category": "spot", "orderFilter": "tpslOrder"},
+        {"category": "spot", "orderFilter": "StopOrder"},
         {"category": "linear", "settleCoin": "USDT"},
         {"category": "linear", "settleCoin": "USDC"},
-        {"category": "inverse", "symbol": "BTCUSD"},  # inverse needs a scope: one per symbol
-        {"category": "inverse", "symbol": "ETHUSD"},
+        # inverse needs a scope: one per coin with open orders (perpetual and futures alike)
+        {"category": "inverse", "baseCoin": "BTC"},
+        {"category": "inverse", "baseCoin": "ETH"},
         {"category": "option"},
     ]
-    # only the categories the account trades
+    # only the categories the account trades; linear in every settle coin all the same
     assert requests.account_cancel_all_bodies(("linear",), ("USDC",), rows) == [
-        {"category": "linear", "settleCoin": "USDC"}
+        {"category": "linear", "settleCoin": "USDC"},
+        {"category": "linear", "settleCoin": "USDT"},
     ]
+    assert requests.everything_settle_coins(("EUR", "USDT")) == ("EUR", "USDT", "USDC")
+    assert requests.inverse_coin("XRPUSD") == "XRP" and requests.inverse_coin("odd") is None
 
 
 @pytest.mark.parametrize(("row", "body", "reached"), [
@@ -346,6 +373,8 @@ def test_cancel_everything_covers_the_whole_account() -> None:
     (order("linear", "BTCUSDT"), {"category": "spot"}, False),
     (order("inverse", "BTCUSD"), {"category": "inverse", "symbol": "BTCUSD"}, True),
     (order("inverse", "ETHUSD"), {"category": "inverse", "symbol": "BTCUSD"}, False),
+    (order("inverse", "BTCUSDH26"), {"category": "inverse", "baseCoin": "BTC"}, True),
+    (order("inverse", "ETHUSD"), {"category": "inverse", "baseCoin": "BTC"}, False),
     (order("spot", "ETHUSDT"), {"category": "spot"}, True),
     (order("spot", "ETHUSDT", "Stop Limit"), {"category": "spot"}, False),
     (order("spot", "ETHUSDT", "Stop Limit"), {"category": "spot", "orderFilter": "StopOrder"},
