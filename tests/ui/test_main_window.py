@@ -146,6 +146,10 @@ async def test_cancel_group_removes_exactly_that_group(env, qtbot):
     env.select(next(iter(group7)))
     assert env.window.actions_.group.isEnabled()
     qtbot.keyClick(env.window.view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    # three orders: it asks first (more than one, by default); Enter confirms
+    dialog = env.window.confirm_dialog
+    assert dialog is not None and dialog.question == "Cancel 3 open orders?"
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
 
     await until(lambda: not group7 & set(env.row_ids()))
     assert not group7 & env.sim_ids()
@@ -242,6 +246,7 @@ async def test_cancel_selected_and_symbol(env, qtbot):
     assert {o.order_id for o in view.selected_orders()} == chosen
     assert env.window.actions_.selected.text() == "Cancel Selected (2)"
     qtbot.keyClick(view, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
+    env.window.confirm_dialog.accept()  # two orders: asked first
     await until(lambda: not chosen & set(env.row_ids()))
     assert not chosen & env.sim_ids()
 
@@ -249,6 +254,8 @@ async def test_cancel_selected_and_symbol(env, qtbot):
     if eth:
         env.select(eth[0])
         env.window.actions_.symbol.trigger()
+        if len(eth) > 1:
+            env.window.confirm_dialog.accept()
         await until(lambda: not set(eth) & set(env.row_ids()))
     assert all(o[3] != "tETHUSD" for o in env.sim.open_orders())
     assert set(env.row_ids()) == env.sim_ids()
