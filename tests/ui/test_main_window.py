@@ -7,6 +7,8 @@ Everything async runs on the qasync loop (see conftest.py): waits are ``await un
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from PySide6.QtCore import Qt
@@ -28,8 +30,9 @@ class Env(WindowEnv[BitfinexSimulator]):
         return {str(o[0]) for o in self.sim.open_orders()}
 
 
-@pytest.fixture
-async def env(qtbot, tmp_path):
+@asynccontextmanager
+async def bitfinex_window(qtbot, tmp_path) -> AsyncIterator[Env]:
+    """The window over a BitfinexSimulator holding the known book below."""
     from blotter.venues.bitfinex.client import BitfinexClient
 
     sim = BitfinexSimulator(seed=7)
@@ -54,6 +57,12 @@ async def env(qtbot, tmp_path):
         return len(window.model.orders()) == 7 and window.proxy.rowCount() == 7
 
     async with window_over(qtbot, tmp_path, sim, build, ready, Env) as environment:
+        yield environment
+
+
+@pytest.fixture
+async def env(qtbot, tmp_path):
+    async with bitfinex_window(qtbot, tmp_path) as environment:
         yield environment
 
 
