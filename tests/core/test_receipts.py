@@ -168,6 +168,18 @@ def test_the_proof_completes_the_receipt():
     assert unread.level is Level.WARNING
 
 
+def test_orders_that_arrived_since_are_told_apart_from_those_left():
+    done = result(BFX, (order("1", BFX), Outcome.CANCELLED, ""))
+    new = order("N", BFX, side=Side.SELL, price="99")
+    made = receipt(done, proof=Proof(arrived=(new,)))
+    assert made.text == (
+        "Cancelled 1 of 1 on bfx-main (BTCUSDT buy 0.01 @ 97,100); 0 left; "
+        "1 arrived since: BTCUSDT sell 0.01 @ 99 (order N)"
+    )
+    assert Proof(arrived=(new,)).rest == (new,)
+    assert made.level is Level.WARNING
+
+
 def test_short_ids():
     assert short_id("190649378748") == "190649378748"
     assert short_id(ULID) == "01M9ZX4Y…"
