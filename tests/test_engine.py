@@ -146,7 +146,7 @@ async def test_cancel_account_proves_itself_with_a_fresh_read(tmp_path):
         assert lines[-1] == "Cancelled 2 of 2 on a; 0 left"
         receipt = engine.notices.history[-1]
         assert receipt.rest == ()
-        assert receipt.details[-1] == "Re-read from the venue: no order of the scope is left open"
+        assert receipt.details[0] == "Re-read from the venue: no order of the scope is left open"
         assert sims[A].open_orders() == [] and len(sims[B].open_orders()) == 1
 
 

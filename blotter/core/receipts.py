@@ -36,6 +36,7 @@ _WORDS = {
 }
 _LISTED_LEFT = 3  # orders named in the line when some are left; the details name them all
 _LISTED_INSTRUMENTS = 6
+_REASON_LIMIT = 80  # characters of a reason in a line that counts many orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,8 @@ def _many(
         part = f"{n} {word}"
         if reasons:
             reason, key = next(iter(reasons.items()))
-            part += f": {reason}{_id_suffix(key.order_id, reason)}"
+            clipped = _clip(reason)
+            part += f": {clipped}{_id_suffix(key.order_id, clipped)}"
             others = len(reasons) - 1
             if others:
                 part += f" and {others} other reason{'s' if others > 1 else ''}"
@@ -196,18 +198,9 @@ def _level(results: Sequence[CancelResult], proof: Proof | None) -> Level:
 def _details(
     results: Sequence[CancelResult], known: Mapping[OrderKey, Order], proof: Proof | None
 ) -> tuple[str, ...]:
+    """Every order's outcome, what is still open first, then what went wrong, then the
+    venues' words for the requests, then what was cancelled."""
     lines = []
-    for r in results:
-        account = r.plan.account.account
-        if r.error:
-            lines.append(f"{account}: the request failed: {r.error}")
-        if r.text:
-            lines.append(f"{account}: {r.text}")
-        for o in r.outcomes.values():
-            said = o.outcome.value if o.outcome is not Outcome.FILLED else "filled first"
-            words = f": {o.text}" if o.text and o.text != said else ""
-            lines.append(f"{o.key.account} · order {o.key.order_id}"
-                         f"{_described(o.key, known)}: {said}{words}")
     if proof is not None:
         lines += [f"{o.account} · order {o.order_id} ({describe_order(o)}): still open at the "
                   "venue after the cancel" for o in proof.left]
@@ -216,6 +209,19 @@ def _details(
         lines += [f"{name}: could not be re-read from the venue" for name in proof.unread]
         if not proof.rest and not proof.unread:
             lines.append("Re-read from the venue: no order of the scope is left open")
+    lines += [f"{r.plan.account.account}: the request failed: {r.error}"
+              for r in results if r.error]
+    outcomes = [o for r in results for o in r.outcomes.values()]
+    for kind in (*_WORDS, Outcome.CANCELLED):
+        for o in outcomes:
+            if o.outcome is not kind:
+                continue
+            said = _WORDS.get(kind, kind.value)
+            words = f": {o.text}" if o.text and o.text != said else ""
+            lines.append(f"{o.key.account} · order {o.key.order_id}"
+                         f"{_described(o.key, known)}: {said}{words}")
+        if kind is Outcome.CLOSED:  # the venues' words for the requests, before the cancelled
+            lines += [f"{r.plan.account.account}: {r.text}" for r in results if r.text]
     return tuple(lines)
 
 
@@ -227,6 +233,12 @@ def _name(key: OrderKey, known: Mapping[OrderKey, Order]) -> str:
 def _described(key: OrderKey, known: Mapping[OrderKey, Order]) -> str:
     order = known.get(key)
     return f" ({describe_order(order)})" if order is not None else ""
+
+
+def _clip(words: str) -> str:
+    """A reason short enough to leave room in the line for the rest (the details keep it
+    whole)."""
+    return words if len(words) <= _REASON_LIMIT else words[: _REASON_LIMIT - 1] + "…"
 
 
 def _id_suffix(order_id: str, words: str) -> str:

@@ -126,7 +126,18 @@ def test_many_outcomes_give_the_counts_and_the_first_reason_of_each():
         "3 rejected: HTTP 500: busy (order b) and 1 other reason; 1 timed out"
     )
     assert made.level is Level.ERROR
-    assert len(made.details) == 7
+    # the trouble first, in the order of the line, what was cancelled last
+    assert [d.split(": ", 1)[1].split(" ")[0] for d in made.details] == [
+        "filled", "filled", "rejected:", "rejected:", "rejected:", "timed", "cancelled"]
+
+
+def test_a_long_reason_is_cut_in_the_line_and_kept_whole_in_the_details():
+    words = "HTTP 502: " + "the upstream gateway said something very long " * 4
+    made = receipt(result(ACME, (order("a", ACME), Outcome.REJECTED, words),
+                          (order("b", ACME), Outcome.CANCELLED, "")))
+    assert made.text == (f"Cancelled 1 of 2 on acme/Acme Main; 1 rejected: {words[:79]}… "
+                         "(order a)")
+    assert made.details[0].endswith(words)
 
 
 def test_several_venues_are_counted_each():
@@ -160,8 +171,13 @@ def test_the_proof_completes_the_receipt():
         "BTCUSDT sell 0.01 @ 101 (order L1), BTCUSDT sell 0.01 @ 102 (order L2), …"
     )
     assert made.level is Level.WARNING
-    assert made.details[-1] == (
+    # what is still open comes first in the details, then the outcomes
+    assert made.details[3] == (
         "bfx-main · order L3 (BTCUSDT sell 0.01 @ 103): still open at the venue after the cancel"
+    )
+    assert made.details[4:] == (
+        "bfx-main · order 1 (BTCUSDT buy 0.01 @ 97,100): cancelled",
+        "bfx-main · order 2 (BTCUSDT buy 0.01 @ 97,100): cancelled",
     )
     unread = receipt(done, proof=Proof((), ("bybit-main",)))
     assert unread.text == "Cancelled 2 of 2 on bfx-main; could not re-read bybit-main to prove it"
