@@ -131,6 +131,18 @@ async def test_an_account_without_a_client_is_reported_not_dropped():
     assert notices.history[-1].level is Level.ERROR
 
 
+async def test_an_account_that_cannot_be_re_read_is_not_called_proven():
+    store, notices = OrderStore(), NoticeBus()
+    store.put(order("3", B))
+    engine = Engine(store, notices, StateBus())
+    await engine.cancel(CancelScope.for_account(B), prove=True)
+    assert notices.history[-1].line() == (
+        "Cancelled 0 of 1 on b: b is not connected (order 3); 1 left: tBTCUSD buy 1 (order 3); "
+        "could not re-read b to prove it"
+    )
+    assert notices.history[-1].rest == (order("3", B).key,)
+
+
 async def test_a_row_already_gone_says_so():
     notices = NoticeBus()
     lines: list[str] = []
