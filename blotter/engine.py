@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from typing import Protocol, runtime_checkable
 
 from blotter.core.cancel import (
     CancelPlan,
@@ -21,7 +22,8 @@ from blotter.core.cancel import (
 )
 from blotter.core.closes import ResyncDiff
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, Order, OrderKey
+from blotter.core.receipts import Proof, cancel_receipt, nothing_to_cancel
 from blotter.core.store import OrderStore
 from blotter.core.trust import Clock, TrustBoard, TrustReporter
 from blotter.core.venue import Capabilities
@@ -30,6 +32,19 @@ from blotter.venues.net import now_ms
 from blotter.venues.registry import venue_title
 
 log = logging.getLogger(__name__)
+
+
+
+@runtime_checkable
+class RoutedClient(Protocol):
+    """A client that says how it will send a plan (``VenueClient.cancel_route``)."""
+
+    def cancel_route(self, plan: CancelPlan) -> str:
+        """How ``plan`` will be sent, in the trader's words."""
+        ...
+
+
+PROOF_TIMEOUT = 15.0  # seconds one account may take to re-read its open orders after a cancel
 
 
 class Engine:
@@ -207,30 +222,65 @@ class Engine:
 
     # -- cancels ---------------------------------------------------------------------------
     def plan(self, scope: CancelScope) -> list[CancelPlan]:
-        """The per-account plans of ``scope`` over the open rows; Cancel All also covers every
-        connected account with no rows showing (the venue may have orders the table has not)."""
+        """The per-account plans of ``scope`` over the open rows. Cancel All also covers every
+        connected account with no rows showing, and an instrument on every account of a venue
+        every connected account of that venue (the venue may have orders the table has not)."""
         plans = plan_cancels(scope, self.store)
         if scope.kind is ScopeKind.ALL:
-            # Cancel All covers every connected account, also those with no rows showing.
-            served = {self._client_key(p.account) for p in plans}
-            plans += [
-                CancelPlan(account, ScopeKind.ALL, ())
-                for account in self.clients
-                if account not in served
-            ]
+            wanted = list(self.clients)
+        elif scope.kind is ScopeKind.SYMBOL and scope.account is None:
+            wanted = [a for a in self.clients if a.venue == scope.venue]
+        else:
+            return plans
+        served = {self._client_key(p.account) for p in plans}
+        plans += [
+            CancelPlan(account, scope.kind, (), symbol=scope.symbol, category=scope.category,
+                       side=scope.side)
+            for account in wanted
+            if account not in served
+        ]
         return plans
 
+    def cancel_route(self, plan: CancelPlan) -> str:
+        """How the account's client will send ``plan``, in the trader's words ("one cancel-all
+        request", "one request per order"), or "" when the client does not say."""
+        client = self.client_for(plan.account)
+        if not isinstance(client, RoutedClient):  # a client that cannot say (a stand-in)
+            return ""
+        try:
+            return str(client.cancel_route(plan))
+        except Exception:  # a wording slip must not keep the trader from cancelling
+            log.exception("cancel_route of %s failed", plan.account)
+            return ""
+
+    def nothing_to_cancel(self, scope: CancelScope) -> str:
+        """What to say when ``scope`` matches no open order, with what is open where it
+        aimed (see ``core.receipts.nothing_to_cancel``)."""
+        return nothing_to_cancel(scope, self.store)
+
     async def cancel(
-        self, scope: CancelScope, plans: Sequence[CancelPlan] | None = None
+        self,
+        scope: CancelScope,
+        plans: Sequence[CancelPlan] | None = None,
+        *,
+        prove: bool = False,
     ) -> list[CancelResult]:
-        """Cancel ``scope`` and say how it ended where the venues' own words are not the whole
-        story. ``plans`` are the plans a confirmation showed (``plan(scope)`` computed then):
-        exactly those are sent; without them the plan is made from the rows as they are now."""
+        """Cancel ``scope`` and end with its receipt: one notice that says how it ended, with
+        every order's outcome as its details. ``plans`` are the plans a confirmation showed
+        (``plan(scope)`` computed then): exactly those are sent; without them the plan is made
+        from the rows as they are now. With ``prove`` each affected account re-reads its open
+        orders from the venue once the outcomes are in, and the receipt says what is left
+        (the notice's ``rest``: the orders to offer for "Cancel the rest")."""
         plans = self.plan(scope) if plans is None else plans
         for plan in plans:
             self.store.name_cancel(plan.keys, scope.describe())
+        shown = frozenset(o.key for o in self.store) if prove else frozenset()
         results = await self.cancel_plans(plans)
-        self._summarise(scope, results)
+        if not results:
+            self.notices.publish(Notice("blotter", "", Level.INFO, self.nothing_to_cancel(scope)))
+            return results
+        proof = await self.prove(plans, shown) if prove else None
+        self._receipt(results, plans, proof)
         return results
 
     async def cancel_plans(self, plans: Iterable[CancelPlan]) -> list[CancelResult]:
@@ -264,61 +314,64 @@ class Engine:
                 result.outcomes[order.key] = OrderOutcome(order.key, Outcome.REJECTED, str(exc))
             return result
 
-    def _summarise(self, scope: CancelScope, results: list[CancelResult]) -> None:
-        """Say what happened when the venues' own words are not the whole story.
+    async def prove(
+        self, plans: Sequence[CancelPlan], shown: Collection[OrderKey] = ()
+    ) -> Proof:
+        """Re-read the open orders of every account ``plans`` touched from its venue (each
+        client once, side by side, at most ``PROOF_TIMEOUT`` seconds each) and say which
+        orders within the plans are still open (left: among ``shown``, the rows when the
+        cancel was sent; else arrived since), and which accounts could not be re-read."""
+        unread: list[str] = []
 
-        A single clean cancel is left to the venue's notification; anything that did not end as
-        cancelled, and every cancel that spanned several accounts, gets a summary line.
-        """
-        if not results:
-            if scope.kind in (ScopeKind.ORDER, ScopeKind.SELECTED) and scope.keys:
-                # the row was on screen, but the venue had already closed it
-                what = (f"Order {scope.keys[0].order_id} is" if len(scope.keys) == 1
-                        else f"The {len(scope.keys)} selected orders are")
-                text = f"{what} no longer open; nothing to cancel."
-            else:
-                text = f"Nothing to cancel for {scope.describe()}."
-            self.notices.publish(Notice("blotter", "", Level.INFO, text))
-            return
-        trouble = [r for r in results if not r.ok]
-        if len(results) == 1 and not trouble:
-            return
-        total = sum(len(r.outcomes) for r in results)
-        cancelled = sum(r.count(Outcome.CANCELLED) for r in results)
-        # one part per venue as the trader names it ("Bitfinex 12, Bybit 17, Acme 12"), with
-        # what did not end as cancelled spelled out
-        by_venue: dict[str, list[CancelResult]] = {}
+        async def reread(key: AccountKey) -> None:
+            client = self.clients.get(key)
+            try:
+                ok = client is not None and await asyncio.wait_for(client.check(), PROOF_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - said in the receipt as "not re-read"
+                log.info("re-reading %s after a cancel failed: %s", key, exc)
+                ok = False
+            if not ok:
+                unread.append(key.account)
+
+        keys = list(dict.fromkeys(self._client_key(p.account) for p in plans))
+        await asyncio.gather(*(reread(k) for k in keys))
+        still = [o for o in self.store if any(self._within(p, o) for p in plans)]
+        return Proof(
+            left=tuple(o for o in still if o.key in shown),
+            unread=tuple(a for a in (k.account for k in keys) if a in unread),
+            arrived=tuple(o for o in still if o.key not in shown),
+        )
+
+    def _within(self, plan: CancelPlan, order: Order) -> bool:
+        account = order.account_key
+        if account != plan.account and self._client_key(account) != plan.account:
+            return False  # a plan made on a login covers its trading accounts
+        return plan.covers(order)
+
+    def _receipt(
+        self, results: list[CancelResult], plans: Sequence[CancelPlan], proof: Proof | None
+    ) -> None:
+        """Publish the one line that ends the action (``core.receipts.cancel_receipt``)."""
         order = {key: n for n, key in enumerate(self.clients)}  # venues as the trader added them
         results = sorted(results, key=lambda r: order.get(self._client_key(r.plan.account), -1))
-        for r in results:
-            label = self.venue_label(r.plan.account.venue, r.plan.account.account)
-            by_venue.setdefault(label, []).append(r)
-        parts = []
-        detailed = False
-        for label, group in by_venue.items():
-            counts = [f"{sum(r.count(Outcome.CANCELLED) for r in group)}"]
-            for outcome in (Outcome.FILLED, Outcome.NOT_FOUND, Outcome.CLOSED,
-                            Outcome.REJECTED, Outcome.TIMED_OUT):
-                n = sum(r.count(outcome) for r in group)
-                if n:
-                    counts.append(f"{n} {outcome.value}")
-            if len(counts) > 1:
-                counts[0] += " cancelled"
-                detailed = True
-            part = f"{label} {', '.join(counts)}"
-            errors = [f"{r.plan.account.account}: {r.error}" for r in group if r.error]
-            if errors:
-                detailed = True
-                part += " (" + "; ".join(errors) + ")"
-            parts.append(part)
-        level = Level.SUCCESS if not trouble else Level.WARNING
-        if any(r.error or r.count(Outcome.REJECTED) or r.count(Outcome.TIMED_OUT) for r in results):
-            level = Level.ERROR
-        venue = results[0].plan.account.venue if len(results) == 1 else "blotter"
-        account = results[0].plan.account.account if len(results) == 1 else ""
-        ids = tuple(k.order_id for r in results for k in r.outcomes)
-        self.notices.publish(
-            Notice(venue, account, level,
-                   f"Cancelled {cancelled} of {total}: "
-                   + ("; " if detailed else ", ").join(parts), order_ids=ids)
+        known = {o.key: o for p in plans for o in p.orders}
+        missing = {k for r in results for k in r.outcomes if k not in known}
+        if missing:  # a venue-wide cancel named orders the plan did not list: their closes
+            for closed in reversed(self.store.closed):
+                if closed.key in missing:
+                    known[closed.key] = closed.order
+                    missing.discard(closed.key)
+                    if not missing:
+                        break
+        receipt = cancel_receipt(
+            results, lambda a: self.venue_label(a.venue, a.account), known, proof
         )
+        accounts = {r.plan.account for r in results}
+        venue, account = (("blotter", "") if len(accounts) != 1
+                          else (results[0].plan.account.venue, results[0].plan.account.account))
+        self.notices.publish(Notice(
+            venue, account, receipt.level, receipt.text,
+            order_ids=tuple(k.order_id for r in results for k in r.outcomes),
+            ts_ms=self.clock(), details=receipt.details,
+            rest=tuple(o.key for o in proof.rest) if proof is not None else (),
+        ))

@@ -12,7 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from blotter.core.cancel import CancelScope, Outcome
-from blotter.core.notices import NoticeBus, StateBus
+from blotter.core.closes import describe_order
+from blotter.core.notices import Level, NoticeBus, StateBus
 from blotter.core.order import AccountKey, Order, OrderStatus, Side
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
@@ -52,9 +53,14 @@ async def two_accounts(tmp_path: Path) -> AsyncIterator[
             await asyncio.wait_for(engine.stop(), 10)
 
 
+def describe(engine: Engine, oid: object) -> str:
+    return describe_order(next(o for o in engine.store if o.order_id == str(oid)))
+
+
 async def test_cancel_all_reaches_every_account_and_sums_up(tmp_path):
     async with two_accounts(tmp_path) as (engine, sims, lines):
         sims[B].fill_on_cancel = True  # b's order is filled before the cancel lands
+        filled = describe(engine, sims[B].open_orders()[0][0])
         results = await asyncio.wait_for(engine.cancel(CancelScope.everything()), 10)
         assert {str(r.plan.account) for r in results} == {"bitfinex:a", "bitfinex:b"}
         assert all(sim.open_orders() == [] for sim in sims.values())
@@ -62,18 +68,48 @@ async def test_cancel_all_reaches_every_account_and_sums_up(tmp_path):
         by_account = {r.plan.account: r for r in results}
         assert by_account[A].count(Outcome.CANCELLED) == 2
         assert by_account[B].count(Outcome.FILLED) == 1
-        # one part per venue, with what did not end as cancelled spelled out
-        assert lines[-1] == "Cancelled 2 of 3: Bitfinex 2 cancelled, 1 filled"
+        # one count per venue, and the fill that beat the cancel named
+        assert lines[-1] == f"Cancelled 2 of 3: Bitfinex 2; 1 filled first ({filled})"
+        assert filled == "tBTCUSD buy 0.01 @ 30,000"
 
 
-async def test_a_clean_single_cancel_leaves_the_venues_words_last(tmp_path):
+async def test_a_single_bitfinex_cancel_ends_with_its_receipt(tmp_path):
     async with two_accounts(tmp_path) as (engine, sims, lines):
         oid = sims[A].open_orders()[0][0]
+        what = describe(engine, oid)
         key = next(o.key for o in engine.store if o.order_id == str(oid))
         await asyncio.wait_for(engine.cancel(CancelScope.order(key)), 10)
-        assert lines[-1] == (
-            f"SUCCESS: Submitted for cancellation; waiting for confirmation (ID: {oid})."
-        )
+        # the venue's words on the way, and the receipt last: it says it was done
+        submitted = f"SUCCESS: Submitted for cancellation; waiting for confirmation (ID: {oid})."
+        assert submitted in lines
+        assert lines.index(submitted) < len(lines) - 1
+        assert lines[-1] == f"Cancelled 1 of 1 on a ({what})"
+
+
+async def test_a_bulk_bitfinex_cancel_ends_with_its_receipt(tmp_path):
+    async with two_accounts(tmp_path) as (engine, sims, lines):
+        orders = engine.store.orders(A)
+        await asyncio.wait_for(engine.cancel(CancelScope.selected(o.key for o in orders)), 10)
+        assert sims[A].open_orders() == []
+        assert lines[-1] == "Cancelled 2 of 2 on a"
+        receipt = engine.notices.history[-1]
+        assert receipt.level is Level.SUCCESS
+        # behind the summary, for the notice log: the venue's words for the request, and one
+        # line per order
+        assert receipt.details[0] == "a: Submitting 2 order cancellations."
+        assert {d.partition(": cancelled")[0] for d in receipt.details[1:]} == {
+            f"a · order {o.order_id} ({describe_order(o)})" for o in orders
+        }
+
+
+async def test_a_fill_that_beat_the_cancel_is_named_with_its_price(tmp_path):
+    async with two_accounts(tmp_path) as (engine, sims, lines):
+        sims[A].fill_on_cancel = True
+        (result,) = await asyncio.wait_for(engine.cancel(CancelScope.group(A, "5")), 10)
+        filled = next(o for o in result.outcomes.values() if o.outcome is Outcome.FILLED)
+        order = next(o for o in result.plan.orders if o.key == filled.key)
+        assert lines[-1] == f"Cancelled 1 of 2 on a; 1 filled first ({describe_order(order)})"
+        assert engine.notices.history[-1].level is Level.WARNING
 
 
 def order(oid: str, account: AccountKey) -> Order:
@@ -91,7 +127,20 @@ async def test_an_account_without_a_client_is_reported_not_dropped():
     (result,) = await engine.cancel(CancelScope.order(order("3", B).key))
     assert result.error == "b is not connected"
     assert result.outcomes[order("3", B).key].outcome is Outcome.REJECTED
-    assert lines[-1] == "Cancelled 0 of 1: Bitfinex 0 cancelled, 1 rejected (b: b is not connected)"
+    assert lines[-1] == "Cancelled 0 of 1 on b: b is not connected (order 3)"
+    assert notices.history[-1].level is Level.ERROR
+
+
+async def test_an_account_that_cannot_be_re_read_is_not_called_proven():
+    store, notices = OrderStore(), NoticeBus()
+    store.put(order("3", B))
+    engine = Engine(store, notices, StateBus())
+    await engine.cancel(CancelScope.for_account(B), prove=True)
+    assert notices.history[-1].line() == (
+        "Cancelled 0 of 1 on b: b is not connected (order 3); 1 left: tBTCUSD buy 1 (order 3); "
+        "could not re-read b to prove it"
+    )
+    assert notices.history[-1].rest == (order("3", B).key,)
 
 
 async def test_a_row_already_gone_says_so():
@@ -101,6 +150,71 @@ async def test_a_row_already_gone_says_so():
     engine = Engine(OrderStore(), notices, StateBus())
     assert await engine.cancel(CancelScope.order(order("99", A).key)) == []
     assert lines == ["Order 99 is no longer open; nothing to cancel."]
+
+
+async def test_cancel_account_proves_itself_with_a_fresh_read(tmp_path):
+    async with two_accounts(tmp_path) as (engine, sims, lines):
+        await asyncio.wait_for(engine.cancel(CancelScope.for_account(A), prove=True), 15)
+        assert lines[-1] == "Cancelled 2 of 2 on a; 0 left"
+        receipt = engine.notices.history[-1]
+        assert receipt.rest == ()
+        assert receipt.details[0] == "Re-read from the venue: no order of the scope is left open"
+        assert sims[A].open_orders() == [] and len(sims[B].open_orders()) == 1
+
+
+async def test_what_a_fresh_read_finds_left_is_listed_and_the_rest_cancelled(tmp_path):
+    async with two_accounts(tmp_path) as (engine, sims, lines):
+        first = sims[A].place_order("tETHUSD", "-0.5", "2000")
+        await until(lambda: any(o.order_id == str(first) for o in engine.store))
+        scope = CancelScope.for_account(A, Side.SELL)
+        plans = engine.plan(scope)  # as a confirmation showed them: one sell
+        # a sell placed while the trader read the confirmation: not in the plans sent
+        later = sims[A].place_order("tETHUSD", "-0.25", "2100")
+        await until(lambda: any(o.order_id == str(later) for o in engine.store))
+        await asyncio.wait_for(engine.cancel(scope, plans, prove=True), 15)
+        assert lines[-1] == (
+            f"Cancelled 1 of 1 on a (tETHUSD sell 0.5 @ 2,000); "
+            f"1 left: tETHUSD sell 0.25 @ 2,100 (order {later})"
+        )
+        receipt = engine.notices.history[-1]
+        assert [k.order_id for k in receipt.rest] == [str(later)]
+        assert receipt.level is Level.WARNING
+        # the buys were never in the scope: they stay
+        assert len(sims[A].open_orders()) == 3
+
+        await asyncio.wait_for(
+            engine.cancel(CancelScope.selected(receipt.rest, label="remaining")), 10)
+        assert lines[-1] == "Cancelled 1 of 1 on a (tETHUSD sell 0.25 @ 2,100)"
+        assert {o[0] for o in sims[A].open_orders()} == {
+            int(o.order_id) for o in engine.store.orders(A)} and len(sims[A].open_orders()) == 2
+
+
+async def test_an_instrument_everywhere_is_planned_on_every_account_of_the_venue(tmp_path):
+    async with two_accounts(tmp_path) as (engine, _, _):
+        plans = engine.plan(CancelScope.symbol_everywhere("bitfinex", "tETHUSD"))
+        assert {p.account for p in plans} == {A, B}
+        assert all(p.orders == () and p.symbol == "tETHUSD" for p in plans)
+        sells = engine.plan(CancelScope.everything(Side.SELL))
+        assert {p.account for p in sells} == {A, B}
+        assert all(p.side is Side.SELL and not p.everything for p in sells)
+
+
+class Routed:
+    """A stand-in client that says how it sends a plan (as every venue client does)."""
+
+    def __init__(self, account: AccountKey) -> None:
+        self.account = account
+
+    def cancel_route(self, plan) -> str:
+        return f"one request for {len(plan.orders)}"
+
+
+async def test_the_route_is_the_clients_words_or_nothing():
+    engine = Engine(OrderStore(), NoticeBus(), StateBus())
+    plan = engine.plan(CancelScope.for_account(A))[0]
+    assert engine.cancel_route(plan) == ""  # no client
+    engine.clients[A] = Routed(A)  # type: ignore[assignment]
+    assert engine.cancel_route(plan) == "one request for 0"
 
 
 async def test_connection_events_reach_the_notice_log_and_check_now_says_the_table_is_right(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, OrderKey
 
 
 class Level(Enum):
@@ -25,6 +25,9 @@ class Notice:
 
     ``status`` is the venue's status keyword when it sent one (Bitfinex ``SUCCESS``/``ERROR``,
     a Bybit retCode, an HTTP status), ``text`` the venue's text or ours when the venue said nothing.
+    ``details`` are the lines behind a one-line summary (a cancel receipt's outcome of every
+    order), shown when the trader opens the notice in the log; ``rest`` are the orders the notice
+    found still open that the trader may want cancelled too ("Cancel the rest").
     """
 
     venue: str
@@ -36,6 +39,8 @@ class Notice:
     ts_ms: int | None = None
     # progress ("Cancelling 37/120…"): shown in the status bar, not kept in the notice log
     transient: bool = False
+    details: tuple[str, ...] = ()
+    rest: tuple[OrderKey, ...] = ()
 
     @property
     def account_key(self) -> AccountKey:

@@ -1,38 +1,43 @@
-"""Dialogs: the Cancel All / Cancel Account confirmation and the notice log.
+"""The cancel confirmation: how many orders on which accounts, how each account's cancel will be
+sent, and which accounts are not live, before anything is sent. (The notice log is
+``ui/notice_log.py``; it is re-exported here for the callers that found it here.)
 
-Both are opened with ``open()`` or ``show()``, never ``exec()``: a nested event loop would stall
-the asyncio loop that qasync runs inside Qt's. Act on ``accepted`` / ``finished`` instead.
+Opened with ``open()``, never ``exec()``: a nested event loop would stall the asyncio loop that
+qasync runs inside Qt's. Act on ``accepted`` / ``finished`` instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
-from blotter.ui import theme
+from blotter.core.order import Side
 from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.notice_log import NoticeLogDialog
 from blotter.ui.resources import icon
-from blotter.ui.status_bar import LoggedNotice, notice_source
+
+__all__ = ["CancelConfirmDialog", "NoticeLogDialog", "confirmation_lines", "confirmation_title"]
+
+Route = Callable[[CancelPlan], str]
 
 
 def _orders(n: int) -> str:
     return f"{n} open order" if n == 1 else f"{n} open orders"
+
+
+def _sorted(plans: Sequence[CancelPlan]) -> list[CancelPlan]:
+    return sorted(plans, key=lambda p: (p.account.venue, p.account.account))
 
 
 def confirmation_lines(
@@ -43,14 +48,27 @@ def confirmation_lines(
     lines = [
         f"{p.account.account} ({venue_label(p.account.venue, p.account.account)}): "
         f"{len(p.orders)}"
-        for p in sorted(plans, key=lambda p: (p.account.venue, p.account.account))
+        for p in _sorted(plans)
     ]
     return f"Cancel {_orders(total)}?", lines
 
 
+def confirmation_title(scope: CancelScope) -> str:
+    """The window title of a confirmation: "Cancel All Orders", "Cancel All Buys", "Cancel
+    Account Orders", "Cancel Orders"."""
+    sides = {None: "Orders", Side.BUY: "Buys", Side.SELL: "Sells"}[scope.side]
+    if scope.kind is ScopeKind.ALL:
+        return f"Cancel All {sides}"
+    if scope.kind is ScopeKind.ACCOUNT:
+        return f"Cancel Account {sides}"
+    return "Cancel Orders"
+
+
 class CancelConfirmDialog(QDialog):
-    """Asks before a Cancel All or Cancel Account; says how many orders on which accounts, and
-    ``warnings`` (one line per account that is not live: what its cancel will do)."""
+    """Asks before a cancel: what the trader aimed at, how many orders on which accounts, per
+    account how its cancel will be sent (``route``, when the engine can say), and ``warnings``
+    (one line per account that is not live: what its cancel will do). Enter confirms; Escape
+    keeps the orders. ``plans`` are kept: they are exactly what is sent on ``accepted``."""
 
     def __init__(
         self,
@@ -59,18 +77,24 @@ class CancelConfirmDialog(QDialog):
         parent: QWidget | None = None,
         venue_label: VenueLabel = default_venue_label,
         warnings: Sequence[str] = (),
+        route: Route | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("cancelConfirm")
         self.scope = scope
         self.plans = list(plans)
-        everything = scope.kind is ScopeKind.ALL
-        self.setWindowTitle("Cancel All Orders" if everything else "Cancel Account Orders")
+        self.setWindowTitle(confirmation_title(scope))
         self.setWindowModality(Qt.WindowModality.WindowModal)
         total = sum(len(p.orders) for p in self.plans)
         question, lines = confirmation_lines(self.plans, venue_label)
         self.question = question
         self.lines = lines
+        # how each account's cancel goes, where its client says: "bfx-demo: one request"
+        self.routes = [
+            f"{p.account.account}: {said}"
+            for p in _sorted(self.plans)
+            if (said := route(p) if route is not None else "")
+        ]
         self.warnings = list(warnings)
 
         layout = QVBoxLayout(self)
@@ -87,26 +111,35 @@ class CancelConfirmDialog(QDialog):
         title = QLabel(question, self)
         title.setObjectName("dialogTitle")
         text.addWidget(title)
+        aimed = scope.describe()
+        self.aimed = QLabel(aimed[:1].upper() + aimed[1:], self)
+        self.aimed.setObjectName("dialogScope")
+        self.aimed.setTextFormat(Qt.TextFormat.PlainText)
+        text.addWidget(self.aimed)
         if lines:
             detail = QLabel("\n".join(lines), self)
             detail.setObjectName("dialogDetail")
+            detail.setTextFormat(Qt.TextFormat.PlainText)
             text.addWidget(detail)
         else:
             empty = QLabel("No account is connected: there is nothing to cancel.", self)
             empty.setObjectName("dialogNote")
             text.addWidget(empty)
+        for said in self.routes:
+            line = QLabel(said, self)
+            line.setObjectName("dialogRoute")
+            line.setWordWrap(True)
+            line.setTextFormat(Qt.TextFormat.PlainText)
+            text.addWidget(line)
         for warning in self.warnings:
-            said = QLabel(warning, self)
-            said.setObjectName("dialogWarning")
-            said.setWordWrap(True)
-            said.setTextFormat(Qt.TextFormat.PlainText)
-            text.addWidget(said)
-        if self.plans:
+            said_label = QLabel(warning, self)
+            said_label.setObjectName("dialogWarning")
+            said_label.setWordWrap(True)
+            said_label.setTextFormat(Qt.TextFormat.PlainText)
+            text.addWidget(said_label)
+        if self.plans and not total and any(p.everything for p in self.plans):
             note = QLabel(
-                "Uses each venue's own cancel-all, so orders not yet shown here go too."
-                if total or everything
-                else "The table shows none, but the venue will be asked to cancel any it has.",
-                self,
+                "The table shows none, but the venue will be asked to cancel any it has.", self
             )
             note.setObjectName("dialogNote")
             note.setWordWrap(True)
@@ -127,83 +160,12 @@ class CancelConfirmDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        # The shortcut that opened this was deliberate; Enter confirms, Escape keeps the orders.
+        # The action that opened this was deliberate; Enter confirms, Escape keeps the orders.
+        self.keep_button.setAutoDefault(False)
         self.confirm_button.setDefault(True)
         self.confirm_button.setFocus()
         self.setMinimumWidth(400)
 
     def summary(self) -> str:
-        return "\n".join([self.question, *self.lines, *self.warnings])
-
-
-class NoticeLogDialog(QDialog):
-    """Recent notices with their time, newest first; follows new ones while open."""
-
-    COLUMNS = ("Time", "Source", "Message")
-
-    def __init__(self, entries: Iterable[LoggedNotice], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("noticeLog")
-        self.setWindowTitle("Notice Log")
-        self.setWindowFlag(Qt.WindowType.Tool, False)
-        self.resize(820, 420)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 10, 10, 10)
-        self.table = QTableWidget(0, len(self.COLUMNS), self)
-        self.table.setObjectName("noticeTable")
-        self.table.setHorizontalHeaderLabels(self.COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        layout.addWidget(self.table)
-        buttons = QDialogButtonBox(self)
-        buttons.addButton(QPushButton("Close", self), QDialogButtonBox.ButtonRole.RejectRole)
-        copy = buttons.addButton("Copy", QDialogButtonBox.ButtonRole.ActionRole)
-        copy.clicked.connect(self.copy_selected)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        copy_keys = QShortcut(QKeySequence(QKeySequence.StandardKey.Copy), self.table)
-        copy_keys.activated.connect(self.copy_selected)
-        for entry in entries:
-            self.add(entry)
-
-    def add(self, entry: LoggedNotice) -> None:
-        notice = entry.notice
-        self.table.insertRow(0)
-        colour = theme.LEVEL_COLOURS.get(notice.level, theme.TEXT)
-        cells = (entry.time, entry.source or notice_source(notice), notice.line())
-        for column, value in enumerate(cells):
-            item = QTableWidgetItem(value)
-            item.setToolTip(value if column == 2 else "")
-            if column == 2:
-                item.setForeground(colour)
-            else:
-                item.setForeground(theme.DIM_TEXT)
-            self.table.setItem(0, column, item)
-        if self.table.rowCount() > 2000:
-            self.table.removeRow(self.table.rowCount() - 1)
-
-    def _text(self, row: int, column: int) -> str:
-        item = self.table.item(row, column)
-        return item.text() if item is not None else ""
-
-    def messages(self) -> list[str]:
-        return [self._text(r, 2) for r in range(self.table.rowCount())]
-
-    def copy_selected(self) -> None:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()}) or range(
-            self.table.rowCount()
-        )
-        text = "\n".join(
-            "\t".join(self._text(r, c) for c in range(self.table.columnCount()))
-            for r in rows
-        )
-        QGuiApplication.clipboard().setText(text)
+        """The question, the line of each account, how each is sent, and the warnings."""
+        return "\n".join([self.question, *self.lines, *self.routes, *self.warnings])

@@ -25,18 +25,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from blotter.aio import start_eagerly
-from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
+from blotter.core.cancel import CancelPlan, CancelScope
 from blotter.core.closes import ResyncDiff
 from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import AccountKey, Order
 from blotter.ui.account_form import AccountForm
 from blotter.ui.accounts_dialog import AccountsDialog
 from blotter.ui.cancel_actions import CancelActions
+from blotter.ui.cancel_flow import CancelFlow
 from blotter.ui.closed_view import ClosedView
 from blotter.ui.connection_actions import ConnectionActions
 from blotter.ui.demo_menu import DemoSection, add_demo_menu
-from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog
+from blotter.ui.dialogs import CancelConfirmDialog
 from blotter.ui.empty_state import (
     NO_ACCOUNTS,
     EmptyState,
@@ -44,12 +44,14 @@ from blotter.ui.empty_state import (
     no_orders_text,
     window_title,
 )
+from blotter.ui.notice_log import NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
+from blotter.ui.preferences import PreferencesDialog
 from blotter.ui.resources import icon
 from blotter.ui.status_bar import ConnectionFacts, StatusBar
 from blotter.ui.tabs import OrderTabs
-from blotter.ui.trust_text import confirmation_warning, worth_highlighting
+from blotter.ui.trust_text import worth_highlighting
 from blotter.ui.window_settings import reset_columns, restore_layout, save_layout
 
 if TYPE_CHECKING:
@@ -92,7 +94,6 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self._settings = settings
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._confirm_dialog: CancelConfirmDialog | None = None
         self.notice_log: NoticeLogDialog | None = None
         self.accounts: AccountManager | None = None
         self.accounts_dialog: AccountsDialog | None = None
@@ -111,9 +112,12 @@ class MainWindow(QMainWindow):
         self.view.horizontalHeader().setSortIndicator(Column.CREATED, Qt.SortOrder.DescendingOrder)
         self.view.cancel_clicked.connect(self._on_cancel_clicked)
 
-        self.actions_ = CancelActions(self.view, engine.capabilities, self)
+        self.cancels = CancelFlow(engine, self, self._tasks, self._settings_store,
+                                  finished=self.view.setFocus)
+        self.actions_ = CancelActions(self.view, engine.capabilities, self,
+                                      venue_label=engine.venue_label)
         self.actions_.requested.connect(self.request_cancel)
-        self.view.set_menu_actions(self.actions_.menu_entries())
+        self.view.set_menu_actions(self.actions_.context_entries())
 
         self.empty = EmptyState(self, engine.venue_label)
         self.empty.demo_button.clicked.connect(self._start_demo)
@@ -137,7 +141,8 @@ class MainWindow(QMainWindow):
             engine.notices, engine.states, self, venue_label=engine.venue_label,
             account_note=engine.account_note, facts=facts,
         )
-        self.status_bar.log_requested.connect(self.show_notice_log)
+        self.status_bar.log_requested.connect(lambda: self.show_notice_log(reveal=True))
+        self.status_bar.rest_requested.connect(self.cancels.cancel_rest)
         self.setStatusBar(self.status_bar)
         self.connections = ConnectionActions(engine, self._spawn, self)
         self.status_bar.reconnect_requested.connect(self.connections.reconnect)
@@ -188,7 +193,13 @@ class MainWindow(QMainWindow):
         self.addAction(self.accounts_action)
         self.reset_columns_action = QAction("Reset Columns", self)
         self.reset_columns_action.triggered.connect(self.reset_columns)
-        for action in (self.find_action, self.log_action, self.quit_action):
+        self.preferences_action = QAction("Preferences…", self)
+        self.preferences_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.preferences_action.setToolTip("When a cancel asks first (Ctrl+Shift+P)")
+        self.preferences_action.triggered.connect(self.show_preferences)
+        for action in (self.find_action, self.log_action, self.quit_action,
+                       self.preferences_action):
             self.addAction(action)
 
     def _build_toolbar(self) -> None:
@@ -199,10 +210,7 @@ class MainWindow(QMainWindow):
         bar.setIconSize(QSize(16, 16))
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         a = self.actions_
-        for action in (a.order, a.selected, a.group, a.symbol, a.account):
-            bar.addAction(action)
-        bar.addSeparator()
-        bar.addAction(a.all)
+        a.add_to_toolbar(bar)
         all_button = bar.widgetForAction(a.all)
         if all_button is not None:
             all_button.setObjectName("cancel-all-button")
@@ -226,6 +234,7 @@ class MainWindow(QMainWindow):
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addAction(self.accounts_action)
+        file_menu.addAction(self.preferences_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         orders = menus.addMenu("&Orders")
@@ -255,14 +264,23 @@ class MainWindow(QMainWindow):
 
     def _refresh_actions(self, *args: object) -> None:
         a = self.actions_
-        a.refresh()
+        # the selection out of sight: a Delete must not cancel what the trader cannot see
+        a.refresh(open_tab=self.tabs.showing_open_orders)
         if not self.engine.clients:
-            a.all.setEnabled(False)
-            a.all.setToolTip("No accounts are connected")
-        if not self.tabs.showing_open_orders:
-            # the selection is out of sight: a Delete must not cancel what the trader cannot see
-            for action in (a.order, a.selected, a.group, a.symbol, a.account):
+            for action in (a.all, a.all_buys, a.all_sells):
                 action.setEnabled(False)
+                action.setToolTip("No accounts are connected")
+                action.setStatusTip("No accounts are connected")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """A cancel key whose action cannot run says why in the status bar (the key of a
+        disabled action reaches the window instead of the action)."""
+        why = self.actions_.refusal(QKeySequence(event.keyCombination()))
+        if why is not None:
+            self.cancels.say(Level.WARNING, why)
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _on_state(self, state: AccountState) -> None:
         # the trust board has followed the state already: repaint the rows only if it changed
@@ -384,68 +402,24 @@ class MainWindow(QMainWindow):
             self.request_cancel(CancelScope.order(order.key))
 
     def request_cancel(self, scope: CancelScope) -> None:
-        """Cancel now, or ask first for the broad scopes (an account, everything)."""
-        if scope.kind in (ScopeKind.ALL, ScopeKind.ACCOUNT):
-            self.confirm_cancel(scope)
-        else:
-            self.start_cancel(scope)
+        """Cancel ``scope``, asking first when it is big enough (see ``CancelFlow``)."""
+        self.cancels.request(scope)
 
     def confirm_cancel(self, scope: CancelScope) -> CancelConfirmDialog:
-        if self._confirm_dialog is not None:
-            self._confirm_dialog.raise_()
-            self._confirm_dialog.activateWindow()
-            return self._confirm_dialog
-        # the plan the trader confirms is the plan that is sent: computed once, here
-        plans = self.engine.plan(scope)
-        now = self.engine.clock()
-        warnings = [w for w in (confirmation_warning(p, self.engine.trust.trust(p.account), now)
-                                for p in plans) if w]
-        dialog = CancelConfirmDialog(
-            scope, plans, self, venue_label=self.engine.venue_label, warnings=warnings
-        )
-        dialog.accepted.connect(lambda: self.start_cancel(scope, dialog.plans))
-        dialog.finished.connect(self._confirm_finished)
-        self._confirm_dialog = dialog
-        dialog.open()  # window-modal; never exec(), which would stall the asyncio loop
-        return dialog
+        return self.cancels.confirm(scope)
 
     @property
     def confirm_dialog(self) -> CancelConfirmDialog | None:
-        return self._confirm_dialog
-
-    def _confirm_finished(self, result: int) -> None:
-        dialog, self._confirm_dialog = self._confirm_dialog, None
-        if dialog is not None:
-            dialog.deleteLater()
-        self.view.setFocus()
+        return self.cancels.confirm_dialog
 
     def start_cancel(
         self, scope: CancelScope, plans: Sequence[CancelPlan] | None = None
     ) -> asyncio.Future[Any] | None:
-        """Send the cancel of ``scope`` now: the ``plans`` a confirmation showed, or the plan of
-        the rows as they are (a single row, the selection)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:  # only without qasync (a bug in the app's set-up): say so, loudly
-            self._publish_error(f"Could not cancel {scope.describe()}: no event loop is running.")
-            return None
-        # Eagerly: the request is on the wire before Qt gets to repaint anything.
-        task = start_eagerly(self._cancel(scope, plans), loop)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        """Send the cancel of ``scope`` now (the plans a confirmation showed, if any)."""
+        return self.cancels.start(scope, plans)
 
-    async def _cancel(self, scope: CancelScope, plans: Sequence[CancelPlan] | None) -> object:
-        try:
-            return await self.engine.cancel(scope, plans)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("cancel of %s failed", scope.describe())
-            self._publish_error(f"Cancel of {scope.describe()} failed: {exc}")
-            return None
+    def show_preferences(self) -> PreferencesDialog:
+        return self.cancels.show_preferences()
 
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
@@ -483,11 +457,15 @@ class MainWindow(QMainWindow):
         return not pending
 
     # -- notice log ----------------------------------------------------------------------------
-    def show_notice_log(self) -> NoticeLogDialog:
+    def show_notice_log(self, reveal: bool = False) -> NoticeLogDialog:
+        """The notice log; with ``reveal`` (the status line was clicked) its entry of the line
+        shown is selected and unfolded: a receipt's every order."""
         if self.notice_log is None:
             dialog = NoticeLogDialog(self.status_bar.log, self)
             self.status_bar.notice_logged.connect(dialog.add)
             self.notice_log = dialog
+        if reveal:
+            self.notice_log.reveal(self.status_bar.latest)
         self.notice_log.show()
         self.notice_log.raise_()
         self.notice_log.activateWindow()

@@ -17,10 +17,18 @@ from datetime import datetime
 
 from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QStatusBar, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QStatusBar,
+    QToolButton,
+    QWidget,
+)
 
 from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, OrderKey
 from blotter.core.trust import AccountTrust
 from blotter.ui import theme
 from blotter.ui.formatting import VenueLabel, default_venue_label
@@ -258,9 +266,11 @@ class NoticeLabel(QLabel):
 
 
 class StatusBar(QStatusBar):
-    """Latest notice (left, stretching) and the connection indicators (right)."""
+    """Latest notice (left, stretching), "Cancel the Rest" while a receipt left orders open,
+    and the connection indicators (right)."""
 
     log_requested = Signal()
+    rest_requested = Signal(object)  # tuple[OrderKey, ...]: "Cancel the Rest" was clicked
     notice_logged = Signal(object)  # a LoggedNotice, after it was shown
     reconnect_requested = Signal(object)  # AccountKey: a light's "Reconnect Now"
     check_requested = Signal(object)  # AccountKey: a light's "Check Now"
@@ -294,6 +304,15 @@ class StatusBar(QStatusBar):
         self.time_label.setObjectName("noticeTime")
         self.addWidget(self.time_label)
         self.addWidget(self.notice_label, 1)
+        # a receipt that found orders still open offers to cancel exactly those, until it is
+        # used or a later receipt replaces it
+        self.rest: tuple[OrderKey, ...] = ()
+        self.rest_button = QToolButton(self)
+        self.rest_button.setObjectName("cancelRest")
+        self.rest_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.rest_button.clicked.connect(self._cancel_rest)
+        self.rest_button.hide()
+        self.addWidget(self.rest_button)
         self._indicators: dict[AccountKey, ConnectionIndicator] = {}
         self.latest: Notice | None = None
         # a flood of notices (fills pouring in) repaints the line at most ~10 times a second:
@@ -356,6 +375,8 @@ class StatusBar(QStatusBar):
             return
         entry = LoggedNotice(datetime.now(), notice, notice_source(notice, self.venue_label))
         self.log.append(entry)
+        if notice.rest or notice.details:
+            self.offer_rest(notice)
         self._display(notice, entry.time)
         self.notice_logged.emit(entry)
 
@@ -369,6 +390,27 @@ class StatusBar(QStatusBar):
         self.notice_label.setToolTip(
             f"{notice_text(notice, self.venue_label)}\nClick for the notice log (Ctrl+L)"
         )
+
+    def offer_rest(self, notice: Notice) -> None:
+        """Offer "Cancel the Rest" for the orders ``notice`` found still open (none: take the
+        offer of an earlier receipt away)."""
+        self.rest = notice.rest
+        if not self.rest:
+            self.rest_button.hide()
+            return
+        n = len(self.rest)
+        self.rest_button.setText(f"Cancel the Rest ({n})")
+        left = [d for d in notice.details if d.endswith(" after the cancel")]
+        head = (f"Cancel exactly the {n} order{'s' if n != 1 else ''} still open after: "
+                f"{one_line(notice.text, 120)}")
+        self.rest_button.setToolTip("\n".join([head, *left[:10]]))
+        self.rest_button.show()
+
+    def _cancel_rest(self) -> None:
+        rest, self.rest = self.rest, ()
+        self.rest_button.hide()
+        if rest:
+            self.rest_requested.emit(rest)
 
     # -- connection states ---------------------------------------------------------------------
     def indicator(self, account: AccountKey) -> ConnectionIndicator | None:

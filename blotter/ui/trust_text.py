@@ -196,8 +196,9 @@ def row_state_line(account: str, trust: AccountTrust, now: int) -> str:
 
 
 def cancel_tip(order_id: str, account: str, trust: AccountTrust | None) -> str:
-    """The Cancel button's tooltip; for an unverified row it says what the cancel will do."""
-    tip = f"Cancel order {order_id} (Delete)"
+    """The Cancel button's tooltip; for an unverified row it says what the cancel will do.
+    (The click cancels this row; the Delete key acts on the selection, not the row hovered.)"""
+    tip = f"Click to cancel order {order_id}"
     if trust is None:
         return tip
     state = trust.state

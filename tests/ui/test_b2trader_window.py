@@ -97,8 +97,14 @@ async def test_many_cancels_show_their_progress_then_how_they_ended(env, qtbot):
             select_row(env.window.view, env.proxy_row(order_id), add=n > 0)
         assert env.window.actions_.selected.text() == "Cancel Selected (6)"
         env.window.actions_.selected.trigger()
+        dialog = env.window.confirm_dialog  # six orders: asked first
+        assert dialog is not None and dialog.question == "Cancel 6 open orders?"
+        dialog.accept()
         done = "Acme · acme/Acme Main — Cancelled 6 of 6 on Acme Main"
         await until(lambda: done in env.shown, timeout=10)
+        # and the action's own receipt ends it
+        receipt = "Acme · acme/Acme Main — Cancelled 6 of 6 on acme/Acme Main"
+        await until(lambda: env.shown[-1] == receipt, timeout=10)
     finally:
         watcher.cancel()
     progress = [t for t in seen if re.fullmatch(
@@ -152,9 +158,10 @@ async def test_cancel_all_across_three_venues_asks_once_and_sums_up_per_venue(qt
         await until(lambda: not bfx.open_orders() and not bybit.open_orders()
                     and not acme.open_orders(), timeout=15)
         await until(lambda: window.model.rowCount() == 0, timeout=10)
+        # after a fresh read of every account: nothing is left
         summary = (f"blotter — Cancelled {total} of {total}: Bitfinex {counts['Bitfinex']}, "
-                   f"Bybit {counts['Bybit']}, Acme {counts['Acme']}")
-        await until(lambda: summary in shown, timeout=10)
+                   f"Bybit {counts['Bybit']}, Acme {counts['Acme']}; 0 left")
+        await until(lambda: summary in shown, timeout=15)
     finally:
         close_window(window)
         await engine.stop()

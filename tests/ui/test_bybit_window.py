@@ -100,12 +100,14 @@ async def test_group_is_disabled_for_bybit_rows_and_says_why(env, qtbot):
     assert set(env.row_ids()) == env.sim_ids() == set(env.ids.values())  # nothing cancelled
 
 
-async def test_cancel_symbol_on_bybit_cancels_that_symbol_only(env, qtbot):
-    env.select(env.ids["spot"])  # BTCUSDT: the spot order; the linear stop is BTCUSDT too
+async def test_cancel_symbol_on_bybit_cancels_that_instrument_only(env, qtbot):
+    env.select(env.ids["spot"])  # BTCUSDT Spot; the linear stop is BTCUSDT too, in another market
+    assert env.window.actions_.symbol.text() == "Cancel BTCUSDT Spot on bybit-test"
     env.window.actions_.symbol.trigger()
-    gone = {env.ids["spot"], env.ids["stop"]}
-    await until(lambda: not gone & set(env.row_ids()))
-    assert env.sim_ids() == set(env.ids.values()) - gone == set(env.row_ids())
+    await until(lambda: env.ids["spot"] not in env.row_ids())
+    await until(lambda: "Bybit · bybit-test — Cancelled 1 of 1 on bybit-test "
+                        "(BTCUSDT buy 0.01 @ 40,000)" in env.shown)
+    assert env.sim_ids() == set(env.ids.values()) - {env.ids["spot"]} == set(env.row_ids())
 
 
 async def test_the_market_kind_tells_a_spot_row_from_a_linear_row(env):

@@ -179,30 +179,115 @@ def test_a_row_being_cancelled_is_not_offered_again(mixed):
 def test_each_action_requests_its_scope(mixed):
     mixed.select("2")
     a = mixed.actions
-    for action in (a.order, a.group, a.symbol, a.account, a.all):
+    for action in (a.order, a.group, a.symbol, a.buys, a.sells, a.everywhere, a.account,
+                   a.account_buys, a.account_sells, a.all, a.all_buys, a.all_sells):
         action.trigger()
     mixed.select("5", "1")
     a.selected.trigger()
+    two = order(2, BITFINEX, group="7", symbol="tBTCUSD")
     assert mixed.requested == [
-        CancelScope.order(order(2, BITFINEX).key),
+        CancelScope.order(two.key),
         CancelScope.group(BITFINEX, "7"),
-        CancelScope.for_symbol(BITFINEX, "tBTCUSD"),
+        CancelScope.for_instrument(two),
+        CancelScope.for_instrument(two, Side.BUY),
+        CancelScope.for_instrument(two, Side.SELL),
+        CancelScope.symbol_everywhere("bitfinex", "tBTCUSD"),
         CancelScope.for_account(BITFINEX),
+        CancelScope.for_account(BITFINEX, Side.BUY),
+        CancelScope.for_account(BITFINEX, Side.SELL),
         CancelScope.everything(),
+        CancelScope.everything(Side.BUY),
+        CancelScope.everything(Side.SELL),
         CancelScope.selected([order(1, BITFINEX).key, order(5, BYBIT).key]),  # table order
     ]
 
 
+def test_symbol_means_the_rows_instrument_and_says_which(qtbot):
+    linear = order(1, symbol="BTCUSDT")
+    linear = Order(**{**{f: getattr(linear, f) for f in linear.__dataclass_fields__},
+                      "category": "linear"})
+    b = bench(qtbot, [linear])
+    b.select("1")
+    a = b.actions
+    assert state(a.symbol) == (True, "Cancel BTCUSDT Linear on by-1",
+                               "Cancel every BTCUSDT Linear order on by-1 (Ctrl+Shift+S)")
+    assert state(a.buys) == (True, "Cancel BTCUSDT Linear Buys on by-1",
+                             "Cancel every buy order of BTCUSDT Linear on by-1 (Alt+B)")
+    assert state(a.sells)[1] == "Cancel BTCUSDT Linear Sells on by-1"
+    assert state(a.everywhere) == (
+        True, "Cancel BTCUSDT Linear on Every bybit Account",
+        "Cancel every BTCUSDT Linear order on every bybit account (Ctrl+Shift+E)")
+    a.symbol.trigger()
+    assert b.requested == [CancelScope.for_symbol(BYBIT, "BTCUSDT", "linear")]
+
+
+def test_delete_follows_the_selection(mixed):
+    a = mixed.actions
+    mixed.select("1", "3")
+    assert state(a.order) == (True, "Cancel 2 Selected", "Cancel the 2 selected orders (Del)")
+    a.order.trigger()
+    mixed.select("3")
+    a.order.trigger()
+    assert mixed.requested == [
+        CancelScope.selected([order(1, BITFINEX).key, order(3, BITFINEX).key]),
+        CancelScope.order(order(3, BITFINEX).key),
+    ]
+
+
+def test_cancel_visible_takes_the_rows_the_filter_shows(mixed):
+    a = mixed.actions
+    assert state(a.visible) == (True, "Cancel 5 visible of 5",
+                                "Cancel the 5 orders the filter shows (of 5 open) (Ctrl+Shift+V)")
+    mixed.proxy.set_filter_text("tbtcusd")
+    a.refresh()
+    assert a.visible.text() == "Cancel 3 visible of 5"
+    a.visible.trigger()
+    shown = [mixed.proxy.index(r, Column.ORDER_ID).data() for r in range(3)]
+    assert mixed.requested == [
+        CancelScope.visible(next(o.key for o in mixed.store if o.order_id == oid)
+                            for oid in shown)
+    ]
+    assert sorted(shown) == ["1", "2", "4"]
+    mixed.proxy.set_filter_text("nothing like it")
+    a.refresh()
+    assert state(a.visible) == (False, "Cancel Visible", "No order is shown")
+
+
+def test_the_key_of_an_action_that_cannot_run_says_why(mixed):
+    a = mixed.actions
+    assert a.refusal(QKeySequence("Delete")) == "Cancel Order: Select an order to cancel it"
+    mixed.select("3")
+    assert a.refusal(QKeySequence("Ctrl+G")) == "Cancel Group: This order is not in a group"
+    assert a.refusal(QKeySequence("Delete")) is None  # it can run
+    assert a.refusal(QKeySequence("Ctrl+K")) is None  # not a cancel key
+    a.refresh(open_tab=False)  # the open orders are out of sight
+    assert not a.order.isEnabled() and not a.visible.isEnabled()
+    assert a.refusal(QKeySequence("Delete")) == (
+        "Cancel Order: Switch to the open orders (Ctrl+1) to cancel")
+    assert a.all.isEnabled()
+
+
 def test_shortcuts_and_menu_layout(mixed):
     a = mixed.actions
-    assert [x.shortcut() for x in a.actions()] == [
-        QKeySequence(k) for k in ("Delete", "Shift+Delete", "Ctrl+G", "Ctrl+Shift+S",
-                                  "Ctrl+Shift+A", "Ctrl+Shift+X")
-    ]
-    assert [x.objectName() for x in a.actions()] == [
-        "cancel-order", "cancel-selected", "cancel-group", "cancel-symbol", "cancel-account",
-        "cancel-all",
-    ]
-    assert all(x.shortcutContext() is Qt.ShortcutContext.WindowShortcut for x in a.actions())
-    assert a.menu_entries() == [a.order, a.selected, None, a.group, a.symbol, a.account, None,
-                                a.all]
+    keyed = [x for x in a.actions() if not x.shortcut().isEmpty()]
+    assert {x.objectName(): x.shortcut().toString() for x in keyed} == {
+        "cancel-order": "Del", "cancel-selected": "Shift+Del", "cancel-visible": "Ctrl+Shift+V",
+        "cancel-group": "Ctrl+G", "cancel-symbol": "Ctrl+Shift+S", "cancel-buys": "Alt+B",
+        "cancel-sells": "Alt+S", "cancel-everywhere": "Ctrl+Shift+E",
+        "cancel-account": "Ctrl+Shift+A", "cancel-all": "Ctrl+Shift+X",
+    }
+    # no two actions share a key
+    assert len({x.shortcut().toString() for x in keyed}) == len(keyed)
+    assert all(x.shortcutContext() is Qt.ShortcutContext.WindowShortcut for x in keyed)
+    assert a.menu_entries() == [
+        a.order, a.selected, a.visible, None, a.group, a.symbol, a.buys, a.sells, a.everywhere,
+        None, a.account, a.account_buys, a.account_sells, None, a.all, a.all_buys, a.all_sells]
+    assert a.context_entries() == [
+        a.order, a.selected, a.visible, None, a.group, a.symbol, a.buys, a.sells, a.everywhere,
+        None, a.account, None, a.all]
+    # every enabled action's tooltip says what its key does
+    mixed.select("1")
+    for action in keyed:
+        if action.isEnabled():
+            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            assert action.toolTip().endswith(f" ({shortcut})"), action.objectName()

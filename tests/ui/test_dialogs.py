@@ -1,5 +1,6 @@
-"""The dialogs: the Cancel All / Cancel Account confirmation says how many orders on which
-accounts before anything is sent, and the notice log lists what the venues said, newest first."""
+"""The dialogs: a cancel's confirmation says how many orders on which accounts, how each will be
+sent and which accounts are not live before anything is sent; the notice log lists what the
+venues said, newest first, a receipt unfolding to every order's outcome."""
 
 from __future__ import annotations
 
@@ -69,9 +70,10 @@ def test_cancel_all_asks_how_many_on_which_accounts(qtbot, parent):
     assert dialog.summary() == "Cancel 6 open orders?\n" + "\n".join(dialog.lines)
     assert texts(dialog, "dialogTitle") == ["Cancel 6 open orders?"]
     assert texts(dialog, "dialogDetail") == ["\n".join(dialog.lines)]
-    assert texts(dialog, "dialogNote") == [
-        "Uses each venue's own cancel-all, so orders not yet shown here go too."
-    ]
+    assert texts(dialog, "dialogScope") == ["All orders on every account"]
+    # no promise of a venue's cancel-all: how each account is sent is its client's to say
+    assert texts(dialog, "dialogNote") == []
+    assert texts(dialog, "dialogRoute") == []
     assert dialog.confirm_button.text() == "Cancel 6 Orders"
     assert dialog.confirm_button.isEnabled() and dialog.confirm_button.isDefault()
     assert dialog.keep_button.text() == "Keep Orders"
@@ -94,6 +96,34 @@ def test_accounts_that_are_not_live_are_named_with_what_their_cancel_will_do(qtb
     assert dialog.summary().splitlines()[-2:] == warnings
     assert dialog.confirm_button.isEnabled()  # the live accounts' orders still go
     assert texts(confirm(qtbot, parent, CancelScope.everything()), "dialogWarning") == []
+
+
+def test_each_accounts_route_is_shown_as_its_client_says_it(qtbot, parent):
+    routes = {"bitfinex": "one cancel-all request (all: 1)", "bybit": "",
+              "b2trader": "one DELETE per order, 4 at a time (the broker has no bulk cancel)"}
+    plans = plan_cancels(CancelScope.everything(), BOOK)
+    dialog = CancelConfirmDialog(CancelScope.everything(), plans, parent, venue_label=label,
+                                 route=lambda p: routes[p.account.venue])
+    qtbot.addWidget(dialog)
+    dialog.open()
+    assert dialog.routes == [
+        "acme/Acme Main: one DELETE per order, 4 at a time (the broker has no bulk cancel)",
+        "bfx: one cancel-all request (all: 1)",
+    ]
+    assert texts(dialog, "dialogRoute") == dialog.routes
+    assert dialog.summary() == "\n".join(["Cancel 6 open orders?", *dialog.lines, *dialog.routes])
+
+
+def test_a_narrow_scope_says_what_was_aimed_at(qtbot, parent):
+    scope = CancelScope.for_symbol(BFX, "BTCUSD", side=Side.BUY)
+    dialog = confirm(qtbot, parent, scope)
+    assert dialog.windowTitle() == "Cancel Orders"
+    assert texts(dialog, "dialogScope") == ["Buys of BTCUSD on bfx"]
+    assert dialog.summary() == "Cancel 3 open orders?\nbfx (Bitfinex): 3"
+    assert dialog.confirm_button.text() == "Cancel 3 Orders"
+    sells = confirm(qtbot, parent, CancelScope.everything(Side.SELL))
+    assert sells.windowTitle() == "Cancel All Sells"
+    assert sells.question == "Cancel 0 open orders?"
 
 
 def test_the_confirmation_is_window_modal(qtbot, parent):
@@ -154,13 +184,10 @@ def test_confirmation_lines_name_the_venue_by_default():
 
 # -- the notice log -----------------------------------------------------------------------
 def entry(text: str, level: Level = Level.INFO, *, second: int = 0, source: str = "",
-          venue: str = "bybit", account: str = "by-1", status: str | None = None) -> LoggedNotice:
-    notice = Notice(venue, account, level, text, status=status)
+          venue: str = "bybit", account: str = "by-1", status: str | None = None,
+          details: tuple[str, ...] = ()) -> LoggedNotice:
+    notice = Notice(venue, account, level, text, status=status, details=details)
     return LoggedNotice(datetime(2024, 5, 1, 9, 30, second), notice, source)
-
-
-def row(dialog: NoticeLogDialog, r: int) -> list[str]:
-    return [dialog.table.item(r, c).text() for c in range(dialog.table.columnCount())]
 
 
 @pytest.fixture
@@ -177,20 +204,46 @@ def log(qtbot) -> NoticeLogDialog:
 
 
 def test_the_log_lists_newest_first(log):
-    assert [log.table.horizontalHeaderItem(c).text() for c in range(3)] == [
-        "Time", "Source", "Message"
-    ]
+    header = log.table.headerItem()
+    assert [header.text(c) for c in range(3)] == ["Time", "Source", "Message"]
     assert log.messages() == ["Demo mode", "ERROR: Order not found.", "first"]
-    assert row(log, 0) == ["09:30:03", "blotter", "Demo mode"]  # its source, from the notice
-    assert row(log, 1) == ["09:30:02", "Bitfinex · bfx", "ERROR: Order not found."]
-    assert log.table.item(1, 2).foreground().color() == theme.LEVEL_COLOURS[Level.ERROR]
-    assert log.table.item(1, 2).toolTip() == "ERROR: Order not found."
+    assert log.row(0) == ["09:30:03", "blotter", "Demo mode"]  # its source, from the notice
+    assert log.row(1) == ["09:30:02", "Bitfinex · bfx", "ERROR: Order not found."]
+    item = log.table.topLevelItem(1)
+    assert item.foreground(2).color() == theme.LEVEL_COLOURS[Level.ERROR]
+    assert item.toolTip(2) == "ERROR: Order not found."
+    assert item.childCount() == 0
 
 
 def test_a_new_notice_goes_on_top(log):
     log.add(entry("later", Level.SUCCESS, second=4, source="Acme · acme/Main"))
-    assert row(log, 0) == ["09:30:04", "Acme · acme/Main", "later"]
-    assert log.table.rowCount() == 4
+    assert log.row(0) == ["09:30:04", "Acme · acme/Main", "later"]
+    assert log.table.topLevelItemCount() == 4
+
+
+RECEIPT_DETAILS = ("bfx · order 1 (tBTCUSD buy 1 @ 101): cancelled",
+                   "bfx · order 2 (tBTCUSD buy 1 @ 102): rejected: ERROR: Order not found.")
+
+
+def test_a_receipt_unfolds_to_every_orders_outcome(log, qtbot):
+    receipt = entry("Cancelled 1 of 2 on bfx; 1 rejected: ERROR: Order not found. (order 2)",
+                    Level.ERROR, second=5, source="Bitfinex · bfx", details=RECEIPT_DETAILS)
+    log.add(receipt)
+    item = log.table.topLevelItem(0)
+    assert log.details(0) == list(RECEIPT_DETAILS)
+    assert not item.isExpanded()  # folded until asked for
+    assert "every order's outcome" in item.toolTip(2)
+    assert log.reveal(receipt.notice) is item
+    assert item.isExpanded() and item.isSelected()
+    assert log.reveal(Notice("bybit", "by-1", Level.INFO, "never logged")) is None
+    # the receipt is copied with its lines
+    qtbot.mouseClick(next(b for b in log.findChildren(QPushButton) if b.text() == "Copy"),
+                     Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text().split("\n") == [
+        ("09:30:05\tBitfinex · bfx\tCancelled 1 of 2 on bfx; 1 rejected: ERROR: Order not found. "
+        "(order 2)"),
+        *(f"\t\t  {line}" for line in RECEIPT_DETAILS),
+    ]
 
 
 def test_copy_gives_the_selected_rows_else_all(log, qtbot):
@@ -200,7 +253,7 @@ def test_copy_gives_the_selected_rows_else_all(log, qtbot):
         "09:30:02\tBitfinex · bfx\tERROR: Order not found.",
         "09:30:01\tBybit · by-1\tfirst",
     ]
-    log.table.selectRow(1)
+    log.table.topLevelItem(1).setSelected(True)
     copy = next(b for b in log.findChildren(QPushButton) if b.text() == "Copy")
     qtbot.mouseClick(copy, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == (
@@ -211,5 +264,5 @@ def test_copy_gives_the_selected_rows_else_all(log, qtbot):
 def test_the_log_keeps_at_most_two_thousand_rows(qtbot):
     dialog = NoticeLogDialog([entry(f"n{n}") for n in range(2001)])
     qtbot.addWidget(dialog)
-    assert dialog.table.rowCount() == 2000
+    assert dialog.table.topLevelItemCount() == 2000
     assert dialog.messages()[0] == "n2000" and dialog.messages()[-1] == "n1"

@@ -7,6 +7,8 @@ Everything async runs on the qasync loop (see conftest.py): waits are ``await un
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from PySide6.QtCore import Qt
@@ -28,8 +30,9 @@ class Env(WindowEnv[BitfinexSimulator]):
         return {str(o[0]) for o in self.sim.open_orders()}
 
 
-@pytest.fixture
-async def env(qtbot, tmp_path):
+@asynccontextmanager
+async def bitfinex_window(qtbot, tmp_path) -> AsyncIterator[Env]:
+    """The window over a BitfinexSimulator holding the known book below."""
     from blotter.venues.bitfinex.client import BitfinexClient
 
     sim = BitfinexSimulator(seed=7)
@@ -54,6 +57,12 @@ async def env(qtbot, tmp_path):
         return len(window.model.orders()) == 7 and window.proxy.rowCount() == 7
 
     async with window_over(qtbot, tmp_path, sim, build, ready, Env) as environment:
+        yield environment
+
+
+@pytest.fixture
+async def env(qtbot, tmp_path):
+    async with bitfinex_window(qtbot, tmp_path) as environment:
         yield environment
 
 
@@ -146,6 +155,10 @@ async def test_cancel_group_removes_exactly_that_group(env, qtbot):
     env.select(next(iter(group7)))
     assert env.window.actions_.group.isEnabled()
     qtbot.keyClick(env.window.view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    # three orders: it asks first (more than one, by default); Enter confirms
+    dialog = env.window.confirm_dialog
+    assert dialog is not None and dialog.question == "Cancel 3 open orders?"
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
 
     await until(lambda: not group7 & set(env.row_ids()))
     assert not group7 & env.sim_ids()
@@ -242,6 +255,7 @@ async def test_cancel_selected_and_symbol(env, qtbot):
     assert {o.order_id for o in view.selected_orders()} == chosen
     assert env.window.actions_.selected.text() == "Cancel Selected (2)"
     qtbot.keyClick(view, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
+    env.window.confirm_dialog.accept()  # two orders: asked first
     await until(lambda: not chosen & set(env.row_ids()))
     assert not chosen & env.sim_ids()
 
@@ -249,6 +263,8 @@ async def test_cancel_selected_and_symbol(env, qtbot):
     if eth:
         env.select(eth[0])
         env.window.actions_.symbol.trigger()
+        if len(eth) > 1:
+            env.window.confirm_dialog.accept()
         await until(lambda: not set(eth) & set(env.row_ids()))
     assert all(o[3] != "tETHUSD" for o in env.sim.open_orders())
     assert set(env.row_ids()) == env.sim_ids()

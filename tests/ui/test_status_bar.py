@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, OrderKey
 from blotter.ui import theme
 from blotter.ui.status_bar import LoggedNotice, StatusBar, notice_time, one_line
 from blotter.ui.trust_text import STATE_WORDS
@@ -119,6 +119,43 @@ def test_progress_is_shown_but_not_logged(bar, buses):
     assert bar.text == "Acme · acme/Main — Cancelling 37/120 on Acme Main…"
     assert [e.notice.text for e in bar.log] == ["Cancelled 3 of 3"]
     assert logged == []
+
+
+def test_a_receipt_that_left_orders_offers_to_cancel_exactly_those(bar, buses, qtbot):
+    notices, _ = buses
+    left = (OrderKey("bybit", "by-1", "7"), OrderKey("bybit", "by-1", "8"))
+    details = ("by-1 · order 5 (BTCUSDT buy 1 @ 100): cancelled",
+               "by-1 · order 7 (BTCUSDT buy 1 @ 101): still open at the venue after the cancel",
+               ("by-1 · order 8 (BTCUSDT buy 1 @ 102): arrived since, open at the venue after "
+               "the cancel"))
+    assert not bar.rest_button.isVisible()
+    notices.publish(Notice("bybit", "by-1", Level.WARNING,
+                           "Cancelled 1 of 1 on by-1; 1 left: …; 1 arrived since: …",
+                           details=details, rest=left))
+    assert bar.rest_button.isVisible()
+    assert bar.rest_button.text() == "Cancel the Rest (2)"
+    assert bar.rest_button.toolTip().splitlines() == [
+        ("Cancel exactly the 2 orders still open after: Cancelled 1 of 1 on by-1; 1 left: …; "
+        "1 arrived since: …"), *details[1:]]
+    # a fill arriving meanwhile does not take the offer away
+    notices.publish(Notice("bybit", "by-1", Level.INFO, "BTCUSDT buy 1 @ 99 filled"))
+    assert bar.rest_button.isVisible()
+    asked: list[object] = []
+    bar.rest_requested.connect(asked.append)
+    qtbot.mouseClick(bar.rest_button, Qt.MouseButton.LeftButton)
+    assert asked == [left]
+    assert not bar.rest_button.isVisible() and bar.rest == ()
+
+
+def test_a_later_receipt_with_nothing_left_takes_the_offer_away(bar, buses):
+    notices, _ = buses
+    left = (OrderKey("bybit", "by-1", "7"),)
+    notices.publish(Notice("bybit", "by-1", Level.WARNING, "Cancelled 0 of 0 on by-1; 1 left",
+                           details=("…",), rest=left))
+    assert bar.rest_button.isVisible()
+    notices.publish(Notice("bybit", "by-1", Level.SUCCESS, "Cancelled 1 of 1 on by-1; 0 left",
+                           details=("Re-read from the venue: no order of the scope is left open",)))
+    assert not bar.rest_button.isVisible() and bar.rest == ()
 
 
 def test_notices_from_before_the_bar_are_in_its_log(qtbot, buses):

@@ -129,10 +129,10 @@ def test_a_confirmation_names_what_a_cancel_of_an_account_that_is_not_live_will_
 
 
 def test_the_cancel_button_of_an_unverified_row_says_what_happens():
-    assert cancel_tip("7", "bybit-demo", None) == "Cancel order 7 (Delete)"
+    assert cancel_tip("7", "bybit-demo", None) == "Click to cancel order 7"
     down = board_at(state(VenueState.RECONNECTING, "1006"))
     assert cancel_tip("7", "bybit-demo", down.trust(BY)) == (
-        "Cancel order 7 (Delete)\nbybit-demo is not live: the cancel is sent now and confirmed "
+        "Click to cancel order 7\nbybit-demo is not live: the cancel is sent now and confirmed "
         "when the account is back")
     refused = board_at(state(VenueState.FAILED, "10003; retrying in 2 s"))
     assert cancel_tip("7", "bybit-demo", refused.trust(BY)).endswith(

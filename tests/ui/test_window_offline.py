@@ -130,8 +130,9 @@ async def test_context_menu_lists_the_cancel_actions(fake, qtbot):
     menu = view.context_menu
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
     assert texts == [
-        "Cancel Order", "Cancel Selected (1)", "Cancel Group g1", "Cancel BTCUSDT on by-1",
-        "Cancel Account by-1…", "Cancel All…",
+        "Cancel Order", "Cancel Selected (1)", "Cancel 4 visible of 4", "Cancel Group g1",
+        "Cancel BTCUSDT on by-1", "Cancel BTCUSDT Buys on by-1", "Cancel BTCUSDT Sells on by-1",
+        "Cancel BTCUSDT on Every Bybit Account", "Cancel Account by-1…", "Cancel All…",
     ]
     assert view.current_order().order_id == "1"  # the row under the cursor became the choice
     group = next(a for a in menu.actions() if a.text() == "Cancel Group g1")
@@ -160,7 +161,7 @@ async def test_pending_row_ignores_a_second_click(fake, qtbot):
 async def test_a_failing_cancel_becomes_an_error_notice(fake, monkeypatch):
     window, engine, _ = fake
 
-    async def broken(scope, plans=None):
+    async def broken(scope, plans=None, prove=False):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(engine, "cancel", broken)
@@ -227,7 +228,7 @@ async def test_status_bar_notice_and_log(fake, qtbot):
     assert log.messages()[:2] == ["0: OK", "110001: Order does not exist."]
     engine.notices.publish(Notice("blotter", "", Level.INFO, "later"))
     assert log.messages()[0] == "later"
-    assert log.table.item(0, 0).text().count(":") == 2  # hh:mm:ss
+    assert log.row(0)[0].count(":") == 2  # hh:mm:ss
 
 
 async def test_connection_indicator_follows_states(fake):
