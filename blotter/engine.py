@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Iterable, Sequence
-from typing import Protocol, runtime_checkable
 
 from blotter.core.cancel import (
     CancelPlan,
@@ -33,15 +32,6 @@ from blotter.venues.registry import venue_title
 
 log = logging.getLogger(__name__)
 
-
-
-@runtime_checkable
-class RoutedClient(Protocol):
-    """A client that says how it will send a plan (``VenueClient.cancel_route``)."""
-
-    def cancel_route(self, plan: CancelPlan) -> str:
-        """How ``plan`` will be sent, in the trader's words."""
-        ...
 
 
 PROOF_TIMEOUT = 15.0  # seconds one account may take to re-read its open orders after a cancel
@@ -243,9 +233,9 @@ class Engine:
 
     def cancel_route(self, plan: CancelPlan) -> str:
         """How the account's client will send ``plan``, in the trader's words ("one cancel-all
-        request", "one request per order"), or "" when the client does not say."""
+        request", "one request per order"), or "" when no client serves the account."""
         client = self.client_for(plan.account)
-        if not isinstance(client, RoutedClient):  # a client that cannot say (a stand-in)
+        if client is None:
             return ""
         try:
             return str(client.cancel_route(plan))

@@ -58,6 +58,9 @@ class FakeClient:
                                                  for n in range(4))))
         await asyncio.Event().wait()
 
+    def cancel_route(self, plan: CancelPlan) -> str:
+        return ""  # a client with nothing to say about its route: none is shown
+
     async def cancel(self, plan: CancelPlan) -> CancelResult:
         self.plans.append(plan)
         if self.fail is not None:
