@@ -46,11 +46,11 @@ class ConnectionActions(QObject):
         self.reconnect_all.triggered.connect(self.reconnect_waiting)
         self.check_all = QAction("All Accounts", self)
         self.check_all.setObjectName("check-all")
-        self.check_all.setShortcut(QKeySequence("F5"))
+        self.check_all.setShortcut(QKeySequence("Ctrl+F5"))
         self.check_all.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.check_all.setToolTip("Re-read every account's open orders from its venue (F5)")
+        self.check_all.setToolTip("Re-read every account's open orders from its venue (Ctrl+F5)")
         self.check_all.triggered.connect(self.check_everything)
-        parent.addAction(self.check_all)  # F5 works with the menu closed
+        parent.addAction(self.check_all)  # Ctrl+F5 works with the menu closed
         self.refresh()
 
     # -- what there is ------------------------------------------------------------------------

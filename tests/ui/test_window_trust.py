@@ -222,7 +222,7 @@ async def test_check_now_audits_the_table_against_the_venue(env):
 
     gone = env.ids["inverse"]
     env.sim._orders.pop(gone)  # closed at the venue, and the stream never said so
-    env.window.connections.check_all.trigger()  # F5: every account
+    env.window.connections.check_all.trigger()  # Ctrl+F5: every account
     await until(lambda: gone not in env.row_ids())
     audit = f"Audit of bybit-test: order {gone} "
     await until(lambda: any(line.startswith(audit) for line in env.logged()))
