@@ -8,8 +8,9 @@ with their ``OrderKey`` in ``_okeys``), answered through ``data()`` and, for a p
 rows equal to the store, sorted, and holds them still while the trader aims.
 
 Besides the order itself a row may carry: a cancel in flight ("Cancelling…", italic), an
-unverified marker (``RowMarks``), and — while the table holds still — the close of its order
-(struck through, "closed: filled at 95,120.5", Cancel disabled).
+unverified marker (``RowMarks``), a refused cancel ("⚠ rejected · ACTIVE", the venue's words
+in the tooltip, until the venue next changes the order), and — while the table holds still —
+the close of its order (struck through, "closed: filled at 95,120.5", Cancel disabled).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ PENDING_ROLE = Qt.ItemDataRole.UserRole + 4
 CLOSED_ROLE = Qt.ItemDataRole.UserRole + 5
 
 CANCELLING = "Cancelling…"
+REFUSED_SIGN = "⚠"
 
 
 class Column(IntEnum):
@@ -184,6 +186,12 @@ def closed_look(closed: ClosedOrder | None) -> tuple[str, QColor]:
     return closed_text(closed), colour
 
 
+def refused_text(refusal: str, status: str) -> str:
+    """The Status of a row whose cancel was refused or timed out: "⚠ rejected · ACTIVE" (the
+    venue's own words are in the tooltip)."""
+    return f"{REFUSED_SIGN} {refusal.split(':', 1)[0]} · {status}"
+
+
 # plain ints for the hot path (enum comparisons cost more than the lookups they guard)
 _COLUMNS = len(Column)
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
@@ -209,6 +217,7 @@ _ALIGNMENTS = tuple(
     _ALIGN_CENTER if c == _CANCEL else _ALIGN_RIGHT if c in _RIGHT else _ALIGN_LEFT
     for c in range(_COLUMNS)
 )
+REFUSED_COLOUR = QColor("#e6b450")  # the warning colour of the status bar
 
 
 def _foreground(order: Order, column: int, pending: bool) -> QColor | None:
@@ -287,10 +296,13 @@ class OrderCellsModel(QAbstractTableModel):
 
     def filter_words(self, order: Order) -> str:
         """The words of ``order``'s row the filter box matches (its FILTER_ROLE): what it
-        shows, its unverified marker."""
+        shows, its unverified marker, a refused cancel."""
         marks = self.marks
         mark = marks.mark(order) if marks.active else None
         words = filter_text(order, self._venue_label)
+        refusal = self._store.refusal(order.key)
+        if refusal is not None:
+            words = f"{words} {refusal.lower()}"
         return words if mark is None else f"{words} {mark}"
 
     def closed_text(self, key: OrderKey) -> str | None:
@@ -354,9 +366,11 @@ class OrderCellsModel(QAbstractTableModel):
                 else:
                     item.setData(value)
             return
-        pending = self._store.is_cancel_pending(key)
+        store = self._store
+        pending = store.is_cancel_pending(key)
         marks = self.marks
         mark = marks.mark(order) if marks.active else None
+        refusal = store.refusal(key) if column == _STATUS else None
         # the roles of a painted cell inline (as _cell answers them), the rest through _cell
         for k in range(len(span)):
             item = span[k]
@@ -364,6 +378,8 @@ class OrderCellsModel(QAbstractTableModel):
             if role == _DISPLAY:
                 if column == _STATUS:
                     text = CANCELLING if pending else order.status_text
+                    if refusal is not None:
+                        text = refused_text(refusal, text)
                     item.setData(text if mark is None else f"{mark} · {text}")
                 else:
                     item.setData(self._display_fns[column](order))
@@ -374,6 +390,8 @@ class OrderCellsModel(QAbstractTableModel):
             elif role == _FOREGROUND:
                 if mark is not None:
                     item.setData(_unverified_foreground(order, column))
+                elif refusal is not None:
+                    item.setData(REFUSED_COLOUR)
                 else:
                     item.setData(_foreground(order, column, pending))
             elif role == _BACKGROUND:
@@ -396,6 +414,9 @@ class OrderCellsModel(QAbstractTableModel):
         if role == _DISPLAY:
             if column == _STATUS:
                 text = CANCELLING if self._store.is_cancel_pending(key) else order.status_text
+                refusal = self._store.refusal(key)
+                if refusal is not None:
+                    text = refused_text(refusal, text)
                 return text if mark is None else f"{mark} · {text}"
             return self._display_fns[column](order)
         if role == _FONT:
@@ -403,6 +424,8 @@ class OrderCellsModel(QAbstractTableModel):
         if role == _FOREGROUND:
             if mark is not None:
                 return _unverified_foreground(order, column)
+            if column == _STATUS and self._store.refusal(key) is not None:
+                return REFUSED_COLOUR
             return _foreground(order, column, self._store.is_cancel_pending(key))
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column]
@@ -426,6 +449,7 @@ class OrderCellsModel(QAbstractTableModel):
 
     def _tooltip(self, order: Order, key: OrderKey, column: int, mark: str | None) -> str:
         pending = self._store.is_cancel_pending(key)
+        refusal = self._store.refusal(key)
         if column == _CANCEL:
             if pending:
                 return f"Cancel of order {order.order_id} sent; waiting for the venue"
@@ -434,6 +458,8 @@ class OrderCellsModel(QAbstractTableModel):
             tip = order_tooltip(order, pending, self._venue_label)
             if mark is not None:
                 tip = f"{tip}\n{self.marks.state_line(order)}"
+        if refusal is not None:
+            tip = f"{tip}\nLast cancel {refusal} (shown until the venue changes this order)"
         return tip
 
     def _gone_cell(self, order: Order, key: OrderKey, column: int, role: int) -> Any:
