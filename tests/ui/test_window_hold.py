@@ -124,8 +124,8 @@ async def test_the_row_under_the_pointer_keeps_its_order_and_its_cancel_takes_th
             env.sim.fill(int(others.pop(0)))
         else:
             env.sim.cancel_external(int(others.pop()))
-        await until(lambda: placed[-1] in {o.order_id for o in env.engine.store})
-        await until(lambda: window.model.flushes and not window.model._timer.isActive())
+        # the table has had the news (it waits there, not shown)
+        await until(lambda: placed[-1] in {o.order_id for o in window.model.waiting().new.values()})
         assert env.row_at(pos) == target
     await until(lambda: env.marker().startswith("6 new · 6 closed — move away or press F5"))
     assert not set(placed) & set(env.row_ids())  # they wait
