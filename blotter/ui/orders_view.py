@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QTableView,
     QWidget,
 )
+from shiboken6 import isValid
 
 from blotter.core.order import Order
 from blotter.ui import theme
@@ -226,8 +227,10 @@ class OrdersView(QTableView):
 
     # -- holding still while the trader aims ----------------------------------------------------
     def setModel(self, model: QAbstractItemModel | None) -> None:
-        if self._held_model is not None:
-            self._held_model.waiting_changed.disconnect(self._show_waiting)
+        old = self._held_model
+        if old is not None and isValid(old):
+            old.waiting_changed.disconnect(self._show_waiting)
+            old.hold_rows(False)  # no longer this view's to hold
         super().setModel(model)
         self._held_model = self._orders_model()
         if self._held_model is not None:
