@@ -6,6 +6,8 @@ looked).
 It starts from the store's kept closes and takes new ones from the store's close listener in
 batches (a flood of fills costs one insert per batch, not one per close), keeping the last
 ``LIMIT``. ``ClosedView`` shows it through a proxy that sorts and filters like the orders table.
+Like the orders table it holds still while the trader aims (``RowHold``): new closes wait,
+counted by a marker, until the pointer leaves, F5, a click on the marker or a rest.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
@@ -42,6 +45,7 @@ from blotter.ui.orders_model import (
     sort_value,
 )
 from blotter.ui.orders_view import MiddleElideDelegate, filter_expression, set_up_rows
+from blotter.ui.row_hold import RowHold, waiting_words
 from blotter.ui.trust_text import clock_text
 
 LIMIT = 500
@@ -84,6 +88,8 @@ def closed_tooltip(closed: ClosedOrder, venue_label: VenueLabel, now: int) -> st
 class ClosedModel(QAbstractTableModel):
     """The last ``limit`` closes across accounts, newest first."""
 
+    waiting_changed = Signal()  # how many closes wait while the rows hold still changed
+
     def __init__(
         self,
         closes: Iterable[ClosedOrder] = (),
@@ -100,9 +106,10 @@ class ClosedModel(QAbstractTableModel):
         kept = list(closes)  # oldest first, as the store keeps them
         self._rows: list[ClosedOrder] = kept[::-1][:limit]
         self._incoming: list[ClosedOrder] = []
+        self._holding = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._batch)
         self._mono = theme.mono_font()
 
     # -- feeding --------------------------------------------------------------------------------
@@ -112,12 +119,30 @@ class ClosedModel(QAbstractTableModel):
         if not self._timer.isActive():
             self._timer.start(BATCH_MS)
 
+    def _batch(self) -> None:
+        if self._holding:
+            self.waiting_changed.emit()  # they wait, counted
+        else:
+            self.flush()
+
+    def hold_rows(self, on: bool) -> None:
+        """Hold the rows still (``on``): new closes wait; turned off, they are shown."""
+        self._holding = on
+        if not on:
+            self.flush()
+
+    @property
+    def waiting(self) -> int:
+        """How many closes wait to be shown."""
+        return len(self._incoming)
+
     def flush(self) -> None:
         """Show the closes that arrived since the last batch (newest on top)."""
         self._timer.stop()
         batch, self._incoming = self._incoming[::-1][: self._limit], []
         if not batch:
             return
+        self.waiting_changed.emit()
         self.beginInsertRows(_ROOT, 0, len(batch) - 1)
         self._rows[0:0] = batch
         self.endInsertRows()
@@ -261,6 +286,14 @@ class ClosedView(QTableView):
         self.setSortingEnabled(True)
         self.show_newest_first()
         self.apply_default_widths()
+        # new closes wait while the trader aims at a row (row_hold.py)
+        self.hold = RowHold(self)
+        self.hold.held_changed.connect(self.closed_model.hold_rows)
+        self.hold.apply_requested.connect(self.closed_model.flush)
+        self.closed_model.waiting_changed.connect(self._show_waiting)
+
+    def _show_waiting(self) -> None:
+        self.hold.show_waiting(waiting_words(self.closed_model.waiting, 0, closes=True))
 
     def show_newest_first(self) -> None:
         """The model's own order, newest first: no sort for the proxy to keep up while closes

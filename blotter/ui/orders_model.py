@@ -9,6 +9,11 @@ The model also keeps its rows sorted (``sort()``, with Python sort keys: numbers
 times as times); the proxy in front of it only filters. A sorting QSortFilterProxyModel would call
 ``data()`` from C++ for every comparison: measured at 1.3 s per 30 Hz batch with 10k rows, versus
 ~14 ms this way. ``SORT_ROLE`` still answers the same values for anyone who asks.
+
+While the trader aims (``hold_rows``, driven by the view's ``RowHold``) the rows hold still:
+changes to rows the table shows apply in place, but new rows, closed rows leaving and re-sorting
+wait (``HeldRows``); a closed row stays, struck through. ``apply_waiting`` makes the rows equal
+the store again. How a row reads, cell by cell, is ``order_cells.py``.
 """
 
 from __future__ import annotations
@@ -18,143 +23,54 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QModelRoleData,
-    QModelRoleDataSpan,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-)
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from blotter.core.order import Order, OrderKey, Side
+from blotter.core.closes import ClosedOrder
+from blotter.core.order import Order, OrderKey
 from blotter.core.store import OrderStore, StoreDiff
 from blotter.core.trust import TrustBoard
-from blotter.ui import theme
-from blotter.ui.formatting import (
-    VenueLabel,
-    default_venue_label,
-    filter_text,
-    format_decimal,
-    format_filled,
-    local_time,
-    order_tooltip,
-    side_text,
-    type_text,
+from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.order_cells import (
+    CANCELLING,
+    CLOSED_ROLE,
+    DISPLAY_FNS,
+    FILTER_ROLE,
+    HEADERS,
+    NO_NUMBER,
+    NUMERIC_COLUMNS,
+    ORDER_ROLE,
+    PENDING_ROLE,
+    RIGHT_ALIGNED,
+    ROOT,
+    SORT_ROLE,
+    Column,
+    OrderCellsModel,
+    closed_look,
+    id_sort_key,
+    sort_value,
 )
+from blotter.ui.row_hold import HeldRows
 from blotter.ui.row_marks import RowMarks
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
-ORDER_ROLE = Qt.ItemDataRole.UserRole + 3
-PENDING_ROLE = Qt.ItemDataRole.UserRole + 4
-
-CANCELLING = "Cancelling…"
+# the names the views and tests have always taken from here
+__all__ = [
+    "CANCELLING", "CLOSED_ROLE", "DISPLAY_FNS", "FILTER_ROLE", "HEADERS", "MAX_CHANGED_RANGES",
+    "MAX_INSERT_RUNS", "NUMERIC_COLUMNS", "ORDER_ROLE", "PENDING_ROLE", "RIGHT_ALIGNED",
+    "SORT_ROLE", "Column", "OrdersModel", "contiguous_ranges", "sort_value",
+]
 
 # More scattered changed-row ranges than this in one batch become one dataChanged span.
 MAX_CHANGED_RANGES = 4
 # New rows of a sorted model landing in more places than this are appended, then resorted.
 MAX_INSERT_RUNS = 16
 
-class Column(IntEnum):
-    VENUE = 0
-    ACCOUNT = 1
-    SYMBOL = 2
-    SIDE = 3
-    TYPE = 4
-    PRICE = 5
-    AMOUNT = 6
-    FILLED = 7
-    STATUS = 8
-    GROUP = 9
-    CLIENT_ID = 10
-    ORDER_ID = 11
-    CREATED = 12
-    CANCEL = 13
-
-
-HEADERS = {
-    Column.VENUE: "Venue",
-    Column.ACCOUNT: "Account",
-    Column.SYMBOL: "Symbol",
-    Column.SIDE: "Side",
-    Column.TYPE: "Type",
-    Column.PRICE: "Price",
-    Column.AMOUNT: "Amount",
-    Column.FILLED: "Filled",
-    Column.STATUS: "Status",
-    Column.GROUP: "Group",
-    Column.CLIENT_ID: "Client ID",
-    Column.ORDER_ID: "Order ID",
-    Column.CREATED: "Created",
-    Column.CANCEL: "",
-}
-
-HEADER_TIPS = {
-    Column.PRICE: "Limit price as the venue sent it",
-    Column.AMOUNT: "Original order amount",
-    Column.FILLED: "Executed amount and share of the order",
-    Column.STATUS: "The venue's own status text",
-    Column.GROUP: "Order group id (cancel a group with Ctrl+G)",
-    Column.CREATED: "Creation time, local clock (hover a cell for the full date)",
-    Column.CANCEL: "Cancel this order",
-}
-
-NUMERIC_COLUMNS = frozenset({Column.PRICE, Column.AMOUNT, Column.FILLED, Column.CREATED})
-RIGHT_ALIGNED = frozenset(
-    {Column.PRICE, Column.AMOUNT, Column.FILLED, Column.GROUP, Column.CLIENT_ID,
-     Column.ORDER_ID, Column.CREATED}
-)
-# plain ints: a Python enum flag costs more to hand to Qt (asked for every painted cell)
-_ALIGN_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
-_ALIGN_LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
-_ALIGN_CENTER = int(Qt.AlignmentFlag.AlignCenter.value)
-
-_ROOT = QModelIndex()
-_NO_NUMBER = float("-inf")  # missing numbers sort before every real one
-
-
-def _id_sort_key(value: str | None) -> str:
-    """Numeric ids sort as numbers, others as text, without mixing types in one column."""
-    if not value:
-        return ""
-    if value.isdigit():
-        return value.rjust(24, "0")
-    return "~" + value.lower()
-
-
-def _number(value: Decimal | None) -> float:
-    return float(value) if value is not None else _NO_NUMBER
+_COLUMNS = len(Column)
 
 
 def _exact(value: Decimal | None) -> Decimal | float:
-    return value if value is not None else _NO_NUMBER
-
-
-def sort_value(order: Order, column: int) -> Any:
-    """What SORT_ROLE answers for a number, time or id column (numbers as numbers, ids in
-    their own order); None for a text column, which sorts by the text shown."""
-    if column == Column.PRICE:
-        return _number(order.price)
-    if column == Column.AMOUNT:
-        return _number(order.amount)
-    if column == Column.FILLED:
-        return float(order.filled / order.amount) if order.amount else 0.0
-    if column == Column.CREATED:
-        return float(order.created_ms) if order.created_ms is not None else _NO_NUMBER
-    if column == Column.GROUP:
-        return _id_sort_key(order.group_id)
-    if column == Column.CLIENT_ID:
-        return _id_sort_key(order.client_id)
-    if column == Column.ORDER_ID:
-        return _id_sort_key(order.order_id)
-    return None
+    return value if value is not None else NO_NUMBER
 
 
 def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
@@ -168,73 +84,11 @@ def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
-    lambda o: o.venue,  # VENUE (the model names it with its venue_label)
-    lambda o: o.account,  # ACCOUNT
-    lambda o: o.symbol,  # SYMBOL
-    lambda o: side_text(o.side),  # SIDE
-    lambda o: type_text(o),  # TYPE
-    lambda o: format_decimal(o.price),  # PRICE
-    lambda o: format_decimal(o.amount),  # AMOUNT
-    format_filled,  # FILLED
-    lambda o: o.status_text,  # STATUS
-    lambda o: o.group_id or "",  # GROUP
-    lambda o: o.client_id or "",  # CLIENT_ID
-    lambda o: o.order_id,  # ORDER_ID
-    lambda o: local_time(o.created_ms),  # CREATED
-    lambda o: "",  # CANCEL (painted by the delegate)
-)
-assert len(DISPLAY_FNS) == len(Column)
-
-# plain ints for the hot path (enum comparisons cost more than the lookups they guard)
-_COLUMNS = len(Column)
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
-_FONT = int(Qt.ItemDataRole.FontRole.value)
-_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
-_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole.value)
-_ROLES_SERVED = frozenset(
-    {_DISPLAY, _TOOLTIP, _FONT, _ALIGNMENT, _FOREGROUND, _BACKGROUND, _ACCESSIBLE,
-     int(SORT_ROLE), int(FILTER_ROLE), int(ORDER_ROLE), int(PENDING_ROLE)}
-)
-_SIDE, _FILLED, _STATUS, _CANCEL = int(Column.SIDE), int(Column.FILLED), int(Column.STATUS), int(
-    Column.CANCEL
-)
-_NUMERIC = frozenset(int(c) for c in NUMERIC_COLUMNS)
-_RIGHT = frozenset(int(c) for c in RIGHT_ALIGNED)
-_DIM_COLUMNS = frozenset(
-    int(c) for c in (Column.VENUE, Column.GROUP, Column.CLIENT_ID, Column.ORDER_ID, Column.CREATED)
-)
-_ALIGNMENTS = tuple(
-    _ALIGN_CENTER if c == _CANCEL else _ALIGN_RIGHT if c in _RIGHT else _ALIGN_LEFT
-    for c in range(_COLUMNS)
-)
-
-
-def _foreground(order: Order, column: int, pending: bool) -> QColor | None:
-    if pending:
-        return theme.DIM_TEXT
-    if column == _SIDE:
-        return theme.BUY if order.side is Side.BUY else theme.SELL
-    if column in _DIM_COLUMNS:
-        return theme.DIM_TEXT
-    if column == _FILLED and order.remaining == order.amount:
-        return theme.FAINT_TEXT
-    return None
-
-
-def _unverified_foreground(order: Order, column: int) -> QColor:
-    """Every cell of a row no live stream vouches for is drawn quieter (the Side column keeps
-    a trace of its colour)."""
-    if column == _SIDE:
-        return theme.UNVERIFIED_BUY if order.side is Side.BUY else theme.UNVERIFIED_SELL
-    return theme.UNVERIFIED_TEXT
-
-
 # -- the model --------------------------------------------------------------------------------
-class OrdersModel(QAbstractTableModel):
+class OrdersModel(OrderCellsModel):
+    # what waits while the rows hold still changed (``waiting()`` says what)
+    waiting_changed = Signal()
+
     def __init__(
         self,
         store: OrderStore,
@@ -245,43 +99,29 @@ class OrdersModel(QAbstractTableModel):
         trust: TrustBoard | None = None,
         clock: Callable[[], int] | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._store = store
+        super().__init__(store, venue_label, parent)
         # unverified rows (per account, from the trust board) and rows a resync just changed
         self.marks = RowMarks(trust, clock, self._repaint, self)
-        # the Venue column names a B2TRADER broker by its own name; others by the venue's
-        self._venue_label = venue_label
-        fns = list(DISPLAY_FNS)
-        fns[Column.VENUE] = lambda o: venue_label(o.venue, o.account)
-        self._display_fns: tuple[Callable[[Order], str], ...] = tuple(fns)
         # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
         # data() call) and its sort key; ``_keys`` is always in display order, so a row is found
         # by bisection from the order's key in ``_key_of`` (no row numbers to renumber when rows
         # come and go above). Unsorted, the sort key is the arrival number: new rows append.
-        self._orders: list[Order] = list(store.orders())
-        self._okeys: list[OrderKey] = [o.key for o in self._orders]
+        self._orders = list(store.orders())
+        self._okeys = [o.key for o in self._orders]
         self._keys: list[Any] = list(range(len(self._orders)))
         self._key_of: dict[OrderKey, Any] = dict(zip(self._okeys, self._keys))
         self._arrivals = len(self._orders)
         self._sort_column = -1
         self._sort_key: Callable[[Order], tuple[Any, ...]] | None = None
         self._descending = False
+        # while the trader aims: what waits (the closed rows kept are ``_gone``, for the cells)
+        self._holding = False
+        self._held = HeldRows(self._gone)
         self._min_interval = 1.0 / max_rate_hz
         self._last_flush = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._flush)
-        self._font = QFont()
-        self._mono = theme.mono_font()
-        self._italic = QFont(self._font)
-        self._italic.setItalic(True)
-        self._mono_italic = QFont(self._mono)
-        self._mono_italic.setItalic(True)
-        # FontRole by [cancel pending][column]: mono for numbers, italic while cancelling
-        self._fonts = (
-            [self._mono if c in _NUMERIC else None for c in range(_COLUMNS)],
-            [self._mono_italic if c in _NUMERIC else self._italic for c in range(_COLUMNS)],
-        )
         self.flushes = 0  # how many store flushes this model ran (tests, diagnostics)
         # Scattered changed rows go out as one dataChanged span (a view repaints once). A proxy
         # that filters re-tests every row of a span, 10k calls into Python per flush: it turns
@@ -308,6 +148,9 @@ class OrdersModel(QAbstractTableModel):
         self._flush()
 
     def _apply(self, diff: StoreDiff) -> None:
+        if self._holding:
+            self._apply_held(diff)
+            return
         # Rows are found by bisecting _keys, so every lookup comes before the first change that
         # could leave _keys out of order (removals keep it in order; changed sort keys do not).
         find = self._find
@@ -338,7 +181,12 @@ class OrdersModel(QAbstractTableModel):
                         keys[row] = key_by_order[order.key] = key
                         displaced = True
             self._emit_changed([row for row, _ in changed])
+        self._place(added, displaced)
 
+    def _place(self, added: list[Order], displaced: bool) -> None:
+        """Insert ``added`` where the sort puts them, and restore the order if ``displaced``
+        (a row's sort key changed) or the new rows land in too many places."""
+        key_of = self._sort_key
         if added:
             first = len(self._orders)
             if key_of is None:
@@ -358,7 +206,6 @@ class OrdersModel(QAbstractTableModel):
                 else:
                     for at, start, end in reversed(runs):  # bottom first: positions stay valid
                         self._insert_rows(at, added[start:end], keys[start:end])
-
         if displaced:
             self._resort()
 
@@ -414,7 +261,7 @@ class OrdersModel(QAbstractTableModel):
         return runs
 
     def _insert_rows(self, at: int, orders: list[Order], keys: list[Any]) -> None:
-        self.beginInsertRows(_ROOT, at, at + len(orders) - 1)
+        self.beginInsertRows(ROOT, at, at + len(orders) - 1)
         okeys = [o.key for o in orders]
         self._orders[at:at] = orders
         self._okeys[at:at] = okeys
@@ -426,7 +273,7 @@ class OrdersModel(QAbstractTableModel):
         # Highest range first, so the row numbers of the ranges still to go stay valid.
         key_of = self._key_of
         for first, last in reversed(contiguous_ranges(rows)):
-            self.beginRemoveRows(_ROOT, first, last)
+            self.beginRemoveRows(ROOT, first, last)
             for key in self._okeys[first:last + 1]:
                 del key_of[key]
             del self._orders[first:last + 1]
@@ -441,6 +288,107 @@ class OrdersModel(QAbstractTableModel):
         last_column = self.columnCount() - 1
         for first, last in ranges:
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+
+    # -- holding still while the trader aims -------------------------------------------------
+    @property
+    def holding(self) -> bool:
+        return self._holding
+
+    def hold_rows(self, on: bool) -> None:
+        """Hold the rows still (``on``): a change to a row shown applies in place, but new rows,
+        closed rows leaving and re-sorting wait. Turned off, what waited is applied."""
+        if on == self._holding:
+            return
+        self._holding = on
+        if not on:
+            self.apply_waiting()
+
+    def waiting(self) -> HeldRows:
+        """What waits while the rows hold still (read it; ``summary()`` says it in words)."""
+        return self._held
+
+    def apply_waiting(self, highlight: bool = False) -> None:
+        """Show what waited while the rows held still: closed rows leave, new rows come in,
+        rows whose sort key changed move to their place (then the rows equal the store's, in
+        sort order); with ``highlight`` the rows that came in or moved are tinted a moment."""
+        held = self._held
+        if not held:
+            return
+        new, moved = list(held.new.values()), held.moved
+        held.new, held.moved = {}, set()
+        find = self._find
+        gone_rows = [r for r in map(find, self._gone) if r is not None]
+        if gone_rows:
+            self._remove_rows(gone_rows)
+        self._gone.clear()
+        displaced = False
+        lit: list[OrderKey] = []
+        key_of = self._sort_key
+        if key_of is not None and moved:
+            located = [(find(key), key) for key in moved]  # every lookup before a key changes
+            orders, keys, key_by_order = self._orders, self._keys, self._key_of
+            for row, key in located:
+                if row is None:
+                    continue
+                sort_key = key_of(orders[row])
+                if sort_key != keys[row]:
+                    keys[row] = key_by_order[key] = sort_key
+                    displaced = True
+                    lit.append(key)
+        self._place(new, displaced)
+        if highlight:
+            self.highlight([*(o.key for o in new), *lit])
+        self.waiting_changed.emit()
+
+    def _apply_held(self, diff: StoreDiff) -> None:
+        """A store diff while the rows hold still: nothing inserted, removed or moved."""
+        held, gone = self._held, self._gone
+        before = held.counts()
+        find = self._find
+        rows: list[int] = []
+        if diff.removed:
+            shown = [key for key in diff.removed if key in self._key_of]
+            closes = self._closes_of(shown)
+            for key in diff.removed:
+                row = find(key)
+                if row is None:
+                    held.new.pop(key, None)  # came and went while held: never shown
+                else:
+                    gone[key] = closed_look(closes.get(key))
+                    rows.append(row)
+        key_of = self._sort_key
+        orders, keys = self._orders, self._keys
+        for order in (*diff.updated, *diff.added):
+            key = order.key
+            row = find(key)
+            if row is None:
+                held.new[key] = order
+                continue
+            orders[row] = order
+            rows.append(row)
+            if gone:
+                gone.pop(key, None)  # back at the venue: open again, in place
+            if key_of is not None and key_of(order) != keys[row]:
+                held.moved.add(key)  # its old sort key stays until the rows may move
+        if rows:
+            self._emit_changed(rows)
+        if held.counts() != before:
+            self.waiting_changed.emit()
+
+    def _closes_of(self, keys: Sequence[OrderKey]) -> dict[OrderKey, ClosedOrder]:
+        """The store's record of how each of ``keys`` closed (the newest closes are at the end
+        of ``store.closed``; a row dropped with its account has none)."""
+        wanted = set(keys)
+        found: dict[OrderKey, ClosedOrder] = {}
+        if not wanted:
+            return found
+        for closed in reversed(self._store.closed):
+            key = closed.order.key
+            if key in wanted and key not in found:
+                found[key] = closed
+                if len(found) == len(wanted):
+                    break
+        return found
 
     # -- marks ------------------------------------------------------------------------------
     def _repaint(self, keys: Iterable[OrderKey] | None) -> None:
@@ -469,6 +417,7 @@ class OrdersModel(QAbstractTableModel):
     # The model keeps its rows sorted itself, with Python sort keys: a sorting proxy would call
     # data() from C++ for every comparison, which costs seconds at 10k rows under a flood.
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.apply_waiting()  # the trader asked for a new order: what waited comes first
         if column < 0 or column >= len(Column):
             # keep the current order; new rows append
             self._sort_column, self._sort_key, self._descending = -1, None, False
@@ -514,7 +463,7 @@ class OrdersModel(QAbstractTableModel):
 
     def _key_for_column(self, column: int, order: Order) -> tuple[Any, ...]:
         """Sort key: the column's value (numbers as numbers, times as times), then age and id."""
-        tail = (order.created_ms or 0, _id_sort_key(order.order_id))
+        tail = (order.created_ms or 0, id_sort_key(order.order_id))
         if column == Column.PRICE:
             return (_exact(order.price), *tail)
         if column == Column.AMOUNT:
@@ -524,159 +473,14 @@ class OrdersModel(QAbstractTableModel):
         if column == Column.CREATED:
             return tail
         if column == Column.GROUP:
-            return (_id_sort_key(order.group_id), *tail)
+            return (id_sort_key(order.group_id), *tail)
         if column == Column.CLIENT_ID:
-            return (_id_sort_key(order.client_id), *tail)
+            return (id_sort_key(order.client_id), *tail)
         if column == Column.ORDER_ID:
-            return (_id_sort_key(order.order_id), order.created_ms or 0)
+            return (id_sort_key(order.order_id), order.created_ms or 0)
         if column == Column.CANCEL:
             return (self._store.is_cancel_pending(order.key), *tail)
         return (self._display(order, column).lower(), *tail)
 
-    # -- reading ---------------------------------------------------------------------------
-    def order_at(self, row: int) -> Order | None:
-        if 0 <= row < len(self._orders):
-            return self._orders[row]
-        return None
-
     def row_of(self, key: OrderKey) -> int | None:
         return self._find(key)
-
-    def orders(self) -> list[Order]:
-        return list(self._orders)
-
-    def is_pending(self, key: OrderKey) -> bool:
-        return self._store.is_cancel_pending(key)
-
-    # -- QAbstractTableModel ---------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._orders)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else _COLUMNS
-
-    # No flags() here: QAbstractTableModel's (enabled, selectable, never has children; none for
-    # an invalid index) is the one wanted, and a Python override costs a call per painted cell.
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < _COLUMNS:
-            return None
-        column = Column(section)
-        if role == _DISPLAY:
-            return HEADERS[column]
-        if role == _ALIGNMENT:
-            return _ALIGN_RIGHT if column in RIGHT_ALIGNED else _ALIGN_LEFT
-        if role == _TOOLTIP:
-            return HEADER_TIPS.get(column)
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if role not in _ROLES_SERVED:
-            return None
-        row = index.row()
-        if not 0 <= row < len(self._orders) or not index.isValid():
-            return None
-        return self._cell(self._orders[row], self._okeys[row], index.column(), role)
-
-    def multiData(
-        self,
-        index: QModelIndex | QPersistentModelIndex,
-        roleDataSpan: QModelRoleDataSpan | QModelRoleData,
-    ) -> None:
-        """Every role a delegate asks for, in one call: Qt's default asks data() role by role,
-        seven times per painted cell, and each call from C++ into Python is the costly part."""
-        # Qt hands a span; PySide6's stubs do not say it has a length and items (it does)
-        span: Any = roleDataSpan
-        row = index.row()
-        if not 0 <= row < len(self._orders) or not index.isValid():
-            for k in range(len(span)):
-                span[k].clearData()
-            return
-        order, key, column = self._orders[row], self._okeys[row], index.column()
-        pending = self._store.is_cancel_pending(key)
-        marks = self.marks
-        mark = marks.mark(order) if marks.active else None
-        # the roles of a painted cell inline (as _cell answers them), the rest through _cell
-        for k in range(len(span)):
-            item = span[k]
-            role = item.role()
-            if role == _DISPLAY:
-                if column == _STATUS:
-                    text = CANCELLING if pending else order.status_text
-                    item.setData(text if mark is None else f"{mark} · {text}")
-                else:
-                    item.setData(self._display_fns[column](order))
-            elif role == _FONT:
-                item.setData(self._fonts[pending][column])
-            elif role == _ALIGNMENT:
-                item.setData(_ALIGNMENTS[column])
-            elif role == _FOREGROUND:
-                if mark is None:
-                    item.setData(_foreground(order, column, pending))
-                else:
-                    item.setData(_unverified_foreground(order, column))
-            elif role == _BACKGROUND:
-                brush = marks.background(key, mark)
-                if brush is None:
-                    item.clearData()
-                else:
-                    item.setData(brush)
-            elif role in _ROLES_SERVED:
-                item.setData(self._cell(order, key, column, role))
-            else:
-                item.clearData()
-
-    def _cell(self, order: Order, key: OrderKey, column: int, role: int) -> Any:
-        # Called thousands of times per repaint: plain int comparisons, most common roles first.
-        marks = self.marks
-        mark = marks.mark(order) if marks.active else None
-        if role == _DISPLAY:
-            if column == _STATUS:
-                text = CANCELLING if self._store.is_cancel_pending(key) else order.status_text
-                return text if mark is None else f"{mark} · {text}"
-            return self._display_fns[column](order)
-        if role == _FONT:
-            return self._fonts[self._store.is_cancel_pending(key)][column]
-        if role == _FOREGROUND:
-            if mark is not None:
-                return _unverified_foreground(order, column)
-            return _foreground(order, column, self._store.is_cancel_pending(key))
-        if role == _ALIGNMENT:
-            return _ALIGNMENTS[column]
-        if role == _BACKGROUND:
-            return marks.background(key, mark)
-        if role == _TOOLTIP:
-            pending = self._store.is_cancel_pending(key)
-            if column == _CANCEL:
-                if pending:
-                    return f"Cancel of order {order.order_id} sent; waiting for the venue"
-                return marks.cancel_tip(order, mark)
-            tip = order_tooltip(order, pending, self._venue_label)
-            return tip if mark is None else f"{tip}\n{marks.state_line(order)}"
-        if role == ORDER_ROLE:
-            return order
-        if role == PENDING_ROLE:
-            return self._store.is_cancel_pending(key)
-        if role == SORT_ROLE:
-            return self._sort_value(order, column)
-        if role == FILTER_ROLE:
-            words = filter_text(order, self._venue_label)
-            return words if mark is None else f"{words} {mark}"
-        if role == _ACCESSIBLE:
-            if column == _CANCEL:
-                return f"Cancel order {order.order_id}"
-            return self._display(order, column)
-        return None
-
-    def _display(self, order: Order, column: int) -> str:
-        if column == _STATUS and self._store.is_cancel_pending(order.key):
-            return CANCELLING
-        return self._display_fns[column](order)
-
-    def _sort_value(self, order: Order, column: int) -> Any:
-        if column == Column.CANCEL:
-            return 1 if self._store.is_cancel_pending(order.key) else 0
-        value = sort_value(order, column)
-        return self._display(order, column).lower() if value is None else value

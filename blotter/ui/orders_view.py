@@ -1,7 +1,8 @@
-"""The orders table: proxy (sort + filter), the cancel-button delegate and the view.
+"""The orders table: proxy (sort + filter) and the view.
 
-No widget per cell: the Cancel button is painted by ``CancelButtonDelegate`` and its clicks are
-hit-tested by ``OrdersView``. What the cancel actions do is ``cancel_actions.py``.
+No widget per cell: the Cancel button is painted by ``CancelButtonDelegate``
+(order_delegates.py) and its clicks are hit-tested by ``OrdersView``. The rows hold still while
+the trader aims (``RowHold``, row_hold.py). What the cancel actions do is ``cancel_actions.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPoint,
     QRect,
-    QRectF,
     QRegularExpression,
     QSortFilterProxyModel,
     Qt,
@@ -27,7 +27,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
-    QColor,
     QContextMenuEvent,
     QFont,
     QFontMetrics,
@@ -35,24 +34,27 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
-    QPainter,
-    QPen,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QMenu,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QWidget,
 )
+from shiboken6 import isValid
 
 from blotter.core.order import Order
 from blotter.ui import theme
+from blotter.ui.order_delegates import (
+    BUTTON_WIDTH,
+    CancelButtonDelegate,
+    MiddleElideDelegate,
+    StatusDelegate,
+    button_rect,
+)
 from blotter.ui.orders_model import (
+    CLOSED_ROLE,
     FILTER_ROLE,
     ORDER_ROLE,
     PENDING_ROLE,
@@ -60,9 +62,13 @@ from blotter.ui.orders_model import (
     Column,
     OrdersModel,
 )
+from blotter.ui.row_hold import RowHold, waiting_words
 
-BUTTON_WIDTH = 62
-BUTTON_MARGIN_V = 3
+# the names the window, the other table and the tests have always taken from here
+__all__ = [
+    "BUTTON_WIDTH", "MiddleElideDelegate", "OrdersProxyModel", "OrdersView", "StatusDelegate",
+    "filter_expression", "set_up_rows",
+]
 
 
 # -- proxy --------------------------------------------------------------------------------------
@@ -80,6 +86,7 @@ class OrdersProxyModel(QSortFilterProxyModel):
         self.setFilterKeyColumn(0)
         self.setDynamicSortFilter(True)
         self._filter_text = ""
+        self._holding = False
         self._source: QAbstractItemModel | None = None
 
     @property
@@ -117,6 +124,35 @@ class OrdersProxyModel(QSortFilterProxyModel):
             # filtering re-tests each changed row: ask for exact ranges, not one merged span
             self._source.coarse_changes = not text.split()
         self.setFilterRegularExpression(filter_expression(text))
+        if self._holding and text.split():
+            self.setDynamicSortFilter(False)
+
+    def hold_rows(self, on: bool) -> None:
+        """While the rows hold still a changed row is not dropped or let in by the filter (it
+        is re-tested when the hold ends); without a filter there is nothing to hold."""
+        self._holding = on
+        if on:
+            if self._filter_text.split():
+                self.setDynamicSortFilter(False)
+        elif not self.dynamicSortFilter():
+            self.setDynamicSortFilter(True)
+            self._retest_rows()
+
+    def refilter(self) -> None:
+        """Re-test every row against the filter (what waited while held was just shown)."""
+        if not self.dynamicSortFilter():
+            self._retest_rows()
+
+    def _retest_rows(self) -> None:
+        self.beginFilterChange()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def accepts(self, order: Order) -> bool:
+        """Whether the filter lets ``order`` in (a new order the table does not show yet)."""
+        if not self._filter_text.split() or not isinstance(self._source, OrdersModel):
+            return True
+        words = self._source.filter_words(order)
+        return self.filterRegularExpression().match(words).hasMatch()
 
 
 def filter_expression(text: str) -> QRegularExpression:
@@ -126,16 +162,7 @@ def filter_expression(text: str) -> QRegularExpression:
     return QRegularExpression(pattern, QRegularExpression.PatternOption.CaseInsensitiveOption)
 
 
-# -- delegate -----------------------------------------------------------------------------------
-def button_rect(cell: QRect) -> QRect:
-    """Where the Cancel button sits inside its cell (the view hit-tests the same rect)."""
-    width = min(BUTTON_WIDTH, max(cell.width() - 8, 16))
-    height = max(cell.height() - 2 * BUTTON_MARGIN_V, 10)
-    left = cell.left() + (cell.width() - width) // 2
-    top = cell.top() + (cell.height() - height) // 2
-    return QRect(left, top, width, height)
-
-
+# -- the shared look ---------------------------------------------------------------------------
 def set_up_rows(view: QTableView) -> None:
     """The look both tables share: whole rows, no grid, pixel scrolling, fixed row heights
     without a row header, and column headers the trader can move (left-aligned, none
@@ -156,129 +183,6 @@ def set_up_rows(view: QTableView) -> None:
     header.setSectionsMovable(True)
     header.setStretchLastSection(False)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-
-
-class MiddleElideDelegate(QStyledItemDelegate):
-    """Elides in the middle: long order ids (ULIDs, UUIDs, 19-digit numbers) share their first
-    characters and differ at the end, so a cut tail would make rows look alike."""
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
-
-
-class StatusDelegate(QStyledItemDelegate):
-    """The Status cell: an unverified row's marker keeps its time when the column is narrow
-    ("unverified since 13:07:19 · New" → "unverified since 13:07:19" → "unverified
-    13:07:19"), since the time is what the trader reads there (the venue's status stays in the
-    tooltip); the venue's own status text elides at its end as usual."""
-
-    _MARKER = "unverified since "
-    _PAD = 14  # the cell's padding (style.qss) and text margins
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        text = option.text
-        if not text.startswith(self._MARKER):
-            return
-        room = option.rect.width() - self._PAD
-        marker = text.split(" · ", 1)[0]
-        for candidate in (text, marker, "unverified " + marker[len(self._MARKER):]):
-            option.text = candidate
-            if option.fontMetrics.horizontalAdvance(candidate) <= room:
-                return
-
-
-class CancelButtonDelegate(QStyledItemDelegate):
-    """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight.
-
-    Each look (state, size, font, pixel ratio) is drawn once into a pixmap and then copied:
-    drawing the rounded rect and its text for every visible row cost ~100 µs a row, a tenth of
-    a whole repaint of the table."""
-
-    PENDING, NORMAL, HOVERED, PRESSED = range(4)
-    _CACHE_LIMIT = 64
-
-    def __init__(self, view: OrdersView) -> None:
-        super().__init__(view)
-        self._view = view
-        self._pixmaps: dict[tuple[int, int, int, str, float], QPixmap] = {}
-
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
-        # background, selection and focus as for any cell, without text
-        super().paint(painter, option, index)
-        pending = bool(index.data(PENDING_ROLE))
-        hovered = not pending and self._view.is_hovered(index)
-        pressed = hovered and self._view.is_pressed(index)
-        state = (
-            self.PENDING if pending else self.PRESSED if pressed
-            else self.HOVERED if hovered else self.NORMAL
-        )
-        rect = button_rect(option.rect)
-        painter.drawPixmap(rect.topLeft(), self._button(
-            state, rect.width(), rect.height(), option.font, painter.device().devicePixelRatioF()
-        ))
-
-    def _button(self, state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:
-        key = (state, width, height, font.key(), ratio)
-        pixmap = self._pixmaps.get(key)
-        if pixmap is None:
-            if len(self._pixmaps) >= self._CACHE_LIMIT:
-                self._pixmaps.clear()
-            pixmap = self._pixmaps[key] = _draw_button(state, width, height, font, ratio)
-        return pixmap
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.text = ""
-        option.state &= ~QStyle.StateFlag.State_HasFocus
-
-
-def _draw_button(state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:
-    pixmap = QPixmap(max(1, round(width * ratio)), max(1, round(height * ratio)))
-    pixmap.setDevicePixelRatio(ratio)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    if state == CancelButtonDelegate.PENDING:
-        border, fill, text_colour, text = theme.GRID, QColor(0, 0, 0, 0), theme.FAINT_TEXT, "…"
-    elif state == CancelButtonDelegate.PRESSED:
-        border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 90), QColor(
-            "#ffffff"), "Cancel"
-    elif state == CancelButtonDelegate.HOVERED:
-        border, fill, text_colour, text = theme.SELL, _alpha(theme.SELL, 40), theme.SELL, "Cancel"
-    else:
-        border, fill, text_colour, text = (
-            theme.BUTTON_BORDER, QColor(0, 0, 0, 0), theme.BUTTON_TEXT, "Cancel"
-        )
-    rect = QRectF(0, 0, width, height).adjusted(0.5, 0.5, -0.5, -0.5)
-    painter.setPen(QPen(border, 1))
-    painter.setBrush(fill)
-    painter.drawRoundedRect(rect, 3, 3)
-    font = QFont(font)
-    font.setItalic(False)
-    painter.setFont(font)
-    painter.setPen(text_colour)
-    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-    painter.end()
-    return pixmap
-
-
-def _alpha(colour: QColor, alpha: int) -> QColor:
-    result = QColor(colour)
-    result.setAlpha(alpha)
-    return result
 
 
 # -- view ---------------------------------------------------------------------------------------
@@ -306,7 +210,7 @@ class OrdersView(QTableView):
         header.customContextMenuRequested.connect(self._header_menu)
         header.sectionResized.connect(self._section_resized)
         self._fitting = False
-        self._delegate = CancelButtonDelegate(self)
+        self._delegate = CancelButtonDelegate(self, self)
         self.setItemDelegateForColumn(Column.CANCEL, self._delegate)
         self._id_delegate = MiddleElideDelegate(self)
         self.setItemDelegateForColumn(Column.ORDER_ID, self._id_delegate)
@@ -315,6 +219,66 @@ class OrdersView(QTableView):
         self._hover: QPersistentModelIndex | None = None
         self._pressed: QPersistentModelIndex | None = None
         self._menu_actions: list[QAction | None] = []
+        # the rows hold still while the trader aims (row_hold.py)
+        self.hold = RowHold(self)
+        self.hold.held_changed.connect(self._hold_changed)
+        self.hold.apply_requested.connect(self.apply_waiting)
+        self._held_model: OrdersModel | None = None
+
+    # -- holding still while the trader aims ----------------------------------------------------
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        old = self._held_model
+        if old is not None and isValid(old):
+            old.waiting_changed.disconnect(self._show_waiting)
+            old.hold_rows(False)  # no longer this view's to hold
+        super().setModel(model)
+        self._held_model = self._orders_model()
+        if self._held_model is not None:
+            self._held_model.waiting_changed.connect(self._show_waiting)
+            self._held_model.hold_rows(self.hold.held)
+        self._show_waiting()
+
+    def _orders_model(self) -> OrdersModel | None:
+        model = self.model()
+        source = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
+        return source if isinstance(source, OrdersModel) else None
+
+    def _hold_changed(self, held: bool) -> None:
+        proxy, source = self.model(), self._held_model
+        if held:
+            if isinstance(proxy, OrdersProxyModel):
+                proxy.hold_rows(True)
+            if source is not None:
+                source.hold_rows(True)
+        else:
+            if source is not None:
+                source.hold_rows(False)  # what waited is shown
+            if isinstance(proxy, OrdersProxyModel):
+                proxy.hold_rows(False)
+
+    def apply_waiting(self) -> None:
+        """Show what waits while the rows hold still (the marker, F5, a rested pointer); the
+        rows that came in or moved light up for a moment."""
+        source, proxy = self._held_model, self.model()
+        if source is not None:
+            source.apply_waiting(highlight=True)
+        if isinstance(proxy, OrdersProxyModel):
+            proxy.refilter()
+
+    def _show_waiting(self) -> None:
+        source, proxy = self._held_model, self.model()
+        if source is None:
+            self.hold.show_waiting("")
+            return
+        held = source.waiting()
+        new, closed, moved = held.counts()
+        if isinstance(proxy, OrdersProxyModel) and proxy.filter_text.split():
+            # what the filter shows, not what the store has
+            new = sum(1 for order in held.new.values() if proxy.accepts(order))
+            rows = (source.row_of(key) for key in held.gone)
+            closed = sum(1 for row in rows
+                         if row is not None and proxy.mapFromSource(source.index(row, 0)).isValid())
+        self.hold.show_waiting(waiting_words(new, closed, moved))
 
     def fit_unverified_markers(self, some: bool) -> None:
         """Fit unverified markers to a narrow Status column (``StatusDelegate``) while ``some``
@@ -463,7 +427,7 @@ class OrdersView(QTableView):
         old, self._hover = self._hover, new
         self._repaint_row_button(old)
         self._repaint_row_button(new)
-        if new is not None and not index.data(PENDING_ROLE):
+        if new is not None and not index.data(PENDING_ROLE) and index.data(CLOSED_ROLE) is None:
             self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
         else:
             self.viewport().unsetCursor()
@@ -499,6 +463,7 @@ class OrdersView(QTableView):
                 and pressed.isValid()
                 and index.row() == pressed.row()
                 and not index.data(PENDING_ROLE)
+                and index.data(CLOSED_ROLE) is None  # its order closed: nothing to cancel
             ):
                 order = index.data(ORDER_ROLE)
                 if order is not None:
@@ -563,15 +528,18 @@ class OrdersView(QTableView):
         selection = self.selectionModel()
         if selection is not None and not selection.isRowSelected(index.row(), index.parent()):
             return None  # the focus frame alone is not a choice
+        if index.data(CLOSED_ROLE) is not None:
+            return None  # a row kept in view after its order closed: nothing to act on
         order = index.data(ORDER_ROLE)
         return order if isinstance(order, Order) else None
 
     def selected_orders(self) -> list[Order]:
+        """The orders of the selected rows, in table order (not the rows whose order closed)."""
         selection = self.selectionModel()
         if selection is None:
             return []
         rows = sorted(selection.selectedRows(), key=lambda i: i.row())
-        orders = [i.data(ORDER_ROLE) for i in rows]
+        orders = [i.data(ORDER_ROLE) for i in rows if i.data(CLOSED_ROLE) is None]
         return [o for o in orders if isinstance(o, Order)]
 
     # -- context menu ---------------------------------------------------------------------------
@@ -600,4 +568,6 @@ class OrdersView(QTableView):
                 menu.addAction(action)
         # popup(), not exec(): a nested event loop would stall the asyncio loop (qasync)
         menu.popup(event.globalPos())
+        if menu.isVisible():  # (an empty menu is not shown)
+            self.hold.hold_while_open(menu)  # the menu acts on these rows: they stay put
         self.context_menu = menu

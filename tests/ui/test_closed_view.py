@@ -137,3 +137,46 @@ async def test_the_view_sorts_newest_first_and_filters_by_the_reason_too(qtbot, 
     assert [view.closed_at_row(r).order.order_id for r in range(3)] == ["2", "1", "0"]
     view.show_newest_first()
     assert view.horizontalHeader().sortIndicatorSection() == -1
+
+
+async def test_while_the_trader_aims_new_closes_wait_counted_then_come_in(fed):
+    store, model = fed
+    shown: list[int] = []
+    model.waiting_changed.connect(lambda: shown.append(model.waiting))
+    store.apply(Closed(make_order(0)))
+    model.flush()
+    model.hold_rows(True)
+    store.apply(Closed(make_order(1)))
+    store.apply(Closed(make_order(2)))
+    await until(lambda: shown[-1] == 2)  # the batch came, and waits, counted
+    assert model.rowCount() == 1 and model.waiting == 2
+    model.hold_rows(False)
+    assert model.rowCount() == 3 and model.waiting == 0 and shown[-1] == 0
+    assert [text(model, r, section_of(Column.ORDER_ID)) for r in range(3)] == ["2", "1", "0"]
+
+
+async def test_the_view_holds_while_the_pointer_is_over_its_rows(qtbot, fed):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QCursor
+
+    store, _ = fed
+    QCursor.setPos(QPoint(-4000, -4000))
+    view = ClosedView(store.closed, clock=clock)
+    qtbot.addWidget(view)
+    store.add_close_listener(view.closed_model.add)
+    view.resize(900, 300)
+    view.show()
+    store.apply(Closed(make_order(0)))
+    await until(lambda: view.proxy.rowCount() == 1)
+    qtbot.mouseMove(view.viewport(), view.visualRect(view.proxy.index(0, REASON)).center())
+    await until(lambda: view.hold.held)
+    store.apply(Closed(make_order(1)))
+    store.apply(Closed(make_order(2)))
+    marker = view.hold.marker
+    await until(lambda: marker.isVisible())
+    assert marker.text() == "2 new closes — move away or press F5 to show"
+    assert view.proxy.rowCount() == 1
+    qtbot.mouseClick(marker, Qt.MouseButton.LeftButton, pos=marker.rect().center())
+    assert view.proxy.rowCount() == 3 and not marker.isVisible()
+    QCursor.setPos(QPoint(-4000, -4000))
+    await until(lambda: not view.hold.held)

@@ -214,7 +214,9 @@ async def test_a_refused_cancel_restores_the_row_and_says_why(env, qtbot):
     click_cancel_button(qtbot, env.window, 0)
 
     await until(lambda: any("ratelimit: error" in line for line in env.shown))
-    await until(lambda: env.status(target) == before)
+    # as before, marked as refused (the venue's words are in the row's tooltip)
+    mark, _, status = before.rpartition(" · ")
+    await until(lambda: env.status(target) == f"{mark} · ⚠ rejected · {status}".lstrip(" ·"))
     assert target in env.row_ids() and target in env.sim_ids()
     assert not env.window.model.is_pending(
         next(o.key for o in env.window.model.orders() if o.order_id == target))

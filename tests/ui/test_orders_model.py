@@ -190,9 +190,19 @@ def test_pending_cancel_row_shows_cancelling(store, model):
     assert cell(model, 1, Column.STATUS) == CANCELLING
     assert cell(model, 1, Column.SYMBOL, Qt.ItemDataRole.FontRole).italic()
     assert cell(model, 0, Column.STATUS) == "ACTIVE"
-    store.end_cancel(key, Outcome.REJECTED, "refused")
+    store.end_cancel(key, Outcome.REJECTED, "ERROR: Order not found.")
+    store.flush()
+    # back as it was, with a mark saying the cancel was refused, and the venue's words
+    assert cell(model, 1, Column.STATUS) == "⚠ rejected · ACTIVE"
+    assert cell(model, 1, Column.SYMBOL, Qt.ItemDataRole.FontRole) is None  # not italic
+    tip = cell(model, 1, Column.STATUS, Qt.ItemDataRole.ToolTipRole)
+    assert tip.splitlines()[-1].startswith("Last cancel rejected: ERROR: Order not found.")
+    assert "rejected" in cell(model, 1, Column.CANCEL, Qt.ItemDataRole.ToolTipRole)
+    # until the venue next changes the order
+    store.apply(Upsert(make_order(1, remaining="0.5")))
     store.flush()
     assert cell(model, 1, Column.STATUS) == "ACTIVE"
+    assert "Last cancel" not in cell(model, 1, Column.STATUS, Qt.ItemDataRole.ToolTipRole)
 
 
 def test_flush_is_coalesced_by_the_timer(store, qtbot):

@@ -405,3 +405,31 @@ def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker(qtbot) ->
     assert shown(0, width)[0] == "unverified since 13:07:19"  # the venue's word goes first
     assert shown(0, 60)[0] == "unverified 13:07:19"  # then "since"; the time stays
     assert shown(1, 60)[0] == "PARTIALLY FILLED @ 16673.0(0.09)"  # the venue's words as they are
+
+
+def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model):
+    from blotter.ui.order_cells import REFUSED_COLOUR
+
+    for n in range(3):
+        store.apply(Upsert(make_order(n)))
+    store.flush()
+    store.begin_cancel([make_order(1)])
+    store.end_cancel(make_order(1).key, Outcome.TIMED_OUT)
+    store.flush()
+    proxy = OrdersProxyModel()
+    proxy.setSourceModel(model)
+    row = next(r for r in range(3) if proxy.index(r, Column.ORDER_ID).data() == "1")
+    index = proxy.index(row, Column.STATUS)
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
+             Qt.ItemDataRole.ToolTipRole]
+    span = [QModelRoleData(int(r)) for r in roles]
+    proxy.multiData(index, span)  # as the view paints it
+    assert [d.data() for d in span] == [index.data(r) for r in roles]
+    assert span[0].data() == "⚠ timed out · ACTIVE"
+    assert span[1].data() == REFUSED_COLOUR
+    assert span[2].data().splitlines()[-1].startswith("Last cancel timed out")
+    proxy.set_filter_text("timed out")  # the filter box finds it
+    assert proxy.rowCount() == 1
+    store.apply(Upsert(make_order(1, remaining="0.5")))
+    store.flush()
+    assert proxy.rowCount() == 0

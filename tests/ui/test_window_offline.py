@@ -184,7 +184,8 @@ async def test_client_error_is_reported_not_swallowed(fake):
     window.actions_.order.trigger()
     await until(lambda: "socket closed" in window.status_bar.text)
     assert window.status_bar.latest.level is Level.ERROR
-    assert window.proxy.index(proxy_row(window, "3"), Column.STATUS).data() == "New"
+    # back as it was, marked as refused until the venue changes it
+    assert window.proxy.index(proxy_row(window, "3"), Column.STATUS).data() == "⚠ rejected · New"
 
 
 async def test_cancel_account_asks_and_counts(fake):
