@@ -31,7 +31,7 @@ from blotter.core.cancel import CancelScope
 from blotter.core.order import AccountKey, Order, Side
 from blotter.core.venue import Capabilities
 from blotter.ui.formatting import VenueLabel, default_venue_label
-from blotter.ui.orders_model import ORDER_ROLE
+from blotter.ui.orders_model import CLOSED_ROLE, ORDER_ROLE, OrdersModel
 from blotter.ui.orders_view import OrdersView
 from blotter.ui.resources import icon
 
@@ -271,6 +271,14 @@ class CancelActions(QObject):
         shown = proxy.rowCount() if proxy is not None and self._open_tab else 0
         source = proxy.sourceModel() if isinstance(proxy, QSortFilterProxyModel) else proxy
         total = source.rowCount() if source is not None else 0
+        if isinstance(source, OrdersModel) and isinstance(proxy, QSortFilterProxyModel):
+            # while the rows hold still, struck rows are not open orders and new ones wait
+            held = source.waiting()
+            total += len(held.new) - len(held.gone)
+            for key in held.gone:
+                row = source.row_of(key)
+                if row is not None and proxy.mapFromSource(source.index(row, 0)).isValid():
+                    shown -= 1
         if not self._open_tab:
             self._set(self.visible, False, "Cancel Visible", away)
         elif not shown:
@@ -324,7 +332,8 @@ class CancelActions(QObject):
         proxy = self._view.model()
         if proxy is None:
             return
-        shown = (proxy.index(r, 0).data(ORDER_ROLE) for r in range(proxy.rowCount()))
+        rows = (proxy.index(r, 0) for r in range(proxy.rowCount()))
+        shown = (i.data(ORDER_ROLE) for i in rows if i.data(CLOSED_ROLE) is None)
         keys = [o.key for o in shown if isinstance(o, Order) and not self._view_pending(o)]
         if keys:
             self.requested.emit(CancelScope.visible(keys))

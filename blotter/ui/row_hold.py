@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 REST_MS = 3000  # the pointer rested this long without moving or clicking: show what waits
 KEY_MS = 1500  # after a key moved the selection, the rows hold still this long
-APPLY_KEY = Qt.Key.Key_F5  # shows what waits (F5 also re-reads the venues: both are a refresh)
+APPLY_KEY = Qt.Key.Key_F5  # shows what waits (Ctrl+F5 re-reads the venues)
 APPLY_KEY_NAME = "F5"
 
 # the keys that move the current row
@@ -254,6 +254,6 @@ class RowHold(QObject):
             and event.modifiers() == Qt.KeyboardModifier.NoModifier
             and self._view.isVisible()
         ):
-            # heard, not taken: F5 goes on to whatever else it does in the window
+            # heard, not taken: the key goes on to anything else that listens
             self.apply_now()
         return False

@@ -159,7 +159,7 @@ async def test_the_row_under_the_pointer_keeps_its_order_and_its_cancel_takes_th
     assert env.marker() == ""
 
 
-async def test_f5_shows_what_waits_and_still_checks_the_venue(env, qtbot):
+async def test_f5_shows_what_waits_and_ctrl_f5_checks_the_venue(env, qtbot):
     pos = point_at(env, 2)
     await hover(qtbot, env, pos)
     new = str(env.place(1))
@@ -176,7 +176,10 @@ async def test_f5_shows_what_waits_and_still_checks_the_venue(env, qtbot):
     assert env.window.model.marks.is_highlighted(
         next(o.key for o in env.window.model.orders() if o.order_id == new))
     assert env.marker() == ""
-    # F5 is also Check All: the venues are re-read as before
+    # F5 only shows; re-reading the venues is Ctrl+F5
+    assert not any(e.notice.text.startswith("Checked bfx-hold: ")
+                   for e in env.window.status_bar.log)
+    qtbot.keyClick(env.window, Qt.Key.Key_F5, Qt.KeyboardModifier.ControlModifier)
     await until(lambda: any(e.notice.text.startswith("Checked bfx-hold: ")
                             for e in env.window.status_bar.log))
 
@@ -241,3 +244,22 @@ async def test_the_recently_closed_tab_holds_still_too(env, qtbot):
     await until(lambda: closed.closed_model.rowCount() == 2)
     assert closed.proxy.index(0, ids).data() == gone[1]
     assert not marker.isVisible()
+
+
+async def test_cancel_visible_leaves_out_a_struck_row_and_counts_only_open_ones(env, qtbot):
+    await hover(qtbot, env, point_at(env, 1))
+    gone = env.row_ids()[0]
+    env.sim.cancel_external(int(gone))
+    new = str(env.place(3))
+    await until(lambda: env.marker().startswith("1 new · 1 closed"))
+    assert gone in env.row_ids() and new not in env.row_ids()  # struck, and waiting
+    actions = env.window.actions_
+    actions.refresh()
+    # 8 rows shown, one of them struck: 7 open on screen, of the 8 open at the venue
+    assert actions.visible.text() == "Cancel 7 visible of 8"
+    actions.visible.trigger()
+    dialog = env.window.confirm_dialog
+    assert dialog is not None
+    planned = {o.order_id for p in dialog.plans for o in p.orders}
+    assert gone not in planned and new not in planned and len(planned) == 7
+    dialog.reject()
