@@ -267,7 +267,8 @@ class Engine:
         shown = frozenset(o.key for o in self.store) if prove else frozenset()
         results = await self.cancel_plans(plans)
         if not results:
-            self.notices.publish(Notice("blotter", "", Level.INFO, self.nothing_to_cancel(scope)))
+            self.notices.publish(Notice("blotter", "", Level.INFO, self.nothing_to_cancel(scope),
+                                        receipt=True))
             return results
         proof = await self.prove(plans, shown) if prove else None
         self._receipt(results, plans, proof)
@@ -363,5 +364,5 @@ class Engine:
             venue, account, receipt.level, receipt.text,
             order_ids=tuple(k.order_id for r in results for k in r.outcomes),
             ts_ms=self.clock(), details=receipt.details,
-            rest=tuple(o.key for o in proof.rest) if proof is not None else (),
+            rest=tuple(o.key for o in proof.rest) if proof is not None else (), receipt=True,
         ))

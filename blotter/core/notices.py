@@ -27,7 +27,9 @@ class Notice:
     a Bybit retCode, an HTTP status), ``text`` the venue's text or ours when the venue said nothing.
     ``details`` are the lines behind a one-line summary (a cancel receipt's outcome of every
     order), shown when the trader opens the notice in the log; ``rest`` are the orders the notice
-    found still open that the trader may want cancelled too ("Cancel the rest").
+    found still open that the trader may want cancelled too ("Cancel the rest"). ``receipt``
+    marks the line that ends a trader's action (how a cancel ended, or why it could not run):
+    the status bar keeps it in view a moment against the venues' routine news.
     """
 
     venue: str
@@ -41,6 +43,7 @@ class Notice:
     transient: bool = False
     details: tuple[str, ...] = ()
     rest: tuple[OrderKey, ...] = ()
+    receipt: bool = False
 
     @property
     def account_key(self) -> AccountKey:

@@ -135,8 +135,9 @@ class CancelFlow(QObject):
             return None
 
     def say(self, level: Level, text: str) -> None:
-        """A line of the window's own in the status bar (and the notice log)."""
-        self.engine.notices.publish(Notice("blotter", "", level, text))
+        """A line of the window's own that ends an action (why it cannot run), in the status
+        bar and the notice log."""
+        self.engine.notices.publish(Notice("blotter", "", level, text, receipt=True))
 
     # -- preferences ----------------------------------------------------------------------------
     def show_preferences(self) -> PreferencesDialog:

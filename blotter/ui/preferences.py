@@ -84,7 +84,8 @@ class PreferencesDialog(QDialog):
         self.confirm_above.setObjectName("confirmAbove")
         self.confirm_above.setRange(0, MAX_CONFIRM_ABOVE)
         self.confirm_above.setValue(current.confirm_above)
-        self.confirm_above.setSuffix(" orders")
+        self._fit_suffix(current.confirm_above)
+        self.confirm_above.valueChanged.connect(self._fit_suffix)
         self.confirm_above.setToolTip(
             "A cancel that would touch more orders than this asks first, with the orders per "
             "account; 0 asks for every cancel"
@@ -107,6 +108,9 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.setMinimumWidth(420)
+
+    def _fit_suffix(self, value: int) -> None:
+        self.confirm_above.setSuffix(" order" if value == 1 else " orders")
 
     def preferences(self) -> CancelPreferences:
         """The preferences as the dialog shows them."""

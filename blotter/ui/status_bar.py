@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from blotter.core.notices import AccountState, Notice, NoticeBus, StateBus, VenueState
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, OrderKey
 from blotter.core.trust import AccountTrust
 from blotter.ui import theme
@@ -322,6 +322,13 @@ class StatusBar(QStatusBar):
         self._throttle.setInterval(self.NOTICE_INTERVAL_MS)
         self._throttle.timeout.connect(self._show_pending)
         self._pending: tuple[Notice, str] | None = None
+        # the receipt of the trader's action stays in view a moment: the venues' routine news
+        # (fills, closes elsewhere) waits behind it, an error or another receipt does not
+        self._receipt_hold = QTimer(self)
+        self._receipt_hold.setSingleShot(True)
+        self._receipt_hold.setInterval(self.RECEIPT_HOLD_MS)
+        self._receipt_hold.timeout.connect(self._after_receipt)
+        self._behind_receipt: tuple[Notice, str] | None = None
         # what the notice log lists: (time received, notice); older notices have no receive time
         self.log: deque[LoggedNotice] = deque(
             (LoggedNotice(None, n) for n in notices.history), maxlen=history
@@ -344,6 +351,7 @@ class StatusBar(QStatusBar):
 
     # -- notices -------------------------------------------------------------------------------
     NOTICE_INTERVAL_MS = 100
+    RECEIPT_HOLD_MS = 4000
 
     @property
     def text(self) -> str:
@@ -360,6 +368,11 @@ class StatusBar(QStatusBar):
             self._throttle.start()
 
     def _display(self, notice: Notice, time_text: str) -> None:
+        if (self._receipt_hold.isActive() and not notice.receipt
+                and notice.level is not Level.ERROR):
+            self._behind_receipt = (notice, time_text)  # shown when the receipt's moment ends
+            return
+        self._behind_receipt = None
         self.latest = notice
         if self._throttle.isActive():
             self._pending = (notice, time_text)
@@ -368,6 +381,11 @@ class StatusBar(QStatusBar):
         self.show_notice(notice)
         self.time_label.setText(time_text)
         self._throttle.start()
+
+    def _after_receipt(self) -> None:
+        behind, self._behind_receipt = self._behind_receipt, None
+        if behind is not None:
+            self._display(*behind)
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.transient:  # progress: on screen now, not worth a line in the log
@@ -382,6 +400,8 @@ class StatusBar(QStatusBar):
 
     def show_notice(self, notice: Notice) -> None:
         self.latest = notice
+        if notice.receipt:
+            self._receipt_hold.start()
         self.notice_label.setText(one_line(notice_text(notice, self.venue_label)))
         if self.notice_label.property("level") != notice.level.value:
             colour = theme.LEVEL_COLOURS.get(notice.level, theme.TEXT)

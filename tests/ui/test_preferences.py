@@ -66,3 +66,11 @@ def test_the_dialog_shows_and_gives_the_preferences(qtbot):
     dialog.confirm_above.setValue(10)
     dialog.always_ask.setChecked(True)
     assert dialog.preferences() == CancelPreferences(10, True)
+
+
+def test_the_threshold_reads_as_words(qtbot):
+    dialog = PreferencesDialog(CancelPreferences(1, True))
+    qtbot.addWidget(dialog)
+    assert dialog.confirm_above.text() == "1 order"
+    dialog.confirm_above.setValue(2)
+    assert dialog.confirm_above.text() == "2 orders"

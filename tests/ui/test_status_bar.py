@@ -435,3 +435,29 @@ async def test_a_flood_of_notices_repaints_the_line_a_few_times_and_logs_every_o
     assert shown == ["bitfinex · bfx — fill 0"]  # the first at once; the rest wait
     await until(lambda: bar.notice_label.text() == "bitfinex · bfx — fill 199")
     assert len(shown) == 2  # one repaint for the 199 that came within the throttle
+
+
+def test_a_receipt_stays_in_view_while_routine_news_waits_behind_it(bar, buses, qtbot):
+    notices, _ = buses
+    bar.RECEIPT_HOLD_MS = 300  # the hold is the bar's own setting; a short one for the test
+    bar._receipt_hold.setInterval(bar.RECEIPT_HOLD_MS)
+    notices.publish(Notice("bitfinex", "bfx", Level.SUCCESS, "Cancelled 2 of 2 on bfx",
+                           receipt=True))
+    notices.publish(Notice("bybit", "by", Level.WARNING, "SOLUSDT buy 1 @ 150 filled at 150"))
+    notices.publish(Notice("bybit", "by", Level.INFO, "ETHUSDT sell 2 @ 3,500 new"))
+    assert bar.text == "Bitfinex · bfx — Cancelled 2 of 2 on bfx"
+    assert [e.notice.text for e in bar.log][-2:] == [  # the log has them at once
+        "SOLUSDT buy 1 @ 150 filled at 150", "ETHUSDT sell 2 @ 3,500 new"]
+    # the receipt's moment over, the latest news comes into view
+    qtbot.waitUntil(lambda: bar.text == "Bybit · by — ETHUSDT sell 2 @ 3,500 new", timeout=3000)
+
+
+def test_an_error_or_the_next_receipt_is_not_held_behind_a_receipt(bar, buses):
+    notices, _ = buses
+    notices.publish(Notice("bitfinex", "bfx", Level.SUCCESS, "Cancelled 1 of 1 on bfx",
+                           receipt=True))
+    notices.publish(Notice("bybit", "by", Level.ERROR, "Bybit refused the API key"))
+    assert bar.text == "Bybit · by — Bybit refused the API key"
+    notices.publish(Notice("bitfinex", "bfx", Level.WARNING, "Cancelled 0 of 1 on bfx: gone",
+                           receipt=True))
+    assert bar.text == "Bitfinex · bfx — Cancelled 0 of 1 on bfx: gone"
