@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
@@ -31,7 +31,7 @@ from blotter.core.cancel import CancelScope
 from blotter.core.order import AccountKey, Order, Side
 from blotter.core.venue import Capabilities
 from blotter.ui.formatting import VenueLabel, default_venue_label
-from blotter.ui.orders_model import CLOSED_ROLE, ORDER_ROLE, OrdersModel
+from blotter.ui.orders_model import CLOSED_ROLE, ORDER_ROLE
 from blotter.ui.orders_view import OrdersView
 from blotter.ui.resources import icon
 
@@ -267,18 +267,9 @@ class CancelActions(QObject):
                   f"Cancel every {what} order on every {venue} account")
 
     def _refresh_visible(self, away: str) -> None:
-        proxy = self._view.model()
-        shown = proxy.rowCount() if proxy is not None and self._open_tab else 0
-        source = proxy.sourceModel() if isinstance(proxy, QSortFilterProxyModel) else proxy
-        total = source.rowCount() if source is not None else 0
-        if isinstance(source, OrdersModel) and isinstance(proxy, QSortFilterProxyModel):
-            # while the rows hold still, struck rows are not open orders and new ones wait
-            held = source.waiting()
-            total += len(held.new) - len(held.gone)
-            for key in held.gone:
-                row = source.row_of(key)
-                if row is not None and proxy.mapFromSource(source.index(row, 0)).isValid():
-                    shown -= 1
+        shown, total = self._view.open_counts()
+        if not self._open_tab:
+            shown = 0
         if not self._open_tab:
             self._set(self.visible, False, "Cancel Visible", away)
         elif not shown:

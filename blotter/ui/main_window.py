@@ -308,8 +308,7 @@ class MainWindow(QMainWindow):
         """Actions for the current row, the window title, and table vs empty state."""
         self.model.follow_trust()
         self._refresh_actions()
-        total = self.model.rowCount()
-        shown = self.proxy.rowCount()
+        shown, total = self.view.open_counts()  # struck rows and rows waiting are counted right
         accounts = len(self.engine.clients) or len(self.engine.store.accounts())
         unverified = self.unverified_rows() if total else 0
         self.view.fit_unverified_markers(unverified > 0)

@@ -521,6 +521,23 @@ class OrdersView(QTableView):
         source = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
         return isinstance(source, OrdersModel) and source.is_pending(order.key)
 
+    def open_counts(self) -> tuple[int, int]:
+        """(open orders the table shows, open orders in all). While the rows hold still these
+        are not the row counts: a struck row's order has closed, and new orders wait unseen."""
+        model = self.model()
+        shown = model.rowCount() if model is not None else 0
+        source = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
+        if not isinstance(source, OrdersModel):
+            return shown, shown
+        held = source.waiting()
+        total = source.rowCount() + len(held.new) - len(held.gone)
+        if isinstance(model, QSortFilterProxyModel):
+            for key in held.gone:
+                row = source.row_of(key)
+                if row is not None and model.mapFromSource(source.index(row, 0)).isValid():
+                    shown -= 1
+        return shown, total
+
     def current_order(self) -> Order | None:
         index = self.currentIndex()
         if not index.isValid():

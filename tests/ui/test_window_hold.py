@@ -254,9 +254,10 @@ async def test_cancel_visible_leaves_out_a_struck_row_and_counts_only_open_ones(
     await until(lambda: env.marker().startswith("1 new · 1 closed"))
     assert gone in env.row_ids() and new not in env.row_ids()  # struck, and waiting
     actions = env.window.actions_
-    actions.refresh()
+    env.window.refresh()
     # 8 rows shown, one of them struck: 7 open on screen, of the 8 open at the venue
     assert actions.visible.text() == "Cancel 7 visible of 8"
+    assert env.window.windowTitle().startswith("blotter — 8 open orders (7 shown)")
     actions.visible.trigger()
     dialog = env.window.confirm_dialog
     assert dialog is not None
