@@ -132,22 +132,13 @@ class CancelScope:
         kind = self.kind
         if kind is ScopeKind.ORDER or kind is ScopeKind.SELECTED:
             return order.key in self.keys
-        if self.side is not None and order.side is not self.side:
-            return False
-        if kind is ScopeKind.ALL:
-            return True
-        if self.account is not None:
-            if order.account_key != self.account:
+        if kind is not ScopeKind.ALL:
+            if self.account is not None:
+                if order.account_key != self.account:
+                    return False
+            elif order.venue != self.venue:
                 return False
-        elif order.venue != self.venue:
-            return False
-        if kind is ScopeKind.GROUP:
-            return order.group_id == self.group_id
-        if kind is ScopeKind.SYMBOL:
-            return order.symbol == self.symbol and (
-                self.category is None or order.category == self.category
-            )
-        return True
+        return _narrowed_to(order, kind, self.group_id, self.symbol, self.category, self.side)
 
     def describe(self) -> str:
         """The scope in the words of a status line ("group 7 on bfx-main", "buys of BTCUSDT
@@ -213,15 +204,22 @@ class CancelPlan:
         kind = self.kind
         if kind is ScopeKind.ORDER or kind is ScopeKind.SELECTED:
             return order.key in self.keys
-        if self.side is not None and order.side is not self.side:
-            return False
-        if kind is ScopeKind.GROUP:
-            return order.group_id == self.group_id
-        if kind is ScopeKind.SYMBOL:
-            return order.symbol == self.symbol and (
-                self.category is None or order.category == self.category
-            )
-        return True
+        return _narrowed_to(order, kind, self.group_id, self.symbol, self.category, self.side)
+
+
+def _narrowed_to(
+    order: Order, kind: ScopeKind, group_id: str | None, symbol: str | None,
+    category: str | None, side: Side | None,
+) -> bool:
+    """Whether ``order`` is of the side, group or instrument a wider scope names (its account
+    aside)."""
+    if side is not None and order.side is not side:
+        return False
+    if kind is ScopeKind.GROUP:
+        return order.group_id == group_id
+    if kind is ScopeKind.SYMBOL:
+        return order.symbol == symbol and (category is None or order.category == category)
+    return True
 
 
 def plan_cancels(scope: CancelScope, orders: Iterable[Order]) -> list[CancelPlan]:
