@@ -37,9 +37,10 @@ APPLY_KEY_NAME = "F5"
 MOVING_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown,
                          Qt.Key.Key_Home, Qt.Key.Key_End})
 # what says the pointer is over the rows (a press without a move first comes only from tests)
-_POINTER_IN = frozenset({QEvent.Type.Enter, QEvent.Type.MouseMove})
-_STIRS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
-                    QEvent.Type.Wheel})
+# The rows hold once the pointer moves, presses or scrolls over them: a window that merely
+# appears under a resting pointer (at launch) must not keep its first rows waiting.
+_POINTER_IN = frozenset({QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress,
+                         QEvent.Type.MouseButtonDblClick, QEvent.Type.Wheel})
 
 
 def waiting_words(new: int, closed: int, moved: int = 0, *, closes: bool = False) -> str:
@@ -167,6 +168,7 @@ class RowHold(QObject):
         for bar in (view.verticalScrollBar(), view.horizontalScrollBar()):
             bar.valueChanged.connect(self.marker.place)  # the viewport scrolls its children
         self._viewport.installEventFilter(self)
+        self._viewport.setMouseTracking(True)  # a move without a button held is heard too
         view.installEventFilter(self)
 
     @property
@@ -228,8 +230,6 @@ class RowHold(QObject):
                 if not self._inside:
                     self._inside = True
                     self._update()
-            elif kind in _STIRS:
-                self._rest.start(self.rest_ms)
             elif kind == QEvent.Type.Leave:
                 self._inside = False
                 self._update()

@@ -437,3 +437,20 @@ def test_with_a_filter_the_marker_counts_what_the_filter_shows(table, qtbot):
     store.apply(Closed(make_order(0)))  # filtered out: not counted
     model.flush_now()
     assert view.hold.marker.text().startswith("1 new · 1 closed — ")
+
+
+def test_a_table_shown_under_a_resting_pointer_does_not_hold_until_the_pointer_moves(table, qtbot):
+    # at launch the window may appear under the pointer: its first rows must not wait
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QEnterEvent
+
+    store, model, view, _ = table
+    pos = QPointF(at(view, 2))
+    screen_pos = QPointF(view.viewport().mapToGlobal(pos.toPoint()))
+    QApplication.sendEvent(view.viewport(), QEnterEvent(pos, pos, screen_pos))
+    assert not view.hold.held
+    store.apply(Upsert(make_order(100)))
+    model.flush_now()
+    assert "100" in {o.order_id for o in model.orders()}  # shown at once
+    qtbot.mouseMove(view.viewport(), at(view, 2))
+    qtbot.waitUntil(lambda: view.hold.held)
