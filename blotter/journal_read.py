@@ -100,10 +100,12 @@ def read_journal(
     are at or after ``since`` (epoch ms), of ``account`` (its name, or a B2TRADER login's
     trading accounts), about ``order`` (an order id: its first sighting, changes, requests,
     outcomes, notices and close, plus the actions that aimed at it), and of one of ``kinds``
-    (all when empty). Unreadable lines are skipped with a warning; a missing directory
+    (all when empty); with ``order``, the replies to the requests that named it too.
+    Unreadable lines are skipped with a warning; a missing directory
     yields nothing. Records are in file order, which is the order they were written."""
     actions: dict[str, dict[str, Any]] = {}  # --order: the action records, shown when aimed
     shown: set[str] = set()
+    asked: set[tuple[Any, Any]] = set()  # --order: (action, account) of requests naming it
     for path in _day_files(directory, since):
         for record in _lines(path):
             if since is not None and record["ts"] < since:
@@ -111,11 +113,17 @@ def read_journal(
             if account is not None and not _of_account(record, account):
                 continue
             if order is not None:
-                if record.get("kind") == "action":
+                kind = record.get("kind")
+                if kind == "action":
                     actions[str(record.get("action"))] = record
                     continue
-                if not _is_of(record, order):
+                if kind == "reply":  # the venue's answer to a request that named the order
+                    if (record.get("action"), record.get("account")) not in asked:
+                        continue
+                elif not _is_of(record, order):
                     continue
+                if kind == "request":
+                    asked.add((record.get("action"), record.get("account")))
                 action = record.get("action")
                 if isinstance(action, str) and action in actions and action not in shown:
                     shown.add(action)
@@ -189,7 +197,7 @@ def record_line(record: dict[str, Any]) -> str:
             body += f" ({r['details']})"
     elif kind == "notice":
         head = f"{r['status']}: " if r.get("status") else ""
-        body = f"{str(r.get('level', '')).upper()} {head}{r.get('text')}"
+        body = f"({r.get('level')}) {head}{r.get('text')}"
     elif kind == "order":
         fields = [f"{k}={v}" for k, v in r.items()
                   if k not in ("ts", "kind", "venue", "account", "order", "first")]

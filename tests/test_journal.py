@@ -126,19 +126,24 @@ def test_the_filters_narrow_by_time_account_kind_and_order(tmp_path):
                     "account": "bb", "operation": "cancel-all", "orders": ["x1"]})
     journal.record({"ts": T0 + 2, "kind": "request", "action": "a1", "venue": "bitfinex",
                     "account": "bfx-main", "operation": "oc_multi", "orders": ["11", "12"]})
+    journal.record({"ts": T0 + 3, "kind": "reply", "action": "a1", "venue": "bitfinex",
+                    "account": "bfx-main", "status": "answered", "code": None, "text": "ok"})
+    journal.record({"ts": T0 + 3, "kind": "reply", "action": "a1", "venue": "bybit",
+                    "account": "bb", "status": "answered", "code": None, "text": "ok"})
     journal.record({"ts": T0 + 3, "kind": "outcome", "action": "a1", "venue": "bitfinex",
                     "account": "bfx-main", "order": "12", "outcome": "cancelled", "text": ""})
     journal.record({"ts": T0 + 4, "kind": "state", "venue": "b2trader",
                     "account": "acme/Acme Main", "state": "live", "reason": ""})
     journal.close()
-    assert [r["ts"] - T0 for r in read_journal(tmp_path, since=T0 + 2)] == [2, 3, 4]
-    assert [r["ts"] - T0 for r in read_journal(tmp_path, account="bb")] == [0, 1]
+    assert [r["ts"] - T0 for r in read_journal(tmp_path, since=T0 + 2)] == [2, 3, 3, 3, 4]
+    assert [r["ts"] - T0 for r in read_journal(tmp_path, account="bb")] == [0, 1, 3]
     assert [r["ts"] - T0 for r in read_journal(tmp_path, account="acme")] == [4]
     assert [r["kind"] for r in read_journal(tmp_path, kinds=("outcome", "state"))] == [
         "outcome", "state"]
-    # an order's story starts with the action that aimed at it
-    assert [r["kind"] for r in read_journal(tmp_path, order="12")] == [
-        "action", "request", "outcome"]
+    # an order's story starts with the action that aimed at it, with its account's reply
+    assert [(r["kind"], r.get("account")) for r in read_journal(tmp_path, order="12")] == [
+        ("action", None), ("request", "bfx-main"), ("reply", "bfx-main"),
+        ("outcome", "bfx-main")]
     assert list(read_journal(tmp_path / "missing")) == []
 
 
