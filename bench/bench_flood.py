@@ -20,6 +20,7 @@ The exit status is 1 only for a wrong final state or a model reset; the timings 
 against their budgets (met / MISSED), not enforced: this machine's speed varies.
 
     QT_QPA_PLATFORM=offscreen python bench/bench_flood.py [--rate 5000] [--seconds 10] [--filter btc]
+        [--journal]   # with the journal written as the app writes it
 """
 
 from __future__ import annotations
@@ -262,7 +263,8 @@ async def until(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def main(orders: int, rate: float, seconds: float, filter_text: str) -> int:
+async def main(orders: int, rate: float, seconds: float, filter_text: str,
+               journal_on: bool = False) -> int:
     from PySide6.QtCore import QSettings
 
     from blotter.core.notices import NoticeBus, StateBus, VenueState
@@ -283,6 +285,11 @@ async def main(orders: int, rate: float, seconds: float, filter_text: str) -> in
         tmp = tempfile.mkdtemp(prefix="blotter-bench-")
         store, notices, states = OrderStore(), NoticeBus(), StateBus()
         engine = Engine(store, notices, states)
+        if journal_on:  # as the app does: everything the engine sees goes to the journal
+            from blotter.journal import Journal, attach
+
+            journal = Journal(Path(tmp) / "journal")
+            attach(journal, engine)
         creds = venue.info["credentials"]
         account = AccountKey("bitfinex", "bench")
         client = BitfinexClient(account, rest_url=venue.info["rest_url"],
@@ -435,6 +442,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=5_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--filter", default="", help="type this in the filter box first")
+    parser.add_argument("--journal", action="store_true",
+                        help="write the journal as the app does (compare a run without)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -453,5 +462,6 @@ if __name__ == "__main__":
     asyncio.set_event_loop(loop)
     with loop:
         code = loop.run_until_complete(
-            asyncio.wait_for(main(args.orders, args.rate, args.seconds, args.filter), 150))
+            asyncio.wait_for(main(args.orders, args.rate, args.seconds, args.filter,
+                                  args.journal), 150))
     raise SystemExit(code)

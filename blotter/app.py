@@ -26,6 +26,8 @@ from blotter.core.store import OrderStore
 from blotter.core.trust import client_account
 from blotter.demo import Demo, DemoVenues
 from blotter.engine import Engine
+from blotter.journal import Journal
+from blotter.journal import attach as attach_journal
 from blotter.logs import setup_logging
 from blotter.saved_orders import OrderSaver, SavedOrders, UnreadableState, default_path, load
 from blotter.saved_orders import restore as restore_orders
@@ -83,6 +85,8 @@ async def _main(options: Options) -> int:
     notices.on_error = lambda exc: log.error("a notice subscriber failed: %s", exc, exc_info=exc)
     states.on_error = lambda exc: log.error("a state subscriber failed: %s", exc, exc_info=exc)
     engine = Engine(store, notices, states)
+    journal = Journal()
+    attach_journal(journal, engine)
     demo: Demo | None = None
     exit_code = 0
     settings_dir: str | None = None
@@ -165,6 +169,7 @@ async def _main(options: Options) -> int:
             await saver.close()
             if saver.error is not None:
                 log.warning("the last known orders were not saved: %s", saver.error)
+        journal.close()  # written and fsynced: the run's last notices are in it
         if settings_dir is not None:
             shutil.rmtree(settings_dir, ignore_errors=True)
         window.deleteLater()

@@ -10,6 +10,7 @@ blotter cancel --account NAME (--id ID ... | --cid CID --cid-date YYYY-MM-DD | -
         | --symbol SYMBOL [--category C] | --all) [--side buy|sell] [--yes]
         [--timeout SECONDS] [--json]
 blotter cancel --all-accounts [--side buy|sell] --yes
+blotter journal [--since 10m|ISO] [--account NAME] [--order ID] [--kind K ...] [--json]
 ```
 
 ``--config``, ``--verbose`` and ``--demo`` go before or after the command. Exit codes: 0 everything
@@ -103,6 +104,7 @@ def run_command(args: argparse.Namespace) -> int:
         "accounts": _accounts,
         "orders": lambda a: asyncio.run(_orders(a)),
         "cancel": lambda a: asyncio.run(_cancel(a)),
+        "journal": _journal,
     }
     try:
         return handlers[args.command](args)
@@ -303,6 +305,32 @@ def _accounts_remove(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# journal
+
+
+def _journal(args: argparse.Namespace) -> int:
+    """Print the journal's records (``journal_read.read_journal``), one per line: readable,
+    or as JSON with ``--json``. Nothing found is not an error (exit 0)."""
+    import time
+
+    from blotter.headless import EXIT_USAGE, CommandError
+    from blotter.journal import journal_dir
+    from blotter.journal_read import parse_since, read_journal, record_line
+
+    since = None
+    if args.since:
+        try:
+            since = parse_since(args.since, time.time_ns() // 1_000_000)
+        except ValueError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+    found = read_journal(journal_dir(), since=since, account=args.account, order=args.order,
+                         kinds=tuple(args.kinds))
+    for record in found:
+        _say(json.dumps(record, ensure_ascii=False) if args.json else record_line(record))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # connecting
 
 
@@ -332,12 +360,14 @@ async def _connected(
         logins,
         pick_accounts,
     )
+    from blotter.journal import Journal, attach
     from blotter.secrets import load_credentials
 
     loop = asyncio.get_running_loop()
     started = loop.time()
     demo: DemoVenues | None = None
     session: Session | None = None
+    journal: Journal | None = None
     try:
         nonce_dir = None
         if args.demo:
@@ -359,6 +389,8 @@ async def _connected(
             picks = pick_accounts(names, config)
             targets = [Target(a, load_credentials(a)) for a in logins(picks)]
         session = Session(targets, nonce_dir=nonce_dir)
+        journal = Journal()
+        attach(journal, session.engine)
         session.start()
         problems = await session.connect(max(0.0, timeout - (loop.time() - started)),
                                          fail_fast=fail_fast)
@@ -368,6 +400,8 @@ async def _connected(
             await session.stop()
         if demo is not None:
             await demo.stop()
+        if journal is not None:
+            journal.close()
 
 
 def _connection_error(problems: dict[Any, str]) -> Exception:

@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from blotter.core.journal_records import KINDS
 from blotter.venues.registry import VENUES
 
 EXIT_CODES_HELP = """\
@@ -175,6 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bound on connecting, cancelling and confirming (default 30)")
     cancel.add_argument("--json", action="store_true",
                         help="one JSON object per order and line (the summary goes to stderr)")
+    journal = commands.add_parser(
+        "journal", parents=[common], help="print the journal of what happened",
+        description="Print the journal: every cancel action, request, the venues' replies,\n"
+        "outcomes, closes, connection states, checks, notices and order changes, oldest\n"
+        "first, one per line. --order tells one order's story.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    journal.add_argument("--since", metavar="AGE|TIME",
+                         help="only from then on: an age (10m, 2h, 3d) or a UTC time "
+                         "(2026-12-05T13:00)")
+    journal.add_argument("--account", metavar="NAME", help="only this account's records")
+    journal.add_argument("--order", metavar="ID",
+                         help="one order's story: first seen, changes, cancels, answers, end")
+    journal.add_argument("--kind", action="extend", nargs="+", dest="kinds", default=[],
+                         choices=KINDS, metavar="K",
+                         help="only these kinds: " + ", ".join(KINDS))
+    journal.add_argument("--json", action="store_true", help="one JSON object per record and line")
     return parser
 
 

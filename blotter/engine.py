@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Collection, Iterable, Sequence
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from blotter.core.cancel import (
     CancelPlan,
@@ -20,6 +23,7 @@ from blotter.core.cancel import (
     plan_cancels,
 )
 from blotter.core.closes import ResyncDiff
+from blotter.core.journal_records import action_record, reply_records, request_record
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.receipts import Proof, cancel_receipt, nothing_to_cancel
@@ -32,6 +36,19 @@ from blotter.venues.registry import venue_title
 
 log = logging.getLogger(__name__)
 
+# the id of the cancel action the running task works for (its notices carry it in the journal)
+_ACTION: ContextVar[str | None] = ContextVar("blotter_action", default=None)
+
+
+def current_action() -> str | None:
+    """The id of the cancel action the calling task is part of, or None."""
+    return _ACTION.get()
+
+
+class JournalSink(Protocol):
+    """Where the engine's records of cancels go (``blotter.journal.Journal``)."""
+
+    def record(self, record: dict[str, Any]) -> None: ...
 
 
 PROOF_TIMEOUT = 15.0  # seconds one account may take to re-read its open orders after a cancel
@@ -58,6 +75,7 @@ class Engine:
         self.trust = TrustBoard(clock)
         self._reporter = TrustReporter(self.trust, notices, clock)
         self._down_since: dict[AccountKey, int] = {}
+        self.journal: JournalSink | None = None  # set by blotter.journal.attach
         states.subscribe(self._on_state)
         store.add_resync_listener(self._reporter.on_resync)
         store.add_resync_listener(self.trust.on_resync)
@@ -254,14 +272,29 @@ class Engine:
         plans: Sequence[CancelPlan] | None = None,
         *,
         prove: bool = False,
+        origin: str = "window",
     ) -> list[CancelResult]:
         """Cancel ``scope`` and end with its receipt: one notice that says how it ended, with
         every order's outcome as its details. ``plans`` are the plans a confirmation showed
         (``plan(scope)`` computed then): exactly those are sent; without them the plan is made
         from the rows as they are now. With ``prove`` each affected account re-reads its open
         orders from the venue once the outcomes are in, and the receipt says what is left
-        (the notice's ``rest``: the orders to offer for "Cancel the rest")."""
+        (the notice's ``rest``: the orders to offer for "Cancel the rest"). The journal gets
+        the action (with ``origin``: "window" or "command line"), each request, the replies and
+        outcomes, all under one action id, which the receipt notice carries too."""
         plans = self.plan(scope) if plans is None else plans
+        action = uuid.uuid4().hex[:12]
+        token = _ACTION.set(action)
+        try:
+            if self.journal is not None:
+                self.journal.record(action_record(self.clock(), action, scope, plans, origin))
+            return await self._cancel(scope, plans, prove)
+        finally:
+            _ACTION.reset(token)
+
+    async def _cancel(
+        self, scope: CancelScope, plans: Sequence[CancelPlan], prove: bool
+    ) -> list[CancelResult]:
         for plan in plans:
             self.store.name_cancel(plan.keys, scope.describe())
         shown = frozenset(o.key for o in self.store) if prove else frozenset()
@@ -288,6 +321,17 @@ class Engine:
         return account
 
     async def _cancel_plan(self, plan: CancelPlan) -> CancelResult:
+        action = _ACTION.get()
+        journal = self.journal if action is not None else None
+        if journal is None or action is None:
+            return await self._send_plan(plan)
+        journal.record(request_record(self.clock(), action, plan, self.cancel_route(plan)))
+        result = await self._send_plan(plan)
+        for record in reply_records(self.clock(), action, result):
+            journal.record(record)
+        return result
+
+    async def _send_plan(self, plan: CancelPlan) -> CancelResult:
         client = self.client_for(plan.account)
         if client is None:
             error = f"{plan.account.account} is not connected"

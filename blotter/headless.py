@@ -410,7 +410,7 @@ class Session:
         for client in self.engine.clients.values():
             client.cancel_timeout = min(client.cancel_timeout, budget)
         loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(self.engine.cancel(scope, plans))
+        tasks = [loop.create_task(self.engine.cancel(scope, plans, origin="command line"))
                  for scope, plans in zip(scopes, planned, strict=True)]
         try:
             await asyncio.wait(tasks, timeout=max(timeout, 0.01))

@@ -736,3 +736,28 @@ def test_decimals_and_times_are_printed_exactly() -> None:
     assert decimal_text(Decimal("0.0000")) == "0"
     assert decimal_text(Decimal("96433.10")) == "96433.10"
     assert decimal_text(None) is None
+
+
+# -- journal -----------------------------------------------------------------------------------
+def test_journal_prints_one_line_per_record_filtered_by_kind_and_refuses_a_bad_since(
+    tmp_path, monkeypatch, capsys
+):
+    from blotter import cli
+    from blotter.journal import Journal
+
+    monkeypatch.setenv("BLOTTER_STATE_DIR", str(tmp_path))
+    journal = Journal(tmp_path / "journal")
+    journal.record({"ts": 1_796_475_600_000, "kind": "state", "venue": "bybit",
+                    "account": "bb", "state": "stale", "reason": "no pong in 20 s"})
+    journal.record({"ts": 1_796_475_600_500, "kind": "outcome", "action": "a1",
+                    "venue": "bybit", "account": "bb", "order": "x1", "outcome": "cancelled",
+                    "text": ""})
+    journal.close()
+    assert cli.main(["journal", "--kind", "state"]) == 0
+    assert capsys.readouterr().out == (
+        "2026-12-05T13:00:00.000Z state   bybit:bb stale: no pong in 20 s\n")
+    assert cli.main(["journal", "--order", "x1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "cancelled"
+    assert cli.main(["journal", "--since", "yesterday"]) == 2
+    assert "--since takes" in capsys.readouterr().err
+    assert cli.main(["journal", "--kind", "bogus"]) == 2
