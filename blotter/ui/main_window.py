@@ -44,7 +44,7 @@ from blotter.ui.empty_state import (
     no_orders_text,
     window_title,
 )
-from blotter.ui.notice_log import NoticeLogDialog
+from blotter.ui.notice_log import History, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
 from blotter.ui.preferences import PreferencesDialog
@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._tasks: set[asyncio.Future[Any]] = set()
         self.notice_log: NoticeLogDialog | None = None
+        self.notice_history: History | None = None  # earlier runs' notices (the journal's)
         self.accounts: AccountManager | None = None
         self.accounts_dialog: AccountsDialog | None = None
         self.account_form: AccountForm | None = None
@@ -460,8 +461,9 @@ class MainWindow(QMainWindow):
         """The notice log; with ``reveal`` (the status line was clicked) its entry of the line
         shown is selected and unfolded: a receipt's every order."""
         if self.notice_log is None:
-            dialog = NoticeLogDialog(self.status_bar.log, self)
+            dialog = NoticeLogDialog(self.status_bar.entries(), self, history=self.notice_history)
             self.status_bar.notice_logged.connect(dialog.add)
+            self.status_bar.connection_logged.connect(dialog.add)
             self.notice_log = dialog
         if reveal:
             self.notice_log.reveal(self.status_bar.latest)
