@@ -44,6 +44,7 @@ from blotter.ui.empty_state import (
     no_orders_text,
     window_title,
 )
+from blotter.ui.export import OrdersExport
 from blotter.ui.notice_log import History, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
@@ -150,6 +151,8 @@ class MainWindow(QMainWindow):
         self.status_bar.check_requested.connect(self.connections.check)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
 
+        self.orders_export = OrdersExport(self.view, engine.store, engine.notices,
+                                          engine.venue_label, self)
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
@@ -236,6 +239,7 @@ class MainWindow(QMainWindow):
         file_menu = menus.addMenu("&File")
         file_menu.addAction(self.accounts_action)
         file_menu.addAction(self.preferences_action)
+        file_menu.addAction(self.orders_export.action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         orders = menus.addMenu("&Orders")
