@@ -31,6 +31,7 @@ from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import AccountKey, Order
 from blotter.ui.account_form import AccountForm
 from blotter.ui.accounts_dialog import AccountsDialog
+from blotter.ui.alerts import Alerts, tray_notifier
 from blotter.ui.cancel_actions import CancelActions
 from blotter.ui.cancel_flow import CancelFlow
 from blotter.ui.closed_view import ClosedView
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         self.status_bar.reconnect_requested.connect(self.connections.reconnect)
         self.status_bar.check_requested.connect(self.connections.check)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
+        self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self)
 
         self.orders_export = OrdersExport(self.view, engine.store, engine.notices,
                                           engine.venue_label, self)
@@ -423,7 +425,9 @@ class MainWindow(QMainWindow):
         return self.cancels.start(scope, plans)
 
     def show_preferences(self) -> PreferencesDialog:
-        return self.cancels.show_preferences()
+        dialog = self.cancels.show_preferences()
+        self.alerts.attach(dialog)
+        return dialog
 
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
@@ -498,6 +502,7 @@ class MainWindow(QMainWindow):
         except Exception:  # settings must never keep the window from closing
             log.exception("could not save window settings")
         self.status_bar.detach()
+        self.alerts.detach()
         self._unsubscribe_states()
         self.engine.store.remove_close_listener(self.closed_model.add)
         self.engine.store.remove_resync_listener(self._on_resync)
