@@ -31,6 +31,7 @@ from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import AccountKey, Order
 from blotter.ui.account_form import AccountForm
 from blotter.ui.accounts_dialog import AccountsDialog
+from blotter.ui.alerts import Alerts, tray_notifier
 from blotter.ui.cancel_actions import CancelActions
 from blotter.ui.cancel_flow import CancelFlow
 from blotter.ui.closed_view import ClosedView
@@ -44,7 +45,8 @@ from blotter.ui.empty_state import (
     no_orders_text,
     window_title,
 )
-from blotter.ui.notice_log import NoticeLogDialog
+from blotter.ui.export import OrdersExport
+from blotter.ui.notice_log import History, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
 from blotter.ui.preferences import PreferencesDialog
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._tasks: set[asyncio.Future[Any]] = set()
         self.notice_log: NoticeLogDialog | None = None
+        self.notice_history: History | None = None  # earlier runs' notices (the journal's)
         self.accounts: AccountManager | None = None
         self.accounts_dialog: AccountsDialog | None = None
         self.account_form: AccountForm | None = None
@@ -148,7 +151,10 @@ class MainWindow(QMainWindow):
         self.status_bar.reconnect_requested.connect(self.connections.reconnect)
         self.status_bar.check_requested.connect(self.connections.check)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
+        self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self)
 
+        self.orders_export = OrdersExport(self.view, engine.store, engine.notices,
+                                          engine.venue_label, self)
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
@@ -235,6 +241,7 @@ class MainWindow(QMainWindow):
         file_menu = menus.addMenu("&File")
         file_menu.addAction(self.accounts_action)
         file_menu.addAction(self.preferences_action)
+        file_menu.addAction(self.orders_export.action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         orders = menus.addMenu("&Orders")
@@ -418,7 +425,9 @@ class MainWindow(QMainWindow):
         return self.cancels.start(scope, plans)
 
     def show_preferences(self) -> PreferencesDialog:
-        return self.cancels.show_preferences()
+        dialog = self.cancels.show_preferences()
+        self.alerts.attach(dialog)
+        return dialog
 
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))
@@ -460,8 +469,9 @@ class MainWindow(QMainWindow):
         """The notice log; with ``reveal`` (the status line was clicked) its entry of the line
         shown is selected and unfolded: a receipt's every order."""
         if self.notice_log is None:
-            dialog = NoticeLogDialog(self.status_bar.log, self)
+            dialog = NoticeLogDialog(self.status_bar.entries(), self, history=self.notice_history)
             self.status_bar.notice_logged.connect(dialog.add)
+            self.status_bar.connection_logged.connect(dialog.add)
             self.notice_log = dialog
         if reveal:
             self.notice_log.reveal(self.status_bar.latest)
@@ -492,6 +502,7 @@ class MainWindow(QMainWindow):
         except Exception:  # settings must never keep the window from closing
             log.exception("could not save window settings")
         self.status_bar.detach()
+        self.alerts.detach()
         self._unsubscribe_states()
         self.engine.store.remove_close_listener(self.closed_model.add)
         self.engine.store.remove_resync_listener(self._on_resync)

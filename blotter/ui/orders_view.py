@@ -46,6 +46,7 @@ from shiboken6 import isValid
 
 from blotter.core.order import Order
 from blotter.ui import theme
+from blotter.ui.export import PLAIN_COPIED, plain_cell
 from blotter.ui.order_delegates import (
     BUTTON_WIDTH,
     CancelButtonDelegate,
@@ -493,7 +494,8 @@ class OrdersView(QTableView):
         super().keyPressEvent(event)
 
     def copy_selection(self) -> str:
-        """Copy the selected rows (visible columns, as shown) as tab-separated text."""
+        """Copy the selected rows (visible columns, as shown; numbers plain, without thousands
+        separators) as tab-separated text."""
         header = self.horizontalHeader()
         columns = [
             header.logicalIndex(v) for v in range(header.count())
@@ -506,9 +508,11 @@ class OrdersView(QTableView):
             return ""
         rows = sorted(i.row() for i in selection.selectedRows())
         lines = ["\t".join(str(model.headerData(c, Qt.Orientation.Horizontal)) for c in columns)]
-        lines += [
-            "\t".join(str(model.index(r, c).data() or "") for c in columns) for r in rows
-        ]
+        for r in rows:
+            order = model.index(r, 0).data(ORDER_ROLE)
+            lines.append("\t".join(
+                plain_cell(order, c) if c in PLAIN_COPIED and isinstance(order, Order)
+                else str(model.index(r, c).data() or "") for c in columns))
         text = "\n".join(lines) if rows else ""
         if text:
             QGuiApplication.clipboard().setText(text)

@@ -1,8 +1,10 @@
-"""When a cancel asks first: the trader's preferences, kept in ``QSettings`` beside the window's
-own settings, and the Preferences dialog that sets them.
+"""When a cancel asks first and what raises an alert: the trader's preferences, kept in
+``QSettings`` beside the window's own settings, and the Preferences dialog that sets them.
 
 Any cancel that would touch more than ``confirm_above`` orders asks (1 by default: one order goes
 at once, two ask); Cancel All and Cancel Account always ask unless the trader turned that off.
+Alerts (``AlertPreferences``, ui/alerts.py) are on for every kind by default; fills pause for an
+account while it fills more than ``FILL_ALERTS_PER_MINUTE`` orders a minute.
 """
 
 from __future__ import annotations
@@ -27,6 +29,81 @@ from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
 CONFIRM_ABOVE_KEY = "cancel/confirm_above"
 ALWAYS_ASK_KEY = "cancel/always_ask_broad"
 MAX_CONFIRM_ABOVE = 100_000
+FILL_ALERTS_PER_MINUTE = 50  # above this an account's fills raise no alert each
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPreferences:
+    """Which events raise a desktop alert (and whether it beeps): a fill of an open order, a
+    cancel at the venue the trader did not ask for, a refused cancel, an account that goes
+    stale or fails."""
+
+    fills: bool = True
+    venue_cancels: bool = True
+    refused: bool = True
+    connection: bool = True
+    sound: bool = False
+
+    KINDS = ("fills", "venue_cancels", "refused", "connection", "sound")
+
+    @staticmethod
+    def load(settings: QSettings) -> AlertPreferences:
+        """The alert preferences saved in ``settings`` (the defaults where none)."""
+        default = AlertPreferences()
+        values = {}
+        for kind in AlertPreferences.KINDS:
+            said = str(settings.value(f"alerts/{kind}", getattr(default, kind))).lower()
+            values[kind] = said not in ("false", "0", "no")
+        return AlertPreferences(**values)
+
+    def save(self, settings: QSettings) -> None:
+        """Keep the alert preferences in ``settings`` for the next run."""
+        for kind in self.KINDS:
+            settings.setValue(f"alerts/{kind}", getattr(self, kind))
+        settings.sync()
+
+
+ALERT_TEXTS = {
+    "fills": ("A fill of an open order",
+              (f"Paused for an account while it fills more than {FILL_ALERTS_PER_MINUTE} orders "
+              "a minute: too many to read one by one")),
+    "venue_cancels": ("A cancel at the venue you did not ask for", ""),
+    "refused": ("A cancel the venue refused or did not answer", ""),
+    "connection": ("An account that goes stale or fails", ""),
+    "sound": ("Beep with each alert", ""),
+}
+
+
+class AlertsSection(QWidget):
+    """The Preferences dialog's alerts: one switch per kind, and the sound."""
+
+    def __init__(self, current: AlertPreferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("alertPreferences")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
+        title = QLabel("Alerts", self)
+        title.setObjectName("dialogTitle")
+        layout.addWidget(title)
+        self.boxes: dict[str, QCheckBox] = {}
+        for kind, (text, tip) in ALERT_TEXTS.items():
+            box = QCheckBox(text, self)
+            box.setObjectName(f"alert-{kind}")
+            box.setChecked(getattr(current, kind))
+            if tip:
+                box.setToolTip(tip)
+            layout.addWidget(box)
+            self.boxes[kind] = box
+        note = QLabel(f"A desktop notification, where the desktop has a tray. Fills pause for "
+                      f"an account with more than {FILL_ALERTS_PER_MINUTE} fills a minute. "
+                      "Nothing alerts for a cancel of yours.", self)
+        note.setObjectName("dialogNote")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+
+    def preferences(self) -> AlertPreferences:
+        """The alert preferences as the section shows them."""
+        return AlertPreferences(**{k: b.isChecked() for k, b in self.boxes.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +185,12 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.setMinimumWidth(420)
+
+    def add_section(self, section: QWidget) -> None:
+        """Show ``section`` above the buttons (the alerts)."""
+        layout = self.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(layout.count() - 1, section)
 
     def _fit_suffix(self, value: int) -> None:
         self.confirm_above.setSuffix(" order" if value == 1 else " orders")

@@ -67,13 +67,52 @@ def notice_time(notice: Notice, received: datetime | None = None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LoggedNotice:
+    """A line of the notice log: a notice as received, or an account's connection event
+    (``state``: its notice says the state in words). ``action`` names the trader's action the
+    line belongs to when its source knew it (a journal); else the log names a receipt's."""
+
     received: datetime | None
     notice: Notice
     source: str = ""  # "Acme · acme/Acme Main", as the status bar showed it
+    state: AccountState | None = None
+    action: str = ""
 
     @property
     def time(self) -> str:
         return notice_time(self.notice, self.received)
+
+    @property
+    def kind(self) -> str:
+        """"connection" (an account's state), "cancel" (a receipt: how an action ended) or
+        "notice"."""
+        if self.state is not None:
+            return "connection"
+        return "cancel" if self.notice.receipt else "notice"
+
+
+_STATE_LEVELS = {
+    VenueState.LIVE: Level.SUCCESS,
+    VenueState.STALE: Level.WARNING,
+    VenueState.RECONNECTING: Level.WARNING,
+    VenueState.FAILED: Level.ERROR,
+}
+
+
+def state_line(state: AccountState) -> str:
+    """An account's state in words for the log: "stale: no message for 12 s", "reconnecting
+    (attempt 2, next try in 4 s): closed 1006"."""
+    words = state.state.value
+    if state.state in (VenueState.RECONNECTING, VenueState.FAILED) and state.attempt:
+        wait = f", next try in {state.retry_in:.0f} s" if state.retry_in is not None else ""
+        words += f" (attempt {state.attempt}{wait})"
+    return f"{words}: {state.reason}" if state.reason else words
+
+
+def state_entry(state: AccountState, received: datetime | None, source: str) -> LoggedNotice:
+    """The log's line of a connection event."""
+    notice = Notice(state.venue, state.account, _STATE_LEVELS.get(state.state, Level.INFO),
+                    state_line(state), ts_ms=state.ts_ms)
+    return LoggedNotice(received, notice, source, state)
 
 
 def wall_ms() -> int:
@@ -272,6 +311,7 @@ class StatusBar(QStatusBar):
     log_requested = Signal()
     rest_requested = Signal(object)  # tuple[OrderKey, ...]: "Cancel the Rest" was clicked
     notice_logged = Signal(object)  # a LoggedNotice, after it was shown
+    connection_logged = Signal(object)  # a LoggedNotice of a connection event (``state``)
     reconnect_requested = Signal(object)  # AccountKey: a light's "Reconnect Now"
     check_requested = Signal(object)  # AccountKey: a light's "Check Now"
 
@@ -333,6 +373,9 @@ class StatusBar(QStatusBar):
         self.log: deque[LoggedNotice] = deque(
             (LoggedNotice(None, n) for n in notices.history), maxlen=history
         )
+        # the connection events the log lists (apart: ``log`` is the notices alone)
+        self.events: deque[LoggedNotice] = deque(maxlen=history)
+        self._states_logged: dict[AccountKey, tuple[VenueState, str, int]] = {}
         self._unsubscribe: list[Callable[[], None]] = [
             notices.subscribe(self._on_notice),
             states.subscribe(self.show_state),
@@ -437,6 +480,7 @@ class StatusBar(QStatusBar):
         return self._indicators.get(account)
 
     def show_state(self, state: AccountState) -> None:
+        self._log_state(state)
         indicator = self._indicators.get(state.account_key)
         if state.state is VenueState.REMOVED:
             if indicator is not None:
@@ -455,6 +499,24 @@ class StatusBar(QStatusBar):
         else:
             indicator.update_state(state)
         self._follow_ticks()
+
+    def _log_state(self, state: AccountState) -> None:
+        """A connection event in the log, once per change of state, reason or attempt."""
+        said = (state.state, state.reason, state.attempt)
+        if self._states_logged.get(state.account_key) == said:
+            return
+        self._states_logged[state.account_key] = said
+        entry = state_entry(state, datetime.now(), notice_source(
+            Notice(state.venue, state.account, Level.INFO, ""), self.venue_label))
+        self.events.append(entry)
+        self.connection_logged.emit(entry)
+
+    def entries(self) -> list[LoggedNotice]:
+        """What the notice log lists: the notices and the connection events, oldest first."""
+        def received(entry: LoggedNotice) -> datetime:
+            return entry.received or datetime.min
+
+        return sorted([*self.log, *self.events], key=received)
 
     def indicators(self) -> list[ConnectionIndicator]:
         return list(self._indicators.values())

@@ -226,9 +226,9 @@ async def test_the_receipts_line_opens_its_every_order_in_the_log(env, qtbot):
     qtbot.mouseClick(env.window.status_bar.notice_label, Qt.MouseButton.LeftButton)
     log = env.window.notice_log
     assert log is not None and log.isVisible()
-    item = log.table.currentItem()  # the line clicked, unfolded
-    assert item is not None and item.isExpanded()
-    assert item.text(2) == "Cancelled 2 of 2 on bfx-test"
+    row = log.current()  # the line clicked, unfolded
+    assert row is not None and log.table.isExpanded(log.table.currentIndex())
+    assert row.message == "Cancelled 2 of 2 on bfx-test"
     lines = sorted(line for line in log.details(0) if " · order " in line)
     assert len(lines) == 2
     for line, (oid, what) in zip(lines, sorted(described.items()), strict=True):

@@ -1,23 +1,18 @@
 """The dialogs: a cancel's confirmation says how many orders on which accounts, how each will be
-sent and which accounts are not live before anything is sent; the notice log lists what the
-venues said, newest first, a receipt unfolding to every order's outcome."""
+sent and which accounts are not live before anything is sent. (The notice log, re-exported
+here, is tested in test_notice_log.py.)"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from blotter.core.cancel import CancelScope, plan_cancels
-from blotter.core.notices import Level, Notice
 from blotter.core.order import AccountKey, Order, OrderStatus, Side
-from blotter.ui import theme
-from blotter.ui.dialogs import CancelConfirmDialog, NoticeLogDialog, confirmation_lines
-from blotter.ui.status_bar import LoggedNotice
+from blotter.ui.dialogs import CancelConfirmDialog, confirmation_lines
 
 BFX = AccountKey("bitfinex", "bfx")
 BYBIT = AccountKey("bybit", "by-1")
@@ -180,89 +175,3 @@ def test_the_plans_shown_are_the_plans_kept(qtbot, parent):
 def test_confirmation_lines_name_the_venue_by_default():
     plans = plan_cancels(CancelScope.for_account(BFX), BOOK)
     assert confirmation_lines(plans) == ("Cancel 3 open orders?", ["bfx (bitfinex): 3"])
-
-
-# -- the notice log -----------------------------------------------------------------------
-def entry(text: str, level: Level = Level.INFO, *, second: int = 0, source: str = "",
-          venue: str = "bybit", account: str = "by-1", status: str | None = None,
-          details: tuple[str, ...] = ()) -> LoggedNotice:
-    notice = Notice(venue, account, level, text, status=status, details=details)
-    return LoggedNotice(datetime(2024, 5, 1, 9, 30, second), notice, source)
-
-
-@pytest.fixture
-def log(qtbot) -> NoticeLogDialog:
-    dialog = NoticeLogDialog([
-        entry("first", second=1, source="Bybit · by-1"),
-        entry("Order not found.", Level.ERROR, second=2, source="Bitfinex · bfx",
-              status="ERROR"),
-        entry("Demo mode", second=3, venue="blotter", account=""),
-    ])
-    qtbot.addWidget(dialog)
-    dialog.show()
-    return dialog
-
-
-def test_the_log_lists_newest_first(log):
-    header = log.table.headerItem()
-    assert [header.text(c) for c in range(3)] == ["Time", "Source", "Message"]
-    assert log.messages() == ["Demo mode", "ERROR: Order not found.", "first"]
-    assert log.row(0) == ["09:30:03", "blotter", "Demo mode"]  # its source, from the notice
-    assert log.row(1) == ["09:30:02", "Bitfinex · bfx", "ERROR: Order not found."]
-    item = log.table.topLevelItem(1)
-    assert item.foreground(2).color() == theme.LEVEL_COLOURS[Level.ERROR]
-    assert item.toolTip(2) == "ERROR: Order not found."
-    assert item.childCount() == 0
-
-
-def test_a_new_notice_goes_on_top(log):
-    log.add(entry("later", Level.SUCCESS, second=4, source="Acme · acme/Main"))
-    assert log.row(0) == ["09:30:04", "Acme · acme/Main", "later"]
-    assert log.table.topLevelItemCount() == 4
-
-
-RECEIPT_DETAILS = ("bfx · order 1 (tBTCUSD buy 1 @ 101): cancelled",
-                   "bfx · order 2 (tBTCUSD buy 1 @ 102): rejected: ERROR: Order not found.")
-
-
-def test_a_receipt_unfolds_to_every_orders_outcome(log, qtbot):
-    receipt = entry("Cancelled 1 of 2 on bfx; 1 rejected: ERROR: Order not found. (order 2)",
-                    Level.ERROR, second=5, source="Bitfinex · bfx", details=RECEIPT_DETAILS)
-    log.add(receipt)
-    item = log.table.topLevelItem(0)
-    assert log.details(0) == list(RECEIPT_DETAILS)
-    assert not item.isExpanded()  # folded until asked for
-    assert "every order's outcome" in item.toolTip(2)
-    assert log.reveal(receipt.notice) is item
-    assert item.isExpanded() and item.isSelected()
-    assert log.reveal(Notice("bybit", "by-1", Level.INFO, "never logged")) is None
-    # the receipt is copied with its lines
-    qtbot.mouseClick(next(b for b in log.findChildren(QPushButton) if b.text() == "Copy"),
-                     Qt.MouseButton.LeftButton)
-    assert QGuiApplication.clipboard().text().split("\n") == [
-        ("09:30:05\tBitfinex · bfx\tCancelled 1 of 2 on bfx; 1 rejected: ERROR: Order not found. "
-        "(order 2)"),
-        *(f"\t\t  {line}" for line in RECEIPT_DETAILS),
-    ]
-
-
-def test_copy_gives_the_selected_rows_else_all(log, qtbot):
-    log.copy_selected()
-    assert QGuiApplication.clipboard().text().split("\n") == [
-        "09:30:03\tblotter\tDemo mode",
-        "09:30:02\tBitfinex · bfx\tERROR: Order not found.",
-        "09:30:01\tBybit · by-1\tfirst",
-    ]
-    log.table.topLevelItem(1).setSelected(True)
-    copy = next(b for b in log.findChildren(QPushButton) if b.text() == "Copy")
-    qtbot.mouseClick(copy, Qt.MouseButton.LeftButton)
-    assert QGuiApplication.clipboard().text() == (
-        "09:30:02\tBitfinex · bfx\tERROR: Order not found."
-    )
-
-
-def test_the_log_keeps_at_most_two_thousand_rows(qtbot):
-    dialog = NoticeLogDialog([entry(f"n{n}") for n in range(2001)])
-    qtbot.addWidget(dialog)
-    assert dialog.table.topLevelItemCount() == 2000
-    assert dialog.messages()[0] == "n2000" and dialog.messages()[-1] == "n1"

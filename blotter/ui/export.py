@@ -1,0 +1,156 @@
+"""File → Export Visible Orders…: the rows the orders table shows, in its column order, as CSV
+a spreadsheet reads exactly: plain numbers at full precision (no thousands separators, no
+locale), times in ISO 8601 UTC with milliseconds.
+
+While the table holds still it may show rows whose order has closed (struck through): they are
+left out, and every row is written as the store has it now. The file dialog opens with
+``open()`` (a modal ``exec()`` would stall the asyncio loop); ``export_to`` writes directly.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QTableView, QWidget
+
+from blotter.core.notices import Level, Notice, NoticeBus
+from blotter.core.order import Order
+from blotter.core.store import OrderStore
+from blotter.ui.formatting import VenueLabel, default_venue_label, side_text, type_text
+from blotter.ui.orders_model import CLOSED_ROLE, HEADERS, ORDER_ROLE, Column
+
+
+def plain_number(value: Decimal | None) -> str:
+    """A decimal as the venue wrote it, for a machine: no grouping, no exponent ("" if none)."""
+    if value is None:
+        return ""
+    if not value.is_finite():
+        return str(value)
+    return "0" if value.is_zero() else format(value.normalize(), "f")
+
+
+def iso_ms(ms: int | None) -> str:
+    """Epoch milliseconds in ISO 8601 UTC ("2024-05-01T09:30:05.123Z"; "" if unknown)."""
+    if ms is None:
+        return ""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+CellFn = Callable[[Order, VenueLabel], str]
+PLAIN_CELLS: dict[Column, CellFn] = {
+    Column.VENUE: lambda o, label: label(o.venue, o.account),
+    Column.ACCOUNT: lambda o, _: o.account,
+    Column.SYMBOL: lambda o, _: o.symbol,
+    Column.SIDE: lambda o, _: side_text(o.side),
+    Column.TYPE: lambda o, _: type_text(o),
+    Column.PRICE: lambda o, _: plain_number(o.price),
+    Column.AMOUNT: lambda o, _: plain_number(o.amount),
+    Column.FILLED: lambda o, _: plain_number(o.filled),
+    Column.STATUS: lambda o, _: o.status_text,
+    Column.GROUP: lambda o, _: o.group_id or "",
+    Column.CLIENT_ID: lambda o, _: o.client_id or "",
+    Column.ORDER_ID: lambda o, _: o.order_id,
+    Column.CREATED: lambda o, _: iso_ms(o.created_ms),
+}
+# the numbers Ctrl+C copies plain (the other cells as shown)
+PLAIN_COPIED = frozenset({Column.PRICE, Column.AMOUNT, Column.FILLED})
+
+
+def plain_cell(order: Order, column: int, venue_label: VenueLabel = default_venue_label) -> str:
+    """The cell of ``order`` in ``column`` for a file or the clipboard."""
+    fn = PLAIN_CELLS.get(Column(column))
+    return fn(order, venue_label) if fn is not None else ""
+
+
+def shown_columns(view: QTableView) -> list[Column]:
+    """The table's columns as the trader arranged them (hidden ones and Cancel left out)."""
+    header = view.horizontalHeader()
+    logical = (header.logicalIndex(v) for v in range(header.count()))
+    return [Column(c) for c in logical
+            if not header.isSectionHidden(c) and c != Column.CANCEL]
+
+
+def shown_orders(view: QTableView, store: OrderStore) -> list[Order]:
+    """The open orders of the rows the table shows, top to bottom, as the store has them now
+    (a row struck through because its order closed is not one)."""
+    model = view.model()
+    if model is None:
+        return []
+    orders = []
+    for row in range(model.rowCount()):
+        index = model.index(row, 0)
+        if index.data(CLOSED_ROLE) is not None:
+            continue
+        order = index.data(ORDER_ROLE)
+        if isinstance(order, Order):
+            current = store.get(order.key)
+            if current is not None:
+                orders.append(current)
+    return orders
+
+
+def write_orders_csv(out: IO[str], orders: Sequence[Order], columns: Sequence[Column],
+                     venue_label: VenueLabel = default_venue_label) -> int:
+    """``orders`` as CSV with a header of the ``columns``' titles; returns how many rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([HEADERS[c] for c in columns])
+    for order in orders:
+        writer.writerow([PLAIN_CELLS[c](order, venue_label) for c in columns])
+    return len(orders)
+
+
+class OrdersExport(QObject):
+    """The File menu's "Export Visible Orders…" for ``view`` over ``store``; what it did is
+    said as a notice."""
+
+    def __init__(self, view: QTableView, store: OrderStore, notices: NoticeBus,
+                 venue_label: VenueLabel, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.store = store
+        self.notices = notices
+        self.venue_label = venue_label
+        self._parent = parent
+        self.dialog: QFileDialog | None = None
+        self.action = QAction("Export Visible Orders…", parent)
+        self.action.setObjectName("exportOrders")
+        self.action.setToolTip("Write the rows the table shows to a CSV file (exact numbers, "
+                               "UTC times)")
+        self.action.triggered.connect(self.choose)
+
+    def choose(self) -> QFileDialog:
+        """Ask where (without a modal loop); the file is written when one is chosen."""
+        dialog = QFileDialog(self._parent, "Export Visible Orders",
+                             str(Path.home() / "orders.csv"), "CSV files (*.csv)")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("csv")
+        dialog.fileSelected.connect(lambda path: self.export_to(Path(path)))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def export_to(self, path: Path) -> int:
+        """Write the shown rows to ``path``; returns how many (a failure is an error notice)."""
+        orders = shown_orders(self.view, self.store)
+        columns = shown_columns(self.view)
+        try:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                n = write_orders_csv(out, orders, columns, self.venue_label)
+        except OSError as exc:
+            self._say(Level.ERROR, f"Could not export the orders to {path}: "
+                                   f"{exc.strerror or exc}")
+            return 0
+        self._say(Level.SUCCESS, f"Exported {n} order{'s' if n != 1 else ''} to {path}")
+        return n
+
+    def _say(self, level: Level, text: str) -> None:
+        self.notices.publish(Notice("blotter", "", level, text))
+
