@@ -26,8 +26,9 @@ from blotter.core.store import OrderStore
 from blotter.core.trust import client_account
 from blotter.demo import Demo, DemoVenues
 from blotter.engine import Engine
-from blotter.journal import Journal
+from blotter.journal import Journal, journal_dir
 from blotter.journal import attach as attach_journal
+from blotter.journal_read import past_notices
 from blotter.logs import setup_logging
 from blotter.saved_orders import OrderSaver, SavedOrders, UnreadableState, default_path, load
 from blotter.saved_orders import restore as restore_orders
@@ -103,6 +104,7 @@ async def _main(options: Options) -> int:
     if saved is not None:
         store.restore_closed(saved.closed)
     window = MainWindow(engine, settings=settings)
+    window.notice_history = _earlier_notices(engine, engine.clock())
     closed: asyncio.Future[None] = loop.create_future()
 
     def on_closed() -> None:
@@ -174,6 +176,30 @@ async def _main(options: Options) -> int:
             shutil.rmtree(settings_dir, ignore_errors=True)
         window.deleteLater()
     return exit_code
+
+
+HISTORY_DAYS = 7  # how far back the notice log shows earlier runs' notices
+
+
+def _earlier_notices(engine: Engine, started_ms: int) -> Callable[[], list[Any]]:
+    """What the notice log shows of earlier runs, read from the journal when the log opens:
+    the notices written before this run started (this run's are in the log already)."""
+
+    def read() -> list[Any]:
+        from datetime import datetime
+
+        from blotter.ui.status_bar import LoggedNotice, notice_source
+
+        since = started_ms - HISTORY_DAYS * 86_400_000
+        notices = [n for n in past_notices(journal_dir(), 1000, since=since)
+                   if n.ts_ms is not None and n.ts_ms < started_ms]
+        return [
+            LoggedNotice(datetime.fromtimestamp(n.ts_ms / 1000), n,
+                         notice_source(n, engine.venue_label))
+            for n in notices if n.ts_ms is not None
+        ]
+
+    return read
 
 
 def _read_saved(path: Path, notices: NoticeBus) -> SavedOrders | None:

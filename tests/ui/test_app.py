@@ -185,3 +185,30 @@ async def test_relaunched_the_last_orders_show_unverified_until_the_venues_answe
         close_window(window)
         await demo.stop()
         await engine.stop()
+
+
+def test_the_notice_log_shows_earlier_runs_notices_from_the_journal(tmp_path, monkeypatch):
+    import json
+
+    from blotter.app import _earlier_notices
+    from blotter.core.notices import NoticeBus, StateBus
+    from blotter.core.store import OrderStore
+    from blotter.engine import Engine
+    from blotter.journal import journal_dir
+
+    monkeypatch.setenv("BLOTTER_STATE_DIR", str(tmp_path))
+    started = 1_765_000_000_000
+    day = journal_dir()
+    day.mkdir(parents=True)
+    records = [
+        {"ts": started - 60_000, "kind": "notice", "venue": "bitfinex", "account": "bfx-main",
+         "level": "error", "text": "Cancelled 0 of 1 on bfx-main: Order not found"},
+        {"ts": started - 50_000, "kind": "order", "order": "7", "account": "bfx-main"},
+        {"ts": started + 1_000, "kind": "notice", "venue": "bitfinex", "account": "bfx-main",
+         "level": "info", "text": "this run's: already in the log"},
+    ]
+    (day / "2025-12-06.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    engine = Engine(OrderStore(), NoticeBus(), StateBus())
+    shown = _earlier_notices(engine, started)()
+    assert [(e.notice.text, e.source) for e in shown] == [
+        ("Cancelled 0 of 1 on bfx-main: Order not found", "Bitfinex · bfx-main")]
