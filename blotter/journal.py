@@ -73,6 +73,10 @@ def cap_bytes(environ: Mapping[str, str] = os.environ) -> int:
     return max(1, int(megabytes * 1024 * 1024))
 
 
+# one encoder for every line (json.dumps with options builds a new one per call)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def day_name(ts_ms: int) -> str:
     """The file of the UTC day of ``ts_ms``: "2026-12-05.jsonl"."""
     return time.strftime("%Y-%m-%d", time.gmtime(ts_ms / 1000)) + SUFFIX
@@ -203,13 +207,17 @@ class Journal:
         if not queue:
             return
         lines: dict[str, list[str]] = {}
-        dumps = json.dumps
+        encode = _ENCODE
+        day_start, day_end, name = 0, 0, ""  # the day of the last record: most share it
         while queue:
             kind, ts, item, action = queue.popleft()
             for record in self._records(kind, ts, item, action):
-                name = day_name(record["ts"])
-                lines.setdefault(name, []).append(dumps(record, ensure_ascii=False,
-                                                        separators=(",", ":")))
+                when = record["ts"]
+                if not day_start <= when < day_end:
+                    name = day_name(when)
+                    day_start = when - when % 86_400_000
+                    day_end = day_start + 86_400_000
+                lines.setdefault(name, []).append(encode(record))
         for name, day_lines in lines.items():
             self._append(name, "\n".join(day_lines) + "\n")
 

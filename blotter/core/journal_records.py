@@ -152,9 +152,12 @@ def order_records(
     (``first``: true), a change as only the fields that differ from ``seen`` (the last state
     recorded per row key, updated here); a repeat writes nothing."""
     records: list[Record] = []
-    for order, first in [(o, True) for o in added] + [(o, False) for o in updated]:
+    batch = [(o, True) for o in added]
+    batch += [(o, False) for o in updated]
+    for order, first in batch:
         key = order.key
-        state = order_state(order)
+        state = (order.status, order.remaining, order.price, order.amount, order.avg_price,
+                 order.status_text)  # order_state, inline: once per change in a flood
         before = seen.get(key)
         if before == state:
             continue
