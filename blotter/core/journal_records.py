@@ -156,8 +156,8 @@ def order_records(
     batch += [(o, False) for o in updated]
     for order, first in batch:
         key = order.key
-        state = (order.status, order.remaining, order.price, order.amount, order.avg_price,
-                 order.status_text)  # order_state, inline: once per change in a flood
+        state: OrderState = (order.status, order.remaining, order.price, order.amount,
+                             order.avg_price, order.status_text)  # order_state, inline
         before = seen.get(key)
         if before == state:
             continue
