@@ -5,7 +5,7 @@ blotter [--config PATH] [--demo]                       # the window
 blotter accounts list [--json]
 blotter accounts add NAME --venue V [--env E] [--rest-url URL] [--ws-url URL]
 blotter accounts remove NAME
-blotter orders [--account NAME ...] [--json]
+blotter orders [--account NAME ...] [--json | --csv]
 blotter cancel --account NAME (--id ID ... | --cid CID --cid-date YYYY-MM-DD | --group GID
         | --symbol SYMBOL [--category C] | --all) [--side buy|sell] [--yes]
         [--timeout SECONDS] [--json]
@@ -420,8 +420,31 @@ async def _orders(args: argparse.Namespace) -> int:
         if problems:
             raise _connection_error(problems)
         orders = session.orders(picks)
-    _print_orders(orders, args.json)
+    if args.csv:
+        _write_csv(orders)
+    else:
+        _print_orders(orders, args.json)
     return 0
+
+
+def _write_csv(orders: Sequence[Order]) -> None:
+    """The open orders as CSV on stdout: the fields of ``--json``, one order per line."""
+    import csv
+
+    from blotter.headless import order_record
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for order in orders:
+        record = order_record(order)
+        writer.writerow(["" if record[f] is None else record[f] for f in CSV_FIELDS])
+
+
+CSV_FIELDS = (  # order_record's fields, in its order
+    "venue", "account", "order_id", "symbol", "category", "instrument_id", "side", "type",
+    "price", "amount", "remaining", "filled", "status", "status_text", "group_id", "client_id",
+    "created", "updated",
+)
 
 
 def _print_orders(orders: Sequence[Order], as_json: bool) -> None:

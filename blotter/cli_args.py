@@ -134,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     orders.add_argument("--account", action="append", default=[], metavar="NAME",
                         help="only this account (repeatable); a B2TRADER login covers all its "
                         "trading accounts, \"login/trading account\" names one")
-    orders.add_argument("--json", action="store_true", help="one JSON object per order and line")
+    shape = orders.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="one JSON object per order and line")
+    shape.add_argument("--csv", action="store_true",
+                       help="CSV with a header line: plain numbers at full precision (no "
+                       "thousands separators), times in ISO 8601 UTC with milliseconds")
     orders.add_argument("--timeout", type=_positive_seconds, default=20.0, metavar="SECONDS",
                         help="give up connecting after this long (default 20)")
 

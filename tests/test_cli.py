@@ -275,6 +275,29 @@ async def test_orders_json_is_exactly_the_venues_open_orders(
     assert one.out.splitlines()[-1] == f"{len(margin)} open orders on 1 account."
 
 
+async def test_orders_csv_has_the_json_fields_with_plain_numbers_and_utc_times(
+    home: dict[str, str], venues: dict[str, Any]
+) -> None:
+    import csv
+    import io
+
+    configure(home, venues)
+    as_json = (await blotter(home, "orders", "--json")).json_lines()
+    run = await blotter(home, "orders", "--csv")
+    assert run.code == 0, run.err
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    assert list(rows[0]) == ORDER_FIELDS
+    by_id = {r["order_id"]: r for r in rows}
+    assert set(by_id) == {r["order_id"] for r in as_json}
+    for record in as_json:  # the same values, None as an empty cell
+        assert by_id[record["order_id"]] == {k: v or "" for k, v in record.items()}
+    for row in rows:  # numbers a spreadsheet reads exactly: no grouping, no exponent
+        for name in ("price", "amount", "remaining", "filled"):
+            assert "," not in row[name] and "E" not in row[name].upper()
+    both = await blotter(home, "orders", "--csv", "--json")
+    assert both.code == 2
+
+
 async def test_a_refused_key_or_an_unreachable_venue_exits_3(
     home: dict[str, str], venues: dict[str, Any]
 ) -> None:
