@@ -278,8 +278,8 @@ class Journal:
 
 def attach(journal: Journal, engine: Any) -> Callable[[], None]:
     """Record everything ``engine`` (a ``blotter.engine.Engine``) sees into ``journal``: its
-    cancel actions, notices, states, closes, audits and order changes. Returns the way to stop
-    (the store listeners stay; they only queue)."""
+    cancel actions, notices, states, closes, audits and order changes. Returns the way to
+    stop."""
     from blotter.engine import current_action
 
     def on_notice(notice: Notice) -> None:
@@ -296,6 +296,7 @@ def attach(journal: Journal, engine: Any) -> Callable[[], None]:
             stop()
         engine.store.remove_close_listener(journal.on_close)
         engine.store.remove_resync_listener(journal.on_resync)
+        engine.store.remove_diff_listener(journal.on_diff)
         if getattr(engine, "journal", None) is journal:
             engine.journal = None
 

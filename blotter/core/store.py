@@ -137,6 +137,11 @@ class OrderStore:
         """Called with every non-empty ``StoreDiff`` a flush hands out."""
         self._diff_listeners.append(callback)
 
+    def remove_diff_listener(self, callback: DiffListener) -> None:
+        """Stop calling ``callback`` (nothing if it was not listening)."""
+        if callback in self._diff_listeners:
+            self._diff_listeners.remove(callback)
+
     def add_close_listener(self, callback: CloseListener) -> None:
         """Called with the ``ClosedOrder`` of every row that leaves the book (a close the venue
         sent, or a row missing from a fresh list: ``CloseReason.VANISHED``)."""

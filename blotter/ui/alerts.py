@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
-from blotter.core.closes import ClosedOrder, CloseReason
+from blotter.core.closes import ClosedOrder, CloseReason, describe_order
 from blotter.core.notices import AccountState, Level, Notice, VenueState
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, OrderKey
+from blotter.core.store import StoreDiff
 from blotter.ui.preferences import (
     FILL_ALERTS_PER_MINUTE,
     AlertPreferences,
@@ -100,13 +101,17 @@ class Alerts(QObject):
         self._burst.setInterval(BURST_MS)
         self._burst.timeout.connect(self.flush)
         self._bad: dict[AccountKey, VenueState] = {}
+        # what each open order had left when last seen: a smaller rest is a (partial) fill
+        self._left: dict[OrderKey, Any] = {o.key: o.remaining for o in engine.store}
         engine.store.add_close_listener(self.on_close)
+        engine.store.add_diff_listener(self.on_diff)
         self._unsubscribe = [engine.notices.subscribe(self.on_notice),
                              engine.states.subscribe(self.on_state)]
 
     def detach(self) -> None:
         """Stop listening (the window is closing)."""
         self.engine.store.remove_close_listener(self.on_close)
+        self.engine.store.remove_diff_listener(self.on_diff)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -120,6 +125,24 @@ class Alerts(QObject):
                 self._raise("Filled", fill_line(closed), Level.SUCCESS)
         elif closed.reason is CloseReason.CANCELLED_AT_VENUE and prefs.venue_cancels:
             self._raise("Cancelled at the venue", fill_line(closed), Level.WARNING)
+
+    def on_diff(self, diff: StoreDiff) -> None:
+        """A partial fill of an open order (its close says a full one)."""
+        left = self._left
+        for key in diff.removed:
+            left.pop(key, None)
+        for order in diff.added:
+            left[order.key] = order.remaining
+        fills = self.preferences.fills
+        for order in diff.updated:
+            before = left.get(order.key)
+            now = left[order.key] = order.remaining
+            if (fills and before is not None and now < before
+                    and self._fill_rate_ok(order.account_key)):
+                share = (order.amount - now) / order.amount * 100 if order.amount else 0
+                self._raise("Partly filled",
+                            f"{order.account}: {describe_order(order)} filled "
+                            f"{format(order.amount - now, 'f')} ({share:.0f}%)", Level.SUCCESS)
 
     def on_notice(self, notice: Notice) -> None:
         # a receipt at the error level: the venue refused a cancel, or did not answer it

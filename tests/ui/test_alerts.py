@@ -211,3 +211,16 @@ async def test_the_window_alerts_a_fill_and_preferences_switch_kinds(qtbot, tmp_
     finally:
         close_window(window)
         await engine.stop()
+
+
+def test_a_partial_fill_of_an_open_order_alerts_with_how_much(setup):
+    engine, alerts, recorder, _, _ = setup
+    engine.store.apply(Upsert(make_order(1, price="95130", amount="0.5", remaining="0.2")))
+    engine.store.flush()
+    alerts.flush()
+    assert recorder.messages[-1][:2] == (
+        "Partly filled", "acct: tBTCUSD buy 0.5 @ 95,130 filled 0.3 (60%)")
+    engine.store.apply(Upsert(make_order(1, price="95130", amount="0.5", remaining="0.2")))
+    engine.store.flush()
+    alerts.flush()
+    assert len(recorder.messages) == 1  # the same rest again is no fill
