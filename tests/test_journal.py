@@ -201,3 +201,52 @@ def test_queueing_from_another_thread_while_it_writes_loses_nothing(tmp_path):
         thread.join()
     journal.close()
     assert len(list(read_journal(tmp_path))) == 5000  # the second thread's are repeats
+
+
+def test_a_process_killed_mid_flood_leaves_whole_lines_but_at_most_a_torn_last_one(tmp_path):
+    # SIGKILL while the writer thread writes a flood of order changes: every line but at most
+    # the last parses, and reading skips that one
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+
+    from blotter.journal_read import read_journal
+
+    script = f"""
+import sys, time
+from pathlib import Path
+from blotter.core.order import Order, OrderStatus, Side
+from blotter.core.store import StoreDiff
+from blotter.journal import Journal
+journal = Journal(Path({str(tmp_path)!r}), interval=0.02)
+n = 0
+while True:
+    batch = tuple(Order("bitfinex", "a", str(i), "tBTCUSD", Side.BUY, "LIMIT", 2.0,
+                        2.0 - (n % 19) / 10, OrderStatus.OPEN, "ACTIVE", price=30000.5 + i)
+                  for i in range(500))
+    journal.on_diff(StoreDiff((), batch, ()) if n else StoreDiff(batch, (), ()))
+    n += 1
+    if n == 3:
+        print("flooding", flush=True)
+    time.sleep(0.005)
+"""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "flooding"
+        clock.sleep(0.5)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+    (day,) = list(tmp_path.glob("*.jsonl"))
+    lines = day.read_text(encoding="utf-8").split("\n")
+    last = lines.pop()  # after the final newline: "" unless the kill tore a line
+    assert len(lines) > 500
+    for line in lines:
+        json.loads(line)
+    if last:
+        with pytest.raises(ValueError):
+            json.loads(last)
+    assert sum(1 for _ in read_journal(tmp_path)) == len(lines)
