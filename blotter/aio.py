@@ -13,6 +13,7 @@ planning and writing one frame, which needs neither.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import types
 from collections.abc import Coroutine, Generator
@@ -27,8 +28,12 @@ def start_eagerly(
     loop = loop or asyncio.get_running_loop()
     if sys.version_info >= (3, 12):
         return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+    # The first step and the rest run in one context, as in a Task: a context variable set in
+    # the first step (the engine's action id) is the same one the later steps read and reset,
+    # and it never leaks into the caller's context.
+    context = contextvars.copy_context()
     try:
-        yielded = coro.send(None)
+        yielded = context.run(coro.send, None)
     except StopIteration as stop:
         done: asyncio.Future[T] = loop.create_future()
         done.set_result(stop.value)
@@ -41,7 +46,7 @@ def start_eagerly(
         failed: asyncio.Future[T] = loop.create_future()
         failed.set_exception(exc)
         return failed
-    return loop.create_task(_finish(coro, yielded))
+    return loop.create_task(_finish(coro, yielded), context=context)
 
 
 async def _finish(coro: Coroutine[Any, Any, T], yielded: Any) -> T:

@@ -63,3 +63,25 @@ async def test_cancelling_the_task_cancels_the_coroutine():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned.is_set()
+
+
+async def test_a_context_variable_set_in_the_first_step_is_reset_in_a_later_one() -> None:
+    # the engine tags a cancel's notices with its action id this way
+    import contextvars
+
+    var: contextvars.ContextVar[str | None] = contextvars.ContextVar("v", default=None)
+    seen: list[str | None] = []
+
+    async def work() -> str:
+        token = var.set("action-1")
+        try:
+            await asyncio.sleep(0)
+            seen.append(var.get())
+            return "done"
+        finally:
+            var.reset(token)  # in another Context this raises ValueError
+
+    task = start_eagerly(work())
+    assert var.get() is None  # the caller's context never saw it
+    assert await task == "done"
+    assert seen == ["action-1"] and var.get() is None
