@@ -319,7 +319,8 @@ class OrderStore:
                 self._cancel_pending.discard(key)
             if self._refused:
                 self._refused.pop(key, None)
-            keys = self._by_account.get(key[:2])  # AccountKey(venue, account): equal, hashed alike
+            # key[:2] is AccountKey(venue, account) without the NamedTuple call: equal, hashed alike
+            keys = self._by_account.get(key[:2])  # type: ignore[call-overload]
             if keys is not None:
                 keys.discard(key)
             self._closed(close_of(order, None, self.clock()))
@@ -351,7 +352,8 @@ class OrderStore:
         self._actions.pop(key, None)
         self._unsure.discard(key)
         self._refused.pop(key, None)
-        keys = self._by_account.get(key[:2])  # AccountKey(venue, account): equal, hashed alike
+        # key[:2] is AccountKey(venue, account) without the NamedTuple call: equal, hashed alike
+        keys = self._by_account.get(key[:2])  # type: ignore[call-overload]
         if keys is not None:
             keys.discard(key)
 
