@@ -190,7 +190,7 @@ def launch(args: list[str], want: str) -> float:
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, __file__, "--child", *args], env=env,
-                          capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False)
     reports = {}
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
