@@ -306,7 +306,31 @@ class OrderStore:
 
     def _close(self, order: Order) -> None:
         key = order.key
-        if key not in self._orders:
+        orders = self._orders
+        if (
+            key in orders and key not in self._tickets and key not in self._unsure
+            and key not in self._actions
+        ):
+            # the stream's hot path: _remove and close_of inline, for a row whose close has no
+            # cancel of ours to settle, no receipt to correct and no action to name
+            dirty = self._dirty
+            if key not in dirty:
+                dirty[key] = True
+                if len(dirty) == 1:
+                    for callback in self._dirty_listeners:
+                        callback()
+            del orders[key]
+            if self._cancel_pending:
+                self._cancel_pending.discard(key)
+            if self._refused:
+                self._refused.pop(key, None)
+            # key[:2] is AccountKey(venue, account) without the NamedTuple call: equal, hashed alike
+            keys = self._by_account.get(key[:2])  # type: ignore[call-overload]
+            if keys is not None:
+                keys.discard(key)
+            self._closed(close_of(order, None, self.clock()))
+            return
+        if key not in orders:
             # not a row (already closed, or never seen): nothing leaves the table, but a
             # cancel of it still learns how it ended
             if key in self._tickets:
@@ -333,7 +357,8 @@ class OrderStore:
         self._actions.pop(key, None)
         self._unsure.discard(key)
         self._refused.pop(key, None)
-        keys = self._by_account.get(key.account_key)
+        # key[:2] is AccountKey(venue, account) without the NamedTuple call: equal, hashed alike
+        keys = self._by_account.get(key[:2])  # type: ignore[call-overload]
         if keys is not None:
             keys.discard(key)
 

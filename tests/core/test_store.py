@@ -245,3 +245,34 @@ def test_a_timed_out_cancel_is_marked_and_a_new_cancel_clears_the_mark() -> None
     assert store.refusal(first.key) == "timed out"
     store.begin_cancel([first])
     assert store.refusal(first.key) is None
+
+
+def test_a_close_on_a_busy_book_leaves_every_other_mark_as_it_was() -> None:
+    # the close of a row nobody is cancelling takes the short path: the row, its account's
+    # count and its marks go; the rows with a cancel in flight or a refusal keep theirs
+    store = OrderStore()
+    seen: list[ClosedOrder] = []
+    store.add_close_listener(seen.append)
+    store.apply(Snapshot(A, (order("1"), order("2"), order("3"))))
+    store.apply(Snapshot(B, (order("9", B),)))
+    store.begin_cancel([order("2")])
+    store.begin_cancel([order("3")])
+    store.end_cancel(order("3").key, Outcome.REJECTED, "Order not found")
+    store.begin_cancel([order("1")])
+    store.end_cancel(order("1").key, Outcome.REJECTED, "busy")
+    store.put(order("1", remaining="0.4", text="PARTIALLY FILLED"))  # a fill: the mark goes
+    assert store.refusal(order("1").key) is None
+    store.flush()
+    store.apply(Closed(order("1", status=OrderStatus.FILLED, text="EXECUTED @ 100(1)")))
+    store.apply(Closed(order("9", B, status=OrderStatus.CANCELLED, text="CANCELED")))
+    assert [(c.order.order_id, c.reason, c.detail) for c in seen] == [
+        ("1", CloseReason.FILLED, "EXECUTED @ 100(1)"),
+        ("9", CloseReason.CANCELLED_AT_VENUE, "CANCELED"),
+    ]
+    assert keys(store) == {"2", "3"}
+    assert store.accounts() == [A]
+    assert store.is_cancel_pending(order("2").key) and store.cancel_pending_count == 1
+    assert store.refusal(order("3").key) == "rejected: Order not found"
+    diff = store.flush()
+    assert set(diff.removed) == {order("1").key, order("9", B).key}
+    assert not diff.added and not diff.updated

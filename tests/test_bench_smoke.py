@@ -1,0 +1,30 @@
+"""The memory and idle benches run end to end with tiny sizes (their figures are not judged
+here: no timing or size threshold belongs in a test)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> str:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=50, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_the_memory_bench_reports_each_stage_of_a_small_book() -> None:
+    out = _run("bench/bench_memory.py", "--sizes", "300")
+    assert "300 open orders" in out
+    for stage in ("imports", "orders in the store", "orders shown", "bytes per order"):
+        assert stage in out
+
+
+def test_the_idle_bench_reports_the_window_beside_its_baseline() -> None:
+    out = _run("bench/bench_idle.py", "--orders", "40", "--seconds", "0.3")
+    assert "empty window (baseline)" in out and "40 orders, quiet venue" in out
