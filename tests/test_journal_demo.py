@@ -210,8 +210,26 @@ async def test_cancels_of_every_scope_tell_each_orders_story_and_no_secret_is_wr
     secrets = {v for _, credentials in demo.accounts for v in credentials.values()}
     assert secrets and received.values
     assert any(len(v) > 100 for v in received.values), "an access token was issued"
+    # an export (the orders this run saw, as `blotter orders --csv` writes them) and the
+    # window's settings file with the preferences saved
+    import contextlib
+    import io
+
+    from PySide6.QtCore import QSettings
+
+    from blotter.ui.preferences import AlertPreferences, CancelPreferences
+
+    exported = io.StringIO()
+    with contextlib.redirect_stdout(exported):
+        cli._write_csv([c.order for c in store.closed])
+    (tmp_path / "export.csv").write_text(exported.getvalue(), "utf-8")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    CancelPreferences(3, True).save(settings)
+    AlertPreferences().save(settings)
+    settings.sync()
     written = {p: p.read_text("utf-8") for p in (
-        *directory.glob("*.jsonl"), log_file, tmp_path / "state" / "orders.json")}
+        *directory.glob("*.jsonl"), log_file, tmp_path / "state" / "orders.json",
+        tmp_path / "export.csv", tmp_path / "settings.ini")}
     assert all(written.values())
     for path, text in written.items():
         for value in secrets | received.values:
