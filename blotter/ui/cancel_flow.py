@@ -140,8 +140,11 @@ class CancelFlow(QObject):
         self.engine.notices.publish(Notice("blotter", "", level, text, receipt=True))
 
     # -- preferences ----------------------------------------------------------------------------
-    def show_preferences(self) -> PreferencesDialog:
-        """The Preferences dialog; what it sets applies at once and is kept for the next run."""
+    def show_preferences(
+        self, more: Callable[[PreferencesDialog], object] | None = None
+    ) -> PreferencesDialog:
+        """The Preferences dialog; what it sets applies at once and is kept for the next run.
+        ``more`` adds its sections (the alerts) before the dialog is laid out and shown."""
         if self.preferences_dialog is not None:
             self.preferences_dialog.raise_()
             return self.preferences_dialog
@@ -149,6 +152,8 @@ class CancelFlow(QObject):
         dialog.accepted.connect(lambda: self.set_preferences(dialog.preferences()))
         dialog.finished.connect(self._preferences_finished)
         self.preferences_dialog = dialog
+        if more is not None:
+            more(dialog)
         dialog.open()
         return dialog
 

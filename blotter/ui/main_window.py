@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         self.preferences_action = QAction("Preferences…", self)
         self.preferences_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
         self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.preferences_action.setToolTip("When a cancel asks first (Ctrl+Shift+P)")
+        self.preferences_action.setToolTip("When a cancel asks first; which alerts to raise (Ctrl+Shift+P)")
         self.preferences_action.triggered.connect(self.show_preferences)
         for action in (self.find_action, self.log_action, self.quit_action,
                        self.preferences_action):
@@ -425,9 +425,7 @@ class MainWindow(QMainWindow):
         return self.cancels.start(scope, plans)
 
     def show_preferences(self) -> PreferencesDialog:
-        dialog = self.cancels.show_preferences()
-        self.alerts.attach(dialog)
-        return dialog
+        return self.cancels.show_preferences(self.alerts.attach)
 
     def _publish_error(self, text: str) -> None:
         self.engine.notices.publish(Notice("blotter", "", Level.ERROR, text))

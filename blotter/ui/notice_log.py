@@ -87,7 +87,11 @@ class NoticeLogDialog(QDialog):
         header = self.table.header()
         for column in range(MESSAGE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((78, 84, 150, 120)):
+        # the time column holds the tree's fold arrow and a grouped line's indent too: fit
+        # "HH:MM:SS" beside both
+        time_width = (self.table.fontMetrics().horizontalAdvance("88:88:88")
+                      + 2 * self.table.indentation() + 12)
+        for column, width in enumerate((time_width, 84, 150, 120)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
