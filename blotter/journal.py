@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 DIR_NAME: Final = "journal"
 SUFFIX: Final = ".jsonl"
-FLUSH_INTERVAL: Final = 0.5  # seconds between writes: a crash loses at most this much (< 1 s)
+FLUSH_INTERVAL: Final = 0.1  # seconds between writes: a crash loses at most this much (< 1 s)
 CAP_ENV_VAR: Final = "BLOTTER_JOURNAL_MB"
 DEFAULT_CAP_MB: Final = 200
 _ACTIONS_KEPT: Final = 20_000  # order ids remembered as aimed at by an action in flight
