@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,30 @@ class Options:
     size: tuple[int, int] | None = None  # window size for screenshots
 
 
+NO_DISPLAY = (
+    "blotter needs a desktop session: no display found (set DISPLAY or run under Xvfb); "
+    "the command line works without one: blotter orders / cancel"
+)
+
+
+def display_missing(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """Whether the window cannot open for want of a display: on Linux and the BSDs, no
+    ``DISPLAY`` and no ``WAYLAND_DISPLAY``, and no ``QT_QPA_PLATFORM`` that needs none
+    ("offscreen", "minimal", "vnc"...). Qt itself would abort the process there."""
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return False
+    chosen = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen and chosen not in ("xcb", "wayland", "wayland-egl"):
+        return False
+    return not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
 def run(options: Options) -> int:
-    """Show the window and run until it is closed; returns the process exit code."""
+    """Show the window and run until it is closed; returns the process exit code (2, with
+    one line on stderr, when there is no display to show it on)."""
+    if display_missing(os.environ):
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
     setup_logging(options.verbose)
     import qasync  # type: ignore[import-untyped]  # qasync ships no type information
     from PySide6.QtWidgets import QApplication

@@ -212,3 +212,29 @@ def test_the_notice_log_shows_earlier_runs_notices_from_the_journal(tmp_path, mo
     shown = _earlier_notices(engine, started)()
     assert [(e.notice.text, e.source) for e in shown] == [
         ("Cancelled 0 of 1 on bfx-main: Order not found", "Bitfinex · bfx-main")]
+
+
+def test_without_a_display_it_says_so_in_one_line_and_exits_2(tmp_path):
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(BLOTTER_STATE_DIR=str(tmp_path), PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "blotter", "--demo"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "blotter needs a desktop session: no display found (set DISPLAY or run under Xvfb); "
+        "the command line works without one: blotter orders / cancel")
+
+
+def test_which_environments_have_no_display_to_open_a_window_on():
+    from blotter.app import display_missing
+
+    assert display_missing({}, "linux")
+    assert display_missing({"QT_QPA_PLATFORM": "xcb"}, "linux")
+    assert not display_missing({"DISPLAY": ":0"}, "linux")
+    assert not display_missing({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert not display_missing({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    assert not display_missing({}, "darwin") and not display_missing({}, "win32")
