@@ -27,6 +27,19 @@ from blotter.ui.formatting import VenueLabel, default_venue_label, side_text, ty
 from blotter.ui.orders_model import CLOSED_ROLE, HEADERS, ORDER_ROLE, Column
 
 
+def csv_save_dialog(
+    parent: QWidget | None, title: str, name: str, chosen: Callable[[Path], object]
+) -> QFileDialog:
+    """A save dialog for a CSV file, opened with ``open()`` (a modal ``exec()`` would stall the
+    asyncio loop); ``chosen`` gets the path when the trader picks one."""
+    dialog = QFileDialog(parent, title, str(Path.home() / name), "CSV files (*.csv)")
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setDefaultSuffix("csv")
+    dialog.fileSelected.connect(lambda path: chosen(Path(path)))
+    dialog.open()
+    return dialog
+
+
 def plain_number(value: Decimal | None) -> str:
     """A decimal as the venue wrote it, for a machine: no grouping, no exponent ("" if none)."""
     if value is None:
@@ -128,14 +141,9 @@ class OrdersExport(QObject):
 
     def choose(self) -> QFileDialog:
         """Ask where (without a modal loop); the file is written when one is chosen."""
-        dialog = QFileDialog(self._parent, "Export Visible Orders",
-                             str(Path.home() / "orders.csv"), "CSV files (*.csv)")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix("csv")
-        dialog.fileSelected.connect(lambda path: self.export_to(Path(path)))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        self.dialog = csv_save_dialog(self._parent, "Export Visible Orders", "orders.csv",
+                                      self.export_to)
+        return self.dialog
 
     def export_to(self, path: Path) -> int:
         """Write the shown rows to ``path``; returns how many (a failure is an error notice)."""

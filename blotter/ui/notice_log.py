@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from blotter.core.notices import Notice
+from blotter.ui.export import csv_save_dialog
 from blotter.ui.notice_log_model import (
     COLUMNS,
     KINDS,
@@ -251,14 +252,8 @@ class NoticeLogDialog(QDialog):
     def choose_export(self) -> QFileDialog:
         """Ask where to write the CSV (a file dialog opened with ``open()``: the loop runs on);
         the file is written when one is chosen."""
-        dialog = QFileDialog(self, "Export Notices", str(Path.home() / "notices.csv"),
-                             "CSV files (*.csv)")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix("csv")
-        dialog.fileSelected.connect(lambda path: self.export_to(Path(path)))
-        self.export_dialog = dialog
-        dialog.open()
-        return dialog
+        self.export_dialog = csv_save_dialog(self, "Export Notices", "notices.csv", self.export_to)
+        return self.export_dialog
 
     def export_to(self, path: Path) -> int:
         """Write the rows the filters show (each with its lines), newest first, to ``path`` as
