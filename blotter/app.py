@@ -83,7 +83,7 @@ def run(options: Options) -> int:
         app = QApplication(sys.argv[:1])
     app.setOrganizationName("blotter")
     app.setApplicationName("blotter")
-    app.setApplicationDisplayName("blotter")
+    # no application display name: Qt would add " — blotter" to a title that starts with it
     app.setQuitOnLastWindowClosed(False)  # we end the loop ourselves, after the clean-up
     apply_style(app)
 

@@ -316,7 +316,8 @@ class MainWindow(QMainWindow):
         self.model.follow_trust()
         self._refresh_actions()
         shown, total = self.view.open_counts()  # struck rows and rows waiting are counted right
-        accounts = len(self.engine.clients) or len(self.engine.store.accounts())
+        # the accounts the table shows (a B2TRADER login may show several)
+        accounts = len(self.engine.store.accounts()) or len(self.engine.clients)
         unverified = self.unverified_rows() if total else 0
         self.view.fit_unverified_markers(unverified > 0)
         self.setWindowTitle(window_title(total, shown, accounts, unverified,

@@ -67,6 +67,10 @@ async def test_the_brokers_rows_show_its_name_and_each_trading_account(env):
     assert env.cell(env.margin[0], Column.ACCOUNT) == "acme/Acme Margin"
     assert env.cell(env.margin[0], Column.TYPE) == "CFD Limit"
     assert env.cell(env.margin[0], Column.AMOUNT) == "10,000"
+    # one login, two trading accounts in the table: the title counts what the table shows
+    env.window.refresh()
+    assert env.window.windowTitle().startswith(
+        f"blotter — {len(env.main) + len(env.margin)} open orders on 2 accounts")
 
 
 async def test_a_row_cancel_removes_exactly_that_order_at_the_broker(env, qtbot):
