@@ -34,7 +34,8 @@ INITIAL_ORDERS: Final = 40
 FLOW_RATE: Final = 1.5  # simulated order events per second and venue
 STOP_TIMEOUT: Final = 5.0
 
-FaultItem = tuple[str, str, Callable[[], object]]  # (menu entry, tooltip, action)
+# (menu entry, tooltip, action, whether it is in force: None for a one-off)
+FaultItem = tuple[str, str, Callable[[], object], Callable[[], bool] | None]
 
 class DemoVenues:
     """The simulators on 127.0.0.1 (free ports) and the demo accounts that point at them."""
@@ -75,7 +76,7 @@ class DemoVenues:
         for account, _ in self.accounts:
             name = account.venue_label
             items = [
-                (fault.title, fault.tip, _reporting(fault.act, say))
+                (fault.title, fault.tip, _reporting(fault.act, say), fault.on)
                 for fault in self.sims[account.venue].faults(name)
             ]
             sections.append((name, items))

@@ -50,12 +50,12 @@ async def test_the_fault_menu_has_a_section_per_venue_named_as_the_trader_knows_
     menu = demo.fault_menu(lambda text: None)
     assert [name for name, _ in menu] == ["Bitfinex", "Bybit", "Acme"]
     for _, items in menu:
-        titles = [title for title, _, _ in items]
+        titles = [title for title, _, _, _ in items]
         assert titles[0] == "Drop the connection"
         assert titles[-3:] == ["Next cancel loses to a fill", "Slow replies on/off",
                                "Pause/resume order flow"]
-        assert all(tip for _, tip, _ in items)
-    acme = {title: tip for title, tip, _ in menu[2][1]}
+        assert all(tip for _, tip, _, _ in items)
+    acme = {title: tip for title, tip, _, _ in menu[2][1]}
     assert acme["Expire the access token"] == (
         "Every JWT expires now; the hub closes the stream"
     )
@@ -63,7 +63,7 @@ async def test_the_fault_menu_has_a_section_per_venue_named_as_the_trader_knows_
 
 def action(menu, section: str, title: str):
     items = dict(menu)[section]
-    return next(act for name, _, act in items if name == title)
+    return next(act for name, _, act, _ in items if name == title)
 
 
 async def test_a_fault_says_what_it_did(demo):
@@ -122,7 +122,7 @@ async def test_the_demo_runs_its_clients_in_the_engine_and_says_where() -> None:
                              if s.state is VenueState.LIVE} == set(VENUES), timeout=15)
         assert {o.venue for o in engine.store} == set(VENUES)  # every venue's orders shown
         (name, items), *_ = demo.fault_items()
-        pause = next(act for title, _, act in items if title == "Pause/resume order flow")
+        pause = next(act for title, _, act, _ in items if title == "Pause/resume order flow")
         pause()
         assert said[-1] == f"Demo: {name} order flow paused."
         assert engine.notices.history[-1].level is Level.INFO

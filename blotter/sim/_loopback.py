@@ -33,11 +33,13 @@ def loopback_host(host: str) -> str:
 class Fault(NamedTuple):
     """One way a simulated venue can be made to misbehave, for the demo's menu: ``title`` is
     the menu entry, ``tip`` what the venue will do, and ``act()`` does it and returns what
-    happened in a sentence for the status bar ("" when the client's own reaction says it)."""
+    happened in a sentence for the status bar ("" when the client's own reaction says it).
+    ``on``, for a fault that stays until undone, says whether it is in force (a check mark)."""
 
     title: str
     tip: str
     act: Callable[[], str | Awaitable[str]]
+    on: Callable[[], bool] | None = None
 
 
 class LoopbackVenue:
@@ -207,7 +209,8 @@ class LoopbackVenue:
         return [
             Fault("Next cancel loses to a fill",
                   "The next cancelled order is filled before the cancel lands", fill_race),
-            Fault("Slow replies on/off", "The venue waits 1.5 s before answering", slow_replies),
+            Fault("Slow replies on/off", "The venue waits 1.5 s before answering", slow_replies,
+                  lambda: bool(self.reply_delay)),
             Fault("Pause/resume order flow", "Stop or restart the simulated trading activity",
                   flow),
         ]

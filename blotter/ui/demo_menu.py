@@ -8,9 +8,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMenuBar
 
-DemoItem = tuple[str, str, Callable[[], object]]  # (label, tooltip, action)
+# (label, tooltip, action, whether it is in force: None for a one-off)
+DemoItem = tuple[str, str, Callable[[], object], Callable[[], bool] | None]
 DemoSection = tuple[str, list[DemoItem]]  # (venue as the trader knows it, items)
 
 
@@ -26,13 +28,25 @@ def add_demo_menu(
     for title, items in sections:
         sub = menu.addMenu(title)
         sub.setToolTipsVisible(True)
-        for label, tip, action in items:
-            entry = sub.addAction(label)
+        toggles: list[tuple[QAction, Callable[[], bool]]] = []
+        for label, tip, action, on in items:
+            entry = sub.addAction(label.removesuffix(" on/off") if on is not None else label)
             entry.setToolTip(tip)
+            if on is not None:  # a fault that stays until undone: its check mark says so
+                entry.setCheckable(True)
+                entry.setChecked(on())
+                toggles.append((entry, on))
             entry.triggered.connect(
                 lambda _=False, a=action, t=f"{title}: {label}": _run(t, a, spawn, report)
             )
+        sub.aboutToShow.connect(lambda marks=toggles: _mark(marks))
     return menu
+
+
+def _mark(toggles: list[tuple[QAction, Callable[[], bool]]]) -> None:
+    """Check the faults in force (one undone at the venue's end shows unchecked again)."""
+    for entry, on in toggles:
+        entry.setChecked(on())
 
 
 def _run(

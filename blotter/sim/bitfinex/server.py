@@ -339,7 +339,7 @@ class BitfinexSimulator(RestSide, StreamSide):
             Fault("Send a malformed frame", "The venue sends a frame that is not valid JSON",
                   malformed),
             Fault("Silent socket on/off", "The websocket stays open but delivers nothing",
-                  silent),
+                  silent, lambda: self.silent_socket),
             Fault("Lose the next close", "The next order close never reaches the stream",
                   lose_close),
             *self.common_faults(name),
