@@ -122,7 +122,7 @@ async def session(tmp_path, received) -> AsyncIterator[tuple[Engine, Demo, Journ
 
 def fault(demo: Demo, section: str, title: str) -> Any:
     items = dict(demo.fault_menu(lambda text: None))[section]
-    return next(act for name, _, act in items if name == title)
+    return next(act for name, _, act, _ in items if name == title)
 
 
 async def run_fault(demo: Demo, section: str, title: str) -> None:
