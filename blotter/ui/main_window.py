@@ -78,6 +78,10 @@ class FilterEdit(QLineEdit):
             return
         super().keyPressEvent(event)
 
+    def sizeHint(self) -> QSize:
+        # the tab widget sizes its corner by the hint, not by a fixed width
+        return QSize(self.minimumWidth(), super().sizeHint().height())
+
 
 class MainWindow(QMainWindow):
     closed = Signal()
@@ -223,7 +227,9 @@ class MainWindow(QMainWindow):
         spacer = QWidget(bar)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        self.filter_edit = FilterEdit(bar)
+        # the filter sits beside the tabs, not in the toolbar: a narrow window folds the
+        # toolbar's tail into its overflow menu, and the filter (and Ctrl+F) must stay usable
+        self.filter_edit = FilterEdit(self.tabs)
         self.filter_edit.setObjectName("filter")
         self.filter_edit.setPlaceholderText("Filter orders   Ctrl+F")
         self.filter_edit.setClearButtonEnabled(True)
@@ -231,7 +237,7 @@ class MainWindow(QMainWindow):
         self.filter_edit.setFixedWidth(280)
         self.filter_edit.textChanged.connect(self._on_filter)
         self.filter_edit.leave.connect(self.view.setFocus)
-        bar.addWidget(self.filter_edit)
+        self.tabs.setCornerWidget(self.filter_edit, Qt.Corner.TopRightCorner)
         bar.addAction(self.log_action)
         self.toolbar = bar
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)

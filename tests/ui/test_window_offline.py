@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication
 
@@ -298,3 +298,17 @@ async def test_copy_and_escape_in_the_table(fake, qtbot):
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert window.view.selected_orders() == []
     assert not window.actions_.order.isEnabled()
+
+
+async def test_in_a_narrow_window_the_filter_stays_in_view_and_ctrl_f_reaches_it(fake, qtbot):
+    # at 1024 px the toolbar folds its tail into the overflow menu: the filter is not there
+    window, _, _ = fake
+    window.resize(1024, 700)
+    await until(lambda: QApplication.activeWindow() is window, timeout=2)
+    await until(lambda: window.width() == 1024, timeout=2)
+    assert window.filter_edit.isVisible()
+    left = window.filter_edit.mapTo(window, QPoint(0, 0)).x()
+    assert 0 <= left and left + window.filter_edit.width() <= window.width()  # wholly in view
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.filter_edit.hasFocus()
