@@ -16,7 +16,6 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Self
@@ -35,6 +34,7 @@ from blotter.core.cancel import (
 from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Order, Side
 from blotter.core.store import OrderStore
+from blotter.core.times import iso_utc_ms
 from blotter.engine import Engine
 
 log = logging.getLogger("blotter.headless")
@@ -520,15 +520,10 @@ def decimal_text(value: Decimal | None) -> str | None:
     return "0" if value == 0 else format(value, "f")
 
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def iso_ms(ms: int | None) -> str | None:
-    """Milliseconds since the epoch as ISO 8601 UTC: ``2026-11-21T12:04:16.123Z``."""
-    if ms is None:
-        return None
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Milliseconds since the epoch as ISO 8601 UTC: ``2026-11-21T12:04:16.123Z`` (None if
+    unknown)."""
+    return None if ms is None else iso_utc_ms(ms)
 
 
 def order_record(order: Order) -> dict[str, str | None]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from blotter.core.notices import Level, Notice
+from blotter.core.times import iso_utc_ms
 from blotter.journal import SUFFIX
 
 log = logging.getLogger(__name__)
@@ -163,10 +164,7 @@ def past_notices(directory: Path, limit: int = 1000, since: int | None = None) -
     return found[-limit:]
 
 
-def when_text(ts_ms: int) -> str:
-    """An epoch ms as ISO 8601 UTC with milliseconds: "2026-12-05T13:00:01.250Z"."""
-    moment = datetime.fromtimestamp(ts_ms / 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+when_text = iso_utc_ms  # an epoch ms as ISO 8601 UTC with milliseconds
 
 
 def _ids(values: Iterable[Any], limit: int = 8) -> str:

@@ -140,11 +140,6 @@ def audit_record(ts: int, diff: ResyncDiff) -> Record:
 OrderState = tuple[Any, ...]
 
 
-def order_state(order: Order) -> OrderState:
-    """The changing fields of ``order``, compared to tell a change from a repeat."""
-    return tuple(getattr(order, attr) for _, attr in _CHANGING)
-
-
 def order_records(
     ts: int, added: Iterable[Order], updated: Iterable[Order], seen: dict[Any, OrderState]
 ) -> list[Record]:
@@ -157,7 +152,7 @@ def order_records(
     for order, first in batch:
         key = order.key
         state: OrderState = (order.status, order.remaining, order.price, order.amount,
-                             order.avg_price, order.status_text)  # order_state, inline
+                             order.avg_price, order.status_text)  # _CHANGING's, in order
         before = seen.get(key)
         if before == state:
             continue

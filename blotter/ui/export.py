@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import QFileDialog, QTableView, QWidget
 from blotter.core.notices import Level, Notice, NoticeBus
 from blotter.core.order import Order
 from blotter.core.store import OrderStore
+from blotter.core.times import iso_utc_ms
 from blotter.ui.formatting import VenueLabel, default_venue_label, side_text, type_text
 from blotter.ui.orders_model import CLOSED_ROLE, HEADERS, ORDER_ROLE, Column
 
@@ -51,10 +51,7 @@ def plain_number(value: Decimal | None) -> str:
 
 def iso_ms(ms: int | None) -> str:
     """Epoch milliseconds in ISO 8601 UTC ("2024-05-01T09:30:05.123Z"; "" if unknown)."""
-    if ms is None:
-        return ""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return "" if ms is None else iso_utc_ms(ms)
 
 
 CellFn = Callable[[Order, VenueLabel], str]
