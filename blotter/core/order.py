@@ -118,6 +118,10 @@ class Order(_Keyed):
     # the venue's own id of the instrument when the symbol shown is another name (a B2TRADER
     # broker's marketId "cfd.eur_chf" for "EUR/CHF"); None where the symbol is the venue's id
     instrument_id: str | None = None
+    # the price that makes a stop / take-profit / conditional order active, where it has one
+    trigger_price: Decimal | None = None
+    # time in force in the venue's word ("GTC", "IOC", "PostOnly", "Gtd"), where it sends one
+    time_in_force: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_key", OrderKey(self.venue, self.account, self.order_id))
@@ -166,7 +170,7 @@ def _exact_decimal(slot: Any) -> property:
     return property(read, put, None, "exact decimal (converted from the codec's number once)")
 
 
-for _name in ("amount", "remaining", "price", "avg_price"):
+for _name in ("amount", "remaining", "price", "avg_price", "trigger_price"):
     setattr(Order, _name, _exact_decimal(Order.__dict__[_name]))
 del _name
 
@@ -176,11 +180,11 @@ OPEN_STATUSES: Final = _OPEN_STATUSES  # a tuple: membership tests by identity, 
 # -- the fast builder ------------------------------------------------------------------------
 OrderFields = tuple[
     OrderKey, str, Side, str, str | None, str | None, str | None, frozenset[Flag], int | None,
-    str | None, str | None,
+    str | None, str | None, str | None,
 ]
 """The fields of an order that never change while it lives, in this order: key, symbol, side,
-order_type, client_id, client_id_date, group_id, flags, created_ms, category, instrument_id.
-A parser makes
+order_type, client_id, client_id_date, group_id, flags, created_ms, category, instrument_id,
+time_in_force. A parser makes
 this once per order id and hands it to ``build_order`` with every update. A plain tuple, not a
 NamedTuple: the builder unpacks it in one specialised step, which a NamedTuple would not get."""
 
@@ -201,11 +205,11 @@ _new = object.__new__
 
 def _build_fast(
     fields: OrderFields, amount: Any, remaining: Any, status: OrderStatus, status_text: str,
-    price: Any, avg_price: Any, updated_ms: int | None,
+    price: Any, avg_price: Any, updated_ms: int | None, trigger_price: Any = None,
 ) -> Order:
     # one tuple unpack instead of ten arguments: the call is most of what a builder costs
     (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
-     category, instrument_id) = fields
+     category, instrument_id, time_in_force) = fields
     o: Any = _new(_OrderSlots)
     o._key = key
     o.venue, o.account, o.order_id = key
@@ -226,28 +230,30 @@ def _build_fast(
     o.updated_ms = updated_ms
     o.category = category
     o.instrument_id = instrument_id
+    o.trigger_price = trigger_price
+    o.time_in_force = time_in_force
     o.__class__ = Order
     return o  # type: ignore[no-any-return]
 
 
 def _build_plain(
     fields: OrderFields, amount: Any, remaining: Any, status: OrderStatus, status_text: str,
-    price: Any, avg_price: Any, updated_ms: int | None,
+    price: Any, avg_price: Any, updated_ms: int | None, trigger_price: Any = None,
 ) -> Order:
     (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
-     category, instrument_id) = fields
+     category, instrument_id, time_in_force) = fields
     return Order(
         key.venue, key.account, key.order_id, symbol, side, order_type, amount, remaining,
         status, status_text, price, avg_price, client_id, client_id_date, group_id, flags,
-        created_ms, updated_ms, category, instrument_id,
+        created_ms, updated_ms, category, instrument_id, trigger_price, time_in_force,
     )
 
 
 def _fast_build_works() -> bool:
     """Whether the slot trick gives exactly what the constructor gives (checked at import)."""
     fields: OrderFields = (OrderKey("v", "a", "1"), "tX", Side.SELL, "LIMIT", "4", "2020-01-01",
-                           "5", frozenset({Flag.HIDDEN}), 6, "spot", "m.x")
-    args = (fields, 2, 0.5, OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, 7)
+                           "5", frozenset({Flag.HIDDEN}), 6, "spot", "m.x", "IOC")
+    args = (fields, 2, 0.5, OrderStatus.PARTIALLY_FILLED, "t", Decimal(3), None, 7, 2.5)
     try:
         fast = _build_fast(*args)
         plain = _build_plain(*args)
@@ -259,6 +265,7 @@ def _fast_build_works() -> bool:
             and fast.key == plain.key
             and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
             and fast.remaining == Decimal("0.5")
+            and fast.trigger_price == Decimal("2.5")
         )
     except (TypeError, AttributeError, ValueError):  # pragma: no cover - Order's layout changed
         return False
@@ -267,9 +274,10 @@ def _fast_build_works() -> bool:
 FAST_ORDER_BUILD: Final = _fast_build_works()
 
 build_order: Final[
-    Callable[[OrderFields, Any, Any, OrderStatus, str, Any, Any, int | None], Order]
+    Callable[[OrderFields, Any, Any, OrderStatus, str, Any, Any, int | None, Any], Order]
 ] = _build_fast if FAST_ORDER_BUILD else _build_plain
-"""``build_order(fields, amount, remaining, status, status_text, price, avg_price, updated_ms)``
+"""``build_order(fields, amount, remaining, status, status_text, price, avg_price, updated_ms,
+trigger_price)``
 
 The parsers' hot path: the same ``Order`` the constructor makes from ``fields`` (what never
 changes, made once per order id) and what an update may change, at about a third of the

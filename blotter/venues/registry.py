@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
+from blotter.core.order import Order
 from blotter.venues.b2trader.spec import SPEC as B2TRADER
 from blotter.venues.bitfinex.spec import SPEC as BITFINEX
 from blotter.venues.bybit.spec import SPEC as BYBIT
@@ -20,6 +22,13 @@ def spec_for(venue: str) -> VenueSpec:
         return SPECS[venue]
     except KeyError:
         raise KeyError(f"unknown venue {venue!r} (known: {', '.join(VENUES)})") from None
+
+
+def notional(order: Order) -> tuple[Decimal, str] | None:
+    """``order``'s notional in its quote currency as its venue reckons it (``VenueSpec.
+    notional_of``); None for an unknown venue or where the venue gives no way."""
+    spec = SPECS.get(order.venue)
+    return spec.notional_of(order) if spec is not None else None
 
 
 def venue_title(venue: str) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.options import OptionField
-from blotter.core.order import AccountKey
+from blotter.core.order import AccountKey, Order
 from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
 
@@ -80,6 +81,8 @@ class VenueSpec:
     demo_account: str
     demo_options: Mapping[str, Any] = field(default_factory=dict)
     label_of: Callable[[str, Any], str] | None = None
+    # an order's notional in its quote currency, as the venue's contracts reckon it
+    notional: Callable[[Order], tuple[Decimal, str] | None] = field(default=lambda order: None)
 
     @property
     def default_env(self) -> str:
@@ -93,6 +96,11 @@ class VenueSpec:
     def venue_label(self, account: str, options: Any) -> str:
         """What the trader calls the venue of ``account``: "Bitfinex", or a broker's name."""
         return self.title if self.label_of is None else self.label_of(account, options)
+
+    def notional_of(self, order: Order) -> tuple[Decimal, str] | None:
+        """``order``'s notional: (price × remaining, or what the venue's contracts make of
+        them, in the quote currency), or None where the venue gives no way to reckon it."""
+        return self.notional(order)
 
     def option(self, name: str) -> OptionField | None:
         """The option called ``name``, or None."""

@@ -39,6 +39,7 @@ def build_args(**changes: object) -> dict[str, object]:
         "client_id_date": "2023-11-14", "group_id": "7",
         "flags": frozenset({Flag.HIDDEN, Flag.POST_ONLY}), "created_ms": 1_700_000_000_000,
         "updated_ms": 1_700_000_001_000, "category": None, "instrument_id": None,
+        "trigger_price": None, "time_in_force": None,
     }
     args.update(changes)
     return args
@@ -47,11 +48,12 @@ def build_args(**changes: object) -> dict[str, object]:
 def built(args: dict[str, object]) -> Order:
     """``build_order`` from the same values: the fields that never change, then the rest."""
     names = ("key", "symbol", "side", "order_type", "client_id", "client_id_date", "group_id",
-             "flags", "created_ms", "category", "instrument_id")  # OrderFields, in its order
+             "flags", "created_ms", "category", "instrument_id", "time_in_force")  # OrderFields
     fields: OrderFields = tuple(args[name] for name in names)  # type: ignore[assignment]
     return build_order(
         fields, args["amount"], args["remaining"], args["status"],  # type: ignore[arg-type]
         args["status_text"], args["price"], args["avg_price"], args["updated_ms"],  # type: ignore[arg-type]
+        args["trigger_price"],
     )
 
 
@@ -70,6 +72,9 @@ CASES = {
     "decimals": build_args(),
     "floats from a decoder": build_args(amount=0.5, remaining=0.2, price=30000.5, avg_price=0.0),
     "ints from a decoder": build_args(amount=2, remaining=2, price=30000, avg_price=None),
+    "a stop with its trigger and time in force": build_args(
+        trigger_price=Decimal(101000), time_in_force="GTC", status=OrderStatus.UNTRIGGERED),
+    "a trigger as a decoder's float": build_args(trigger_price=95000.5, time_in_force="IOC"),
     "market order, no ids": build_args(
         price=None, avg_price=None, client_id=None, client_id_date=None, group_id=None,
         flags=frozenset(), created_ms=None, updated_ms=None, status=OrderStatus.OPEN,

@@ -287,7 +287,7 @@ def parse_order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
     fields: OrderFields = (
         OrderKey(account.venue, account.account, order_id), symbol, side, order_type, None,
         None, None, _NO_FLAGS, _opt_timestamp(item, "createdAt"), _category(item, market_id),
-        market_id if market_id and market_id != symbol else None,
+        market_id if market_id and market_id != symbol else None, tif or None,
     )
     order = build_order(
         fields,
@@ -298,6 +298,7 @@ def parse_order(item: Any, account: AccountKey, *, in_open_list: bool) -> Order:
         price,
         _opt_decimal(item, "executionPrice", zero_is_none=True),  # "0" unfilled, P-16
         _opt_timestamp(item, "updatedAt"),
+        None,  # stop orders are another list with their own states (not shown)
     )
     wrong = implausible(order)
     if wrong is not None:

@@ -5,9 +5,11 @@ capabilities, and how the client is built."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from blotter.core.options import OptionError, OptionField, check_label, check_labels, quoted
+from blotter.core.order import Order
 from blotter.core.venue import Capabilities
 from blotter.venues.spec import ClientSetup, VenueSpec
 
@@ -53,8 +55,17 @@ def build_client(setup: ClientSetup) -> VenueClient:
     )
 
 
+
+def notional(order: Order) -> tuple[Decimal, str] | None:
+    """Price × remaining in the market's quote currency ("EUR/CHF" → CHF)."""
+    price = order.price
+    if price is None or "/" not in order.symbol:
+        return None
+    return price * order.remaining, order.symbol.rsplit("/", 1)[1]
+
 SPEC = VenueSpec(
     name=VENUE,
+    notional=notional,
     title="B2TRADER",
     form_title="B2TRADER broker",
     # "demo" is only a label: a broker's demo server has its own host, given by the URLs

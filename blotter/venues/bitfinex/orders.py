@@ -131,6 +131,16 @@ def _implausible(amount: Any, remaining: Any, price: Any, avg: Any, order_type: 
     )
 
 
+def _time_in_force(order_type: str) -> str:
+    """A Bitfinex order rests until cancelled unless its type says fill-or-kill or
+    immediate-or-cancel (an expiry time, MTS_TIF, is not shown)."""
+    if order_type.endswith("FOK"):
+        return "FOK"
+    if order_type.endswith("IOC"):
+        return "IOC"
+    return "GTC"
+
+
 class OrderParser:
     """Turns one account's order arrays into ``Order``s. Holds only caches: no I/O, no clock.
 
@@ -233,6 +243,20 @@ class OrderParser:
         t = type(price)
         if t is not float and t is not int and price is not None:
             raise MalformedFrame(f"order {oid}: price is not a number")
+        trigger = None
+        if "STOP" in fields[3]:  # PRICE is the stop price; a stop limit's limit is [19] (§3.2)
+            trigger, price = price, a[19]
+            t = type(price)
+            if not price:
+                if price is not None and t is not float and t is not int:
+                    raise MalformedFrame(f"order {oid}: limit price is not a number")
+                price = None
+            elif t is not float and t is not int:
+                raise MalformedFrame(f"order {oid}: limit price is not a number")
+            if not trigger:  # a stop may carry none (§3.2)
+                trigger = None
+            elif trigger < 0:
+                raise MalformedFrame(f"order {oid}: stop price {trigger} is not a positive number")
         avg = a[17]
         t = type(avg)
         if not avg:  # PRICE_AVG is 0 (or null) until the first fill
@@ -263,7 +287,7 @@ class OrderParser:
         else:
             status = _OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
 
-        return build_order(fields, amount, rem, status, status_text, price, avg, updated)
+        return build_order(fields, amount, rem, status, status_text, price, avg, updated, trigger)
 
     def forget(self, order_id: str) -> None:
         """The order closed by other means than a readable ``oc``: drop what is known of it."""
@@ -312,7 +336,7 @@ class OrderParser:
         order_id = str(oid)
         fields: OrderFields = (
             OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
-            cid_date, gid, flags, created, None, None,
+            cid_date, gid, flags, created, None, None, _time_in_force(order_type),
         )
         known: _Known = (fixed, tuple(map(type, fixed)), fields, orig)
         cache = self._known

@@ -4,9 +4,11 @@ options, capabilities, and how its client is built."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from blotter.core.options import OptionField
+from blotter.core.order import Order
 from blotter.core.venue import Capabilities
 from blotter.venues.spec import ClientSetup, VenueSpec, no_option_checks
 
@@ -36,8 +38,25 @@ def build_client(setup: ClientSetup) -> VenueClient:
 
 _LIVE = ("https://api.bitfinex.com", "wss://api.bitfinex.com/ws/2")
 
+
+def notional(order: Order) -> tuple[Decimal, str] | None:
+    """Price × remaining in the pair's quote currency: "tBTCUSD" → USD, "tBTCF0:USTF0" →
+    USTF0 (the part after the colon of a pair with long names)."""
+    price = order.price
+    if price is None:
+        return None
+    symbol = order.symbol
+    if ":" in symbol:
+        quote = symbol.rsplit(":", 1)[1]
+    elif symbol.startswith("t") and len(symbol) == 7:
+        quote = symbol[4:]
+    else:
+        return None
+    return price * order.remaining, quote
+
 SPEC = VenueSpec(
     name=VENUE,
+    notional=notional,
     title="Bitfinex",
     form_title="Bitfinex",
     # "paper" is a paper-trading sub-account on the production hosts (bitfinex.md §6.4)

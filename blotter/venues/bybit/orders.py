@@ -191,9 +191,8 @@ def read_order(item: Any, account: AccountKey, category: str) -> Order:
     text = status_text(venue_status, status, trigger, trigger_by, cancel_type, reject)
     reduce_only = _bool(item, "reduceOnly")
     close = _bool(item, "closeOnTrigger")
-    order_type, flags = order_kind(
-        order_type, stop_type, opt_str(item, "timeInForce"), reduce_only, close
-    )
+    time_in_force = opt_str(item, "timeInForce")
+    order_type, flags = order_kind(order_type, stop_type, time_in_force, reduce_only, close)
 
     order = Order(
         venue=account.venue,
@@ -213,6 +212,8 @@ def read_order(item: Any, account: AccountKey, category: str) -> Order:
         created_ms=opt_int(item, "createdTime"),
         updated_ms=opt_int(item, "updatedTime"),
         category=category,
+        trigger_price=trigger or None,
+        time_in_force=time_in_force or None,
     )
     reason = implausible(order)
     if reason is not None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from blotter.core.options import OptionError, OptionField, check_choices, quoted
+from blotter.core.order import Order
 from blotter.core.venue import Capabilities
 from blotter.venues.spec import ClientSetup, VenueSpec
 
@@ -73,8 +75,31 @@ def build_client(setup: ClientSetup) -> VenueClient:
     )
 
 
+
+_SPOT_QUOTES: Final = ("USDT", "USDC", "USDE", "USD", "EUR", "BRL", "BTC", "ETH", "DAI", "MNT")
+
+
+def notional(order: Order) -> tuple[Decimal, str] | None:
+    """What an order is worth in its settle currency: an inverse contract's quantity is
+    already US dollars; linear USDT and USDC contracts and options are price × remaining in
+    their coin; spot in the pair's quote coin."""
+    category = order.category
+    if category == "inverse":
+        return order.remaining, "USD"
+    price = order.price
+    if price is None:
+        return None
+    symbol = order.symbol
+    if category == "option" or symbol.endswith("PERP") or "-" in symbol:
+        return price * order.remaining, "USDC"
+    for quote in _SPOT_QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return price * order.remaining, quote
+    return None
+
 SPEC = VenueSpec(
     name=VENUE,
+    notional=notional,
     title="Bybit",
     form_title="Bybit",
     envs=("live", "testnet", "demo"),

@@ -360,7 +360,8 @@ class StreamParser:
         fields = known[1]
         if status not in OPEN_STATUSES:
             del self._known[fields[0].order_id]  # it left the book: forget it
-        return build_order(fields, amount, remaining, status, text, price_d, avg_d, updated_ms)
+        return build_order(fields, amount, remaining, status, text, price_d, avg_d, updated_ms,
+                           trigger_d or None)
 
     def _full(self, item: dict[str, Any], topic: str) -> Order:
         """The full parser, with ``parse_ws``'s category rule and words for every slip."""
@@ -402,6 +403,7 @@ class StreamParser:
         fields: OrderFields = (
             OrderKey(self._venue, self._account, order_id), symbol, SIDES[side], kind[0],
             link or None, None, None, kind[1], int(created), category, None,
+            time_in_force or None,
         )
         known: _Known = (fixed, fields, is_limit(kind[0]))
         cache = self._known

@@ -70,4 +70,5 @@ EXPECTED = Order(
     updated_ms=1747761751900,
     category="cfd",
     instrument_id="cfd.eur_chf",
+    time_in_force="Gtc",
 )

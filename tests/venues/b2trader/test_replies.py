@@ -179,7 +179,7 @@ def test_cancel_reply_cancelled() -> None:
         price=Decimal("115193.35"),
         created_ms=parse_timestamp("2025-08-14T09:12:03.117Z"),
         updated_ms=parse_timestamp("2025-08-14T09:15:41.502Z"),
-        category="spot", instrument_id="spot.btc_usdt",
+        category="spot", instrument_id="spot.btc_usdt", time_in_force="Gtc",
     )
 
 

@@ -39,6 +39,7 @@ def order(**fields: object) -> Order:
         "client_id_date": None,
         "group_id": None,
         "flags": frozenset(),
+        "time_in_force": "GTC",
     }
     base.update(fields)
     return Order(**base)  # type: ignore[arg-type]

@@ -58,6 +58,7 @@ def test_realtime_page_field_by_field() -> None:
         created_ms=1684738540559,
         updated_ms=1684738540561,
         category="linear",
+        time_in_force="GTC",
     )
     assert str(o.price) == "1600.00" and str(o.amount) == "0.10"  # exact digits kept
     assert o.filled == 0

@@ -60,6 +60,7 @@ def test_ws_cancelled_push_field_by_field() -> None:
         created_ms=1727433748480,
         updated_ms=1727433749095,
         category="linear",
+        time_in_force="GTC",
     )
 
 
