@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any, Protocol
 
 from blotter.core.cancel import (
@@ -32,7 +33,7 @@ from blotter.core.trust import Clock, TrustBoard, TrustReporter
 from blotter.core.venue import Capabilities
 from blotter.venues.base import VenueClient
 from blotter.venues.net import now_ms
-from blotter.venues.registry import venue_title
+from blotter.venues.registry import notional, venue_title
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,11 @@ class Engine:
         connection light): today, a Bitfinex dead-man switch that is on."""
         client = self.client_for(AccountKey(venue, account))
         return client.connection_note if client is not None else ""
+
+    def notional(self, order: Order) -> tuple[Decimal, str] | None:
+        """``order``'s notional in its quote currency, as its venue reckons it (price ×
+        remaining for most; an inverse contract's quantity is already dollars), or None."""
+        return notional(order)
 
     def venue_label(self, venue: str, account: str) -> str:
         """What the trader calls the venue of an account: "Bitfinex", "Bybit", or a B2TRADER

@@ -10,7 +10,7 @@ left out, and every row is written as the store has it now. The file dialog open
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -23,7 +23,17 @@ from blotter.core.notices import Level, Notice, NoticeBus
 from blotter.core.order import Order
 from blotter.core.store import OrderStore
 from blotter.core.times import iso_utc_ms
-from blotter.ui.formatting import VenueLabel, default_venue_label, side_text, type_text
+from blotter.ui.formatting import (
+    Notional,
+    VenueLabel,
+    default_venue_label,
+    flag_text,
+    no_notional,
+    side_text,
+    status_words,
+    type_text,
+)
+from blotter.ui.order_cells import wall_ms
 from blotter.ui.orders_model import CLOSED_ROLE, HEADERS, ORDER_ROLE, Column
 
 
@@ -54,38 +64,64 @@ def iso_ms(ms: int | None) -> str:
     return "" if ms is None else iso_utc_ms(ms)
 
 
-CellFn = Callable[[Order, VenueLabel], str]
+CellFn = Callable[[Order, VenueLabel, Notional], str]
+
+
+def _plain_notional(order: Order, notional: Notional) -> str:
+    value = notional(order)
+    return "" if value is None else f"{plain_number(value[0])} {value[1]}".strip()
+
+
+def _age_seconds(order: Order) -> str:
+    created = order.created_ms
+    return "" if created is None else str(max(0, (wall_ms() - created) // 1000))
+
+
 PLAIN_CELLS: dict[Column, CellFn] = {
-    Column.VENUE: lambda o, label: label(o.venue, o.account),
-    Column.ACCOUNT: lambda o, _: o.account,
-    Column.SYMBOL: lambda o, _: o.symbol,
-    Column.SIDE: lambda o, _: side_text(o.side),
-    Column.TYPE: lambda o, _: type_text(o),
-    Column.PRICE: lambda o, _: plain_number(o.price),
-    Column.AMOUNT: lambda o, _: plain_number(o.amount),
-    Column.FILLED: lambda o, _: plain_number(o.filled),
-    Column.STATUS: lambda o, _: o.status_text,
-    Column.GROUP: lambda o, _: o.group_id or "",
-    Column.CLIENT_ID: lambda o, _: o.client_id or "",
-    Column.ORDER_ID: lambda o, _: o.order_id,
-    Column.CREATED: lambda o, _: iso_ms(o.created_ms),
+    Column.VENUE: lambda o, label, _: label(o.venue, o.account),
+    Column.ACCOUNT: lambda o, _, __: o.account,
+    Column.SYMBOL: lambda o, _, __: o.symbol,
+    Column.SIDE: lambda o, _, __: side_text(o.side),
+    Column.TYPE: lambda o, _, __: type_text(o),
+    Column.PRICE: lambda o, _, __: plain_number(o.price),
+    Column.TRIGGER: lambda o, _, __: plain_number(o.trigger_price),
+    Column.AMOUNT: lambda o, _, __: plain_number(o.amount),
+    Column.REMAINING: lambda o, _, __: plain_number(o.remaining),
+    Column.FILLED: lambda o, _, __: plain_number(o.filled),
+    Column.AVG_PRICE: lambda o, _, __: plain_number(o.avg_price) if o.filled > 0 else "",
+    Column.NOTIONAL: lambda o, _, notional: _plain_notional(o, notional),
+    Column.STATUS: lambda o, _, __: status_words(o),
+    Column.TIF: lambda o, _, __: o.time_in_force or "",
+    Column.FLAGS: lambda o, _, __: flag_text(o),
+    Column.GROUP: lambda o, _, __: o.group_id or "",
+    Column.CLIENT_ID: lambda o, _, __: o.client_id or "",
+    Column.ORDER_ID: lambda o, _, __: o.order_id,
+    Column.CREATED: lambda o, _, __: iso_ms(o.created_ms),
+    Column.AGE: lambda o, _, __: _age_seconds(o),
 }
+# the column names of a file: Age is written in seconds
+FILE_HEADERS = {**HEADERS, Column.AGE: "Age (s)"}
 # the numbers Ctrl+C copies plain (the other cells as shown)
-PLAIN_COPIED = frozenset({Column.PRICE, Column.AMOUNT, Column.FILLED})
+PLAIN_COPIED = frozenset({Column.PRICE, Column.TRIGGER, Column.AMOUNT, Column.REMAINING,
+                          Column.FILLED, Column.AVG_PRICE})
 
 
-def plain_cell(order: Order, column: int, venue_label: VenueLabel = default_venue_label) -> str:
+def plain_cell(
+    order: Order, column: int, venue_label: VenueLabel = default_venue_label,
+    notional: Notional = no_notional,
+) -> str:
     """The cell of ``order`` in ``column`` for a file or the clipboard."""
     fn = PLAIN_CELLS.get(Column(column))
-    return fn(order, venue_label) if fn is not None else ""
+    return fn(order, venue_label, notional) if fn is not None else ""
 
 
-def shown_columns(view: QTableView) -> list[Column]:
-    """The table's columns as the trader arranged them (hidden ones and Cancel left out)."""
+def shown_columns(view: QTableView, no_room: Collection[Column] = ()) -> list[Column]:
+    """The table's columns as the trader arranged them (hidden ones and Cancel left out; the
+    columns ``no_room`` names, left out of a narrow window for want of room, are in)."""
     header = view.horizontalHeader()
     logical = (header.logicalIndex(v) for v in range(header.count()))
     return [Column(c) for c in logical
-            if not header.isSectionHidden(c) and c != Column.CANCEL]
+            if (not header.isSectionHidden(c) or c in no_room) and c != Column.CANCEL]
 
 
 def shown_orders(view: QTableView, store: OrderStore) -> list[Order]:
@@ -108,12 +144,13 @@ def shown_orders(view: QTableView, store: OrderStore) -> list[Order]:
 
 
 def write_orders_csv(out: IO[str], orders: Sequence[Order], columns: Sequence[Column],
-                     venue_label: VenueLabel = default_venue_label) -> int:
+                     venue_label: VenueLabel = default_venue_label,
+                     notional: Notional = no_notional) -> int:
     """``orders`` as CSV with a header of the ``columns``' titles; returns how many rows."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([HEADERS[c] for c in columns])
+    writer.writerow([FILE_HEADERS[c] for c in columns])
     for order in orders:
-        writer.writerow([PLAIN_CELLS[c](order, venue_label) for c in columns])
+        writer.writerow([PLAIN_CELLS[c](order, venue_label, notional) for c in columns])
     return len(orders)
 
 
@@ -122,9 +159,13 @@ class OrdersExport(QObject):
     said as a notice."""
 
     def __init__(self, view: QTableView, store: OrderStore, notices: NoticeBus,
-                 venue_label: VenueLabel, parent: QWidget) -> None:
+                 venue_label: VenueLabel, parent: QWidget, *,
+                 notional: Notional = no_notional,
+                 no_room: Callable[[], Collection[Column]] = tuple) -> None:
         super().__init__(parent)
         self.view = view
+        self.notional = notional
+        self.no_room = no_room
         self.store = store
         self.notices = notices
         self.venue_label = venue_label
@@ -145,10 +186,10 @@ class OrdersExport(QObject):
     def export_to(self, path: Path) -> int:
         """Write the shown rows to ``path``; returns how many (a failure is an error notice)."""
         orders = shown_orders(self.view, self.store)
-        columns = shown_columns(self.view)
+        columns = shown_columns(self.view, self.no_room())
         try:
             with path.open("w", encoding="utf-8", newline="") as out:
-                n = write_orders_csv(out, orders, columns, self.venue_label)
+                n = write_orders_csv(out, orders, columns, self.venue_label, self.notional)
         except OSError as exc:
             self._say(Level.ERROR, f"Could not export the orders to {path}: "
                                    f"{exc.strerror or exc}")

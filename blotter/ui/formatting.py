@@ -8,15 +8,22 @@ the tests agree on every word.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from blotter.core.cancel import category_title
-from blotter.core.order import Flag, Order, Side
+from blotter.core.order import Flag, Order, OrderStatus, Side
 
 MISSING = "—"
 
 VenueLabel = Callable[[str, str], str]  # (venue, account) → "Bitfinex", "Bybit", "Acme"
+# an order's notional in its quote currency, as its venue reckons it: (amount, "USDT"), or None
+Notional = Callable[[Order], "tuple[Decimal, str] | None"]
+
+
+def no_notional(order: Order) -> tuple[Decimal, str] | None:
+    """What a view shows before the engine knows the venues: no notional."""
+    return None
 
 
 def default_venue_label(venue: str, account: str) -> str:
@@ -144,3 +151,125 @@ def type_text(order: Order) -> str:
     if order.category:
         return f"{category_title(order.category)} {order.order_type}"
     return order.order_type
+
+
+# -- the columns a trader reads at a glance ---------------------------------------------------
+STATUS_WORDS = {
+    OrderStatus.OPEN: "Open",
+    OrderStatus.PARTIALLY_FILLED: "Partially filled",
+    OrderStatus.UNTRIGGERED: "Untriggered",
+    OrderStatus.CANCELLED: "Cancelled",
+    OrderStatus.FILLED: "Filled",
+    OrderStatus.REJECTED: "Rejected",
+    OrderStatus.EXPIRED: "Expired",
+}
+
+
+def status_words(order: Order) -> str:
+    """The Status column's words, one vocabulary for every venue (the venue's own words stay
+    in the tooltip): "Open", "Partially filled 54% @ 97,471.87", "Untriggered · trigger
+    101,000". An open order with fills reads as partially filled whatever word the venue
+    uses for it."""
+    status = order.status
+    filled = order.filled
+    if status is OrderStatus.UNTRIGGERED:
+        trigger = order.trigger_price
+        return "Untriggered" if trigger is None else f"Untriggered · trigger {format_decimal(trigger)}"
+    if status.is_open and filled > 0:
+        words = f"Partially filled {format_percent(filled, order.amount)}"
+        avg = order.avg_price
+        return words if avg is None or avg.is_zero() else f"{words} @ {format_decimal(avg)}"
+    return STATUS_WORDS[status]
+
+
+def status_tooltip_line(order: Order) -> str:
+    """The venue's own words for the status, as the tooltip shows them."""
+    return f"Venue's status: {order.status_text}"
+
+
+def format_notional(value: tuple[Decimal, str] | None) -> str:
+    """A notional for the table: cents for amounts of one and more, six significant digits
+    below ("1,198.83 USDT", "0.118649 BTC"); empty when the venue gives no way to reckon it."""
+    if value is None:
+        return ""
+    amount, currency = value
+    if abs(amount) >= 1:
+        shown = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        text = format(shown, ",f")
+    elif amount.is_zero():
+        text = "0"
+    else:
+        exponent = amount.adjusted() - 5  # six significant digits
+        shown = amount.quantize(Decimal(1).scaleb(max(exponent, -12)), rounding=ROUND_HALF_EVEN)
+        text = format(shown.normalize(), "f")
+    return f"{text} {currency}" if currency else text
+
+
+def format_optional(value: Decimal | None) -> str:
+    """A number that not every order has (average price, trigger): empty when missing."""
+    return "" if value is None or value.is_zero() else format_decimal(value)
+
+
+def average_text(order: Order) -> str:
+    """The average fill price, shown once something filled."""
+    return format_optional(order.avg_price) if order.filled > 0 else ""
+
+
+def tif_text(order: Order) -> str:
+    """Time in force in the venue's word; empty where the venue sends none."""
+    return order.time_in_force or ""
+
+
+FLAG_SHORT = {
+    Flag.POST_ONLY: "post",
+    Flag.REDUCE_ONLY: "reduce",
+    Flag.HIDDEN: "hidden",
+    Flag.OCO: "OCO",
+    Flag.CLOSE: "close",
+}
+
+
+def flags_short(order: Order) -> str:
+    """The Flags column: "post · reduce" (the tooltip has them in full)."""
+    flags = order.flags
+    if not flags:
+        return ""
+    return " · ".join(FLAG_SHORT[f] for f in Flag if f in flags)
+
+
+def age_text(created_ms: int | None, now_ms: int) -> str:
+    """How long ago an order was made, in the largest whole unit: "12s", "4m", "2h", "3d"."""
+    if created_ms is None:
+        return ""
+    seconds = max(0, (now_ms - created_ms) // 1000)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86_400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86_400}d"
+
+
+def created_text(ms: int | None, now_ms: int) -> str:
+    """Created, local clock: "14:02:11" today, "Dec 05 14:02" another day this year, the date
+    in an earlier year: yesterday's order never reads like today's."""
+    if ms is None:
+        return MISSING
+    moment = datetime.fromtimestamp(ms / 1000).astimezone()
+    now = datetime.fromtimestamp(now_ms / 1000).astimezone()
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M:%S")
+    if moment.year == now.year:
+        return moment.strftime("%b %d %H:%M")
+    return moment.strftime("%Y-%m-%d")
+
+
+def time_tooltip(ms: int | None) -> str:
+    """A moment in full, UTC and local: for the Created and Age cells."""
+    if ms is None:
+        return "The venue sent no creation time"
+    utc = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    millis = f"{utc.microsecond // 1000:03d}"
+    return (f"Created {utc.strftime('%Y-%m-%d %H:%M:%S')}.{millis} UTC\n"
+            f"Local {local_time(ms, with_date=True)}")

@@ -109,7 +109,8 @@ class MainWindow(QMainWindow):
         self.demo_running = False
 
         self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label,
-                                 trust=engine.trust, clock=engine.clock)
+                                 trust=engine.trust, clock=engine.clock,
+                                 notional=engine.notional)
         self.proxy = OrdersProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.view = OrdersView(self)
@@ -158,7 +159,8 @@ class MainWindow(QMainWindow):
         self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self)
 
         self.orders_export = OrdersExport(self.view, engine.store, engine.notices,
-                                          engine.venue_label, self)
+                                          engine.venue_label, self, notional=engine.notional,
+                                          no_room=self.view.columns.dropped)
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
@@ -325,7 +327,6 @@ class MainWindow(QMainWindow):
         # the accounts the table shows (a B2TRADER login may show several)
         accounts = len(self.engine.store.accounts()) or len(self.engine.clients)
         unverified = self.unverified_rows() if total else 0
-        self.view.fit_unverified_markers(unverified > 0)
         self.setWindowTitle(window_title(total, shown, accounts, unverified,
                                          self.engine.store.cancel_pending_count))
         self.tabs.count_open(total)

@@ -15,6 +15,7 @@ the close of its order (struck through, "closed: filled at 95,120.5", Cancel dis
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from enum import IntEnum
@@ -29,20 +30,31 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont
 
 from blotter.core.closes import ClosedOrder
 from blotter.core.order import Order, OrderKey, Side
 from blotter.core.store import OrderStore
 from blotter.ui import theme
 from blotter.ui.formatting import (
+    Notional,
     VenueLabel,
+    age_text,
+    average_text,
+    created_text,
+    default_venue_label,
     filter_text,
+    flags_short,
     format_decimal,
     format_filled,
-    local_time,
+    format_notional,
+    format_optional,
+    no_notional,
     order_tooltip,
     side_text,
+    status_words,
+    tif_text,
+    time_tooltip,
     type_text,
 )
 from blotter.ui.row_marks import RowMarks
@@ -66,14 +78,21 @@ class Column(IntEnum):
     SIDE = 3
     TYPE = 4
     PRICE = 5
-    AMOUNT = 6
-    FILLED = 7
-    STATUS = 8
-    GROUP = 9
-    CLIENT_ID = 10
-    ORDER_ID = 11
-    CREATED = 12
-    CANCEL = 13
+    TRIGGER = 6
+    AMOUNT = 7
+    REMAINING = 8
+    FILLED = 9
+    AVG_PRICE = 10
+    NOTIONAL = 11
+    STATUS = 12
+    TIF = 13
+    FLAGS = 14
+    GROUP = 15
+    CLIENT_ID = 16
+    ORDER_ID = 17
+    CREATED = 18
+    AGE = 19
+    CANCEL = 20
 
 
 HEADERS = {
@@ -83,31 +102,59 @@ HEADERS = {
     Column.SIDE: "Side",
     Column.TYPE: "Type",
     Column.PRICE: "Price",
+    Column.TRIGGER: "Trigger",
     Column.AMOUNT: "Amount",
+    Column.REMAINING: "Remaining",
     Column.FILLED: "Filled",
+    Column.AVG_PRICE: "Avg Price",
+    Column.NOTIONAL: "Notional",
     Column.STATUS: "Status",
+    Column.TIF: "TIF",
+    Column.FLAGS: "Flags",
     Column.GROUP: "Group",
     Column.CLIENT_ID: "Client ID",
     Column.ORDER_ID: "Order ID",
     Column.CREATED: "Created",
+    Column.AGE: "Age",
     Column.CANCEL: "",
 }
 
 HEADER_TIPS = {
     Column.PRICE: "Limit price as the venue sent it",
+    Column.TRIGGER: "The price that makes a stop, take-profit or conditional order active",
     Column.AMOUNT: "Original order amount",
+    Column.REMAINING: "Amount still open",
     Column.FILLED: "Executed amount and share of the order",
-    Column.STATUS: "The venue's own status text",
+    Column.AVG_PRICE: "Average price of the fills so far",
+    Column.NOTIONAL: "Price × remaining, in the quote currency",
+    Column.STATUS: "The order's state in words (hover a cell for the venue's own words)",
+    Column.TIF: "Time in force, in the venue's word",
+    Column.FLAGS: "Post-only, reduce-only, hidden, OCO, close",
     Column.GROUP: "Order group id (cancel a group with Ctrl+G)",
-    Column.CREATED: "Creation time, local clock (hover a cell for the full date)",
+    Column.CREATED: "Creation time, local clock; the date when not today (hover for UTC)",
+    Column.AGE: "How long ago the order was made (hover for the full time)",
     Column.CANCEL: "Cancel this order",
 }
 
-NUMERIC_COLUMNS = frozenset({Column.PRICE, Column.AMOUNT, Column.FILLED, Column.CREATED})
-RIGHT_ALIGNED = frozenset(
-    {Column.PRICE, Column.AMOUNT, Column.FILLED, Column.GROUP, Column.CLIENT_ID,
-     Column.ORDER_ID, Column.CREATED}
+# numbers in a fixed-pitch font, right-aligned on their decimal point (the view lines them up)
+NUMERIC_COLUMNS = frozenset(
+    {Column.PRICE, Column.TRIGGER, Column.AMOUNT, Column.REMAINING, Column.FILLED,
+     Column.AVG_PRICE, Column.NOTIONAL, Column.CREATED, Column.AGE}
 )
+DECIMAL_ALIGNED = frozenset(
+    {Column.PRICE, Column.TRIGGER, Column.AMOUNT, Column.REMAINING, Column.FILLED,
+     Column.AVG_PRICE, Column.NOTIONAL}
+)
+RIGHT_ALIGNED = frozenset(
+    NUMERIC_COLUMNS | {Column.GROUP, Column.CLIENT_ID, Column.ORDER_ID}
+)
+# the cells whose end carries meaning: cut in the middle (option strikes and C/P, the end of
+# an id, a broker's account name)
+MIDDLE_ELIDED = frozenset(
+    {Column.ACCOUNT, Column.SYMBOL, Column.CLIENT_ID, Column.ORDER_ID, Column.GROUP}
+)
+# the cells that read the clock (the rest of a row changes only with its order)
+TIMED_COLUMNS = frozenset({Column.CREATED, Column.AGE})
 # plain ints: a Python enum flag costs more to hand to Qt (asked for every painted cell)
 _ALIGN_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
 _ALIGN_LEFT = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
@@ -115,6 +162,11 @@ _ALIGN_CENTER = int(Qt.AlignmentFlag.AlignCenter.value)
 
 ROOT = QModelIndex()
 NO_NUMBER = float("-inf")  # missing numbers sort before every real one
+
+
+def wall_ms() -> int:
+    """Now, in epoch milliseconds (the Created and Age cells read it)."""
+    return time.time_ns() // 1_000_000
 
 
 def id_sort_key(value: str | None) -> str:
@@ -130,17 +182,28 @@ def _number(value: Decimal | None) -> float:
     return float(value) if value is not None else NO_NUMBER
 
 
-def sort_value(order: Order, column: int) -> Any:
+def sort_value(order: Order, column: int, notional: Notional = no_notional) -> Any:
     """What SORT_ROLE answers for a number, time or id column (numbers as numbers, ids in
     their own order); None for a text column, which sorts by the text shown."""
     if column == Column.PRICE:
         return _number(order.price)
     if column == Column.AMOUNT:
         return _number(order.amount)
+    if column == Column.REMAINING:
+        return _number(order.remaining)
     if column == Column.FILLED:
         return float(order.filled / order.amount) if order.amount else 0.0
-    if column == Column.CREATED:
-        return float(order.created_ms) if order.created_ms is not None else NO_NUMBER
+    if column == Column.TRIGGER:
+        return _number(order.trigger_price)
+    if column == Column.AVG_PRICE:
+        return _number(order.avg_price) if order.filled > 0 else NO_NUMBER
+    if column == Column.NOTIONAL:
+        value = notional(order)
+        return float(value[0]) if value is not None else NO_NUMBER
+    if column == Column.CREATED or column == Column.AGE:
+        # Age sorts as Created does, youngest last when ascending by age... i.e. oldest first
+        created = float(order.created_ms) if order.created_ms is not None else NO_NUMBER
+        return created if column == Column.CREATED else -created
     if column == Column.GROUP:
         return id_sort_key(order.group_id)
     if column == Column.CLIENT_ID:
@@ -150,22 +213,37 @@ def sort_value(order: Order, column: int) -> Any:
     return None
 
 
-DISPLAY_FNS: tuple[Callable[[Order], str], ...] = (
-    lambda o: o.venue,  # VENUE (the model names it with its venue_label)
-    lambda o: o.account,  # ACCOUNT
-    lambda o: o.symbol,  # SYMBOL
-    lambda o: side_text(o.side),  # SIDE
-    lambda o: type_text(o),  # TYPE
-    lambda o: format_decimal(o.price),  # PRICE
-    lambda o: format_decimal(o.amount),  # AMOUNT
-    format_filled,  # FILLED
-    lambda o: o.status_text,  # STATUS
-    lambda o: o.group_id or "",  # GROUP
-    lambda o: o.client_id or "",  # CLIENT_ID
-    lambda o: o.order_id,  # ORDER_ID
-    lambda o: local_time(o.created_ms),  # CREATED
-    lambda o: "",  # CANCEL (painted by the delegate)
-)
+def display_fns(
+    venue_label: VenueLabel = default_venue_label, notional: Notional = no_notional
+) -> tuple[Callable[[Order], str], ...]:
+    """How each column reads an order, in column order (the Cancel column is painted)."""
+    fns: dict[Column, Callable[[Order], str]] = {
+        Column.VENUE: lambda o: venue_label(o.venue, o.account),
+        Column.ACCOUNT: lambda o: o.account,
+        Column.SYMBOL: lambda o: o.symbol,
+        Column.SIDE: lambda o: side_text(o.side),
+        Column.TYPE: type_text,
+        Column.PRICE: lambda o: format_decimal(o.price),
+        Column.TRIGGER: lambda o: format_optional(o.trigger_price),
+        Column.AMOUNT: lambda o: format_decimal(o.amount),
+        Column.REMAINING: lambda o: format_decimal(o.remaining),
+        Column.FILLED: format_filled,
+        Column.AVG_PRICE: average_text,
+        Column.NOTIONAL: lambda o: format_notional(notional(o)),
+        Column.STATUS: status_words,
+        Column.TIF: tif_text,
+        Column.FLAGS: flags_short,
+        Column.GROUP: lambda o: o.group_id or "",
+        Column.CLIENT_ID: lambda o: o.client_id or "",
+        Column.ORDER_ID: lambda o: o.order_id,
+        Column.CREATED: lambda o: created_text(o.created_ms, wall_ms()),
+        Column.AGE: lambda o: age_text(o.created_ms, wall_ms()),
+        Column.CANCEL: lambda o: "",
+    }
+    return tuple(fns[c] for c in Column)
+
+
+DISPLAY_FNS: tuple[Callable[[Order], str], ...] = display_fns()
 assert len(DISPLAY_FNS) == len(Column)
 
 
@@ -211,13 +289,22 @@ _SIDE, _FILLED, _STATUS, _CANCEL = int(Column.SIDE), int(Column.FILLED), int(Col
 _NUMERIC = frozenset(int(c) for c in NUMERIC_COLUMNS)
 _RIGHT = frozenset(int(c) for c in RIGHT_ALIGNED)
 _DIM_COLUMNS = frozenset(
-    int(c) for c in (Column.VENUE, Column.GROUP, Column.CLIENT_ID, Column.ORDER_ID, Column.CREATED)
+    int(c) for c in (Column.VENUE, Column.GROUP, Column.CLIENT_ID, Column.ORDER_ID, Column.CREATED,
+                     Column.AGE, Column.TIF, Column.FLAGS)
 )
+_TIMED = tuple(int(c) for c in TIMED_COLUMNS)
+_CREATED, _AGE = int(Column.CREATED), int(Column.AGE)
+_TEXTS_KEPT = 2048  # rows whose texts are kept: a few screens' worth, not the whole table
 _ALIGNMENTS = tuple(
     _ALIGN_CENTER if c == _CANCEL else _ALIGN_RIGHT if c in _RIGHT else _ALIGN_LEFT
     for c in range(_COLUMNS)
 )
 REFUSED_COLOUR = QColor("#e6b450")  # the warning colour of the status bar
+
+
+# what the view paints of a row: texts, fonts (None: the view's), colours (None: the
+# palette's), background (None: the view's)
+PaintedRow = tuple[list[str], list[QFont | None], list[QColor | None], QBrush | None]
 
 
 def _foreground(order: Order, column: int, pending: bool) -> QColor | None:
@@ -250,7 +337,8 @@ class OrderCellsModel(QAbstractTableModel):
     marks: RowMarks
 
     def __init__(
-        self, store: OrderStore, venue_label: VenueLabel, parent: QObject | None = None
+        self, store: OrderStore, venue_label: VenueLabel, parent: QObject | None = None,
+        notional: Notional = no_notional,
     ) -> None:
         super().__init__(parent)
         self._store = store
@@ -259,9 +347,15 @@ class OrderCellsModel(QAbstractTableModel):
         self._gone: dict[OrderKey, tuple[str, QColor]] = {}
         # the Venue column names a B2TRADER broker by its own name; others by the venue's
         self._venue_label = venue_label
-        fns = list(DISPLAY_FNS)
-        fns[Column.VENUE] = lambda o: venue_label(o.venue, o.account)
-        self._display_fns: tuple[Callable[[Order], str], ...] = tuple(fns)
+        self._notional = notional
+        self._display_fns = display_fns(venue_label, notional)
+        # the texts of the rows painted lately, made once per order change (not per paint
+        # per role): key → (the order they were made from, its cells' texts)
+        self._texts: dict[OrderKey, tuple[Order, list[str]]] = {}
+        self.refresh_fonts()
+
+    def refresh_fonts(self) -> None:
+        """Make the cells' fonts again from the application's font (its size changed)."""
         font = QFont()
         mono = theme.mono_font()
         italic = QFont(font)
@@ -269,7 +363,7 @@ class OrderCellsModel(QAbstractTableModel):
         mono_italic = QFont(mono)
         mono_italic.setItalic(True)
         # FontRole by [cancel pending][column]: mono for numbers, italic while cancelling
-        self._fonts = (
+        self._fonts: tuple[list[QFont | None], list[QFont | None]] = (
             [mono if c in _NUMERIC else None for c in range(_COLUMNS)],
             [mono_italic if c in _NUMERIC else italic for c in range(_COLUMNS)],
         )
@@ -277,7 +371,7 @@ class OrderCellsModel(QAbstractTableModel):
         struck.setStrikeOut(True)
         mono_struck.setStrikeOut(True)
         # a closed row is struck through, but its Status (how it closed) stays plain to read
-        self._struck_fonts = [
+        self._struck_fonts: list[QFont | None] = [
             None if c == _STATUS else mono_struck if c in _NUMERIC else struck
             for c in range(_COLUMNS)
         ]
@@ -377,7 +471,7 @@ class OrderCellsModel(QAbstractTableModel):
             role = item.role()
             if role == _DISPLAY:
                 if column == _STATUS:
-                    text = CANCELLING if pending else order.status_text
+                    text = CANCELLING if pending else status_words(order)
                     if refusal is not None:
                         text = refused_text(refusal, text)
                     item.setData(text if mark is None else f"{mark} · {text}")
@@ -413,7 +507,7 @@ class OrderCellsModel(QAbstractTableModel):
         mark = marks.mark(order) if marks.active else None
         if role == _DISPLAY:
             if column == _STATUS:
-                text = CANCELLING if self._store.is_cancel_pending(key) else order.status_text
+                text = CANCELLING if self._store.is_cancel_pending(key) else status_words(order)
                 refusal = self._store.refusal(key)
                 if refusal is not None:
                     text = refused_text(refusal, text)
@@ -447,6 +541,48 @@ class OrderCellsModel(QAbstractTableModel):
             return self._display(order, column)
         return None  # CLOSED_ROLE of an open row
 
+    def painted_row(self, row: int) -> PaintedRow:
+        """Everything the view paints of ``row`` (not the Cancel button): each cell's text,
+        font (None: the view's) and colour (None: the palette's), and the row's background.
+        The texts are made once per order change; the Created and Age cells read the clock."""
+        order, key = self._orders[row], self._okeys[row]
+        texts = self._row_texts(order, key)
+        gone = self._gone.get(key) if self._gone else None
+        if gone is not None:
+            texts[_STATUS] = gone[0]
+            colours: list[QColor | None] = [theme.DIM_TEXT] * _COLUMNS
+            colours[_STATUS] = gone[1]
+            return texts, self._struck_fonts, colours, None
+        store = self._store
+        pending = store.is_cancel_pending(key)
+        marks = self.marks
+        mark = marks.mark(order) if marks.active else None
+        refusal = store.refusal(key)
+        status = CANCELLING if pending else texts[_STATUS]
+        if refusal is not None:
+            status = refused_text(refusal, status)
+        texts[_STATUS] = status if mark is None else f"{mark} · {status}"
+        if mark is not None:
+            colours = [_unverified_foreground(order, c) for c in range(_COLUMNS)]
+        else:
+            colours = [_foreground(order, c, pending) for c in range(_COLUMNS)]
+            if refusal is not None:
+                colours[_STATUS] = REFUSED_COLOUR
+        return texts, self._fonts[pending], colours, marks.background(key, mark)
+
+    def _row_texts(self, order: Order, key: OrderKey) -> list[str]:
+        kept = self._texts.get(key)
+        if kept is None or kept[0] is not order:
+            texts = [fn(order) for fn in self._display_fns]
+            if len(self._texts) >= _TEXTS_KEPT:
+                del self._texts[next(iter(self._texts))]  # the longest kept
+            self._texts[key] = (order, texts)
+            return list(texts)
+        texts = list(kept[1])
+        for column in _TIMED:
+            texts[column] = self._display_fns[column](order)
+        return texts
+
     def _tooltip(self, order: Order, key: OrderKey, column: int, mark: str | None) -> str:
         pending = self._store.is_cancel_pending(key)
         refusal = self._store.refusal(key)
@@ -456,6 +592,8 @@ class OrderCellsModel(QAbstractTableModel):
             tip = self.marks.cancel_tip(order, mark)
         else:
             tip = order_tooltip(order, pending, self._venue_label)
+            if column == _CREATED or column == _AGE:
+                tip = f"{time_tooltip(order.created_ms)}\n\n{tip}"
             if mark is not None:
                 tip = f"{tip}\n{self.marks.state_line(order)}"
         if refusal is not None:
@@ -503,5 +641,5 @@ class OrderCellsModel(QAbstractTableModel):
     def _sort_value(self, order: Order, column: int) -> Any:
         if column == Column.CANCEL:
             return 1 if self._store.is_cancel_pending(order.key) else 0
-        value = sort_value(order, column)
+        value = sort_value(order, column, self._notional)
         return self._display(order, column).lower() if value is None else value

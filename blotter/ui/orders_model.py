@@ -31,7 +31,7 @@ from blotter.core.closes import ClosedOrder
 from blotter.core.order import Order, OrderKey
 from blotter.core.store import OrderStore, StoreDiff
 from blotter.core.trust import TrustBoard
-from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.formatting import Notional, VenueLabel, default_venue_label, no_notional
 from blotter.ui.order_cells import (
     CANCELLING,
     CLOSED_ROLE,
@@ -98,8 +98,9 @@ class OrdersModel(OrderCellsModel):
         venue_label: VenueLabel = default_venue_label,
         trust: TrustBoard | None = None,
         clock: Callable[[], int] | None = None,
+        notional: Notional = no_notional,
     ) -> None:
-        super().__init__(store, venue_label, parent)
+        super().__init__(store, venue_label, parent, notional)
         # unverified rows (per account, from the trust board) and rows a resync just changed
         self.marks = RowMarks(trust, clock, self._repaint, self)
         # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
@@ -470,8 +471,19 @@ class OrdersModel(OrderCellsModel):
             return (order.amount, *tail)
         if column == Column.FILLED:
             return (order.filled / order.amount if order.amount else Decimal(0), *tail)
+        if column == Column.REMAINING:
+            return (order.remaining, *tail)
+        if column == Column.TRIGGER:
+            return (_exact(order.trigger_price), *tail)
+        if column == Column.AVG_PRICE:
+            return (_exact(order.avg_price if order.filled > 0 else None), *tail)
+        if column == Column.NOTIONAL:
+            worth = self._notional(order)
+            return (_exact(worth[0] if worth is not None else None), *tail)
         if column == Column.CREATED:
             return tail
+        if column == Column.AGE:  # youngest first, as a clock counts
+            return (-(order.created_ms or 0), id_sort_key(order.order_id))
         if column == Column.GROUP:
             return (id_sort_key(order.group_id), *tail)
         if column == Column.CLIENT_ID:

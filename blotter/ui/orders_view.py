@@ -28,12 +28,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
-    QFont,
     QFontMetrics,
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
+    QPaintEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,12 +46,14 @@ from shiboken6 import isValid
 
 from blotter.core.order import Order
 from blotter.ui import theme
+from blotter.ui.column_layout import ColumnLayout
 from blotter.ui.export import PLAIN_COPIED, plain_cell
+from blotter.ui.order_cells import PaintedRow
 from blotter.ui.order_delegates import (
     BUTTON_WIDTH,
     CancelButtonDelegate,
     MiddleElideDelegate,
-    StatusDelegate,
+    RowPainter,
     button_rect,
 )
 from blotter.ui.orders_model import (
@@ -67,7 +69,7 @@ from blotter.ui.row_hold import RowHold, waiting_words
 
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
-    "BUTTON_WIDTH", "MiddleElideDelegate", "OrdersProxyModel", "OrdersView", "StatusDelegate",
+    "BUTTON_WIDTH", "MiddleElideDelegate", "OrdersProxyModel", "OrdersView",
     "filter_expression", "set_up_rows",
 ]
 
@@ -205,18 +207,13 @@ class OrdersView(QTableView):
         self.setMouseTracking(True)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         set_up_rows(self)
-        header = self.horizontalHeader()
-        header.setMinimumSectionSize(28)
-        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header.customContextMenuRequested.connect(self._header_menu)
-        header.sectionResized.connect(self._section_resized)
-        self._fitting = False
+        self.horizontalHeader().setMinimumSectionSize(28)
+        self.columns = ColumnLayout(self, BUTTON_WIDTH)
+        self._painted: dict[int, PaintedRow] = {}
+        self._painter = RowPainter(self, self._painted_row)
+        self.setItemDelegate(self._painter)
         self._delegate = CancelButtonDelegate(self, self)
         self.setItemDelegateForColumn(Column.CANCEL, self._delegate)
-        self._id_delegate = MiddleElideDelegate(self)
-        self.setItemDelegateForColumn(Column.ORDER_ID, self._id_delegate)
-        self._status_delegate = StatusDelegate(self)
-        self._markers_fitted = False
         self._hover: QPersistentModelIndex | None = None
         self._pressed: QPersistentModelIndex | None = None
         self._menu_actions: list[QAction | None] = []
@@ -281,114 +278,64 @@ class OrdersView(QTableView):
                          if row is not None and proxy.mapFromSource(source.index(row, 0)).isValid())
         self.hold.show_waiting(waiting_words(new, closed, moved))
 
-    def fit_unverified_markers(self, some: bool) -> None:
-        """Fit unverified markers to a narrow Status column (``StatusDelegate``) while ``some``
-        rows are unverified; otherwise the Status cells paint without a Python delegate (a
-        flood repaints them thirty times a second)."""
-        if some == self._markers_fitted:
+    # -- painting ----------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        # the rows in view, prepared once for this paint (texts made once per order change)
+        self._prepare_rows()
+        super().paintEvent(event)
+        self._painted.clear()
+
+    def _prepare_rows(self) -> None:
+        painted = self._painted
+        painted.clear()
+        source = self._held_model
+        proxy = self.model()
+        if source is None or proxy is None:
             return
-        self._markers_fitted = some
-        self.setItemDelegateForColumn(
-            Column.STATUS, self._status_delegate if some else self.itemDelegate()
-        )
-        self.viewport().update()
+        count = proxy.rowCount()
+        if not count:
+            return
+        first = max(self.rowAt(0), 0)
+        last = self.rowAt(self.viewport().height() - 1)
+        if last < 0:
+            last = count - 1
+        for row in range(first, last + 1):
+            source_row = (proxy.mapToSource(proxy.index(row, 0)).row()
+                          if isinstance(proxy, QSortFilterProxyModel) else row)
+            if source_row >= 0:
+                painted[row] = source.painted_row(source_row)
+        self._painter.prepare(list(painted.values()), self._digit_width())
 
-    # -- column layout ------------------------------------------------------------------------
-    ELASTIC = Column.STATUS  # takes the width the other columns leave
-    ELASTIC_MIN = 130
-    HIDDEN_BY_DEFAULT = (Column.CLIENT_ID,)
+    def _digit_width(self) -> int:
+        return QFontMetrics(theme.mono_font(self.font())).horizontalAdvance("0")
 
+    def _painted_row(self, row: int) -> PaintedRow | None:
+        """The prepared row ``row`` of the view (prepared now if the paint did not)."""
+        found = self._painted.get(row)
+        if found is not None:
+            return found
+        source, proxy = self._held_model, self.model()
+        if source is None or proxy is None:
+            return None
+        if isinstance(proxy, QSortFilterProxyModel):
+            row = proxy.mapToSource(proxy.index(row, 0)).row()
+        return source.painted_row(row) if 0 <= row < source.rowCount() else None
+
+    # -- column layout (column_layout.py) ------------------------------------------------------
     def apply_default_widths(self) -> None:
-        """Widths that fit typical content with the app's font; the trader can change them."""
-        metrics = self.fontMetrics()
-        mono_metrics = QFontMetrics(theme.mono_font(self.font()))
-        bold = QFont(self.horizontalHeader().font())
-        bold.setWeight(QFont.Weight.DemiBold)
-        header_metrics = QFontMetrics(bold)
-        pad = 24  # cell padding (style.qss) and the style's text margins
-        model = self.model()
+        """Widths that fit typical content with the app's font; the default columns shown, as
+        many as fit (the trader can change both)."""
+        self.columns.apply_defaults()
 
-        def title(column: Column) -> int:
-            text = model.headerData(column, Qt.Orientation.Horizontal) if model else ""
-            return header_metrics.horizontalAdvance(str(text or "")) + 34  # padding + sort arrow
-
-        def text(sample: str) -> int:
-            return metrics.horizontalAdvance(sample) + pad
-
-        def digits(sample: str) -> int:
-            return mono_metrics.horizontalAdvance(sample) + pad
-
-        widths = {
-            Column.VENUE: text("Bitfinex"),
-            Column.ACCOUNT: text("acme/Acme Main"),
-            Column.SYMBOL: text("BTC-27MAR26-9000-C"),  # options show their C/P
-            Column.SIDE: text("Sell"),
-            Column.TYPE: text("Spot Stop Limit"),
-            Column.PRICE: digits("123,456.78"),
-            Column.AMOUNT: digits("12,345.678"),
-            Column.FILLED: digits("0.0828 (56%)"),
-            Column.STATUS: text("PARTIALLY FILLED @ 16673.0(0.09)"),
-            Column.GROUP: text("Group"),
-            Column.CLIENT_ID: text("1795227360000"),
-            Column.ORDER_ID: text("190077…767093"),  # ids elide in the middle
-            Column.CREATED: digits("00:00:00"),
-            Column.CANCEL: BUTTON_WIDTH + 14,
-        }
-        header = self.horizontalHeader()
-        for column, width in widths.items():
-            if column != Column.CANCEL:
-                width = max(width, title(column))
-            self.setColumnWidth(column, width)
-            header.setSectionHidden(column, column in self.HIDDEN_BY_DEFAULT)
-        self._fit_elastic()
-
-    def _show_column(self, column: int, shown: bool) -> None:
-        self.horizontalHeader().setSectionHidden(column, not shown)
-        self._fit_elastic()
-
-    def _fit_elastic(self) -> None:
-        """Give the Status column what the window has left, so Created and Cancel stay in view."""
-        header = self.horizontalHeader()
-        if header.isSectionHidden(self.ELASTIC):
-            return
-        others = sum(
-            header.sectionSize(c) for c in range(header.count())
-            if c != self.ELASTIC and not header.isSectionHidden(c)
-        )
-        available = self.viewport().width() - others
-        self._fitting = True
-        try:
-            self.setColumnWidth(self.ELASTIC, max(self.ELASTIC_MIN, available))
-        finally:
-            self._fitting = False
+    @property
+    def header_menu(self) -> QMenu | None:
+        return self.columns.header_menu
 
     def viewportEvent(self, event: QEvent) -> bool:
         handled = super().viewportEvent(event)
         if event.type() == QEvent.Type.Resize:  # the window, or a scroll bar came or went
-            self._fit_elastic()
+            self.columns.fit()
         return handled
-
-    def _section_resized(self, logical: int, old: int, new: int) -> None:
-        if logical != self.ELASTIC and not self._fitting:
-            self._fit_elastic()
-
-    def _header_menu(self, pos: QPoint) -> None:
-        header = self.horizontalHeader()
-        menu = QMenu(self)
-        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        model = self.model()
-        for column in Column:
-            if column == Column.CANCEL:
-                continue
-            title = model.headerData(column, Qt.Orientation.Horizontal) if model else column.name
-            action = menu.addAction(str(title))
-            action.setCheckable(True)
-            action.setChecked(not header.isSectionHidden(column))
-            action.toggled.connect(
-                lambda on, c=column: self._show_column(c, on)
-            )
-        menu.popup(header.mapToGlobal(pos))
-        self.header_menu = menu
 
     # -- cancel button hit-testing ---------------------------------------------------------------
     def cancel_button_rect(self, index: QModelIndex) -> QRect:

@@ -58,7 +58,7 @@ async def env(qtbot, tmp_path):
 
 async def test_the_table_shows_every_category_and_untriggered_orders(env):
     assert set(env.row_ids()) == env.sim_ids()
-    assert env.status(env.ids["stop"]).startswith("Untriggered · trigger 46000")
+    assert env.status(env.ids["stop"]) == "Untriggered · trigger 46,000"
     row = env.proxy_row(env.ids["linear"])
     assert env.window.proxy.index(row, Column.PRICE).data() == "3,500.5"
     assert env.window.proxy.index(row, Column.VENUE).data() == "Bybit"

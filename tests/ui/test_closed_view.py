@@ -75,7 +75,7 @@ def test_each_close_says_when_and_why_newest_first(fed):
     assert text(model, 3, CLOSED_AT) == clock_time(NOW - 5000)
     assert text(model, 0, section_of(Column.ORDER_ID)) == "3"
     assert text(model, 3, section_of(Column.PRICE)) == "100"
-    assert text(model, 3, section_of(Column.STATUS)) == "ACTIVE"
+    assert text(model, 3, section_of(Column.STATUS)) == "Filled"  # the order as it last read
     assert text(model, 3, REASON, Qt.ItemDataRole.ForegroundRole) == theme.REASON_COLOURS[
         CloseReason.FILLED]
     tip = text(model, 2, section_of(Column.SYMBOL), Qt.ItemDataRole.ToolTipRole)

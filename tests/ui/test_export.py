@@ -46,10 +46,12 @@ def table(qtbot):
     qtbot.addWidget(view)
     view.setModel(proxy)
     view.apply_default_widths()
+    view.resize(1024, 400)  # narrow: some columns are left out of view for want of room
     view.show()
     said: list[str] = []
     notices.subscribe(lambda n: said.append(n.text))
-    export = OrdersExport(view, store, notices, lambda venue, account: "Bitfinex", view)
+    export = OrdersExport(view, store, notices, lambda venue, account: "Bitfinex", view,
+                          no_room=view.columns.dropped)
     return store, model, proxy, view, export, said
 
 
@@ -65,19 +67,27 @@ def test_export_writes_the_rows_shown_in_their_column_order(table, tmp_path):
     _store, _model, proxy, view, export, said = table
     header = view.horizontalHeader()
     header.moveSection(header.visualIndex(Column.PRICE), 0)
-    header.setSectionHidden(Column.STATUS, True)
+    view.columns.show_column(Column.STATUS, False)  # the trader hides it
+    view.columns.show_column(Column.AGE, False)  # and the Age
+    assert Column.ORDER_ID in view.columns.dropped()  # no room for it in view at 1024 px
     proxy.set_filter_text("tbtcusd")  # the DOGE order is filtered away
     path = tmp_path / "orders.csv"
     assert export.export_to(path) == 2
     rows = read(path)
-    assert rows[0] == ["Price", "Venue", "Account", "Symbol", "Side", "Type", "Amount", "Filled",
+    # every column the trader shows, in the table's order: those left out of a narrow window
+    # for want of room too, not those the trader hid (Status, Age, Client ID) nor Cancel
+    assert rows[0] == ["Price", "Venue", "Account", "Symbol", "Side", "Type", "Trigger",
+                       "Amount", "Remaining", "Filled", "Avg Price", "Notional", "TIF", "Flags",
                        "Group", "Order ID", "Created"]
-    by_id = {r[9]: r for r in rows[1:]}
-    assert by_id["1"] == ["97100.123456789", "Bitfinex", "acct", "tBTCUSD", "Buy",
-                          "EXCHANGE LIMIT", "12345.5", "345.5", "7", "1", iso_ms(T0 + 1000)]
-    assert by_id["3"][0] == "101" and by_id["3"][7] == "0"
-    assert [r[9] for r in rows[1:]] == [proxy.index(r, Column.ORDER_ID).data()
-                                        for r in range(proxy.rowCount())]  # the table's order
+    by_id = {r[15]: dict(zip(rows[0], r)) for r in rows[1:]}
+    assert by_id["1"] == {
+        "Price": "97100.123456789", "Venue": "Bitfinex", "Account": "acct", "Symbol": "tBTCUSD",
+        "Side": "Buy", "Type": "EXCHANGE LIMIT", "Trigger": "", "Amount": "12345.5",
+        "Remaining": "12000", "Filled": "345.5", "Avg Price": "", "Notional": "", "TIF": "",
+        "Flags": "", "Group": "7", "Order ID": "1", "Created": iso_ms(T0 + 1000)}
+    assert by_id["3"]["Price"] == "101" and by_id["3"]["Filled"] == "0"
+    assert [r[15] for r in rows[1:]] == [proxy.index(r, Column.ORDER_ID).data()
+                                         for r in range(proxy.rowCount())]  # the table's order
     assert said[-1] == f"Exported 2 orders to {path}"
     assert export.export_to(tmp_path / "no-such-dir" / "x.csv") == 0
     assert said[-1].startswith("Could not export the orders to")
@@ -97,9 +107,10 @@ def test_struck_rows_are_left_out_and_shown_rows_are_as_the_store_has_them(table
     assert len(struck) == 1 and proxy.rowCount() == 3  # the closed row is still drawn
     path = tmp_path / "held.csv"
     assert export.export_to(path) == 2
-    rows = {r[10]: r for r in read(path)[1:]}  # Client ID is hidden by default
+    lines = read(path)
+    rows = {r["Order ID"]: r for r in (dict(zip(lines[0], line)) for line in lines[1:])}
     assert sorted(rows) == ["1", "3"]
-    assert rows["3"][7] == "0.75" and rows["3"][8] == "PARTIALLY FILLED"
+    assert rows["3"]["Filled"] == "0.75" and rows["3"]["Status"] == "Partially filled 37%"
 
 
 def test_copy_gives_numbers_without_thousands_separators(table):
@@ -108,10 +119,11 @@ def test_copy_gives_numbers_without_thousands_separators(table):
                if proxy.index(r, Column.ORDER_ID).data() == "1")
     assert proxy.index(row, Column.PRICE).data() == "97,100.123456789"  # shown grouped
     select_row(view, row)
-    line = view.copy_selection().splitlines()[1].split("\t")
-    assert line[Column.PRICE] == "97100.123456789"
-    assert line[Column.AMOUNT] == "12345.5" and line[Column.FILLED] == "345.5"
-    assert QGuiApplication.clipboard().text().splitlines()[1].split("\t") == line
+    copied = view.copy_selection().splitlines()
+    line = dict(zip(copied[0].split("\t"), copied[1].split("\t")))  # the columns in view
+    assert line["Price"] == "97100.123456789"
+    assert line["Amount"] == "12345.5" and line["Remaining"] == "12000"
+    assert QGuiApplication.clipboard().text().splitlines()[1] == copied[1]
 
 
 async def test_file_export_from_the_window_menu(qtbot, tmp_path):

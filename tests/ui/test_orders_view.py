@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QApplication
 from blotter.core.cancel import Outcome
 from blotter.core.order import Order, Upsert
 from blotter.core.store import OrderStore
+from blotter.ui.column_layout import DROP_ORDER
+from blotter.ui.order_cells import HEADERS
 from blotter.ui.orders_model import (
     ORDER_ROLE,
     PENDING_ROLE,
@@ -276,19 +278,21 @@ def test_the_table_paints_its_buttons_in_every_state(table):
 
 
 # -- copy -----------------------------------------------------------------------------------
-VISIBLE = ("Venue\tAccount\tSymbol\tSide\tType\tPrice\tAmount\tFilled\tStatus\tGroup\tOrder ID"
-           "\tCreated")
+# every column but Cancel and the Client ID (hidden until asked for), in a window wide enough
+VISIBLE = ("Venue\tAccount\tSymbol\tSide\tType\tPrice\tTrigger\tAmount\tRemaining\tFilled"
+           "\tAvg Price\tNotional\tStatus\tTIF\tFlags\tGroup\tOrder ID\tCreated\tAge")
 
 
 def test_copy_gives_the_selected_rows_as_shown(table):
+    table.view.resize(3000, 300)
     select_row(table.view, 3)
     select_row(table.view, 1, add=True)
     text = table.view.copy_selection()
     lines = text.splitlines()
     assert lines[0] == VISIBLE  # no Cancel column, no hidden Client ID
-    assert [line.split("\t")[10] for line in lines[1:]] == ["1", "3"]  # in table order
+    assert [line.split("\t")[16] for line in lines[1:]] == ["1", "3"]  # in table order
     assert lines[1].startswith(
-        "bitfinex\tacct\ttBTCUSD\tBuy\tEXCHANGE LIMIT\t101\t1\t0\tACTIVE\t7\t1\t"
+        "bitfinex\tacct\ttBTCUSD\tBuy\tEXCHANGE LIMIT\t101\t\t1\t1\t0\t\t\tOpen\t\t\t7\t1\t"
     )
     assert QGuiApplication.clipboard().text() == text
 
@@ -321,11 +325,11 @@ def open_header_menu(view: OrdersView):
 
 def test_the_header_menu_hides_and_shows_columns(table):
     view, header = table.view, table.view.horizontalHeader()
+    view.resize(3000, 300)  # room for every column
     menu = open_header_menu(view)
     try:
         actions = {a.text(): a for a in menu.actions()}
-        assert list(actions) == ["Venue", "Account", "Symbol", "Side", "Type", "Price", "Amount",
-                                 "Filled", "Status", "Group", "Client ID", "Order ID", "Created"]
+        assert list(actions) == [HEADERS[c] for c in Column if c is not Column.CANCEL]
         assert not actions["Client ID"].isChecked()  # hidden until asked for
         assert all(a.isChecked() for name, a in actions.items() if name != "Client ID")
         status_before = view.columnWidth(Column.STATUS)
@@ -340,6 +344,50 @@ def test_the_header_menu_hides_and_shows_columns(table):
         menu.close()
     select_row(view, 0)
     assert "\tGroup\t" not in view.copy_selection().splitlines()[0]
+
+
+def fully_in_view(view: OrdersView, column: Column) -> bool:
+    header = view.horizontalHeader()
+    left = header.sectionViewportPosition(column)
+    return (not header.isSectionHidden(column) and left >= 0
+            and left + header.sectionSize(column) <= view.viewport().width())
+
+
+@pytest.mark.parametrize("width", [1024, 1280, 1440, 1920])
+def test_cancel_and_the_columns_that_name_an_order_stay_in_view_at_any_width(table, width):
+    view, header = table.view, table.view.horizontalHeader()
+    view.resize(width, 300)
+    QApplication.processEvents()  # the scroll bars follow the header's new length
+    for column in (Column.CANCEL, Column.SYMBOL, Column.SIDE, Column.PRICE, Column.AMOUNT,
+                   Column.REMAINING, Column.STATUS):
+        assert fully_in_view(view, column), HEADERS[column]
+    assert view.horizontalScrollBar().maximum() == 0  # nothing to scroll to
+    dropped = view.columns.dropped()
+    # the least needed go first: a column that stays is never less needed than one dropped
+    order = list(DROP_ORDER)
+    shown = [c for c in order if not header.isSectionHidden(c)]
+    assert all(order.index(s) > order.index(d) for s in shown for d in dropped)
+    menu = open_header_menu(view)
+    try:
+        titles = [a.text() for a in menu.actions()]
+        assert all(f"{HEADERS[c]} (no room)" in titles for c in dropped)
+    finally:
+        menu.close()
+
+
+def test_a_column_dropped_for_want_of_room_comes_back_when_the_window_widens(table):
+    view, header = table.view, table.view.horizontalHeader()
+    view.resize(1024, 300)
+    assert header.isSectionHidden(Column.ORDER_ID)
+    assert Column.ORDER_ID in view.columns.dropped()
+    assert Column.ORDER_ID not in view.columns.hidden()  # not the trader's choice
+    view.resize(2400, 300)
+    assert fully_in_view(view, Column.ORDER_ID)
+    assert not view.columns.dropped()
+    # a column the trader hid stays hidden however wide the window
+    view.columns.show_column(Column.TYPE, False)
+    view.resize(3000, 300)
+    assert header.isSectionHidden(Column.TYPE)
 
 
 # -- the current row ------------------------------------------------------------------------
@@ -378,33 +426,17 @@ def test_is_pending_without_a_proxy_or_without_a_model(qtbot, store):
     assert plain.is_pending(make_order(1))
 
 
-def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker(qtbot) -> None:
-    from PySide6.QtCore import QRect
-    from PySide6.QtGui import QStandardItem, QStandardItemModel
-    from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
+def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker() -> None:
+    from blotter.ui.order_delegates import marker_fits
 
-    from blotter.ui.orders_view import StatusDelegate
+    def shown(text: str, room: int) -> str:
+        return marker_fits(text, room, len)  # one unit per character
 
-    model = QStandardItemModel()
-    model.appendRow([QStandardItem("unverified since 13:07:19 · PartiallyFilled")])
-    model.appendRow([QStandardItem("PARTIALLY FILLED @ 16673.0(0.09)")])
-    view = QTableView()
-    qtbot.addWidget(view)
-    view.setModel(model)
-    delegate = StatusDelegate(view)
-
-    def shown(row: int, width: int) -> tuple[str, object]:
-        option = QStyleOptionViewItem()
-        option.initFrom(view)
-        option.rect = QRect(0, 0, width, 20)
-        delegate.initStyleOption(option, model.index(row, 0))
-        return option.text, option.textElideMode
-
-    assert shown(0, 600)[0] == "unverified since 13:07:19 · PartiallyFilled"  # room for all
-    width = view.fontMetrics().horizontalAdvance("unverified since 13:07:19") + 20
-    assert shown(0, width)[0] == "unverified since 13:07:19"  # the venue's word goes first
-    assert shown(0, 60)[0] == "unverified 13:07:19"  # then "since"; the time stays
-    assert shown(1, 60)[0] == "PARTIALLY FILLED @ 16673.0(0.09)"  # the venue's words as they are
+    marked = "unverified since 13:07:19 · Partially filled 54%"
+    assert shown(marked, 600) == marked  # room for all
+    assert shown(marked, 30) == "unverified since 13:07:19"  # the status goes first
+    assert shown(marked, 20) == "unverified 13:07:19"  # then "since"; the time stays
+    assert shown("Partially filled 54%", 5) == "Partially filled 54%"  # no marker: elided later
 
 
 def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model):
@@ -425,7 +457,7 @@ def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model)
     span = [QModelRoleData(int(r)) for r in roles]
     proxy.multiData(index, span)  # as the view paints it
     assert [d.data() for d in span] == [index.data(r) for r in roles]
-    assert span[0].data() == "⚠ timed out · ACTIVE"
+    assert span[0].data() == "⚠ timed out · Open"
     assert span[1].data() == REFUSED_COLOUR
     assert span[2].data().splitlines()[-1].startswith("Last cancel timed out")
     proxy.set_filter_text("timed out")  # the filter box finds it

@@ -138,7 +138,7 @@ def test_a_closed_row_whose_order_comes_back_is_open_again_in_place(priced):
     store.apply(Upsert(make_order(2, price="102", remaining="0.5")))
     store.flush()
     assert model.row_of(make_order(2).key) == row
-    assert model.index(row, Column.STATUS).data() == "ACTIVE"
+    assert model.index(row, Column.STATUS).data() == "Partially filled 50%"
     assert model.index(row, Column.CANCEL).data(CLOSED_ROLE) is None
     assert model.waiting().summary() == ""
 

@@ -185,7 +185,7 @@ async def test_client_error_is_reported_not_swallowed(fake):
     await until(lambda: "socket closed" in window.status_bar.text)
     assert window.status_bar.latest.level is Level.ERROR
     # back as it was, marked as refused until the venue changes it
-    assert window.proxy.index(proxy_row(window, "3"), Column.STATUS).data() == "⚠ rejected · New"
+    assert window.proxy.index(proxy_row(window, "3"), Column.STATUS).data() == "⚠ rejected · Open"
 
 
 async def test_cancel_account_asks_and_counts(fake):
@@ -293,8 +293,8 @@ async def test_copy_and_escape_in_the_table(fake, qtbot):
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     text = QApplication.clipboard().text().splitlines()
-    assert text[0].startswith("Venue\tAccount\tSymbol")
-    assert "\tby-1\tBTCUSDT\tSell\tLimit\t101\t1.5\t" in text[1]
+    assert text[0].startswith("Account\tSymbol\tSide")  # the columns in view
+    assert text[1].startswith("by-1\tBTCUSDT\tSell\tLimit\t101\t\t1.5\t1.5\t0\tOpen\t")
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert window.view.selected_orders() == []
     assert not window.actions_.order.isEnabled()
