@@ -56,7 +56,7 @@ def default_widths(view: QTableView, button_width: int) -> dict[Column, int]:
         Column.ACCOUNT: text("acme/Acme Margin"),
         Column.SYMBOL: text("BTC-27MAR26-100000-C"),
         Column.SIDE: text("Sell"),
-        Column.TYPE: text("Spot Stop Limit"),
+        Column.TYPE: text("EXCHANGE LIMIT"),
         Column.PRICE: digits("123,456.78"),
         Column.TRIGGER: digits("123,456.78"),
         Column.AMOUNT: digits("12,345.678"),

@@ -303,8 +303,9 @@ REFUSED_COLOUR = QColor("#e6b450")  # the warning colour of the status bar
 
 
 # what the view paints of a row: texts, fonts (None: the view's), colours (None: the
-# palette's), background (None: the view's)
-PaintedRow = tuple[list[str], list[QFont | None], list[QColor | None], QBrush | None]
+# palette's), background (None: the view's), and its Cancel button's look
+PaintedRow = tuple[list[str], list[QFont | None], list[QColor | None], QBrush | None, int]
+BUTTON_OPEN, BUTTON_PENDING, BUTTON_CLOSED = 0, 1, 2
 
 
 def _foreground(order: Order, column: int, pending: bool) -> QColor | None:
@@ -552,7 +553,7 @@ class OrderCellsModel(QAbstractTableModel):
             texts[_STATUS] = gone[0]
             colours: list[QColor | None] = [theme.DIM_TEXT] * _COLUMNS
             colours[_STATUS] = gone[1]
-            return texts, self._struck_fonts, colours, None
+            return texts, self._struck_fonts, colours, None, BUTTON_CLOSED
         store = self._store
         pending = store.is_cancel_pending(key)
         marks = self.marks
@@ -568,7 +569,8 @@ class OrderCellsModel(QAbstractTableModel):
             colours = [_foreground(order, c, pending) for c in range(_COLUMNS)]
             if refusal is not None:
                 colours[_STATUS] = REFUSED_COLOUR
-        return texts, self._fonts[pending], colours, marks.background(key, mark)
+        return (texts, self._fonts[pending], colours, marks.background(key, mark),
+                BUTTON_PENDING if pending else BUTTON_OPEN)
 
     def _row_texts(self, order: Order, key: OrderKey) -> list[str]:
         kept = self._texts.get(key)

@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from blotter.ui import theme
 from blotter.ui.order_cells import (
-    CLOSED_ROLE,
+    BUTTON_CLOSED,
+    BUTTON_PENDING,
     DECIMAL_ALIGNED,
     MIDDLE_ELIDED,
-    PENDING_ROLE,
     RIGHT_ALIGNED,
     Column,
     PaintedRow,
@@ -107,6 +107,7 @@ class RowPainter(QStyledItemDelegate):
         self._view = view
         self._rows = rows
         self._tails = [0] * len(Column)
+        self._heads = [0] * len(Column)
         self._digit = 8
         self._elided: dict[tuple[str, int, int], str] = {}
         self._metrics: dict[int, tuple[QFont, QFontMetrics]] = {}
@@ -114,12 +115,18 @@ class RowPainter(QStyledItemDelegate):
     def prepare(self, painted: list[PaintedRow], digit_width: int) -> None:
         """The rows about to be painted: line their numbers up among themselves."""
         tails = [0] * len(Column)
-        for texts, _, _, _ in painted:
+        heads = [0] * len(Column)
+        for painted_row in painted:
+            texts = painted_row[0]
             for column in _ALIGNED_COLUMNS:
-                tail = decimal_tail(texts[column])
+                text = texts[column]
+                tail = decimal_tail(text)
                 tails[column] = max(tails[column], tail)
+                head = len(text) - tail
+                heads[column] = max(heads[column], head)
         self._tails = tails
-        self._digit = digit_width
+        self._heads = heads
+        self._digit = max(digit_width, 1)
         if len(self._elided) > 4096:
             self._elided.clear()
 
@@ -132,7 +139,7 @@ class RowPainter(QStyledItemDelegate):
         row = self._rows(index.row())
         if row is None:
             return
-        texts, fonts, colours, background = row
+        texts, fonts, colours, background, _ = row
         column = index.column()
         rect = option.rect
         palette = option.palette
@@ -160,16 +167,18 @@ class RowPainter(QStyledItemDelegate):
         painter.setPen(colour)
         room = rect.width() - 2 * _PAD
         shift = 0
-        if column in _RIGHT_COLUMNS:
-            tail_room = self._tails[column]
-            if tail_room:
-                shift = (tail_room - decimal_tail(text)) * self._digit
+        tails = self._tails[column]
+        if tails:
+            # the same decimal column for every row in view: as many places right of the
+            # units digit as the longest tail, or as the cell leaves beside the longest head
+            digit = self._digit
+            places = min(tails, room // digit - self._heads[column])
+            shift = max(0, places - decimal_tail(text)) * digit
         width = metrics.horizontalAdvance(text)
-        if width + shift > room:
+        if width > room:
             shift = 0
-            if width > room:
-                text = self._fit(text, column, room, metrics)
-                width = metrics.horizontalAdvance(text)
+            text = self._fit(text, column, room, metrics)
+            width = metrics.horizontalAdvance(text)
         if column in _RIGHT_COLUMNS:
             x = rect.right() - _PAD - shift - width + 1
         else:
@@ -193,30 +202,6 @@ class RowPainter(QStyledItemDelegate):
         return fitted
 
 
-class StatusDelegate(QStyledItemDelegate):
-    """The Status cell: an unverified row's marker keeps its time when the column is narrow
-    ("unverified since 13:07:19 · New" → "unverified since 13:07:19" → "unverified
-    13:07:19"), since the time is what the trader reads there (the venue's status stays in the
-    tooltip); the venue's own status text elides at its end as usual."""
-
-    _MARKER = "unverified since "
-    _PAD = 14  # the cell's padding (style.qss) and text margins
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        text = option.text
-        if not text.startswith(self._MARKER):
-            return
-        room = option.rect.width() - self._PAD
-        marker = text.split(" · ", 1)[0]
-        for candidate in (text, marker, "unverified " + marker[len(self._MARKER):]):
-            option.text = candidate
-            if option.fontMetrics.horizontalAdvance(candidate) <= room:
-                return
-
-
 class CancelButtonDelegate(QStyledItemDelegate):
     """Paints a flat "Cancel" button; disabled-looking while the row's cancel is in flight.
 
@@ -227,9 +212,13 @@ class CancelButtonDelegate(QStyledItemDelegate):
     PENDING, NORMAL, HOVERED, PRESSED, CLOSED = range(5)
     _CACHE_LIMIT = 64
 
-    def __init__(self, view: ButtonHost, parent: QObject | None = None) -> None:
+    def __init__(
+        self, view: ButtonHost, rows: Callable[[int], PaintedRow | None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._view = view
+        self._rows = rows
         self._pixmaps: dict[tuple[int, int, int, str, float], QPixmap] = {}
 
     def paint(
@@ -238,19 +227,26 @@ class CancelButtonDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        # background, selection and focus as for any cell, without text
-        super().paint(painter, option, index)
-        pending = bool(index.data(PENDING_ROLE))
-        closed = not pending and index.data(CLOSED_ROLE) is not None
+        row = self._rows(index.row())
+        if row is None:
+            return
+        rect = option.rect
+        if option.state & _SELECTED:
+            painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Highlight))
+        elif row[3] is not None:
+            painter.fillRect(rect, row[3])
+        look = row[4]
+        pending, closed = look == BUTTON_PENDING, look == BUTTON_CLOSED
         hovered = not pending and not closed and self._view.is_hovered(index)
         pressed = hovered and self._view.is_pressed(index)
         state = (
             self.PENDING if pending else self.CLOSED if closed else self.PRESSED if pressed
             else self.HOVERED if hovered else self.NORMAL
         )
-        rect = button_rect(option.rect)
-        painter.drawPixmap(rect.topLeft(), self._button(
-            state, rect.width(), rect.height(), option.font, painter.device().devicePixelRatioF()
+        button = button_rect(rect)
+        painter.drawPixmap(button.topLeft(), self._button(
+            state, button.width(), button.height(), option.font,
+            painter.device().devicePixelRatioF(),
         ))
 
     def _button(self, state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:
@@ -262,12 +258,6 @@ class CancelButtonDelegate(QStyledItemDelegate):
             pixmap = self._pixmaps[key] = _draw_button(state, width, height, font, ratio)
         return pixmap
 
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.text = ""
-        option.state &= ~QStyle.StateFlag.State_HasFocus
 
 
 def _draw_button(state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:

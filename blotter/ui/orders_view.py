@@ -212,7 +212,7 @@ class OrdersView(QTableView):
         self._painted: dict[int, PaintedRow] = {}
         self._painter = RowPainter(self, self._painted_row)
         self.setItemDelegate(self._painter)
-        self._delegate = CancelButtonDelegate(self, self)
+        self._delegate = CancelButtonDelegate(self, self._painted_row, self)
         self.setItemDelegateForColumn(Column.CANCEL, self._delegate)
         self._hover: QPersistentModelIndex | None = None
         self._pressed: QPersistentModelIndex | None = None
