@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QMenu, QTableView
 
 from blotter.ui import theme
 from blotter.ui.order_cells import HEADERS, Column
+from blotter.ui.order_delegates import CELL_PAD
 
 # least needed first: dropped in this order when the window is too narrow for the rest
 DROP_ORDER: tuple[Column, ...] = (
@@ -32,7 +33,6 @@ DROP_ORDER: tuple[Column, ...] = (
 )
 ELASTIC = Column.STATUS  # takes the width the other columns leave
 HIDDEN_BY_DEFAULT = frozenset({Column.CLIENT_ID})
-_CELL_PAD = 16  # each cell's text sits 8 px from either side (order_delegates.RowPainter)
 NO_ROOM = "no room"
 
 
@@ -43,7 +43,7 @@ def default_widths(view: QTableView, button_width: int) -> dict[Column, int]:
     bold = QFont(view.horizontalHeader().font())
     bold.setWeight(QFont.Weight.DemiBold)
     header = QFontMetrics(bold)
-    pad = _CELL_PAD + 4
+    pad = 2 * CELL_PAD + 4
 
     def text(sample: str) -> int:
         return metrics.horizontalAdvance(sample) + pad

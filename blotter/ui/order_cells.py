@@ -201,7 +201,7 @@ def sort_value(order: Order, column: int, notional: Notional = no_notional) -> A
         value = notional(order)
         return float(value[0]) if value is not None else NO_NUMBER
     if column == Column.CREATED or column == Column.AGE:
-        # Age sorts as Created does, youngest last when ascending by age... i.e. oldest first
+        # Age counts the other way from Created: ascending, the youngest order first
         created = float(order.created_ms) if order.created_ms is not None else NO_NUMBER
         return created if column == Column.CREATED else -created
     if column == Column.GROUP:
@@ -452,53 +452,13 @@ class OrderCellsModel(QAbstractTableModel):
                 span[k].clearData()
             return
         order, key, column = self._orders[row], self._okeys[row], index.column()
-        if self._gone and key in self._gone:  # rare: answered the slow way
-            for k in range(len(span)):
-                item = span[k]
-                value = self._cell(order, key, column, item.role())
-                if value is None:
-                    item.clearData()
-                else:
-                    item.setData(value)
-            return
-        store = self._store
-        pending = store.is_cancel_pending(key)
-        marks = self.marks
-        mark = marks.mark(order) if marks.active else None
-        refusal = store.refusal(key) if column == _STATUS else None
-        # the roles of a painted cell inline (as _cell answers them), the rest through _cell
         for k in range(len(span)):
             item = span[k]
-            role = item.role()
-            if role == _DISPLAY:
-                if column == _STATUS:
-                    text = CANCELLING if pending else status_words(order)
-                    if refusal is not None:
-                        text = refused_text(refusal, text)
-                    item.setData(text if mark is None else f"{mark} · {text}")
-                else:
-                    item.setData(self._display_fns[column](order))
-            elif role == _FONT:
-                item.setData(self._fonts[pending][column])
-            elif role == _ALIGNMENT:
-                item.setData(_ALIGNMENTS[column])
-            elif role == _FOREGROUND:
-                if mark is not None:
-                    item.setData(_unverified_foreground(order, column))
-                elif refusal is not None:
-                    item.setData(REFUSED_COLOUR)
-                else:
-                    item.setData(_foreground(order, column, pending))
-            elif role == _BACKGROUND:
-                brush = marks.background(key, mark)
-                if brush is None:
-                    item.clearData()
-                else:
-                    item.setData(brush)
-            elif role in _ROLES_SERVED:
-                item.setData(self._cell(order, key, column, role))
-            else:
+            value = self._cell(order, key, column, item.role())
+            if value is None:
                 item.clearData()
+            else:
+                item.setData(value)
 
     def _cell(self, order: Order, key: OrderKey, column: int, role: int) -> Any:
         # Called thousands of times per repaint: plain int comparisons, most common roles first.
@@ -508,11 +468,7 @@ class OrderCellsModel(QAbstractTableModel):
         mark = marks.mark(order) if marks.active else None
         if role == _DISPLAY:
             if column == _STATUS:
-                text = CANCELLING if self._store.is_cancel_pending(key) else status_words(order)
-                refusal = self._store.refusal(key)
-                if refusal is not None:
-                    text = refused_text(refusal, text)
-                return text if mark is None else f"{mark} · {text}"
+                return self._status(status_words(order), key, mark)
             return self._display_fns[column](order)
         if role == _FONT:
             return self._fonts[self._store.is_cancel_pending(key)][column]
@@ -559,10 +515,7 @@ class OrderCellsModel(QAbstractTableModel):
         marks = self.marks
         mark = marks.mark(order) if marks.active else None
         refusal = store.refusal(key)
-        status = CANCELLING if pending else texts[_STATUS]
-        if refusal is not None:
-            status = refused_text(refusal, status)
-        texts[_STATUS] = status if mark is None else f"{mark} · {status}"
+        texts[_STATUS] = self._status(texts[_STATUS], key, mark)
         if mark is not None:
             colours = [_unverified_foreground(order, c) for c in range(_COLUMNS)]
         else:
@@ -571,6 +524,16 @@ class OrderCellsModel(QAbstractTableModel):
                 colours[_STATUS] = REFUSED_COLOUR
         return (texts, self._fonts[pending], colours, marks.background(key, mark),
                 BUTTON_PENDING if pending else BUTTON_OPEN)
+
+    def _status(self, words: str, key: OrderKey, mark: str | None) -> str:
+        """The Status cell: the order's words, or "Cancelling…" while a cancel is in flight;
+        a refused cancel's mark before them, an unverified marker before all."""
+        store = self._store
+        text = CANCELLING if store.is_cancel_pending(key) else words
+        refusal = store.refusal(key)
+        if refusal is not None:
+            text = refused_text(refusal, text)
+        return text if mark is None else f"{mark} · {text}"
 
     def _row_texts(self, order: Order, key: OrderKey) -> list[str]:
         kept = self._texts.get(key)

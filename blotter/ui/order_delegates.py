@@ -82,7 +82,7 @@ def marker_fits(text: str, room: int, advance: Callable[[str], int]) -> str:
 
 
 _SELECTED = QStyle.StateFlag.State_Selected
-_PAD = 8  # each side of a cell's text (style.qss pads the header the same)
+CELL_PAD = 8  # each side of a cell's text (style.qss pads the header the same)
 _RIGHT_COLUMNS = frozenset(int(c) for c in RIGHT_ALIGNED)
 _ALIGNED_COLUMNS = tuple(int(c) for c in DECIMAL_ALIGNED)
 _STATUS = int(Column.STATUS)
@@ -165,7 +165,7 @@ class RowPainter(QStyledItemDelegate):
             colour = palette.color(
                 QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         painter.setPen(colour)
-        room = rect.width() - 2 * _PAD
+        room = rect.width() - 2 * CELL_PAD
         shift = 0
         tails = self._tails[column]
         if tails:
@@ -180,9 +180,9 @@ class RowPainter(QStyledItemDelegate):
             text = self._fit(text, column, room, metrics)
             width = metrics.horizontalAdvance(text)
         if column in _RIGHT_COLUMNS:
-            x = rect.right() - _PAD - shift - width + 1
+            x = rect.right() - CELL_PAD - shift - width + 1
         else:
-            x = rect.left() + _PAD
+            x = rect.left() + CELL_PAD
         y = rect.top() + (rect.height() + metrics.ascent() - metrics.descent()) // 2
         painter.drawText(x, y, text)
         if font is not None:

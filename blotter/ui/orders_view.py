@@ -210,6 +210,7 @@ class OrdersView(QTableView):
         self.horizontalHeader().setMinimumSectionSize(28)
         self.columns = ColumnLayout(self, BUTTON_WIDTH)
         self._painted: dict[int, PaintedRow] = {}
+        self._digit = ("", 8)  # the font it was measured in, the width of a digit
         self._painter = RowPainter(self, self._painted_row)
         self.setItemDelegate(self._painter)
         self._delegate = CancelButtonDelegate(self, self._painted_row, self)
@@ -300,25 +301,32 @@ class OrdersView(QTableView):
         if last < 0:
             last = count - 1
         for row in range(first, last + 1):
-            source_row = (proxy.mapToSource(proxy.index(row, 0)).row()
-                          if isinstance(proxy, QSortFilterProxyModel) else row)
-            if source_row >= 0:
+            source_row = self._source_row(row)
+            if 0 <= source_row < source.rowCount():
                 painted[row] = source.painted_row(source_row)
         self._painter.prepare(list(painted.values()), self._digit_width())
 
+    def _source_row(self, row: int) -> int:
+        proxy = self.model()
+        if isinstance(proxy, QSortFilterProxyModel):
+            return proxy.mapToSource(proxy.index(row, 0)).row()
+        return row
+
     def _digit_width(self) -> int:
-        return QFontMetrics(theme.mono_font(self.font())).horizontalAdvance("0")
+        key = self.font().key()
+        if self._digit[0] != key:  # measured once per font, not per paint
+            self._digit = (key, QFontMetrics(theme.mono_font(self.font())).horizontalAdvance("0"))
+        return self._digit[1]
 
     def _painted_row(self, row: int) -> PaintedRow | None:
         """The prepared row ``row`` of the view (prepared now if the paint did not)."""
         found = self._painted.get(row)
         if found is not None:
             return found
-        source, proxy = self._held_model, self.model()
-        if source is None or proxy is None:
+        source = self._held_model
+        if source is None or self.model() is None:
             return None
-        if isinstance(proxy, QSortFilterProxyModel):
-            row = proxy.mapToSource(proxy.index(row, 0)).row()
+        row = self._source_row(row)
         return source.painted_row(row) if 0 <= row < source.rowCount() else None
 
     # -- column layout (column_layout.py) ------------------------------------------------------
