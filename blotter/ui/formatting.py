@@ -109,7 +109,12 @@ def order_tooltip(
     ]
     if order.avg_price is not None and not order.avg_price.is_zero():
         lines.append(f"Average fill price {format_decimal(order.avg_price)}")
-    lines.append(f"Status: {order.status_text}" + ("  — cancel requested" if pending else ""))
+    lines.append(f"Status: {status_words(order)} (the venue says: {order.status_text})"
+                 + ("  — cancel requested" if pending else ""))
+    if order.trigger_price is not None:
+        lines.append(f"Trigger price {format_decimal(order.trigger_price)}")
+    if order.time_in_force:
+        lines.append(f"Time in force: {order.time_in_force}")
     flags = flag_text(order)
     lines.append(f"Flags: {flags}" if flags else "Flags: none")
     if order.group_id:
@@ -137,6 +142,7 @@ def filter_text(order: Order, venue_label: VenueLabel = default_venue_label) -> 
             order.order_type,
             order.category or "",
             order.status_text,
+            status_words(order),
             order.order_id,
             order.group_id or "",
             order.client_id or "",
@@ -180,11 +186,6 @@ def status_words(order: Order) -> str:
         avg = order.avg_price
         return words if avg is None or avg.is_zero() else f"{words} @ {format_decimal(avg)}"
     return STATUS_WORDS[status]
-
-
-def status_tooltip_line(order: Order) -> str:
-    """The venue's own words for the status, as the tooltip shows them."""
-    return f"Venue's status: {order.status_text}"
 
 
 def format_notional(value: tuple[Decimal, str] | None) -> str:

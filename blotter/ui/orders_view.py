@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QRegularExpression,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import (
@@ -209,6 +210,11 @@ class OrdersView(QTableView):
         set_up_rows(self)
         self.horizontalHeader().setMinimumSectionSize(28)
         self.columns = ColumnLayout(self, BUTTON_WIDTH)
+        # the Age cells count on by themselves: their column is repainted once a second
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._repaint_ages)
+        self._clock.start()
         self._painted: dict[int, PaintedRow] = {}
         self._digit = ("", 8)  # the font it was measured in, the width of a digit
         self._painter = RowPainter(self, self._painted_row)
@@ -311,6 +317,15 @@ class OrdersView(QTableView):
         if isinstance(proxy, QSortFilterProxyModel):
             return proxy.mapToSource(proxy.index(row, 0)).row()
         return row
+
+    def _repaint_ages(self) -> None:
+        header = self.horizontalHeader()
+        if header.isSectionHidden(Column.AGE) or not self.isVisible():
+            return
+        left = header.sectionViewportPosition(Column.AGE)
+        width = header.sectionSize(Column.AGE)
+        if left + width > 0 and left < self.viewport().width():
+            self.viewport().update(QRect(left, 0, width, self.viewport().height()))
 
     def _digit_width(self) -> int:
         key = self.font().key()

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMainWindow
 from blotter.ui.orders_model import Column
 from blotter.ui.orders_view import OrdersView
 
-SETTINGS_VERSION = 1  # bump when a saved header would no longer fit the columns
+SETTINGS_VERSION = 2  # bump when a saved header would no longer fit the columns
 
 
 def restore_layout(window: QMainWindow, view: OrdersView, settings: QSettings) -> None:
@@ -26,6 +26,12 @@ def restore_layout(window: QMainWindow, view: OrdersView, settings: QSettings) -
     same_columns = str(version) == f"{SETTINGS_VERSION}:{len(Column)}"
     if isinstance(header, QByteArray) and not header.isEmpty() and same_columns:
         view.horizontalHeader().restoreState(header)
+        view.columns.take_widths()
+        hidden = settings.value("orders/hidden")
+        if isinstance(hidden, str):  # one name, or none (QSettings flattens short lists)
+            hidden = [hidden] if hidden else []
+        if isinstance(hidden, list):
+            view.columns.set_hidden(Column[name] for name in hidden if name in Column.__members__)
     # the model sorts itself: make it follow the (restored) sort indicator
     indicator = view.horizontalHeader()
     view.sortByColumn(indicator.sortIndicatorSection(), indicator.sortIndicatorOrder())
@@ -36,6 +42,9 @@ def save_layout(window: QMainWindow, view: OrdersView, settings: QSettings) -> N
     settings.setValue("window/geometry", window.saveGeometry())
     settings.setValue("window/state", window.saveState())
     settings.setValue("orders/header", view.horizontalHeader().saveState())
+    # the columns the trader hid (those left out of a narrow window for want of room come back
+    # when it widens: they are not saved as hidden)
+    settings.setValue("orders/hidden", sorted(c.name for c in view.columns.hidden()))
     settings.setValue("orders/version", f"{SETTINGS_VERSION}:{len(Column)}")
     settings.sync()
 

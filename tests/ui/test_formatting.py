@@ -133,7 +133,7 @@ def test_the_tooltip_tells_the_whole_order(utc) -> None:
         "Sell 2 tBTCUSD @ 100  (EXCHANGE LIMIT)",
         "Filled 1.5 of 2 (75%), remaining 0.5",
         "Average fill price 99.5",
-        "Status: ACTIVE",
+        "Status: Partially filled 75% @ 99.5 (the venue says: ACTIVE)",
         "Flags: hidden, OCO",
         "Group 7",
         "Client ID 123 (2023-11-14)",
@@ -149,7 +149,7 @@ def test_the_tooltip_of_a_plain_order_leaves_out_what_it_does_not_have(utc) -> N
         "acct (bitfinex) · order 2",  # before the engine names the venues: its own name
         "Buy 1 tBTCUSD @ market  (EXCHANGE LIMIT)",
         "Filled 0 of 1 (0%), remaining 1",
-        "Status: ACTIVE  — cancel requested",
+        "Status: Open (the venue says: ACTIVE)  — cancel requested",
         "Flags: none",
         "Created 2023-11-14 22:13:22.000 UTC",
     ]

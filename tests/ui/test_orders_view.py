@@ -465,3 +465,36 @@ def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model)
     store.apply(Upsert(make_order(1, remaining="0.5")))
     store.flush()
     assert proxy.rowCount() == 0
+
+
+def test_the_columns_the_trader_hid_are_remembered_not_those_left_out_for_want_of_room(
+    table, tmp_path, qtbot
+):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMainWindow
+
+    from blotter.ui.window_settings import restore_layout, save_layout
+
+    view = table.view
+    view.resize(1024, 300)
+    QApplication.processEvents()
+    assert Column.ORDER_ID in view.columns.dropped()
+    view.columns.show_column(Column.TYPE, False)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    save_layout(window, view, settings)
+
+    again = OrdersView()
+    qtbot.addWidget(again)
+    again.setModel(table.proxy)
+    again.apply_default_widths()
+    restore_layout(window, again, QSettings(str(tmp_path / "s.ini"),
+                                            QSettings.Format.IniFormat))
+    again.resize(3000, 300)
+    again.show()
+    QApplication.processEvents()
+    header = again.horizontalHeader()
+    assert header.isSectionHidden(Column.TYPE)  # the trader's choice, kept
+    assert not header.isSectionHidden(Column.ORDER_ID)  # room again: back
+    assert again.columns.hidden() == {Column.TYPE, Column.CLIENT_ID}
