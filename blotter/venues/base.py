@@ -263,7 +263,8 @@ class ReconnectingClient:
         self._started = False
         self._live = False  # the current session is live
         self._live_at: float | None = None  # loop time the current session first went live
-        self._wake = asyncio.Event()  # reconnect_now() cuts the wait between sessions short
+        # waits between sessions: close() ends each, reconnect_now() those marked ``wake``
+        self._sleepers: list[tuple[asyncio.Future[None], bool]] = []
         self._auditor: asyncio.Task[None] | None = None  # the session's periodic audits
         self._rereading = False  # a re-read after an unreadable item is under way
         self._rx = 0  # frames received; the subclass counts every frame
@@ -382,7 +383,7 @@ class ReconnectingClient:
 
     def reconnect_now(self) -> None:
         """See ``VenueClient.reconnect_now``: wakes the wait between two sessions."""
-        self._wake.set()
+        self._settle_sleepers(wake_only=True)
 
     @property
     def last_message_ms(self) -> int | None:
@@ -475,6 +476,7 @@ class ReconnectingClient:
         """Stop: the loop ends, the socket closes, background work is cancelled."""
         self._closing = True
         self._stop.set()
+        self._settle_sleepers(wake_only=False)
         ws = self._ws
         if ws is not None:
             try:
@@ -495,16 +497,23 @@ class ReconnectingClient:
     async def _sleep(self, delay: float, wake: bool = False) -> None:
         """Wait ``delay`` seconds, or less if ``close()`` (or with ``wake``, ``reconnect_now``)
         comes first."""
-        self._wake.clear()
-        if delay <= 0:
+        if delay <= 0 or self._stop.is_set():
             return
-        waits = [self._stop.wait()] + ([self._wake.wait()] if wake else [])
-        tasks = [asyncio.ensure_future(w) for w in waits]
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        entry = (waiter, wake)
+        self._sleepers.append(entry)
+        timer = loop.call_later(delay, _settle, waiter)
         try:
-            await asyncio.wait(tasks, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await waiter
         finally:
-            for task in tasks:
-                task.cancel()
+            timer.cancel()
+            self._sleepers.remove(entry)
+
+    def _settle_sleepers(self, *, wake_only: bool) -> None:
+        for waiter, wake in self._sleepers:
+            if wake or not wake_only:
+                _settle(waiter)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background, kept until done (not at all once closing)."""
@@ -592,3 +601,8 @@ __all__ = [
     "SessionEnd",
     "VenueClient",
 ]
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
