@@ -51,7 +51,8 @@ class ClosedOrder(NamedTuple):
     ``detail`` is the venue's own words for the close (``status_text``), the cancel action the
     trader took ("Cancel Group 7"), or "how unknown" for a vanish. ``corrects`` is set when the
     close arrived after a cancel receipt had said "closed, how unknown": the receipt is now
-    known to be wrong or incomplete. A NamedTuple: one is made for every close on the stream's
+    known to be wrong or incomplete. ``unseen`` is set for a close a fresh list of the orders
+    revealed (the stream never told of it), whether or not the venue's record says how. A NamedTuple: one is made for every close on the stream's
     hot path, and a tuple is built in C.
     """
 
@@ -60,6 +61,7 @@ class ClosedOrder(NamedTuple):
     detail: str
     closed_ms: int
     corrects: bool = False
+    unseen: bool = False  # learnt at a resync, not on the stream: its summary tells of it
 
     @property
     def key(self) -> OrderKey:
@@ -109,7 +111,7 @@ def vanished(before: Order, closed_ms: int, stream: bool = False) -> ClosedOrder
     unknown."""
     if stream:
         return ClosedOrder(before, CloseReason.LEFT_LIST, "how unknown", closed_ms)
-    return ClosedOrder(before, CloseReason.VANISHED, "how unknown", closed_ms)
+    return ClosedOrder(before, CloseReason.VANISHED, "how unknown", closed_ms, unseen=True)
 
 
 def describe_order(order: Order) -> str:
@@ -137,10 +139,12 @@ class ResyncDiff:
         return bool(self.closed or self.added or self.changed)
 
     def summary(self) -> str:
-        """The counts in words: "2 closed while unseen, 3 new, 1 changed" ("" when none)."""
-        parts = []
-        if self.closed:
-            parts.append(f"{len(self.closed)} closed while unseen")
+        """The counts in words, closes by how they ended: "2 filled, 1 cancelled at the
+        venue, 1 closed while unseen, 3 new, 1 changed" ("" when none)."""
+        counts: dict[CloseReason, int] = {}
+        for close in self.closed:
+            counts[close.reason] = counts.get(close.reason, 0) + 1
+        parts = [f"{counts[reason]} {reason.value}" for reason in CloseReason if reason in counts]
         if self.added:
             parts.append(f"{len(self.added)} new")
         if self.changed:
@@ -149,10 +153,12 @@ class ResyncDiff:
 
     def details(self, limit: int = 5) -> str:
         """What exactly differs, order by order ("order 1234 was closed at the venue but no
-        close arrived on the stream; ..."), at most ``limit`` named and the rest counted."""
+        close arrived on the stream", "... closed at the venue (filled at 95,120) but ..."), at
+        most ``limit`` named and the rest counted."""
         lines = [
-            f"order {c.order.order_id} ({describe_order(c.order)}) was closed at the venue "
-            "but no close arrived on the stream"
+            f"order {c.order.order_id} ({describe_order(c.order)}) was closed at the venue"
+            + ("" if c.reason in _HOW_UNKNOWN else f" ({c.outcome_text()})")
+            + " but no close arrived on the stream"
             for c in self.closed
         ]
         lines += [
@@ -167,6 +173,9 @@ class ResyncDiff:
         if len(lines) > limit:
             shown.append(f"and {len(lines) - limit} more")
         return "; ".join(shown)
+
+
+_HOW_UNKNOWN = (CloseReason.VANISHED, CloseReason.LEFT_LIST)
 
 
 def _change(before: Order, after: Order) -> str:

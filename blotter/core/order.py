@@ -326,11 +326,15 @@ class Snapshot:
 
     ``stream`` is set when full lists are how the stream speaks (a B2TRADER hub in snapshot
     mode): the list still checks the rows, but a difference is news, not something missed.
+    ``finals`` are the venue's closing records of orders the list lacks, where the client
+    looked them up (order history, order by id): those rows close as the venue says (filled,
+    cancelled...), the others as closed while unseen.
     """
 
     account: AccountKey
     orders: tuple[Order, ...]
     stream: bool = False
+    finals: tuple[Order, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,7 +171,7 @@ class OrderStore:
         elif isinstance(event, Closed):
             self._close(event.order)
         elif isinstance(event, Snapshot):
-            self._replace(event.account, event.orders, event.stream)
+            self._replace(event.account, event.orders, event.stream, event.finals)
         else:  # pragma: no cover - the type checker keeps this unreachable
             raise TypeError(f"not an order event: {event!r}")
 
@@ -363,7 +363,8 @@ class OrderStore:
             keys.discard(key)
 
     def _replace(
-        self, account: AccountKey, orders: Iterable[Order], stream: bool = False
+        self, account: AccountKey, orders: Iterable[Order], stream: bool = False,
+        finals: Iterable[Order] = (),
     ) -> None:
         fresh: dict[OrderKey, Order] = {}
         for order in orders:
@@ -371,15 +372,27 @@ class OrderStore:
                 raise ValueError(f"snapshot for {account} holds an order of {order.account_key}")
             if order.status.is_open:
                 fresh[order.key] = order
+        ended = {f.key: f for f in finals if not f.status.is_open and f.account_key == account}
         closed: list[ClosedOrder] = []
         now = self.clock()
         for key in list(self._by_account.get(account, ())):
             if key not in fresh:
                 before = self._orders[key]
+                final = ended.get(key)
+                if final is None:
+                    self._remove(key)
+                    if key in self._tickets:
+                        self.end_cancel(key, Outcome.CLOSED, "no longer open at the venue")
+                    closed.append(vanished(before, now, stream))
+                    continue
+                # the venue's own record says how it ended, though the stream never did
+                waiting = key in self._tickets or key in self._unsure
+                action = self._actions.pop(key, "your cancel" if waiting else None)
+                corrects = key in self._unsure
                 self._remove(key)
                 if key in self._tickets:
-                    self.end_cancel(key, Outcome.CLOSED, "no longer open at the venue")
-                closed.append(vanished(before, now, stream))
+                    self.end_cancel(key, outcome_for_close(final), final.status_text)
+                closed.append(close_of(final, action, now, corrects)._replace(unseen=True))
         added: list[Order] = []
         changed: list[tuple[Order, Order]] = []
         for order in fresh.values():

@@ -153,11 +153,11 @@ class TrustReporter:
         self._clock = clock
 
     def on_close(self, closed: ClosedOrder) -> None:
-        """One notice for a close the trader did not ask for (vanishes are summed up by
-        ``on_resync`` instead)."""
+        """One notice for a close the trader did not ask for (closes a resync revealed are
+        summed up by ``on_resync`` instead)."""
         reason = closed.reason
-        if reason is CloseReason.VANISHED:
-            return
+        if closed.unseen and not closed.corrects:
+            return  # a resync revealed it: the resync's summary tells of it
         if closed.corrects:
             text = f"{closed.line()}; the cancel's receipt said only \"closed, how unknown\""
             self._publish(closed.account_key, Level.WARNING, text, (closed.order.order_id,))

@@ -177,7 +177,8 @@ async def test_what_changed_while_away_is_summed_up_lit_and_listed(env):
     summary = "While bybit-test was disconnected"
     await until(lambda: any(line.startswith(summary) for line in env.logged()))
     line = next(line for line in env.logged() if line.startswith(summary))
-    assert line.endswith(": 2 closed while unseen, 1 new, 1 changed")
+    # how each missing order ended, as the venue's own record says
+    assert line.endswith(": 1 filled, 1 cancelled at the venue, 1 new, 1 changed")
     marks = env.window.model.marks
     keys = {o.order_id: o.key for o in env.window.model.orders()}
     assert marks.is_highlighted(keys[new]) and marks.is_highlighted(keys[env.ids["sol"]])
@@ -186,8 +187,9 @@ async def test_what_changed_while_away_is_summed_up_lit_and_listed(env):
         Qt.ItemDataRole.BackgroundRole)
     assert brush is not None and brush.color() == theme.HIGHLIGHT
     reasons = env.closed_reasons()
-    assert reasons[env.ids["btc"]] == reasons[env.ids["eth"]] == (
-        "closed while unseen (how unknown)")
+    assert reasons[env.ids["btc"]] == "filled at 40,000"
+    assert reasons[env.ids["eth"]].startswith("cancelled at the venue (")
+    assert "CancelByAdmin" in reasons[env.ids["eth"]]
     await until(lambda: env.window.tabs.tabText(1) == "Recently Closed (2)")
 
 

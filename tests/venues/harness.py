@@ -50,8 +50,12 @@ class Env(Generic[SimT, ClientT]):
     def resync_notices(self) -> list[str]:
         """The "While ... was disconnected", "Audit of ..." and "Since blotter last ran"
         notices, in order."""
+        return [n.text for n in self.resyncs()]
+
+    def resyncs(self) -> list[Notice]:
+        """``resync_notices`` as the notices themselves (with the order ids they name)."""
         heads = ("While ", "Audit of ", "Since blotter last ran")
-        return [n.text for n in self.notices if n.text.startswith(heads)]
+        return [n for n in self.notices if n.text.startswith(heads)]
 
     def rows(self, account: AccountKey | None = None) -> dict[str, Order]:
         """The table's rows of ``account`` (default: every account the client serves)."""

@@ -29,10 +29,11 @@ from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
 from blotter.core.order import AccountKey, Closed, Order, OrderKey, Snapshot, Upsert
 from blotter.core.store import OrderStore
 from blotter.core.venue import MalformedFrame
-from blotter.venues.base import Backoff, RestFailure, SessionEnd
+from blotter.venues.base import Backoff, SessionEnd
 from blotter.venues.bitfinex import requests
 from blotter.venues.bitfinex.acks import AckBook
-from blotter.venues.bitfinex.cancels import CancelCall, CancelSide
+from blotter.venues.bitfinex.cancels import CancelCall
+from blotter.venues.bitfinex.lists import ListSide
 from blotter.venues.bitfinex.nonce import NonceSource
 from blotter.venues.bitfinex.notices import error_notice, info_notice, notification_notice
 from blotter.venues.bitfinex.orders import salvage_close
@@ -68,7 +69,7 @@ _REREADS = 3  # re-reads in a row while unreadable frames keep arriving during o
 MAINTENANCE = "venue maintenance (20060); cancels go over REST"
 
 
-class BitfinexClient(CancelSide):
+class BitfinexClient(ListSide):
     """One Bitfinex account: its open orders streamed into ``store``, its cancels, its words.
 
     ``rest_url`` is the REST origin and ``ws_url`` the websocket endpoint (plain ``http``/``ws``
@@ -134,6 +135,8 @@ class BitfinexClient(CancelSide):
         self._resync_lock: asyncio.Lock | None = None
         self._touched: set[str] | None = None  # ids the stream changed during a REST resync
         self._snapshot_gen = 0
+        # order events held while a snapshot waits for the history of the rows it lacks
+        self._settling: list[BitfinexEvent] | None = None
         self._pings = 0  # the cid of the last ping
         self._pongs: dict[int, asyncio.Future[None]] = {}  # pings whose pong is awaited
         self._unreadable = 0  # frames about the orders that could not be read
@@ -339,7 +342,9 @@ class BitfinexClient(CancelSide):
 
     # == events ==================================================================================
     def _on_event(self, event: BitfinexEvent) -> None:
-        if isinstance(event, Snapshot):
+        if self._settling is not None and isinstance(event, (Snapshot, Upsert, Closed)):
+            self._settling.append(event)  # after the snapshot they follow
+        elif isinstance(event, Snapshot):
             self._on_snapshot(event)
         elif isinstance(event, Notification):
             self._notices.publish(notification_notice(event, self.account, now_ms()))
@@ -360,20 +365,6 @@ class BitfinexClient(CancelSide):
             if pong is not None and not pong.done():
                 pong.set_result(None)
         # Heartbeat, AuthReply (mid-stream), Ignored: nothing to do
-
-    def _on_snapshot(self, snapshot: Snapshot) -> None:
-        self._snapshot_gen += 1
-        self._doubted = False
-        gone = self._gone_while_cancelling({o.order_id for o in snapshot.orders})
-        if gone:
-            # Orders being cancelled that left unseen: their rows stay until the order
-            # history says how each closed (a fill is a fill, not a guess).
-            kept = tuple(o for o in map(self._store.get, gone) if o is not None)
-            snapshot = Snapshot(self.account, snapshot.orders + kept)
-            self._spawn(self._resync(settle=True))
-        self._store.apply(snapshot)
-        if not self._live:
-            self._went_live()
 
     def _unreadable_frame(self, data: bytes | str) -> None:
         """A frame refused by the parser: if it may have been about the orders, the rows are
@@ -429,93 +420,6 @@ class BitfinexClient(CancelSide):
         )
 
     # == re-reading the open orders ===============================================================
-    async def _resync(self, *, settle: bool | None = None) -> set[str] | None:
-        """Re-read the open orders over REST and make the rows equal them.
-
-        Returns the ids open at the venue, or None when the venue could not be asked (or its
-        list could not be read whole: then the rows are in doubt). Safe while the stream is
-        live: once the list is in, the stream is let catch up (a ping's pong), and orders the
-        stream changed meanwhile keep the stream's (newer) version; one it closed stays closed.
-
-        ``settle``: whether cancels whose acknowledged order is gone are settled now. By
-        default only while the stream is down; while it is up their ``oc`` is on its way and
-        says how they closed, so their rows stay until it comes. Orders being cancelled that
-        are gone are looked up in the order history first: their close says how they ended.
-        """
-        if settle is None:
-            settle = not self._live
-        if self._resync_lock is None:
-            self._resync_lock = asyncio.Lock()
-        async with self._resync_lock:
-            touched: set[str] = set()
-            self._touched = touched
-            generation = self._snapshot_gen
-            try:
-                try:
-                    data = await self._rest.call(requests.PATH_ORDERS, {})
-                    fresh = self._parser.orders.parse_orders(data)
-                except RestFailure as failure:
-                    log.warning("%s: resync failed: %s", self.account, failure.text)
-                    return None
-                except MalformedFrame as exc:
-                    self.malformed_frames += 1
-                    log.warning("%s: unreadable open orders (%s)", self.account, exc)
-                    self._doubt("the list of open orders")
-                    return None
-                await self._catch_up()
-                if self._snapshot_gen == generation:
-                    listed = {o.order_id for o in fresh if o.order_id not in touched}
-                    gone = [
-                        k for k in self._gone_while_cancelling(listed | touched)
-                        if settle or k not in self._acks.acknowledged
-                    ]
-                    if gone:
-                        await self._closes_from_history(gone)
-            finally:
-                self._touched = None
-            if self._snapshot_gen != generation:
-                # A fresh os snapshot arrived meanwhile: it is at least as new as this answer.
-                return {o.order_id for o in self._store.orders(self.account)}
-            merged = [o for o in fresh if o.order_id not in touched]
-            for oid in touched:
-                current = self._store.get(OrderKey(self.account.venue, self.account.account, oid))
-                if current is not None:
-                    merged.append(current)
-            open_ids = {o.order_id for o in merged}
-            if settle:
-                self._settle_acked(open_ids)
-            else:
-                for key in self._acks.acknowledged:
-                    current = self._store.get(key)
-                    if key.order_id not in open_ids and current is not None:
-                        merged.append(current)  # closing: its oc will say how
-            self._store.apply(Snapshot(self.account, tuple(merged)))
-            return open_ids
-
-    def _gone_while_cancelling(self, open_ids: set[str]) -> list[OrderKey]:
-        """Rows being cancelled, and orders whose cancel the venue acknowledged (shown or not),
-        that ``open_ids`` lacks: they left the book without a word on the stream."""
-        acked, rows = self._acks.acknowledged, self._store
-        keys = {k for k in rows.waiting_cancels() if k.account_key == self.account} | acked
-        return [k for k in keys if k.order_id not in open_ids and (k in rows or k in acked)]
-
-    async def _closes_from_history(self, keys: list[OrderKey]) -> None:
-        """How orders that left the book unseen ended, from the venue's order history: each
-        close found is applied (it settles the cancel waiting for it, with the venue's final
-        status, and says why the row left). Those it does not name stay as they are."""
-        wanted = {k.order_id for k in keys if k.order_id.isdigit()}
-        if not wanted:
-            return
-        try:
-            data = await self._rest.call(
-                requests.PATH_HISTORY, requests.history_body(sorted(int(i) for i in wanted))
-            )
-        except RestFailure as failure:
-            log.warning("%s: order history not read: %s", self.account, failure.text)
-            return
-        for final in self._parser.orders.parse_closed(data):
-            if final.order_id in wanted:
-                self._store.apply(Closed(final))
 
 
 async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConnection:

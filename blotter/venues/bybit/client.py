@@ -26,7 +26,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from blotter.core.notices import Level, NoticeBus, StateBus, VenueState
-from blotter.core.order import OPEN_STATUSES, AccountKey, Closed, Order, Snapshot, Upsert
+from blotter.core.order import (
+    OPEN_STATUSES,
+    AccountKey,
+    Closed,
+    Order,
+    OrderKey,
+    Snapshot,
+    Upsert,
+)
 from blotter.core.store import OrderStore
 from blotter.core.venue import MalformedFrame
 from blotter.venues.base import Backoff, RestFailure, SessionEnd
@@ -380,13 +388,14 @@ class BybitClient(BybitCancels):
             self._buffer = held
             self._partial = False
             read: OpenOrders | None = None
+            finals: tuple[Order, ...] = ()
             try:
                 read = await self.rest.open_orders(self.scopes)
                 if grace and self._live and self.audit_grace > 0 and not read.unreadable and (
                     stream_behind(self._rows(), read.orders, held, self._ended)
                 ):
                     await asyncio.sleep(self.audit_grace)  # still holding pushes
-                await self._look_up(read.orders, held)
+                finals = await self._look_up(read.orders, held)
             except RestFailure as failure:
                 log.warning("%s: open orders not read: %s", self.account, failure.text)
                 reply = failure.reply
@@ -412,27 +421,37 @@ class BybitClient(BybitCancels):
                     + (f" and {more} more" if more else "") + ")"
                 )
                 return None
-            self._store.apply(Snapshot(self.account, tuple(merged.values())))
+            self._store.apply(Snapshot(self.account, tuple(merged.values()), finals=finals))
             return set(merged)
 
     def _rows(self) -> dict[str, Order]:
         return {o.order_id: o for o in self._store.orders(self.account)}
 
-    async def _look_up(self, listed: list[Order], held: dict[str, Order]) -> None:
-        """Read each row with a cancel waiting that the list lacks by its id (a few at most),
-        and hold its record with the pushes: the cancel then learns how the order ended, not
-        only that it is gone. A lookup that fails leaves the row to the list."""
+    async def _look_up(self, listed: list[Order], held: dict[str, Order]) -> tuple[Order, ...]:
+        """Read the rows the list lacks by their ids (``_LOOKUPS`` at most, those with a cancel
+        waiting first), so the trader learns how each ended, not only that it is gone. The
+        records of rows with a cancel waiting are held with the pushes (the cancel learns its
+        outcome), as are records still open (the list missed them); the others are returned,
+        for the list's snapshot to close them as the venue says. A lookup that fails leaves the row to the list (closed while unseen)."""
         ids = {o.order_id for o in listed}
-        waiting = [
+        missing = [
             o for o in self._store.orders(self.account)
-            if o.order_id not in ids and o.order_id not in held
-            and o.order_id not in self._ended and self._pending.is_waiting(o.key)
+            if o.order_id not in ids and o.order_id not in held and o.order_id not in self._ended
         ]
-        records = await self.rest.orders_by_id(waiting[:_LOOKUPS], log)
+        if not missing:
+            return ()
+        missing.sort(key=lambda o: not self._pending.is_waiting(o.key))
+        records = await self.rest.orders_by_id(missing[:_LOOKUPS], log)
+        finals: list[Order] = []
         for found in records.values():
+            key = OrderKey(self.account.venue, self.account.account, found.order_id)
+            if found.status not in OPEN_STATUSES and not self._pending.is_waiting(key):
+                finals.append(found)
+                continue
             current = held.get(found.order_id)
             if current is None or newer_or_same(found, current):
                 held[found.order_id] = found
+        return tuple(finals)
 
     async def probe(self) -> str | None:
         """One signed REST call (a page of open orders): the venue's refusal in its words

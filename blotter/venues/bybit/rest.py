@@ -24,6 +24,7 @@ from blotter.core.venue import MalformedFrame
 from blotter.venues.base import RestFailure
 from blotter.venues.bybit import notices, replies, requests
 from blotter.venues.bybit.replies import OpenOrdersPage, VenueReply
+from blotter.venues.bybit.spec import CATEGORIES
 from blotter.venues.net import now_ms, send
 
 
@@ -157,6 +158,8 @@ class RestCaller:
         closes the venue keeps), read by its id; None when the venue knows no such order.
         ``RestFailure`` when it could not be asked or its answer could not be read."""
         category = order.category or ""
+        if category not in CATEGORIES:
+            raise RestFailure(f"order {order.order_id} not looked up: its market is not known")
         query = requests.open_orders_query(
             category, symbol=order.symbol, order_id=order.order_id, limit=1
         )

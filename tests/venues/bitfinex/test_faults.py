@@ -27,7 +27,7 @@ from tests.venues.harness import live
 pytestmark = pytest.mark.timeout(30)
 
 BACK = 5.0  # seconds from the venue being reachable to the table equal to it
-ALL_FOUR = "2 closed while unseen, 1 new, 1 changed"
+ALL_FOUR = "1 filled, 1 cancelled at the venue, 1 new, 1 changed"  # as the history says
 
 
 class Blind:
@@ -62,20 +62,26 @@ async def prepared(env: Env) -> list[int]:
     return ids[:4]
 
 
-def trade_unseen(env: Env, ids: list[int]) -> None:
+def trade_unseen(env: Env, ids: list[int]) -> set[str]:
     """What the venue does while the client cannot see it: one new order, a partial fill, a
-    fill and a cancel at the venue (ALL_FOUR)."""
-    env.sim.place_order("tETHUSD", "-2", "3100", gid=9)
+    fill and a cancel at the venue (ALL_FOUR); the ids of the four."""
+    new = env.sim.place_order("tETHUSD", "-2", "3100", gid=9)
     env.sim.fill(ids[0], "0.2")
     env.sim.fill(ids[1])
     env.sim.cancel_external(ids[2])
+    return {str(new), *map(str, ids[:3])}
 
 
-async def back(env: Env, summary: str, how: str = "disconnected") -> None:
-    """Equal to the venue within ``BACK`` s, and one notice saying what changed unseen."""
+async def back(
+    env: Env, summary: str, how: str = "disconnected", changed: set[str] | None = None
+) -> None:
+    """Equal to the venue within ``BACK`` s, and one notice saying what changed unseen (naming
+    exactly the ``changed`` orders, when given)."""
     await until(lambda: env.state() is VenueState.LIVE and env.in_sync(), timeout=BACK)
-    (notice,) = env.resync_notices()
-    assert re.fullmatch(rf"While sim was {how} \(\d+ s\): {summary}", notice), notice
+    (notice,) = env.resyncs()
+    assert re.fullmatch(rf"While sim was {how} \(\d+ s\): {summary}", notice.text), notice
+    if changed is not None:
+        assert set(notice.order_ids) == changed
 
 
 def faulty(tmp_path: Path, **options: Any) -> Any:
@@ -90,8 +96,8 @@ async def test_abrupt_drop(tmp_path: Path) -> None:
         ids = await prepared(env)
         blind = Blind(env)
         await env.sim.drop_connections()
-        trade_unseen(env, ids)  # before the client can be back
-        await back(env, ALL_FOUR)
+        changed = trade_unseen(env, ids)  # before the client can be back
+        await back(env, ALL_FOUR, changed=changed)
         blind.check()
         assert blind.seen[0][0].reason == "connection lost (1006)"  # at once
 
@@ -101,11 +107,11 @@ async def test_silence(tmp_path: Path) -> None:
         ids = await prepared(env)
         blind = Blind(env)
         env.sim.silent_socket = True  # half-open: nothing arrives, nothing closes
-        trade_unseen(env, ids)
+        changed = trade_unseen(env, ids)
         await until(blind.left_live, timeout=1.0 + 1.0)  # the bound, and one step of slack
         assert blind.seen[0][0].state is VenueState.STALE
         env.sim.silent_socket = False
-        await back(env, ALL_FOUR)
+        await back(env, ALL_FOUR, changed=changed)
         blind.check()
 
 
@@ -115,12 +121,12 @@ async def test_refused_upgrades_for_a_while(tmp_path: Path) -> None:
         blind = Blind(env)
         env.sim.refuse_upgrade = 503
         await env.sim.drop_connections()
-        trade_unseen(env, ids)
+        changed = trade_unseen(env, ids)
         await until(lambda: len(blind.states(VenueState.RECONNECTING)) >= 3)
         assert env.sim.connections_opened == 1
         assert blind.states(VenueState.RECONNECTING)[-1].reason == "connect refused (HTTP 503)"
         env.sim.refuse_upgrade = None
-        await back(env, ALL_FOUR)
+        await back(env, ALL_FOUR, changed=changed)
         blind.check()
 
 
@@ -130,8 +136,8 @@ async def test_venue_restart(tmp_path: Path, code: int, text: str) -> None:
         ids = await prepared(env)
         blind = Blind(env)
         await env.sim.send_info(code, close=True)
-        trade_unseen(env, ids)
-        await back(env, ALL_FOUR)
+        changed = trade_unseen(env, ids)
+        await back(env, ALL_FOUR, changed=changed)
         blind.check()
         assert text in {s.reason for s in env.states}
 
@@ -144,7 +150,7 @@ async def test_maintenance(tmp_path: Path) -> None:
         await until(lambda: env.state() is VenueState.STALE)
         assert not env.verified()
         # the venue still streams during maintenance: the changes are seen as they happen
-        trade_unseen(env, ids)
+        changed = trade_unseen(env, ids)
         await until(env.in_sync)
         assert not env.verified()
         await env.sim.send_info(20061)  # "please reconnect"
@@ -162,13 +168,13 @@ async def test_a_refused_key_accepted_again(tmp_path: Path) -> None:
         blind = Blind(env)
         env.sim.refuse_auth = True
         await env.sim.drop_connections()
-        trade_unseen(env, ids)
+        changed = trade_unseen(env, ids)
         await until(lambda: len(blind.states(VenueState.FAILED)) >= 2)
         failed = blind.states(VenueState.FAILED)
         assert failed[-1].reason.startswith("apikey: invalid (10100); retrying in ")
         assert failed[-1].retry_in == 0.2 and failed[-1].attempt >= 2
         env.sim.refuse_auth = False
-        await back(env, ALL_FOUR)
+        await back(env, ALL_FOUR, changed=changed)
         blind.check()
 
 
@@ -198,7 +204,7 @@ async def test_rest_failing_while_the_socket_is_down(
         env.sim.refuse_upgrade = 503
         env.sim.rest_failure = status
         await env.sim.drop_connections()
-        trade_unseen(env, ids)
+        changed = trade_unseen(env, ids)
         await until(lambda: env.state() is VenueState.RECONNECTING)
         assert not await env.client.check()  # the venue could not be asked
         plan = env.plan(CancelScope.order(env.key(ids[3])))
@@ -208,7 +214,7 @@ async def test_rest_failing_while_the_socket_is_down(
         assert not env.store.is_cancel_pending(env.key(ids[3]))
         env.sim.rest_failure = None
         env.sim.refuse_upgrade = None
-        await back(env, ALL_FOUR)
+        await back(env, ALL_FOUR, changed=changed)
         blind.check()
         assert str(ids[3]) in env.rows()  # refused unprocessed: still open, as the table says
 
@@ -228,10 +234,11 @@ async def test_slow_replies(tmp_path: Path) -> None:
         plan = env.plan(CancelScope.order(env.key(ids[3])))
         result = await asyncio.wait_for(env.client.cancel(plan), 10)
         assert result.outcomes[env.key(ids[3])].outcome is Outcome.CANCELLED
-        # and a drop: the way back does not wait on REST
+        # and a drop: the way back waits for the slow history only to say how the rows it
+        # lacks ended
         blind = Blind(env)
         await env.sim.drop_connections()
         env.sim.fill(ids[1])
         env.sim.cancel_external(ids[2])
-        await back(env, "2 closed while unseen")
+        await back(env, "1 filled, 1 cancelled at the venue", changed={str(ids[1]), str(ids[2])})
         blind.check()

@@ -528,7 +528,7 @@ async def test_the_periodic_audit_catches_a_close_the_stream_lost_and_says_so() 
         assert env.in_sync() and env.state() is VenueState.LIVE
         (notice,) = env.resync_notices()
         assert notice == (f"Audit of sim: order {a} (ETHUSDT buy 1 @ 3,000) was closed at the "
-                          "venue but no close arrived on the stream")
+                          "venue (filled at 3,000) but no close arrived on the stream")
 
 
 async def test_an_order_the_stream_closed_is_not_brought_back_by_a_list() -> None:

@@ -3,7 +3,8 @@ changing (driven from the test: a new order, a partial fill, a fill, a cancel at
 and the account must leave LIVE (at once, or within the silence bound), show its rows
 unverified while it is not live, come back equal to the venue (ids, remaining amounts, prices;
 no ghost, no missing order) within 5 s of the venue being reachable, and say in one notice
-exactly what changed while it was away.
+exactly what changed while it was away: how each missing order ended (looked up by its id),
+naming exactly the orders that changed.
 
 The silence bound is 1 s here (the default 9 s is asserted in test_client.py), the backoff the
 harness's FAST one, and a refused key is retried after 0.2 s (the default schedule is in
@@ -26,7 +27,7 @@ from tests.venues.harness import live
 pytestmark = pytest.mark.timeout(30)
 
 BACK = 5.0  # s: equal to the venue within this of it being reachable again
-SUMMARY = "2 closed while unseen, 1 new, 1 changed"
+SUMMARY = "1 filled, 1 cancelled at the venue, 1 new, 1 changed"
 
 
 Seen = list[tuple[VenueState, bool]]
@@ -50,13 +51,15 @@ async def trading() -> AsyncIterator[tuple[Env, Seen]]:
         yield env, seen
 
 
-def change_the_venue(env: Env) -> None:
-    """What the venue does while the account cannot hear it: 2 closes, 1 new, 1 changed."""
+def change_the_venue(env: Env) -> set[str]:
+    """What the venue does while the account cannot hear it: a fill, a cancel at the venue, a
+    partial fill and a new order; the ids of the four."""
     a, b, c = _three_new(env)
     env.sim.fill(a)
     env.sim.cancel_external(b, "CancelByAdmin")
     env.sim.fill(c, _part(env, c))
-    env.sim.place_order("linear", "SOLUSDT", "Sell", "3", "190.5")
+    d = env.sim.place_order("linear", "SOLUSDT", "Sell", "3", "190.5")
+    return {a, b, c, d}
 
 
 def _three_new(env: Env) -> tuple[str, str, str]:
@@ -80,9 +83,9 @@ async def left_live(env: Env, seen: Seen, start: int, timeout: float = 0.5) -> N
     assert all(not ok for state, ok in seen[start:] if state is not VenueState.LIVE), seen
 
 
-async def back(env: Env, seen: Seen, how: str = "disconnected") -> None:
+async def back(env: Env, seen: Seen, changed: set[str], how: str = "disconnected") -> None:
     """LIVE again and equal to the venue within ``BACK`` s, its rows never vouched for while it
-    was not LIVE; one notice of what changed."""
+    was not LIVE; one notice of what changed, naming exactly the ``changed`` orders."""
     await until(lambda: env.state() is VenueState.LIVE and env.in_sync(), timeout=BACK,
                 message="LIVE and equal to the venue")
     assert env.verified()
@@ -90,6 +93,7 @@ async def back(env: Env, seen: Seen, how: str = "disconnected") -> None:
     await until(lambda: env.resync_notices(), timeout=1)
     (notice,) = env.resync_notices()
     assert re.fullmatch(rf"While sim was {how} \(\d+ s\): {SUMMARY}", notice), notice
+    assert set(env.resyncs()[0].order_ids) == changed
     # and it keeps up afterwards
     new = env.sim.place_order("spot", "BTCUSDT", "Buy", "0.001", "90000")
     await until(lambda: new in env.rows())
@@ -101,31 +105,31 @@ async def test_an_abrupt_drop() -> None:
     async with trading() as (env, seen):
         start = len(seen)
         await env.sim.drop_connections()  # no close frame (1006)
-        change_the_venue(env)  # before the client can even reconnect
+        changed = change_the_venue(env)  # before the client can even reconnect
         await left_live(env, seen, start)
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 async def test_silence() -> None:
     async with trading() as (env, seen):
         start = len(seen)
         env.sim.silent_socket = True  # connected, nothing arrives, not even a pong
-        change_the_venue(env)
+        changed = change_the_venue(env)
         await left_live(env, seen, start, timeout=2)  # within the 1 s bound (and the look)
         assert seen[start][0] is VenueState.STALE
         await until(lambda: env.state() is VenueState.RECONNECTING, timeout=2)
         env.sim.silent_socket = False
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 async def test_a_half_open_socket() -> None:
     async with trading() as (env, seen):
         start = len(seen)
         await env.sim.half_open()  # the venue itself is fine: a new socket works at once
-        change_the_venue(env)
+        changed = change_the_venue(env)
         await left_live(env, seen, start, timeout=2)
         assert seen[start][0] is VenueState.STALE
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 async def test_refused_websocket_upgrades_for_a_while() -> None:
@@ -134,12 +138,12 @@ async def test_refused_websocket_upgrades_for_a_while() -> None:
         env.sim.refuse_upgrade = True
         await env.sim.drop_connections()
         await left_live(env, seen, start)
-        change_the_venue(env)
+        changed = change_the_venue(env)
         await until(lambda: any(s.reason == "websocket refused: HTTP 503"
                                 for s in env.states))
         assert not env.verified()
         env.sim.refuse_upgrade = False
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 async def test_a_refused_key_then_accepted_again() -> None:
@@ -148,12 +152,12 @@ async def test_a_refused_key_then_accepted_again() -> None:
         env.sim.refuse_key = True
         await env.sim.drop_connections()
         await left_live(env, seen, start)
-        change_the_venue(env)
+        changed = change_the_venue(env)
         await until(lambda: env.state() is VenueState.FAILED)
         assert env.states[-1].reason.startswith("Bybit refused the API key: Invalid apikey")
         assert not env.verified()
         env.sim.refuse_key = False
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 # -- the frames --------------------------------------------------------------------------------
@@ -161,10 +165,10 @@ async def test_a_malformed_frame() -> None:
     async with trading() as (env, seen):
         start = len(seen)
         env.sim.cut_pushes = 4  # the venue's changes reach us as frames cut in half
-        change_the_venue(env)
+        changed = change_the_venue(env)
         await left_live(env, seen, start)
         assert any(t.startswith("Could not read a message (not JSON") for t in env.texts())
-        await back(env, seen, how="unverified")
+        await back(env, seen, changed, how="unverified")
 
 
 # -- the REST API ------------------------------------------------------------------------------
@@ -175,10 +179,10 @@ async def test_http_errors_on_the_re_read(status: int) -> None:
         env.sim.refuse_upgrade = True
         await env.sim.drop_connections()
         await left_live(env, seen, start)
-        change_the_venue(env)
+        changed = change_the_venue(env)
         env.sim.force_http_status.extend([status] * 3)  # the re-read's first calls
         env.sim.refuse_upgrade = False
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 async def test_slow_replies() -> None:
@@ -187,10 +191,10 @@ async def test_slow_replies() -> None:
         env.sim.refuse_upgrade = True
         await env.sim.drop_connections()
         await left_live(env, seen, start)
-        change_the_venue(env)
+        changed = change_the_venue(env)
         env.sim.reply_delay = 2.0  # every private REST call
         env.sim.refuse_upgrade = False
-        await back(env, seen)
+        await back(env, seen, changed)
 
 
 @pytest.mark.parametrize("skew", [-3.0, 3.0], ids=["venue 3 s behind", "venue 3 s ahead"])
@@ -200,8 +204,8 @@ async def test_clock_skew(skew: float) -> None:
         env.sim.refuse_upgrade = True
         await env.sim.drop_connections()
         await left_live(env, seen, start)
-        change_the_venue(env)
+        changed = change_the_venue(env)
         env.sim.clock_skew = skew
         env.sim.refuse_upgrade = False
-        await back(env, seen)
+        await back(env, seen, changed)
         assert abs(env.client.rest.clock_offset_ms - skew * 1000) < 500
