@@ -78,6 +78,8 @@ class AccountState:
     ts_ms: int | None = None  # when (epoch ms)
     attempt: int = 0  # RECONNECTING / FAILED: how many tries in a row have failed
     retry_in: float | None = None  # RECONNECTING / FAILED: seconds until the next try
+    # leaving LIVE for silence: when the last message came (epoch ms), where the blind time began
+    heard_ms: int | None = None
 
     @property
     def account_key(self) -> AccountKey:

@@ -64,7 +64,8 @@ class TrustBoard:
     # -- feeding ---------------------------------------------------------------------------
     def on_state(self, state: AccountState) -> None:
         """Follow one state change: LIVE verifies the account's rows; anything else makes them
-        unverified from now (if they were verified); REMOVED forgets the account."""
+        unverified (if they were verified) from now, or for a silence from its last message
+        (``heard_ms``); REMOVED forgets the account."""
         key = state.account_key
         if state.state is VenueState.REMOVED:
             if self._accounts.pop(key, None) is not None:
@@ -81,12 +82,14 @@ class TrustBoard:
                 entry.restored_as_of = None
                 self.version += 1
         else:
+            # blind since the last message when the stream fell silent, else since now
+            blind = min(now, state.heard_ms or now)
             if was_live:
-                entry.left_live = now
+                entry.left_live = blind
                 entry.disconnected = False
                 entry.live_since = None
             if entry.unverified_since is None:
-                entry.unverified_since = now
+                entry.unverified_since = blind
                 self.version += 1
             if state.state in (VenueState.RECONNECTING, VenueState.FAILED, VenueState.STOPPED):
                 entry.disconnected = True
@@ -184,7 +187,8 @@ class TrustReporter:
             text = f"Audit of {name}: {diff.details()}"
             self._publish(diff.account, Level.WARNING, text, ids)
         elif entry.left_live is not None:
-            seconds = max(0, (self._clock() - entry.left_live) // 1000)
+            # whole seconds, at least 1: a blind moment is not "0 s"
+            seconds = max(1, round((self._clock() - entry.left_live) / 1000))
             how = "disconnected" if entry.disconnected else "unverified"
             text = f"While {name} was {how} ({seconds} s): {diff.summary()}"
             self._publish(diff.account, Level.INFO, text, ids)

@@ -420,7 +420,8 @@ class ReconnectingClient:
             elif now - quiet_since >= bound:
                 text = f"no data from {self.venue_label} for {now - quiet_since:.0f} s"
                 self._log.info("%s: %s; reconnecting", self.account, text)
-                self._state(VenueState.STALE, f"silent {now - quiet_since:.0f} s; reconnecting")
+                self._state(VenueState.STALE, f"silent {now - quiet_since:.0f} s; reconnecting",
+                            heard_ms=now_ms() - round((now - quiet_since) * 1000))
                 return text
             if ping is not None and now >= next_ping:
                 next_ping = now + every
@@ -527,12 +528,12 @@ class ReconnectingClient:
     # -- reporting ----------------------------------------------------------------------------
     def _state(
         self, state: VenueState, reason: str = "", *, attempt: int = 0,
-        retry_in: float | None = None,
+        retry_in: float | None = None, heard_ms: int | None = None,
     ) -> None:
         self._states.publish(
             AccountState(
                 self.account.venue, self.account.account, state, reason, now_ms(), attempt,
-                retry_in,
+                retry_in, heard_ms,
             )
         )
 

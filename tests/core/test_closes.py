@@ -83,6 +83,35 @@ def test_a_fresh_list_reports_what_it_closed_added_and_changed() -> None:
     assert [(c.reason, c.closed_ms) for c in closes] == [(CloseReason.VANISHED, 42)]
 
 
+def test_a_fresh_list_with_the_venues_records_of_what_it_lacks_says_how_each_ended() -> None:
+    store, closes, diffs = store_with("1", "2", "3", "4", "5")
+    rows = {o.order_id: o for o in store.orders(A)}
+    store.name_cancel([rows["5"].key], "Cancel Order")
+    (ticket,) = store.begin_cancel([rows["5"]]).values()
+    finals = (
+        order("1", remaining="0", status=OrderStatus.FILLED, text="Filled", avg="95120.5"),
+        order("2", status=OrderStatus.CANCELLED, text="CancelByAdmin"),
+        order("4", remaining="0.1", status=OrderStatus.OPEN),  # open: the list is wrong, not it
+        order("5", status=OrderStatus.CANCELLED, text="Cancelled"),
+        order("9", status=OrderStatus.FILLED, text="Filled"),  # not a row: nothing to say
+    )
+    store.apply(Snapshot(A, (order("3"),), finals=finals))
+    (diff,) = diffs
+    assert {c.order.order_id: c.reason for c in diff.closed} == {
+        "1": CloseReason.FILLED, "2": CloseReason.CANCELLED_AT_VENUE,
+        "4": CloseReason.VANISHED, "5": CloseReason.CANCELLED_BY_YOU}
+    assert diff.summary() == ("1 filled, 1 cancelled by you, 1 cancelled at the venue, "
+                              "1 closed while unseen")
+    assert all(c.unseen for c in closes)
+    assert ("order 1 (BTCUSDT buy 0.1 @ 95,130) was closed at the venue (filled at 95,120.5) "
+            "but no close arrived on the stream") in diff.details()
+    assert ("order 4 (BTCUSDT buy 0.1 @ 95,130) was closed at the venue but no close arrived "
+            "on the stream") in diff.details()
+    # the trader's cancel learns it was cancelled, from the venue's own record
+    assert ticket.outcome is not None and ticket.outcome.outcome is Outcome.CANCELLED
+    assert [c.detail for c in closes if c.order.order_id == "5"] == ["Cancel Order"]
+
+
 def test_an_unchanged_list_is_an_empty_diff() -> None:
     store, _, diffs = store_with("1", "2")
     store.apply(Snapshot(A, (order("1"), order("2"))))

@@ -112,6 +112,33 @@ def test_a_reconnect_sums_up_what_changed_while_disconnected() -> None:
     assert board.trust(A).last_check == clock.ms
 
 
+def test_the_blind_time_of_a_silence_counts_from_the_last_message() -> None:
+    clock, board, store, said = wired()
+    board.on_state(state(VenueState.CONNECTING))
+    store.apply(Snapshot(A, (order("1"), order("2"))))
+    board.on_state(state(VenueState.LIVE, ts=clock.ms))
+    heard = clock.ms + 1_000
+    clock.ms += 10_000  # the bound ran out 9 s after the last message
+    board.on_state(state(VenueState.STALE, ts=clock.ms, reason="silent 9 s", heard_ms=heard))
+    assert board.unverified_since(A) == heard  # the rows were unverified since then
+    clock.ms += 3_000
+    store.apply(Snapshot(A, (order("1"),)))
+    assert [n.text for n in said] == [
+        "While by-main was unverified (12 s): 1 closed while unseen"]
+
+
+def test_a_blind_moment_is_never_zero_seconds() -> None:
+    clock, board, store, said = wired()
+    board.on_state(state(VenueState.CONNECTING))
+    store.apply(Snapshot(A, (order("1"),)))
+    board.on_state(state(VenueState.LIVE, ts=clock.ms))
+    board.on_state(state(VenueState.RECONNECTING, ts=clock.ms, reason="1006"))
+    clock.ms += 300
+    store.apply(Snapshot(A, ()))
+    assert [n.text for n in said] == [
+        "While by-main was disconnected (1 s): 1 closed while unseen"]
+
+
 def test_nothing_changed_while_away_says_nothing() -> None:
     clock, board, store, said = wired()
     store.apply(Snapshot(A, (order("1"),)))

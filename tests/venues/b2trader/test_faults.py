@@ -81,6 +81,9 @@ async def run_case(
     left = next(s for s in env.states[before:] if s.state is not VenueState.LIVE)
     if silent:
         assert left.state is VenueState.STALE and left.reason.startswith("silent ")
+        # caught within two keep-alive periods of the last message (and one look, 0.1 s)
+        assert left.heard_ms is not None and left.ts_ms is not None
+        assert left.ts_ms - left.heard_ms <= BOUND * 1000 + 100 + 150  # 150 ms: a busy loop
     if env.state() is not VenueState.LIVE:  # (a re-read can be quicker than a look)
         assert not env.verified()
     if recover is not None:
@@ -88,9 +91,13 @@ async def run_case(
     await until(lambda: env.state() is VenueState.LIVE and env.equal(), timeout=RECOVERY,
                 message="equal to the venue")
     assert env.verified()
-    summaries = [t for t in env.resync_notices() if t.startswith("While ")]
+    summaries = [n for n in env.resyncs() if n.text.startswith("While ")]
     assert len(summaries) == 1, summaries
-    assert re.fullmatch(rf"While acme/Acme Main was {how} \(\d+ s\): {changes}", summaries[0])
+    text = summaries[0].text
+    assert re.fullmatch(rf"While acme/Acme Main was {how} \(\d+ s\): {changes}", text), text
+    if changes == CHANGES:  # it names exactly the orders the venue changed
+        assert set(summaries[0].order_ids) == {venue.filled, venue.cancelled, venue.part,
+                                               venue.new}
     # and the stream goes on
     later = env.sim.add_order(env.margin_id)
     await until(lambda: later in env.rows() and env.equal())
@@ -153,8 +160,9 @@ async def test_the_access_token_expires() -> None:
 
 
 # -- the hub goes quiet ------------------------------------------------------------------------
+@pytest.mark.parametrize("delta", [False, True], ids=["snapshot", "delta"])
 @pytest.mark.parametrize("mode", ["silent", "half-open"])
-async def test_silence_is_detected_within_two_keep_alive_periods(mode: str) -> None:
+async def test_silence_is_detected_within_two_keep_alive_periods(mode: str, delta: bool) -> None:
     async def inject(venue: Venue) -> None:
         if mode == "silent":
             env.sim.silent_socket = True  # the hub sends nothing, not even its pings
@@ -167,8 +175,8 @@ async def test_silence_is_detected_within_two_keep_alive_periods(mode: str) -> N
         assert not env.verified()
         env.sim.silent_socket = False
 
-    async with connected({"ping_interval": PING}, keepalive=PING / 2,
-                         server_timeout=BOUND) as env:
+    async with connected({"ping_interval": PING, "delta_mode": delta}, keepalive=PING / 2,
+                         server_timeout=BOUND, delta=delta) as env:
         await run_case(env, inject, recover, silent=True)
 
 

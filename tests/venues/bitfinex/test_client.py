@@ -387,6 +387,27 @@ def test_the_stream_is_pinged_every_3_s_and_silence_is_stale_within_10_s(tmp_pat
     assert client.silence_bound + min(0.5, client.ping_interval / 4) <= 10.0
 
 
+@pytest.mark.timeout(40)
+async def test_by_default_a_silent_stream_is_stale_within_10_s_of_its_last_frame(
+    tmp_path: Path,
+) -> None:
+    # the real defaults, in real time: no heartbeats to help (15 s apart), only the pongs
+    async with connected(tmp_path, {"initial_orders": 2}) as env:
+        assert (env.client.ping_interval, env.client.silence_bound) == (3.0, 9.0)
+        await live(env)
+        await until(lambda: env.sim.pings_received >= 2, timeout=7)  # every 3 s
+        assert env.state() is VenueState.LIVE  # the pongs keep a quiet stream alive
+        start = len(env.states)
+        env.sim.silent_socket = True
+        await until(lambda: len(env.states) > start, timeout=11)
+        stale = env.states[start]
+        assert stale.state is VenueState.STALE and not env.verified()
+        assert stale.heard_ms is not None and stale.ts_ms is not None
+        assert stale.ts_ms - stale.heard_ms <= 10_000  # from its last frame
+        env.sim.silent_socket = False
+        await until(lambda: env.state() is VenueState.LIVE and env.in_sync(), timeout=5)
+
+
 async def test_pings_keep_a_quiet_stream_alive(tmp_path: Path) -> None:
     # no heartbeat for 15 s and no order traffic: only the pongs speak
     async with connected(tmp_path, ping_interval=0.1, silence_bound=0.5) as env:
@@ -470,6 +491,7 @@ async def test_rate_limited_upgrade_waits_longer(tmp_path: Path) -> None:
     sim = simulator(rate_limit_connections=True)
     sim.connection_limit = 1
     async with connected(tmp_path, sim=sim) as env:
+        assert env.client.rate_limit_delay == 10.0  # the longest wait between tries, no more
         env.client.rate_limit_delay = 0.5
         await until(lambda: sim.auth_ok_count == 1)
         await sim.drop_connections()

@@ -150,7 +150,7 @@ async def test_maintenance(tmp_path: Path) -> None:
         await until(lambda: env.state() is VenueState.STALE)
         assert not env.verified()
         # the venue still streams during maintenance: the changes are seen as they happen
-        changed = trade_unseen(env, ids)
+        trade_unseen(env, ids)
         await until(env.in_sync)
         assert not env.verified()
         await env.sim.send_info(20061)  # "please reconnect"

@@ -258,3 +258,20 @@ async def test_a_rest_cancel_refused_unprocessed_is_rejected_never_cancelled(
         env.sim.fill(target)  # the order fills: the stream says so
         await until(lambda: env.rows() == {})
         assert env.store.closed[-1].reason is CloseReason.FILLED
+
+
+async def test_an_audit_under_way_never_holds_a_cancel_back(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 3}) as env:
+        await live(env)
+        target = int(next(iter(env.rows())))
+        env.sim.reply_delay = 2.0  # the audit's list takes 2 s to come back
+        audit = asyncio.ensure_future(env.client.check())
+        await until(lambda: "/v2/auth/r/orders" in env.sim.rest_calls)
+        env.sim.reply_delay = 0.0  # (the list is on its way, still 2 s off) the cancel is not
+        plan = env.plan(CancelScope.order(env.key(target)))
+        result = await asyncio.wait_for(env.client.cancel(plan), 10)
+        # confirmed by the venue while the audit still waited for its list
+        assert not audit.done()
+        assert result.outcomes[env.key(target)].outcome is Outcome.CANCELLED
+        assert await asyncio.wait_for(audit, 5)
+        assert env.in_sync() and str(target) not in env.rows()
