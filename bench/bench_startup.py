@@ -111,9 +111,11 @@ class _Watch:
 
 def child_app(demo: bool) -> int:
     from blotter.app import Options, run
-    from blotter.demo import DemoVenues
 
-    demo_venues = {a.venue for a in DemoVenues().account_keys()}
+    if demo:  # not for the plain launch: the app itself loads the demo only with --demo
+        from blotter.demo import DemoVenues
+
+        demo_venues = {a.venue for a in DemoVenues().account_keys()}
 
     def demo_shown(window: Any) -> bool:
         store = window.engine.store

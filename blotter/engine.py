@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from blotter.core.cancel import (
     CancelPlan,
@@ -31,9 +31,11 @@ from blotter.core.receipts import Proof, cancel_receipt, nothing_to_cancel
 from blotter.core.store import OrderStore
 from blotter.core.trust import Clock, TrustBoard, TrustReporter
 from blotter.core.venue import Capabilities
-from blotter.venues.base import VenueClient
 from blotter.venues.net import now_ms
 from blotter.venues.registry import notional, venue_title
+
+if TYPE_CHECKING:  # the clients' network libraries load with the first client, not before
+    from blotter.venues.base import VenueClient
 
 log = logging.getLogger(__name__)
 
