@@ -52,17 +52,27 @@ def pct(values: list[float], p: float) -> float:
 
 
 # -- the venue's side (child process) ---------------------------------------------------------
-async def serve(orders: int) -> None:
+async def serve(orders: int, stamp: bool = False) -> None:
     """Run the simulator; answer one JSON line per command read on stdin.
 
     ``flood <rate> <seconds>`` → {"flood": stats} when done; ``orders`` → {"orders": [[id,
-    amount, status], …]}; ``quit`` (or end of stdin) stops.
+    amount, status], …]}; ``quit`` (or end of stdin) stops. With ``stamp``, each cancel input
+    (``oc``) the simulator decodes is also one line, {"input": <monotonic time of receipt>}
+    (the cancel-latency bench clicks during the flood).
     """
     from blotter.sim.bitfinex import BitfinexSimulator
 
     sim = BitfinexSimulator(initial_orders=orders, seed=11)
     sim.rate_limit_connections = False
     await sim.start()
+    if stamp:
+        clock = time.perf_counter
+
+        def stamp_input(data: Any) -> None:
+            if data[1] == "oc":
+                print(f'{{"input": {clock()!r}}}', flush=True)
+
+        sim.input_listeners.append(stamp_input)
     print(json.dumps({"ws_url": sim.ws_url, "rest_url": sim.rest_url,
                       "credentials": sim.credentials}), flush=True)
     loop = asyncio.get_running_loop()
@@ -86,13 +96,17 @@ async def serve(orders: int) -> None:
 
 
 class VenueProcess:
+    """The flooding simulator in a child process (``serve``); ``ask`` sends it a command and
+    returns its answer; with ``stamp``, ``arrived`` collects its receipt times of cancels."""
+
     def __init__(self) -> None:
         self.info: dict[str, Any] = {}
         self.replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.arrived: list[float] = []
 
-    async def start(self, orders: int) -> None:
+    async def start(self, orders: int, stamp: bool = False) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--serve", str(orders),
+            sys.executable, __file__, "--serve", str(orders), *(["--stamp"] if stamp else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
         line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
         if not line:
@@ -102,7 +116,11 @@ class VenueProcess:
 
     async def _read(self) -> None:
         while line := await self.proc.stdout.readline():
-            self.replies.put_nowait(json.loads(line))
+            reply = json.loads(line)
+            if "input" in reply:
+                self.arrived.append(reply["input"])
+            else:
+                self.replies.put_nowait(reply)
 
     async def ask(self, command: str, timeout: float) -> dict[str, Any]:
         self.proc.stdin.write(command.encode() + b"\n")
@@ -445,9 +463,10 @@ if __name__ == "__main__":
     parser.add_argument("--journal", action="store_true",
                         help="write the journal as the app does (compare a run without)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stamp", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        asyncio.run(serve(args.serve))
+        asyncio.run(serve(args.serve, args.stamp))
         raise SystemExit(0)
 
     import qasync

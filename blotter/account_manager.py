@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blotter import config as cfg
 from blotter import secrets
@@ -23,8 +23,10 @@ from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBu
 from blotter.core.options import OptionField
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
-from blotter.venues.base import VenueClient
 from blotter.venues.registry import SPECS
+
+if TYPE_CHECKING:
+    from blotter.venues.base import VenueClient
 
 log = logging.getLogger("blotter.accounts")
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blotter.config import AccountConfig
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
-from blotter.venues.base import VenueClient
 from blotter.venues.spec import ClientSetup
+
+if TYPE_CHECKING:  # the clients' network libraries load with the first client, not before
+    from blotter.venues.base import VenueClient
 
 
 def account_key(account: AccountConfig) -> AccountKey:

@@ -18,20 +18,21 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.core.trust import client_account
-from blotter.demo import Demo, DemoVenues
 from blotter.engine import Engine
 from blotter.journal import Journal, journal_dir
 from blotter.journal import attach as attach_journal
-from blotter.journal_read import past_notices
 from blotter.logs import setup_logging
 from blotter.saved_orders import OrderSaver, SavedOrders, UnreadableState, default_path, load
 from blotter.saved_orders import restore as restore_orders
+
+if TYPE_CHECKING:  # the demo's venues load after the window's first paint
+    from blotter.demo import Demo
 
 log = logging.getLogger("blotter")
 
@@ -145,6 +146,8 @@ async def _main(options: Options) -> int:
         nonlocal demo
         if demo is not None:
             return
+        from blotter.demo import Demo
+
         demo = Demo(engine)
         try:
             await demo.start()
@@ -166,13 +169,21 @@ async def _main(options: Options) -> int:
     try:
         # the last known orders are shown (unverified, "as of" when they were saved) before any
         # client connects, so each account's first list reports what changed meanwhile
+        # the venues (their clients, the demo's simulators) start once the window has painted:
+        # the trader sees the window, and the last known orders, first
         if options.demo:
+            from blotter.demo import DemoVenues
+
             _restore(engine, saved, DemoVenues().account_keys())
             saver = OrderSaver(store, path, engine.clock)
+            await _painted(window)
             await start_demo()
         else:
-            _open_accounts(engine, window, options, saved)
+            manager = _open_accounts(engine, window, options, saved)
             saver = OrderSaver(store, path, engine.clock)
+            await _painted(window)
+            if manager is not None:
+                manager.connect_all()
 
         if options.quit_after is not None:
             def finish() -> None:
@@ -210,6 +221,7 @@ def _earlier_notices(engine: Engine, started_ms: int) -> Callable[[], list[Any]]
     def read() -> list[Any]:
         from datetime import datetime
 
+        from blotter.journal_read import past_notices
         from blotter.ui.status_bar import LoggedNotice, notice_source
 
         since = started_ms - HISTORY_DAYS * 86_400_000
@@ -247,11 +259,41 @@ def _restore(engine: Engine, saved: SavedOrders | None, accounts: set[AccountKey
         engine.trust.restore(restored, saved.saved_ms)
 
 
+FIRST_PAINT_WAIT = 0.5  # s: the venues start then at the latest, painted or not (a hidden window)
+
+
+async def _painted(window: Any, timeout: float = FIRST_PAINT_WAIT) -> None:
+    """Until a widget of ``window`` has painted (or ``timeout`` has passed)."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    paint = QEvent.Type.Paint
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if (event.type() == paint and not painted.done()
+                    and getattr(watched, "window", lambda: None)() is window):
+                painted.set_result(None)
+            return False
+
+    app, watch = QCoreApplication.instance(), FirstPaint()
+    if app is None or not window.isVisible():
+        return
+    app.installEventFilter(watch)  # the paints of every widget of the window
+    try:
+        await asyncio.wait_for(painted, timeout)
+    except TimeoutError:
+        pass
+    finally:
+        app.removeEventFilter(watch)
+
+
 def _open_accounts(
     engine: Engine, window: Any, options: Options, saved: SavedOrders | None = None
-) -> None:
-    """The trader's own accounts: read the file, show their last known orders, connect each,
-    hand the manager to the window. A broken file is shown (file, line, field), not raised."""
+) -> Any:
+    """The trader's own accounts: read the file, show their last known orders, hand the
+    manager to the window; returns the manager to connect each account (None when the file
+    is broken: that is shown, file, line and field, not raised)."""
     from blotter.account_manager import AccountManager
     from blotter.config import ConfigError, display_path, resolve_config_path
 
@@ -267,10 +309,10 @@ def _open_accounts(
         engine.notices.publish(Notice("blotter", "", Level.ERROR, error))
     else:
         _restore(engine, saved, {AccountKey(a.venue, a.name) for a in manager.config.accounts})
-        manager.connect_all()
         if not manager.config.accounts:
             log.info("no accounts in %s", display_path(path))
     window.set_account_manager(manager, error)
+    return manager if error is None else None
 
 
 async def _shutdown(engine: Engine, demo: Demo | None) -> None:

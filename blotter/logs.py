@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from blotter.secrets import RedactingFilter
+from blotter.redaction import RedactingFilter
 
 LOG_ENV_VAR = "BLOTTER_LOG_DIR"  # where the log file goes instead (tests, portable installs)
 LOG_FILE = "blotter.log"

@@ -1,4 +1,4 @@
-"""The memory and idle benches run end to end with tiny sizes (their figures are not judged
+"""The memory, idle and cancel-latency benches run end to end with tiny sizes (their figures are not judged
 here: no timing or size threshold belongs in a test)."""
 
 import os
@@ -28,3 +28,12 @@ def test_the_memory_bench_reports_each_stage_of_a_small_book() -> None:
 def test_the_idle_bench_reports_the_window_beside_its_baseline() -> None:
     out = _run("bench/bench_idle.py", "--orders", "40", "--seconds", "0.3")
     assert "empty window (baseline)" in out and "40 orders, quiet venue" in out
+
+
+def test_the_cancel_latency_bench_clicks_during_a_small_flood() -> None:
+    out = _run("bench/bench_cancel_latency.py", "--clicks", "6", "--flood-orders", "200",
+               "--rate", "500", "--seconds", "1")
+    assert "quiet table (56 orders)" in out and "quiet table (200 orders)" in out
+    flood = out.split("during the flood:", 1)[1]
+    for kind in ("bare websocket send", "click -> wire", "queued click -> wire"):
+        assert f"  {kind:<22} p50" in flood  # a figure of each kind from the flood

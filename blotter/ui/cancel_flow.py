@@ -21,12 +21,12 @@ from blotter.aio import start_eagerly
 from blotter.core.cancel import CancelPlan, CancelScope, ScopeKind
 from blotter.core.notices import Level, Notice
 from blotter.core.order import OrderKey
-from blotter.ui.dialogs import CancelConfirmDialog
 from blotter.ui.preferences import CancelPreferences, PreferencesDialog
 from blotter.ui.trust_text import confirmation_warning
 
 if TYPE_CHECKING:
     from blotter.engine import Engine
+    from blotter.ui.dialogs import CancelConfirmDialog  # loaded when first asked
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ class CancelFlow(QObject):
         now = engine.clock()
         warnings = [w for w in (confirmation_warning(p, engine.trust.trust(p.account), now)
                                 for p in plans) if w]
+        from blotter.ui.dialogs import CancelConfirmDialog
+
         dialog = CancelConfirmDialog(scope, plans, self._window, venue_label=engine.venue_label,
                                      warnings=warnings, route=engine.cancel_route)
         dialog.accepted.connect(lambda: self.start(scope, dialog.plans))

@@ -29,15 +29,12 @@ from blotter.core.cancel import CancelPlan, CancelScope
 from blotter.core.closes import ResyncDiff
 from blotter.core.notices import AccountState, Level, Notice
 from blotter.core.order import AccountKey, Order
-from blotter.ui.account_form import AccountForm
-from blotter.ui.accounts_dialog import AccountsDialog
 from blotter.ui.alerts import Alerts, tray_notifier
 from blotter.ui.cancel_actions import CancelActions
 from blotter.ui.cancel_flow import CancelFlow
 from blotter.ui.closed_view import ClosedView
 from blotter.ui.connection_actions import ConnectionActions
 from blotter.ui.demo_menu import DemoSection, add_demo_menu
-from blotter.ui.dialogs import CancelConfirmDialog
 from blotter.ui.empty_state import (
     NO_ACCOUNTS,
     EmptyState,
@@ -46,19 +43,22 @@ from blotter.ui.empty_state import (
     window_title,
 )
 from blotter.ui.export import OrdersExport
-from blotter.ui.notice_log import History, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
-from blotter.ui.preferences import PreferencesDialog
 from blotter.ui.resources import icon
 from blotter.ui.status_bar import ConnectionFacts, StatusBar
 from blotter.ui.tabs import OrderTabs
 from blotter.ui.trust_text import worth_highlighting
 from blotter.ui.window_settings import reset_columns, restore_layout, save_layout
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the dialogs load when first opened: none is part of the first paint
     from blotter.account_manager import AccountManager
     from blotter.engine import Engine
+    from blotter.ui.account_form import AccountForm
+    from blotter.ui.accounts_dialog import AccountsDialog
+    from blotter.ui.dialogs import CancelConfirmDialog
+    from blotter.ui.notice_log import History, NoticeLogDialog
+    from blotter.ui.preferences import PreferencesDialog
 
 log = logging.getLogger(__name__)
 
@@ -392,6 +392,8 @@ class MainWindow(QMainWindow):
             self.accounts_dialog.raise_()
             self.accounts_dialog.activateWindow()
             return self.accounts_dialog
+        from blotter.ui.accounts_dialog import AccountsDialog
+
         dialog = AccountsDialog(self.accounts, self)
         dialog.finished.connect(lambda *_: setattr(self, "accounts_dialog", None))
         self.accounts_dialog = dialog
@@ -401,6 +403,8 @@ class MainWindow(QMainWindow):
     def add_account(self) -> AccountForm | None:
         if self.accounts is None:
             return None
+        from blotter.ui.account_form import AccountForm
+
         form = AccountForm(self.accounts, None, self)
         form.finished.connect(lambda *_: setattr(self, "account_form", None))
         self.account_form = form
@@ -475,6 +479,8 @@ class MainWindow(QMainWindow):
         """The notice log; with ``reveal`` (the status line was clicked) its entry of the line
         shown is selected and unfolded: a receipt's every order."""
         if self.notice_log is None:
+            from blotter.ui.notice_log import NoticeLogDialog
+
             dialog = NoticeLogDialog(self.status_bar.entries(), self, history=self.notice_history)
             self.status_bar.notice_logged.connect(dialog.add)
             self.status_bar.connection_logged.connect(dialog.add)

@@ -50,7 +50,13 @@ def stylesheet() -> str:
 
 @functools.cache
 def icon(name: str) -> QIcon:
-    """``icons/<name>.svg`` as a QIcon, rendered crisp at the usual sizes (empty if missing)."""
+    """``icons/<name>.svg`` as a QIcon, crisp at any size (empty if missing). From a file, Qt's
+    SVG icon engine draws each size (and the disabled look) when first shown, not at start."""
+    resource = _root().joinpath(f"icons/{name}.svg")
+    if isinstance(resource, Path) and resource.is_file():
+        lazy = QIcon(str(resource))
+        if not lazy.isNull():
+            return lazy
     data = read_bytes(f"icons/{name}.svg")
     result = QIcon()
     if not data:

@@ -9,11 +9,14 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-import httpx
-from websockets.exceptions import ConnectionClosed
+if TYPE_CHECKING:  # loaded with the first HTTP client: the config and the engine need neither
+    import ssl
+
+    import httpx
+    from websockets.exceptions import ConnectionClosed
 
 REST_TIMEOUT: Final = 10.0  # s: every REST call of every venue is answered within this, or fails
 
@@ -73,12 +76,30 @@ def check_origin(url: str, example: str) -> tuple[str, bool]:
 def rest_client(origin: str, loopback: bool, timeout: float) -> httpx.AsyncClient:
     """One HTTP client per account: connections reused, every request bounded by ``timeout``
     (connect by 5 s); proxies from the environment are not used for a loopback venue."""
+    import httpx
+
     return httpx.AsyncClient(
         base_url=origin,
         timeout=httpx.Timeout(timeout, connect=5.0),
         trust_env=not loopback,
+        verify=tls_context(not loopback),
         headers={"user-agent": "blotter"},
     )
+
+
+_TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
+
+
+def tls_context(trust_env: bool) -> ssl.SSLContext:
+    """The TLS context every account's HTTP client shares (one per ``trust_env``: whether
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` pick the CA certificates), verifying as httpx's default
+    does. Made once: each one reads and parses the CA bundle (20-40 ms)."""
+    context = _TLS_CONTEXTS.get(trust_env)
+    if context is None:
+        import httpx
+
+        context = _TLS_CONTEXTS[trust_env] = httpx.create_ssl_context(trust_env=trust_env)
+    return context
 
 
 def wire_logger(venue: str) -> logging.Logger:
@@ -103,6 +124,8 @@ async def send(
     """One HTTP exchange, answered within ``REST_TIMEOUT`` (and a second of slack) whatever the
     response; a network failure or no answer raises ``RestFailure`` (status 0) saying
     ``unreachable`` and what went wrong, with ``redact`` taking the secrets out."""
+    import httpx
+
     try:
         return await asyncio.wait_for(
             http.request(method, target, content=content or None, headers=headers),
