@@ -148,3 +148,35 @@ async def test_a_fill_while_the_stream_is_down_is_a_fill() -> None:
         env.sim.refuse_upgrade = False
         await live(env)
         assert env.in_sync()
+
+
+async def test_a_receipt_that_said_how_unknown_is_corrected_when_the_venue_says_filled() -> None:
+    async with connected() as env:
+        await live(env)
+        a = env.sim.place_order("linear", "BTCUSDT", "Buy", "0.01", "50000")
+        await until(lambda: a in env.rows())
+        fill_at_first_call(env, a, push_lost=True)  # filled, and the stream never says so
+        cancels = 0
+
+        def lookup_fails(method: str, path: str) -> None:
+            nonlocal cancels
+            cancels += path == CANCEL
+            if cancels == 2 and path == "/v5/order/realtime":
+                env.sim.call_listeners.remove(lookup_fails)
+                env.sim.force_http_status.extend([500] * 3)  # the lookup, and its 2 retries
+
+        env.sim.call_listeners.append(lookup_fails)
+        env.sim.force_http_status.append(429)  # the first cancel is never processed
+        result = await asyncio.wait_for(
+            env.client.cancel(env.plan(CancelScope.order(env.key(a)))), 10
+        )
+        outcome = result.outcomes[env.key(a)]
+        assert outcome.outcome is Outcome.CLOSED  # not "cancelled": how is not known yet
+        # the next fresh list looks the order up: the venue says it filled
+        await until(lambda: a not in env.rows())
+        close = env.store.closed[-1]
+        assert close.order.order_id == a and close.reason is CloseReason.FILLED
+        corrections = [n for n in env.notices if "receipt said only" in n.text]
+        assert [n.order_ids for n in corrections] == [(a,)]
+        assert corrections[0].text.startswith("BTCUSDT buy 0.01 @ 50,000 filled")
+        assert env.in_sync()
