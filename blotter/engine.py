@@ -96,7 +96,8 @@ class Engine:
         key = state.account_key
         name = state.account
         if state.state is VenueState.STALE:
-            self._down_since.setdefault(key, state.ts_ms or self.clock())
+            # a silence began with the last message heard, not when the bound ran out
+            self._down_since.setdefault(key, state.heard_ms or state.ts_ms or self.clock())
             self._say(key, Level.WARNING, f"{name} is stale: {state.reason}")
         elif state.state is VenueState.RECONNECTING and state.attempt <= 1:
             self._down_since.setdefault(key, state.ts_ms or self.clock())
@@ -107,7 +108,7 @@ class Engine:
         elif state.state is VenueState.LIVE:
             since = self._down_since.pop(key, None)
             if since is not None:
-                seconds = max(0, ((state.ts_ms or self.clock()) - since) // 1000)
+                seconds = max(1, round(((state.ts_ms or self.clock()) - since) / 1000))
                 self._say(key, Level.SUCCESS, f"{name} is live again after {seconds} s")
 
     def _say(self, account: AccountKey, level: Level, text: str) -> None:

@@ -69,12 +69,14 @@ _MARKER = "unverified since "
 
 
 def marker_fits(text: str, room: int, advance: Callable[[str], int]) -> str:
-    """An unverified row's Status in a narrow column: the marker keeps its time ("unverified
-    since 13:07:19 · Open" → "unverified since 13:07:19" → "unverified 13:07:19")."""
+    """An unverified row's Status in a narrow column: the marker keeps its time, the status
+    its words while they fit ("unverified since 13:07:19 · Open" → "unverified 13:07:19 ·
+    Open" → "unverified since 13:07:19" → "unverified 13:07:19")."""
     if not text.startswith(_MARKER):
         return text
-    marker = text.split(" · ", 1)[0]
-    candidates = (text, marker, "unverified " + marker[len(_MARKER):])
+    marker, _, status = text.partition(" · ")
+    short = "unverified " + marker[len(_MARKER):]
+    candidates = (text, f"{short} · {status}" if status else text, marker, short)
     for candidate in candidates:
         if advance(candidate) <= room:
             return candidate

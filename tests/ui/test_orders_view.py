@@ -434,7 +434,9 @@ def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker() -> None
 
     marked = "unverified since 13:07:19 · Partially filled 54%"
     assert shown(marked, 600) == marked  # room for all
-    assert shown(marked, 30) == "unverified since 13:07:19"  # the status goes first
+    # then "since" goes, the status words stay while they fit
+    assert shown(marked, 45) == "unverified 13:07:19 · Partially filled 54%"
+    assert shown(marked, 30) == "unverified since 13:07:19"  # then the status goes
     assert shown(marked, 20) == "unverified 13:07:19"  # then "since"; the time stays
     assert shown("Partially filled 54%", 5) == "Partially filled 54%"  # no marker: elided later
 
