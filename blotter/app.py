@@ -175,11 +175,14 @@ async def _main(options: Options) -> int:
             from blotter.demo import DemoVenues
 
             _restore(engine, saved, DemoVenues().account_keys())
+            window.demo_starting = True
+            window.show_now()  # the first frame shows them, or that the demo is starting
             saver = OrderSaver(store, path, engine.clock)
             await _painted(window)
             await start_demo()
         else:
             manager = _open_accounts(engine, window, options, saved)
+            window.show_now()  # the first frame shows the last known orders
             saver = OrderSaver(store, path, engine.clock)
             await _painted(window)
             if manager is not None:

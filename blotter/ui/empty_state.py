@@ -20,6 +20,10 @@ NO_ACCOUNTS = (
     "Add your Bitfinex, Bybit or B2TRADER broker account (keys stay in the OS keyring), "
     "or try blotter on simulated venues first."
 )
+DEMO_STARTING = (
+    "Simulated Bitfinex, Bybit and a B2TRADER broker on this machine; nothing here is real "
+    "money."
+)
 NO_ORDERS = "No open orders"
 
 

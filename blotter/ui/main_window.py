@@ -36,6 +36,7 @@ from blotter.ui.closed_view import ClosedView
 from blotter.ui.connection_actions import ConnectionActions
 from blotter.ui.demo_menu import DemoSection, add_demo_menu
 from blotter.ui.empty_state import (
+    DEMO_STARTING,
     NO_ACCOUNTS,
     EmptyState,
     no_match_text,
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.account_form: AccountForm | None = None
         self.config_error: str | None = None  # why the accounts file could not be read
         self.demo_running = False
+        self.demo_starting = False  # the demo venues are on their way (blotter --demo)
 
         self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label,
                                  trust=engine.trust, clock=engine.clock,
@@ -319,6 +321,13 @@ class MainWindow(QMainWindow):
         unverified = self.model.marks.unverified_accounts(store.accounts())
         return sum(len(store.orders(a)) for a in unverified)
 
+    def show_now(self) -> None:
+        """Take the store's rows into the table at once and refresh (before the first frame:
+        the last known orders are in it, not one flush later)."""
+        self.model.flush_now()
+        self.refresh()
+        self.tabs.retitle_now()
+
     def refresh(self) -> None:
         """Actions for the current row, the window title, and table vs empty state."""
         self.model.follow_trust()
@@ -344,6 +353,8 @@ class MainWindow(QMainWindow):
                     "File → Accounts… (Ctrl+,) shows why, tests the keys and fixes them.",
                     states,
                 )
+            elif self.demo_starting and not self.demo_running:
+                self.empty.show_message("Starting the demo venues…", DEMO_STARTING, states)
             else:
                 self.empty.show_message("No accounts yet", NO_ACCOUNTS, states,
                                         first_run=not self.demo_running)

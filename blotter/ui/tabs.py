@@ -68,6 +68,11 @@ class OrderTabs(QTabWidget):
         self.setTabText(index, text)
         throttle.start()
 
+    def retitle_now(self) -> None:
+        """Show the titles waiting for their throttle now (before the first frame)."""
+        for index in list(self._titles):
+            self.setTabText(index, self._titles.pop(index))
+
     def _retitle(self, index: int) -> None:
         text = self._titles.pop(index, None)
         if text is not None and self.tabText(index) != text:

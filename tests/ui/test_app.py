@@ -248,3 +248,51 @@ def test_which_environments_have_no_display_to_open_a_window_on():
     assert not display_missing({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
     assert not display_missing({"QT_QPA_PLATFORM": "offscreen"}, "linux")
     assert not display_missing({}, "darwin") and not display_missing({}, "win32")
+
+
+def test_the_first_frame_holds_the_last_known_orders_or_says_the_demo_is_starting(
+    qtbot, tmp_path
+):
+    """Before the loop runs once (so before the first paint), the table already holds the
+    saved orders, unverified and counted; with none saved, the demo says it is starting."""
+    from decimal import Decimal
+
+    from PySide6.QtCore import QSettings
+
+    from blotter.app import _restore
+    from blotter.core.notices import NoticeBus, StateBus
+    from blotter.core.order import AccountKey, Order, OrderStatus, Side
+    from blotter.core.store import OrderStore
+    from blotter.engine import Engine
+    from blotter.saved_orders import dumps, loads
+    from blotter.ui.main_window import MainWindow
+    from blotter.ui.orders_model import Column
+    from tests.ui.conftest import close_window
+
+    account = AccountKey("bybit", "bybit-demo")
+    for saved_orders in (2, 0):
+        engine = Engine(OrderStore(), NoticeBus(), StateBus())
+        window = MainWindow(engine, settings=QSettings(str(tmp_path / f"{saved_orders}.ini"),
+                                                       QSettings.Format.IniFormat))
+        try:
+            window.show()
+            saved = [
+                Order(account.venue, account.account, str(n), "BTCUSDT", Side.BUY, "Limit",
+                      Decimal(1), Decimal(1), OrderStatus.OPEN, "New", price=Decimal(90000))
+                for n in range(saved_orders)
+            ]
+            _restore(engine, loads(dumps(engine.clock() - 60_000, saved, [])), {account})
+            window.demo_starting = True
+            window.show_now()  # what app.py does before it yields to the loop
+            if saved_orders:
+                assert window.model.rowCount() == 2
+                assert window.stack.currentWidget() is window.view
+                assert window.tabs.tabText(0) == "Open Orders (2)"
+                status = window.proxy.index(0, Column.STATUS).data()
+                assert status.startswith("as of ") and status.endswith(" · Open"), status
+            else:
+                assert window.stack.currentWidget() is window.empty
+                assert window.empty.title.text() == "Starting the demo venues…"
+                assert not window.empty.first_run.isVisible()  # no "Try the demo" meanwhile
+        finally:
+            close_window(window)
