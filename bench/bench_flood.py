@@ -317,7 +317,7 @@ async def main(orders: int, rate: float, seconds: float, filter_text: str,
                                 states=states, nonce_dir=tmp)
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
         window = MainWindow(engine, settings=settings)
-        window.resize(1400, 800)
+        window.resize(1440, 760)  # the default size, where the paint budget is set
         window.show()
         t0 = time.perf_counter()
         engine.add_client(client)
