@@ -63,6 +63,7 @@ class ListSide(CancelSide):
     async def _settle(self, snapshot: Snapshot, unseen: list[OrderKey]) -> None:
         """Apply ``snapshot`` with the history's closing records of the rows it lacks, then
         the order events that came meanwhile."""
+        socket = self._ws
         finals: list[Order] = []
         try:
             finals = await asyncio.wait_for(self._history(unseen), _LOOKUP_TIMEOUT)
@@ -70,7 +71,10 @@ class ListSide(CancelSide):
             log.warning("%s: order history not read in time", self.account)
         finally:
             held, self._settling = self._settling or [], None
-        self._apply_snapshot(Snapshot(snapshot.account, snapshot.orders, finals=tuple(finals)))
+        if self._ws is socket:  # else its session ended: the next one's snapshot decides
+            self._apply_snapshot(
+                Snapshot(snapshot.account, snapshot.orders, finals=tuple(finals))
+            )
         for event in held:
             self._on_event(event)
 

@@ -242,3 +242,22 @@ async def test_slow_replies(tmp_path: Path) -> None:
         env.sim.cancel_external(ids[2])
         await back(env, "1 filled, 1 cancelled at the venue", changed={str(ids[1]), str(ids[2])})
         blind.check()
+
+
+async def test_a_snapshot_waiting_for_the_history_goes_with_its_session(tmp_path: Path) -> None:
+    async with faulty(tmp_path) as env:
+        ids = await prepared(env)
+        blind = Blind(env)
+        env.sim.reply_delay = 1.0  # the order history answers slowly
+        await env.sim.drop_connections()
+        changed = trade_unseen(env, ids)
+        # back: the snapshot lacks two rows and waits for the history to say how they ended
+        await until(lambda: env.sim.rest_calls.count("/v2/auth/r/orders/hist") == 1)
+        await env.sim.drop_connections()  # its session ends meanwhile
+        later = env.sim.place_order("tETHUSD", "1", "2900")  # unseen by that snapshot
+        env.sim.reply_delay = 0.0
+        # the next session's snapshot decides, in one notice (not the stale one, then a second)
+        await back(env, "1 filled, 1 cancelled at the venue, 2 new, 1 changed",
+                   changed={*changed, str(later)})
+        blind.check()
+        assert env.sim.rest_calls.count("/v2/auth/r/orders/hist") == 2
