@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -243,6 +244,12 @@ class MainWindow(QMainWindow):
         bar.addAction(self.log_action)
         self.toolbar = bar
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        # the overflow button draws the style's arrow, which the dark stylesheet's padding
+        # squeezes out of sight: it shows our chevron instead
+        self.overflow_button = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+        if self.overflow_button is not None:
+            self.overflow_button.setIcon(icon("more"))
+            self.overflow_button.setToolTip("More actions")
 
     def _build_menus(self) -> None:
         menus = self.menuBar()

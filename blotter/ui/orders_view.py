@@ -67,6 +67,7 @@ from blotter.ui.orders_model import (
     OrdersModel,
 )
 from blotter.ui.row_hold import RowHold, waiting_words
+from blotter.ui.sort_header import SortHeader
 
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
@@ -178,6 +179,10 @@ def set_up_rows(view: QTableView) -> None:
     view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     view.setCornerButtonEnabled(False)
+    if not isinstance(view.horizontalHeader(), SortHeader):
+        sorting = SortHeader(view)
+        sorting.setSectionsClickable(True)
+        view.setHorizontalHeader(sorting)  # ▲ ascending, ▼ descending (sort_header.py)
     vertical = view.verticalHeader()
     vertical.setVisible(False)
     vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -201,13 +206,10 @@ class OrdersView(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        set_up_rows(self)  # (its header first: sorting connects to the header it finds)
         self.setSortingEnabled(True)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
         self.setMouseTracking(True)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        set_up_rows(self)
         self.horizontalHeader().setMinimumSectionSize(28)
         self.columns = ColumnLayout(self, BUTTON_WIDTH)
         # the Age cells count on by themselves: their column is repainted once a second
@@ -462,6 +464,10 @@ class OrdersView(QTableView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def keyboardSearch(self, search: str) -> None:
+        """No find-as-you-type: letters typed in the table would jump the current row to a
+        match (a Delete then cancels that order); the filter box (Ctrl+F) is the way to find."""
 
     def copy_selection(self) -> str:
         """Copy the selected rows (visible columns, as shown; numbers plain, without thousands

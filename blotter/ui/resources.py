@@ -1,7 +1,8 @@
 """Icons and the stylesheet, found in the installed package or, from a checkout, in resources/.
 
-``pyproject.toml`` ships the top-level ``resources/`` directory as ``blotter.resources``; a checkout
-that is not installed has no such package, so we fall back to the directory itself.
+``pyproject.toml`` ships the top-level ``resources/`` directory as ``blotter.resources``. A checkout
+reads its own ``resources/`` first: it may not be installed, or an editable install may map
+``blotter.resources`` to another checkout (a second worktree would show the first one's looks).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _CHECKOUT = Path(__file__).resolve().parents[2] / "resources"
 
 @functools.cache
 def _root() -> Traversable:
+    if (_CHECKOUT / "style.qss").is_file():
+        return _CHECKOUT
     try:
         root = importlib.resources.files("blotter.resources")
         if root.joinpath("style.qss").is_file():
