@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -44,7 +45,12 @@ from blotter.ui.orders_model import (
     Column,
     sort_value,
 )
-from blotter.ui.orders_view import MiddleElideDelegate, filter_expression, set_up_rows
+from blotter.ui.orders_view import (
+    MiddleElideDelegate,
+    filter_expression,
+    fit_row_height,
+    set_up_rows,
+)
 from blotter.ui.row_hold import RowHold, waiting_words
 from blotter.ui.trust_text import clock_text
 
@@ -111,6 +117,13 @@ class ClosedModel(QAbstractTableModel):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._batch)
         self._mono = theme.mono_font()
+
+    def refresh_fonts(self) -> None:
+        """The numbers' font again from the application's (its size changed)."""
+        self._mono = theme.mono_font()
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, self.columnCount() - 1))
 
     # -- feeding --------------------------------------------------------------------------------
     def add(self, closed: ClosedOrder) -> None:
@@ -291,6 +304,13 @@ class ClosedView(QTableView):
         self.hold.held_changed.connect(self.closed_model.hold_rows)
         self.hold.apply_requested.connect(self.closed_model.flush)
         self.closed_model.waiting_changed.connect(self._show_waiting)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # the text size changed (View menu)
+            fit_row_height(self)
+            self.closed_model.refresh_fonts()
+            self.apply_default_widths()
 
     def _show_waiting(self) -> None:
         self.hold.show_waiting(waiting_words(self.closed_model.waiting, 0, closes=True))

@@ -47,11 +47,12 @@ from blotter.ui.empty_state import (
     window_title,
 )
 from blotter.ui.export import OrdersExport
+from blotter.ui.looks import Looks
 from blotter.ui.notice_log import History, NoticeLogDialog
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
 from blotter.ui.preferences import PreferencesDialog
-from blotter.ui.resources import icon
+from blotter.ui.resources import icon, set_icon
 from blotter.ui.status_bar import ConnectionFacts, StatusBar
 from blotter.ui.tabs import OrderTabs
 from blotter.ui.trust_text import worth_highlighting
@@ -187,11 +188,13 @@ class MainWindow(QMainWindow):
 
     # -- building ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
-        self.find_action = QAction(icon("search"), "Find", self)
+        self.find_action = QAction("Find", self)
+        set_icon(self.find_action, "search")
         self.find_action.setShortcut(QKeySequence("Ctrl+F"))
         self.find_action.setToolTip("Filter the orders by symbol, account, venue or status (Ctrl+F)")
         self.find_action.triggered.connect(self.focus_filter)
-        self.log_action = QAction(icon("log"), "Notice Log", self)
+        self.log_action = QAction("Notice Log", self)
+        set_icon(self.log_action, "log")
         self.log_action.setShortcut(QKeySequence("Ctrl+L"))
         self.log_action.setToolTip("Every notice from the venues, with times (Ctrl+L)")
         self.log_action.triggered.connect(self.show_notice_log)
@@ -214,6 +217,7 @@ class MainWindow(QMainWindow):
         for action in (self.find_action, self.log_action, self.quit_action,
                        self.preferences_action):
             self.addAction(action)
+        self.looks = Looks(self, self._settings_store)  # theme and text size (looks.py)
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Orders", self)
@@ -236,7 +240,8 @@ class MainWindow(QMainWindow):
         self.filter_edit.setObjectName("filter")
         self.filter_edit.setPlaceholderText("Filter orders   Ctrl+F")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        search = self.filter_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        set_icon(search, "search")
         self.filter_edit.setFixedWidth(280)
         self.filter_edit.textChanged.connect(self._on_filter)
         self.filter_edit.leave.connect(self.view.setFocus)
@@ -248,7 +253,7 @@ class MainWindow(QMainWindow):
         # squeezes out of sight: it shows our chevron instead
         self.overflow_button = bar.findChild(QToolButton, "qt_toolbar_ext_button")
         if self.overflow_button is not None:
-            self.overflow_button.setIcon(icon("more"))
+            set_icon(self.overflow_button, "more")
             self.overflow_button.setToolTip("More actions")
 
     def _build_menus(self) -> None:
@@ -275,7 +280,12 @@ class MainWindow(QMainWindow):
         view_menu.addActions(self.tabs.switch_actions)
         view_menu.addSeparator()
         view_menu.addAction(self.log_action)
+        view_menu.addSeparator()
+        self.columns_menu = self.view.columns.chooser(view_menu)  # the header's menu's items
         view_menu.addAction(self.reset_columns_action)
+        view_menu.addSeparator()
+        self.looks.fill_menu(view_menu)
+        self.view_menu = view_menu
         self.orders_menu = orders
 
     # -- state ---------------------------------------------------------------------------------
@@ -500,6 +510,7 @@ class MainWindow(QMainWindow):
         return self._settings
 
     def _restore_settings(self) -> None:
+        self.looks.restore()  # first: the columns' widths are measured in its text size
         restore_layout(self, self.view, self._settings_store())
 
     def save_settings(self) -> None:

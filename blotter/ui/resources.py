@@ -12,9 +12,12 @@ import importlib.resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtCore import QByteArray, QObject, Qt
+from PySide6.QtGui import QAction, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QAbstractButton
+
+from blotter.ui import theme
 
 _CHECKOUT = Path(__file__).resolve().parents[2] / "resources"
 
@@ -51,13 +54,23 @@ def stylesheet() -> str:
     return read_text("style.qss")
 
 
-@functools.cache
+ICON_PROPERTY = "blotterIcon"  # the icon name of an action or button that follows the scheme
+
+
 def icon(name: str) -> QIcon:
-    """``icons/<name>.svg`` as a QIcon, rendered crisp at the usual sizes (empty if missing)."""
+    """``icons/<name>.svg`` as a QIcon in the current scheme's colours, rendered crisp at the
+    usual sizes (empty if missing). A holder set with ``set_icon`` follows a switch of scheme."""
+    return _icon(name, theme.SCHEME)
+
+
+@functools.cache
+def _icon(name: str, scheme: theme.Scheme) -> QIcon:
     data = read_bytes(f"icons/{name}.svg")
     result = QIcon()
     if not data:
         return result
+    if name != "app":  # the app's own icon looks the same everywhere
+        data = theme.in_scheme(data.decode("utf-8"), scheme, theme.ICON_LIGHT).encode("utf-8")
     renderer = QSvgRenderer(QByteArray(data))
     if not renderer.isValid():
         return result
@@ -70,3 +83,20 @@ def icon(name: str) -> QIcon:
         painter.end()
         result.addPixmap(pixmap)
     return result
+
+
+def set_icon(holder: QAction | QAbstractButton, name: str) -> None:
+    """Give ``holder`` the icon ``name``, and again in the new colours after ``retint``."""
+    holder.setProperty(ICON_PROPERTY, name)
+    holder.setIcon(icon(name))
+
+
+def retint(root: QObject) -> None:
+    """Every action and button under ``root`` given its icon by ``set_icon``, in the current
+    scheme's colours."""
+    holders: list[QAction | QAbstractButton] = [
+        *root.findChildren(QAction), *root.findChildren(QAbstractButton)]
+    for holder in holders:
+        name = holder.property(ICON_PROPERTY)
+        if isinstance(name, str):
+            holder.setIcon(icon(name))
