@@ -7,12 +7,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from blotter.core.notices import AccountState
 from blotter.core.order import AccountKey
 from blotter.ui import theme
 from blotter.ui.formatting import VenueLabel, default_venue_label
+from blotter.ui.sort_header import SortHeader
 from blotter.ui.status_bar import one_line
 from blotter.ui.trust_text import words
 
@@ -60,15 +70,37 @@ def no_match_text(filter_text: str, total: int, unverified: int) -> str:
 
 
 class EmptyState(QWidget):
-    """Shown instead of the table when there is nothing to show, saying why."""
+    """Shown instead of the table when there is nothing to show, saying why; under the
+    table's own column titles (``header``) once there are accounts, so the trader still sees
+    which columns, in which order and sorted how, the rows will come back in."""
 
     def __init__(
-        self, parent: QWidget | None = None, venue_label: VenueLabel = default_venue_label
+        self,
+        parent: QWidget | None = None,
+        venue_label: VenueLabel = default_venue_label,
+        header: QHeaderView | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("emptyState")
         self._venue_label = venue_label
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        self.header: QHeaderView | None = None
+        self._source = header
+        if header is not None:
+            self.header = SortHeader(self)
+            self.header.setObjectName("emptyHeader")
+            self.header.setModel(header.model())
+            self.header.setSectionsClickable(False)
+            self.header.setHighlightSections(False)
+            self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            for signal in (header.sectionResized, header.sectionMoved,
+                           header.sortIndicatorChanged, header.geometriesChanged):
+                signal.connect(self._follow_header)
+            outer.addWidget(self.header)
+        layout = QVBoxLayout()
+        outer.addLayout(layout)
         layout.addStretch(3)
         self.title = QLabel(NO_ORDERS, self)
         self.title.setObjectName("emptyTitle")
@@ -106,9 +138,27 @@ class EmptyState(QWidget):
         layout.addWidget(self.first_run)
         layout.addStretch(4)
 
+    def _follow_header(self, *args: object) -> None:
+        """The titles as the table has them: widths, order, hidden ones, the sort arrow."""
+        source, header = self._source, self.header
+        if source is None or header is None or not self.isVisible():
+            return
+        if header.model() is not source.model():
+            header.setModel(source.model())
+        header.restoreState(source.saveState())
+        header.setSortIndicatorShown(source.isSortIndicatorShown())
+        header.setFixedHeight(source.height() if source.height() > 0
+                              else source.sizeHint().height())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._follow_header()
+
     def show_message(
         self, title: str, detail: str, states: list[AccountState], first_run: bool = False
     ) -> None:
+        if self.header is not None:
+            self.header.setVisible(not first_run)  # no columns to speak of before any account
         self.first_run.setVisible(first_run)
         self.title.setText(title)
         self.detail.setText(detail)

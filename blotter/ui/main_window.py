@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         self.actions_.requested.connect(self.request_cancel)
         self.view.set_menu_actions(self.actions_.context_entries())
 
-        self.empty = EmptyState(self, engine.venue_label)
+        self.empty = EmptyState(self, engine.venue_label, self.view.horizontalHeader())
         self.empty.demo_button.clicked.connect(self._start_demo)
         self.empty.add_button.clicked.connect(self.add_account)
         self.stack = QStackedWidget(self)

@@ -318,3 +318,34 @@ def test_text_size_keys_grow_the_rows_columns_and_cancel_button_and_are_remember
     assert view.verticalHeader().defaultSectionSize() == before[0]
     assert header.sectionSize(Column.SYMBOL) == before[1]
     assert window._settings_store().value("looks/text_points") is None
+
+
+# -- the empty state ---------------------------------------------------------------------------
+def test_the_column_titles_stay_over_a_filter_that_matches_nothing(window, qtbot):
+    window.view.sortByColumn(Column.PRICE, Qt.SortOrder.AscendingOrder)
+    window.focus_filter()
+    qtbot.keyClicks(window.filter_edit, "nothing-like-this")
+    window.refresh()
+    QApplication.processEvents()
+    assert window.stack.currentWidget() is window.empty
+    assert window.empty.title.text() == "No orders match"
+    titles, table = window.empty.header, window.view.horizontalHeader()
+    assert titles is not None and titles.isVisible()
+    assert titles.mapTo(window, titles.rect().topLeft()).y() < window.empty.title.mapTo(
+        window, window.empty.title.rect().topLeft()).y()  # above the message
+
+    def shown(header: QHeaderView) -> list[tuple[int, int]]:
+        return [(header.logicalIndex(v), header.sectionSize(header.logicalIndex(v)))
+                for v in range(header.count())
+                if not header.isSectionHidden(header.logicalIndex(v))]
+
+    assert shown(titles) == shown(table) and len(shown(titles)) >= 6
+    assert titles.height() == table.height()
+    assert (titles.sortIndicatorSection(), titles.sortIndicatorOrder()) == (
+        Column.PRICE, Qt.SortOrder.AscendingOrder)
+    window.resize(1024, 700)  # the table drops columns for want of room: the titles follow
+    QApplication.processEvents()
+    assert shown(titles) == shown(table)
+    qtbot.keyClick(window.filter_edit, Qt.Key.Key_Escape)
+    window.refresh()
+    assert window.stack.currentWidget() is window.view
