@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -83,6 +83,8 @@ class EmptyState(QWidget):
         super().__init__(parent)
         self.setObjectName("emptyState")
         self._venue_label = venue_label
+        self._shown: tuple[int, tuple[str, str, list[AccountState], bool]] = (
+            theme.VERSION, (NO_ORDERS, "", [], False))
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
@@ -150,6 +152,11 @@ class EmptyState(QWidget):
         header.setFixedHeight(source.height() if source.height() > 0
                               else source.sizeHint().height())
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._shown[0] != theme.VERSION:
+            self.show_message(*self._shown[1])  # the theme switched: the lights follow
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._follow_header()
@@ -157,6 +164,7 @@ class EmptyState(QWidget):
     def show_message(
         self, title: str, detail: str, states: list[AccountState], first_run: bool = False
     ) -> None:
+        self._shown = (theme.VERSION, (title, detail, list(states), first_run))
         if self.header is not None:
             self.header.setVisible(not first_run)  # no columns to speak of before any account
         self.first_run.setVisible(first_run)

@@ -11,7 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, QRect, QSettings, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QHeaderView, QToolButton
 
-from blotter.core.notices import NoticeBus, StateBus
+from blotter.core.notices import AccountState, Level, Notice, NoticeBus, StateBus, VenueState
 from blotter.core.order import Side, Snapshot
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
@@ -245,6 +245,12 @@ def test_view_theme_switches_the_painted_rows_and_is_remembered(window, qtbot, t
     assert [a.text() for a in looks.theme_menu.actions()] == [
         "Follow the Desktop", "Light", "Dark"]
     assert looks.theme_actions["system"].isChecked()
+    window.engine.states.publish(AccountState("bitfinex", "acct-1", VenueState.LIVE))
+    window.engine.notices.publish(Notice("bitfinex", "acct-1", Level.ERROR, "Refused"))
+    QApplication.processEvents()
+    bar = window.status_bar
+    assert [i.dot.colour for i in bar.indicators()] == [theme.STATE_COLOURS[VenueState.LIVE]]
+    assert theme.LEVEL_COLOURS[Level.ERROR].name() in bar.notice_label.styleSheet()
     dark = window.view.viewport().grab().toImage()
     dark_sides = side_cells(window)
     dark_sell = QColor(sell_colour(window))
@@ -260,6 +266,10 @@ def test_view_theme_switches_the_painted_rows_and_is_remembered(window, qtbot, t
     light_sell = sell_colour(window)
     assert light_sell in (theme.SELL, theme.UNVERIFIED_SELL)  # (no stream vouches for these)
     assert has_colour(light_sides, light_sell)
+    # the status bar's lights and the notice's colour too
+    assert [i.dot.colour for i in bar.indicators()] == [theme.STATE_COLOURS[VenueState.LIVE]]
+    assert theme.STATE_COLOURS[VenueState.LIVE] == theme.colour_pairs()["state LIVE"][1]
+    assert theme.LEVEL_COLOURS[Level.ERROR].name() in bar.notice_label.styleSheet()
     assert contrast(window.view.palette().color(QPalette.ColorRole.Base), theme.TEXT) >= 7
     # the toolbar's icons are drawn in the light scheme's ink
     icon_image = window.log_action.icon().pixmap(16, 16).toImage()
