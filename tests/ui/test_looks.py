@@ -251,6 +251,7 @@ def test_view_theme_switches_the_painted_rows_and_is_remembered(window, qtbot, t
     bar = window.status_bar
     assert [i.dot.colour for i in bar.indicators()] == [theme.STATE_COLOURS[VenueState.LIVE]]
     assert theme.LEVEL_COLOURS[Level.ERROR].name() in bar.notice_label.styleSheet()
+    toolbar_height = window.toolbar.height()
     dark = window.view.viewport().grab().toImage()
     dark_sides = side_cells(window)
     dark_sell = QColor(sell_colour(window))
@@ -266,6 +267,7 @@ def test_view_theme_switches_the_painted_rows_and_is_remembered(window, qtbot, t
     light_sell = sell_colour(window)
     assert light_sell in (theme.SELL, theme.UNVERIFIED_SELL)  # (no stream vouches for these)
     assert has_colour(light_sides, light_sell)
+    assert window.toolbar.height() == toolbar_height  # restyled, not reshaped
     # the status bar's lights and the notice's colour too
     assert [i.dot.colour for i in bar.indicators()] == [theme.STATE_COLOURS[VenueState.LIVE]]
     assert theme.STATE_COLOURS[VenueState.LIVE] == theme.colour_pairs()["state LIVE"][1]
