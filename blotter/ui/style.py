@@ -52,12 +52,6 @@ def palette(scheme: theme.Scheme) -> QPalette:
     return p
 
 
-def dark_palette() -> QPalette:
-    """The dark scheme's palette (and the dark scheme made current)."""
-    theme.use("dark")
-    return palette("dark")
-
-
 def system_scheme() -> theme.Scheme:
     """The desktop's colour scheme (Qt ≥ 6.5 reads it from the platform); dark when the
     desktop does not say."""
