@@ -349,7 +349,8 @@ class ClosedView(QTableView):
             header.setSectionHidden(section, column in self.HIDDEN_BY_DEFAULT)
         self.setColumnWidth(REASON, metrics.horizontalAdvance(
             "cancelled at the venue (CancelByAdmin)") + pad)
-        self.setColumnWidth(CLOSED_AT, digits.horizontalAdvance("yesterday 00:00:00") + pad)
+        # "yesterday 13:07:19", or the date for an older close
+        self.setColumnWidth(CLOSED_AT, digits.horizontalAdvance("2026-12-05 00:00:00") + pad)
 
     def closed_at_row(self, row: int) -> ClosedOrder | None:
         """The close shown in view row ``row``."""
