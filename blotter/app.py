@@ -67,11 +67,65 @@ def display_missing(environ: Mapping[str, str], platform: str = sys.platform) ->
     return not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
+# the libraries Qt's X11 platform plugin (libqxcb.so) loads, and the Debian/Ubuntu package of each
+XCB_LIBRARIES = {
+    "libxcb.so.1": "libxcb1", "libX11.so.6": "libx11-6", "libX11-xcb.so.1": "libx11-xcb1",
+    "libxkbcommon.so.0": "libxkbcommon0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0", "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0", "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0", "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1", "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+}
+
+
+def xcb_missing(
+    environ: Mapping[str, str],
+    platform: str = sys.platform,
+    load: Callable[[str], object] | None = None,
+) -> list[str]:
+    """The libraries of ``XCB_LIBRARIES`` that cannot be loaded when the window would open
+    on X11 (Linux, ``DISPLAY`` set, no other Qt platform chosen, no Wayland session Qt would
+    prefer); empty otherwise. Without them Qt aborts the process with its own message."""
+    if not platform.startswith("linux") or not environ.get("DISPLAY"):
+        return []
+    chosen = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen != "xcb" and (chosen or environ.get("WAYLAND_DISPLAY")):
+        return []
+    if load is None:
+        import ctypes
+
+        load = ctypes.CDLL
+    missing = []
+    for soname in XCB_LIBRARIES:
+        try:
+            load(soname)
+        except OSError:
+            missing.append(soname)
+    return missing
+
+
+def xcb_missing_text(missing: list[str]) -> str:
+    """The one line said when the X11 libraries the window needs are missing."""
+    packages = " ".join(XCB_LIBRARIES[soname] for soname in missing)
+    verb = "is" if len(missing) == 1 else "are"
+    return (f"blotter cannot open its window: Qt's X11 platform plugin needs {', '.join(missing)}, "
+            f"which {verb} not installed (Debian/Ubuntu: apt-get install {packages}); "
+            "the command line works without one: blotter orders / cancel")
+
+
 def run(options: Options) -> int:
     """Show the window and run until it is closed; returns the process exit code (2, with
-    one line on stderr, when there is no display to show it on)."""
+    one line on stderr, when there is no display to show it on, or the X11 libraries Qt needs
+    to show it are missing)."""
     if display_missing(os.environ):
         print(NO_DISPLAY, file=sys.stderr)
+        return 2
+    missing = xcb_missing(os.environ)
+    if missing:
+        print(xcb_missing_text(missing), file=sys.stderr)
         return 2
     setup_logging(options.verbose)
     import qasync  # type: ignore[import-untyped]  # qasync ships no type information

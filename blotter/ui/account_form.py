@@ -9,10 +9,12 @@ keyring through the manager, never to the accounts file.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,6 +42,18 @@ def secret_label(field: str) -> str:
     """How the form names a key field: ``api_secret`` → "API secret"."""
     head, _, rest = field.partition("_")
     return f"{head.upper() if head == 'api' else head.capitalize()} {rest}".strip()
+
+
+_LONG_RUN = re.compile(r"\S{40,}")
+
+
+def breakable(text: str) -> str:
+    """``text`` with a place to wrap (a zero-width space) every 40 characters of a run without
+    spaces (a path, a D-Bus name, a token), so a wrapped label never outgrows its dialog."""
+    return _LONG_RUN.sub(
+        lambda m: "\u200b".join(m.group(0)[i:i + 40] for i in range(0, len(m.group(0)), 40)),
+        text,
+    )
 
 
 class Tasks:
@@ -234,6 +248,24 @@ class AccountForm(QDialog):
             for option in inputs.values():
                 self.form.setRowVisible(option.widget, name == venue.venue)
         self._env_changed()
+        self._fit()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Wide enough for every field and option of the venue shown, tall enough for the whole
+        message (a long error wraps under the fields, it never squeezes them)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        width = max(self.width(), self.minimumSizeHint().width())
+        height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                  else self.sizeHint().height())
+        if width != self.width() or height > self.height():
+            self.resize(width, max(self.height(), height))
 
     def _env_changed(self, *args: object) -> None:
         venue = self.venues[self.venue]
@@ -301,7 +333,9 @@ class AccountForm(QDialog):
     def say(self, text: str, *, error: bool = False, ok: bool = False) -> None:
         colour = theme.LEVEL_COLOURS[Level.ERROR if error else Level.SUCCESS if ok else Level.INFO]
         self.message.setStyleSheet(f"color: {colour.name()};")
-        self.message.setText(text)
+        self.message.setText(breakable(text))
+        self.message.setToolTip(text if len(text) > 200 else "")
+        self._fit()
 
     def _busy(self, busy: bool) -> None:
         for button in (self.test_button, self.save_button):

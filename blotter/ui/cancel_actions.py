@@ -33,7 +33,7 @@ from blotter.core.venue import Capabilities
 from blotter.ui.formatting import VenueLabel, default_venue_label
 from blotter.ui.orders_model import CLOSED_ROLE, ORDER_ROLE
 from blotter.ui.orders_view import OrdersView
-from blotter.ui.resources import icon
+from blotter.ui.resources import set_icon
 
 CapabilitiesLookup = Callable[[AccountKey], Capabilities | None]
 
@@ -142,7 +142,8 @@ class CancelActions(QObject):
                 self.account_sells, None, self.all, self.all_buys, self.all_sells]
 
     def _action(self, text: str, icon_name: str, key: str, slot: Callable[[], None]) -> QAction:
-        action = QAction(icon(icon_name), text, self)
+        action = QAction(text, self)
+        set_icon(action, icon_name)
         # the toolbar keeps a short, fixed label; menus show the detailed text for the row
         action.setIconText(text.rstrip("…"))
         if key in self.SHORTCUTS:

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -44,7 +45,12 @@ from blotter.ui.orders_model import (
     Column,
     sort_value,
 )
-from blotter.ui.orders_view import MiddleElideDelegate, filter_expression, set_up_rows
+from blotter.ui.orders_view import (
+    MiddleElideDelegate,
+    filter_expression,
+    fit_row_height,
+    set_up_rows,
+)
 from blotter.ui.row_hold import RowHold, waiting_words
 from blotter.ui.trust_text import clock_text
 
@@ -111,6 +117,13 @@ class ClosedModel(QAbstractTableModel):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._batch)
         self._mono = theme.mono_font()
+
+    def refresh_fonts(self) -> None:
+        """The numbers' font again from the application's (its size changed)."""
+        self._mono = theme.mono_font()
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, self.columnCount() - 1))
 
     # -- feeding --------------------------------------------------------------------------------
     def add(self, closed: ClosedOrder) -> None:
@@ -292,6 +305,13 @@ class ClosedView(QTableView):
         self.hold.apply_requested.connect(self.closed_model.flush)
         self.closed_model.waiting_changed.connect(self._show_waiting)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # the text size changed (View menu)
+            fit_row_height(self)
+            self.closed_model.refresh_fonts()
+            self.apply_default_widths()
+
     def _show_waiting(self) -> None:
         self.hold.show_waiting(waiting_words(self.closed_model.waiting, 0, closes=True))
 
@@ -329,7 +349,8 @@ class ClosedView(QTableView):
             header.setSectionHidden(section, column in self.HIDDEN_BY_DEFAULT)
         self.setColumnWidth(REASON, metrics.horizontalAdvance(
             "cancelled at the venue (CancelByAdmin)") + pad)
-        self.setColumnWidth(CLOSED_AT, digits.horizontalAdvance("yesterday 00:00:00") + pad)
+        # "yesterday 13:07:19", or the date for an older close
+        self.setColumnWidth(CLOSED_AT, digits.horizontalAdvance("2026-12-05 00:00:00") + pad)
 
     def closed_at_row(self, row: int) -> ClosedOrder | None:
         """The close shown in view row ``row``."""

@@ -109,6 +109,7 @@ class ColumnLayout(QObject):
         self._view = view
         self._button_width = button_width
         self._widths: dict[Column, int] = {}
+        self._defaults: dict[Column, int] = {}  # at the text size the widths were set in
         self._hidden: set[Column] = set(HIDDEN_BY_DEFAULT)  # by the trader
         self._dropped: set[Column] = set()  # for want of room
         self._fitting = False
@@ -142,8 +143,24 @@ class ColumnLayout(QObject):
     def apply_defaults(self) -> None:
         """Every column at its default width, the default ones shown."""
         self._widths = default_widths(self._view, self._button_width)
+        self._defaults = dict(self._widths)
         self.elastic_min = self._widths[ELASTIC]
         self._hidden = set(HIDDEN_BY_DEFAULT)
+        self.fit()
+
+    def refont(self, button_width: int) -> None:
+        """The text size changed: each width scales as its default does (a column the trader
+        made wider stays that much wider), and what fits is worked out again."""
+        self._button_width = button_width
+        if not self._widths:
+            return
+        new = default_widths(self._view, button_width)
+        for column, width in self._widths.items():
+            before = self._defaults.get(column) or new[column]
+            self._widths[column] = max(round(width * new[column] / before), 16)
+        self._widths[Column.CANCEL] = new[Column.CANCEL]
+        self._defaults = new
+        self.elastic_min = new[ELASTIC]
         self.fit()
 
     def take_widths(self) -> None:
@@ -151,6 +168,7 @@ class ColumnLayout(QObject):
         hidden sections keep the width they had."""
         if not self._widths:
             self._widths = default_widths(self._view, self._button_width)
+            self._defaults = dict(self._widths)
             self.elastic_min = self._widths[ELASTIC]
         header = self._view.horizontalHeader()
         for column in Column:
@@ -214,6 +232,19 @@ class ColumnLayout(QObject):
             action.toggled.connect(lambda on, c=column: self.show_column(c, on))
             menu.addAction(action)
         menu.setToolTipsVisible(True)
+
+    def chooser(self, parent: QMenu) -> QMenu:
+        """A "Columns" submenu of ``parent`` with the header menu's items, filled afresh each
+        time it opens (what has room changes with the window's width)."""
+        menu = parent.addMenu("Columns")
+
+        def fill() -> None:
+            menu.clear()
+            self.fill_menu(menu)
+
+        menu.aboutToShow.connect(fill)
+        fill()
+        return menu
 
     def _header_menu(self, pos: QPoint) -> None:
         header = self._view.horizontalHeader()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLineEdit,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -35,18 +36,12 @@ from blotter.ui.cancel_flow import CancelFlow
 from blotter.ui.closed_view import ClosedView
 from blotter.ui.connection_actions import ConnectionActions
 from blotter.ui.demo_menu import DemoSection, add_demo_menu
-from blotter.ui.empty_state import (
-    DEMO_STARTING,
-    NO_ACCOUNTS,
-    EmptyState,
-    no_match_text,
-    no_orders_text,
-    window_title,
-)
+from blotter.ui.empty_state import EmptyState, why_empty, window_title
 from blotter.ui.export import OrdersExport
+from blotter.ui.looks import Looks
 from blotter.ui.orders_model import Column, OrdersModel
 from blotter.ui.orders_view import OrdersProxyModel, OrdersView
-from blotter.ui.resources import icon
+from blotter.ui.resources import icon, set_icon
 from blotter.ui.status_bar import ConnectionFacts, StatusBar
 from blotter.ui.tabs import OrderTabs
 from blotter.ui.trust_text import worth_highlighting
@@ -82,6 +77,21 @@ class FilterEdit(QLineEdit):
     def sizeHint(self) -> QSize:
         # the tab widget sizes its corner by the hint, not by a fixed width
         return QSize(self.minimumWidth(), super().sizeHint().height())
+
+
+class OrdersToolBar(QToolBar):
+    """The toolbar, its margins the same however often the stylesheet is applied (Qt works
+    them out again at each style change, from a half-polished style the first time: a switch
+    of theme or text size made the bar 8 px taller)."""
+
+    MARGIN = 4
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        layout = self.layout()
+        if event.type() == QEvent.Type.StyleChange and layout is not None:
+            layout.setContentsMargins(*(self.MARGIN,) * 4)
+        return handled
 
 
 class MainWindow(QMainWindow):
@@ -129,7 +139,7 @@ class MainWindow(QMainWindow):
         self.actions_.requested.connect(self.request_cancel)
         self.view.set_menu_actions(self.actions_.context_entries())
 
-        self.empty = EmptyState(self, engine.venue_label)
+        self.empty = EmptyState(self, engine.venue_label, self.view.horizontalHeader())
         self.empty.demo_button.clicked.connect(self._start_demo)
         self.empty.add_button.clicked.connect(self.add_account)
         self.stack = QStackedWidget(self)
@@ -188,11 +198,13 @@ class MainWindow(QMainWindow):
 
     # -- building ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
-        self.find_action = QAction(icon("search"), "Find", self)
+        self.find_action = QAction("Find", self)
+        set_icon(self.find_action, "search")
         self.find_action.setShortcut(QKeySequence("Ctrl+F"))
         self.find_action.setToolTip("Filter the orders by symbol, account, venue or status (Ctrl+F)")
         self.find_action.triggered.connect(self.focus_filter)
-        self.log_action = QAction(icon("log"), "Notice Log", self)
+        self.log_action = QAction("Notice Log", self)
+        set_icon(self.log_action, "log")
         self.log_action.setShortcut(QKeySequence("Ctrl+L"))
         self.log_action.setToolTip("Every notice from the venues, with times (Ctrl+L)")
         self.log_action.triggered.connect(self.show_notice_log)
@@ -215,9 +227,10 @@ class MainWindow(QMainWindow):
         for action in (self.find_action, self.log_action, self.quit_action,
                        self.preferences_action):
             self.addAction(action)
+        self.looks = Looks(self, self._settings_store)  # theme and text size (looks.py)
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Orders", self)
+        bar = OrdersToolBar("Orders", self)
         bar.setObjectName("ordersToolbar")
         bar.setMovable(False)
         bar.setFloatable(False)
@@ -237,7 +250,8 @@ class MainWindow(QMainWindow):
         self.filter_edit.setObjectName("filter")
         self.filter_edit.setPlaceholderText("Filter orders   Ctrl+F")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        search = self.filter_edit.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        set_icon(search, "search")
         self.filter_edit.setFixedWidth(280)
         self.filter_edit.textChanged.connect(self._on_filter)
         self.filter_edit.leave.connect(self.view.setFocus)
@@ -245,6 +259,12 @@ class MainWindow(QMainWindow):
         bar.addAction(self.log_action)
         self.toolbar = bar
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        # the overflow button draws the style's arrow, which the dark stylesheet's padding
+        # squeezes out of sight: it shows our chevron instead
+        self.overflow_button = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+        if self.overflow_button is not None:
+            set_icon(self.overflow_button, "more")
+            self.overflow_button.setToolTip("More actions")
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
@@ -270,7 +290,12 @@ class MainWindow(QMainWindow):
         view_menu.addActions(self.tabs.switch_actions)
         view_menu.addSeparator()
         view_menu.addAction(self.log_action)
+        view_menu.addSeparator()
+        self.columns_menu = self.view.columns.chooser(view_menu)  # the header's menu's items
         view_menu.addAction(self.reset_columns_action)
+        view_menu.addSeparator()
+        self.looks.fill_menu(view_menu)
+        self.view_menu = view_menu
         self.orders_menu = orders
 
     # -- state ---------------------------------------------------------------------------------
@@ -340,38 +365,23 @@ class MainWindow(QMainWindow):
                                          self.engine.store.cancel_pending_count))
         self.tabs.count_open(total)
 
-        states = sorted(
-            self.engine.states.current.values(), key=lambda s: (s.venue, s.account)
+        clients = list(self.engine.clients)
+        why = why_empty(
+            clients=clients, verified=[a for a in clients if self.engine.trust.verified(a)],
+            total=total, shown=shown, states=sorted(
+                self.engine.states.current.values(), key=lambda s: (s.venue, s.account)),
+            config_error=self.config_error,
+            configured=self.accounts is not None and bool(self.accounts.config.accounts),
+            demo_starting=self.demo_starting, demo_running=self.demo_running,
+            filter_text=self.proxy.filter_text, unverified=unverified,
         )
-        if not self.engine.clients and total == 0:
-            if self.config_error is not None:
-                self.empty.show_message("The accounts file has an error", self.config_error,
-                                        states, first_run=True)
-            elif self.accounts is not None and self.accounts.config.accounts:
-                self.empty.show_message(
-                    "No account is connected",
-                    "File → Accounts… (Ctrl+,) shows why, tests the keys and fixes them.",
-                    states,
-                )
-            elif self.demo_starting and not self.demo_running:
-                self.empty.show_message("Starting the demo venues…", DEMO_STARTING, states)
-            else:
-                self.empty.show_message("No accounts yet", NO_ACCOUNTS, states,
-                                        first_run=not self.demo_running)
-            self.empty.add_button.setEnabled(self.accounts is not None)
-            self.stack.setCurrentWidget(self.empty)
-        elif total == 0:
-            clients = list(self.engine.clients)
-            unknown = [a for a in clients if not self.engine.trust.verified(a)]
-            self.empty.show_message(*no_orders_text(len(clients), unknown), states)
-            self.stack.setCurrentWidget(self.empty)
-        elif shown == 0:
-            self.empty.show_message(
-                "No orders match", no_match_text(self.proxy.filter_text, total, unverified), []
-            )
-            self.stack.setCurrentWidget(self.empty)
-        else:
+        if why is None:
             self.stack.setCurrentWidget(self.view)
+            return
+        self.empty.show_message(why.title, why.detail, why.states, first_run=why.first_run)
+        if why.no_accounts:
+            self.empty.add_button.setEnabled(self.accounts is not None)
+        self.stack.setCurrentWidget(self.empty)
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_filter_text(text)
@@ -510,6 +520,7 @@ class MainWindow(QMainWindow):
         return self._settings
 
     def _restore_settings(self) -> None:
+        self.looks.restore()  # first: the columns' widths are measured in its text size
         restore_layout(self, self.view, self._settings_store())
 
     def save_settings(self) -> None:

@@ -299,7 +299,6 @@ _ALIGNMENTS = tuple(
     _ALIGN_CENTER if c == _CANCEL else _ALIGN_RIGHT if c in _RIGHT else _ALIGN_LEFT
     for c in range(_COLUMNS)
 )
-REFUSED_COLOUR = QColor("#e6b450")  # the warning colour of the status bar
 
 
 # what the view paints of a row: texts, fonts (None: the view's), colours (None: the
@@ -476,7 +475,7 @@ class OrderCellsModel(QAbstractTableModel):
             if mark is not None:
                 return _unverified_foreground(order, column)
             if column == _STATUS and self._store.refusal(key) is not None:
-                return REFUSED_COLOUR
+                return theme.WARNING  # the warning colour of the status bar
             return _foreground(order, column, self._store.is_cancel_pending(key))
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column]
@@ -521,7 +520,7 @@ class OrderCellsModel(QAbstractTableModel):
         else:
             colours = [_foreground(order, c, pending) for c in range(_COLUMNS)]
             if refusal is not None:
-                colours[_STATUS] = REFUSED_COLOUR
+                colours[_STATUS] = theme.WARNING
         return (texts, self._fonts[pending], colours, marks.background(key, mark),
                 BUTTON_PENDING if pending else BUTTON_OPEN)
 

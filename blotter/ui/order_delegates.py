@@ -23,8 +23,13 @@ from blotter.ui.order_cells import (
     PaintedRow,
 )
 
-BUTTON_WIDTH = 62
+BUTTON_WIDTH = 62  # at the default text size; wider with bigger text (cancel_button_width)
 BUTTON_MARGIN_V = 3
+
+
+def cancel_button_width(font: QFont) -> int:
+    """The Cancel button's width in ``font``: ``BUTTON_WIDTH``, or wider for bigger text."""
+    return max(BUTTON_WIDTH, QFontMetrics(font).horizontalAdvance("Cancel") + 18)
 
 
 class ButtonHost(Protocol):
@@ -34,10 +39,13 @@ class ButtonHost(Protocol):
 
     def is_pressed(self, index: QModelIndex | QPersistentModelIndex) -> bool: ...
 
+    @property
+    def button_width(self) -> int: ...
 
-def button_rect(cell: QRect) -> QRect:
+
+def button_rect(cell: QRect, button_width: int = BUTTON_WIDTH) -> QRect:
     """Where the Cancel button sits inside its cell (the view hit-tests the same rect)."""
-    width = min(BUTTON_WIDTH, max(cell.width() - 8, 16))
+    width = min(button_width, max(cell.width() - 8, 16))
     height = max(cell.height() - 2 * BUTTON_MARGIN_V, 10)
     left = cell.left() + (cell.width() - width) // 2
     top = cell.top() + (cell.height() - height) // 2
@@ -221,7 +229,7 @@ class CancelButtonDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._view = view
         self._rows = rows
-        self._pixmaps: dict[tuple[int, int, int, str, float], QPixmap] = {}
+        self._pixmaps: dict[tuple[int, int, int, str, float, int], QPixmap] = {}
 
     def paint(
         self,
@@ -245,14 +253,14 @@ class CancelButtonDelegate(QStyledItemDelegate):
             self.PENDING if pending else self.CLOSED if closed else self.PRESSED if pressed
             else self.HOVERED if hovered else self.NORMAL
         )
-        button = button_rect(rect)
+        button = button_rect(rect, self._view.button_width)
         painter.drawPixmap(button.topLeft(), self._button(
             state, button.width(), button.height(), option.font,
             painter.device().devicePixelRatioF(),
         ))
 
     def _button(self, state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:
-        key = (state, width, height, font.key(), ratio)
+        key = (state, width, height, font.key(), ratio, theme.VERSION)
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
             if len(self._pixmaps) >= self._CACHE_LIMIT:

@@ -56,6 +56,7 @@ from blotter.ui.order_delegates import (
     MiddleElideDelegate,
     RowPainter,
     button_rect,
+    cancel_button_width,
 )
 from blotter.ui.orders_model import (
     CLOSED_ROLE,
@@ -67,6 +68,7 @@ from blotter.ui.orders_model import (
     OrdersModel,
 )
 from blotter.ui.row_hold import RowHold, waiting_words
+from blotter.ui.sort_header import SortHeader
 
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
@@ -178,15 +180,24 @@ def set_up_rows(view: QTableView) -> None:
     view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     view.setCornerButtonEnabled(False)
+    if not isinstance(view.horizontalHeader(), SortHeader):
+        sorting = SortHeader(view)
+        sorting.setSectionsClickable(True)
+        view.setHorizontalHeader(sorting)  # ▲ ascending, ▼ descending (sort_header.py)
     vertical = view.verticalHeader()
     vertical.setVisible(False)
     vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    vertical.setDefaultSectionSize(max(view.fontMetrics().height() + 10, 24))
+    fit_row_height(view)
     header = view.horizontalHeader()
     header.setHighlightSections(False)
     header.setSectionsMovable(True)
     header.setStretchLastSection(False)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+def fit_row_height(view: QTableView) -> None:
+    """Rows as tall as the view's text needs (again when the text size changes)."""
+    view.verticalHeader().setDefaultSectionSize(max(view.fontMetrics().height() + 10, 24))
 
 
 # -- view ---------------------------------------------------------------------------------------
@@ -201,15 +212,13 @@ class OrdersView(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        set_up_rows(self)  # (its header first: sorting connects to the header it finds)
         self.setSortingEnabled(True)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
         self.setMouseTracking(True)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        set_up_rows(self)
         self.horizontalHeader().setMinimumSectionSize(28)
-        self.columns = ColumnLayout(self, BUTTON_WIDTH)
+        self.button_width = cancel_button_width(self.font())
+        self.columns = ColumnLayout(self, self.button_width)
         # the Age cells count on by themselves: their column is repainted once a second
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
@@ -344,6 +353,15 @@ class OrdersView(QTableView):
         row = self._source_row(row)
         return source.painted_row(row) if 0 <= row < source.rowCount() else None
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # the text size changed (View menu)
+            fit_row_height(self)
+            self.button_width = cancel_button_width(self.font())
+            if self._held_model is not None:
+                self._held_model.refresh_fonts()
+            self.columns.refont(self.button_width)
+
     # -- column layout (column_layout.py) ------------------------------------------------------
     def apply_default_widths(self) -> None:
         """Widths that fit typical content with the app's font; the default columns shown, as
@@ -364,7 +382,7 @@ class OrdersView(QTableView):
     def cancel_button_rect(self, index: QModelIndex) -> QRect:
         """The button of ``index``'s row in viewport coordinates (empty if not visible)."""
         cell = self.visualRect(index.siblingAtColumn(Column.CANCEL))
-        return button_rect(cell) if cell.isValid() else QRect()
+        return button_rect(cell, self.button_width) if cell.isValid() else QRect()
 
     def _button_at(self, pos: QPoint) -> QModelIndex:
         index = self.indexAt(pos)
@@ -462,6 +480,10 @@ class OrdersView(QTableView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def keyboardSearch(self, search: str) -> None:
+        """No find-as-you-type: letters typed in the table would jump the current row to a
+        match (a Delete then cancels that order); the filter box (Ctrl+F) is the way to find."""
 
     def copy_selection(self) -> str:
         """Copy the selected rows (visible columns, as shown; numbers plain, without thousands

@@ -1,7 +1,8 @@
 """Icons and the stylesheet, found in the installed package or, from a checkout, in resources/.
 
-``pyproject.toml`` ships the top-level ``resources/`` directory as ``blotter.resources``; a checkout
-that is not installed has no such package, so we fall back to the directory itself.
+``pyproject.toml`` ships the top-level ``resources/`` directory as ``blotter.resources``. A checkout
+reads its own ``resources/`` first: it may not be installed, or an editable install may map
+``blotter.resources`` to another checkout (a second worktree would show the first one's looks).
 """
 
 from __future__ import annotations
@@ -11,15 +12,20 @@ import importlib.resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtCore import QByteArray, QObject, Qt
+from PySide6.QtGui import QAction, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QAbstractButton
+
+from blotter.ui import theme
 
 _CHECKOUT = Path(__file__).resolve().parents[2] / "resources"
 
 
 @functools.cache
 def _root() -> Traversable:
+    if (_CHECKOUT / "style.qss").is_file():
+        return _CHECKOUT
     try:
         root = importlib.resources.files("blotter.resources")
         if root.joinpath("style.qss").is_file():
@@ -48,19 +54,23 @@ def stylesheet() -> str:
     return read_text("style.qss")
 
 
-@functools.cache
+ICON_PROPERTY = "blotterIcon"  # the icon name of an action or button that follows the scheme
+
+
 def icon(name: str) -> QIcon:
-    """``icons/<name>.svg`` as a QIcon, crisp at any size (empty if missing). From a file, Qt's
-    SVG icon engine draws each size (and the disabled look) when first shown, not at start."""
-    resource = _root().joinpath(f"icons/{name}.svg")
-    if isinstance(resource, Path) and resource.is_file():
-        lazy = QIcon(str(resource))
-        if not lazy.isNull():
-            return lazy
+    """``icons/<name>.svg`` as a QIcon in the current scheme's colours, rendered crisp at the
+    usual sizes (empty if missing). A holder set with ``set_icon`` follows a switch of scheme."""
+    return _icon(name, theme.SCHEME)
+
+
+@functools.cache
+def _icon(name: str, scheme: theme.Scheme) -> QIcon:
     data = read_bytes(f"icons/{name}.svg")
     result = QIcon()
     if not data:
         return result
+    if name != "app":  # the app's own icon looks the same everywhere
+        data = theme.in_scheme(data.decode("utf-8"), scheme, theme.ICON_LIGHT).encode("utf-8")
     renderer = QSvgRenderer(QByteArray(data))
     if not renderer.isValid():
         return result
@@ -73,3 +83,20 @@ def icon(name: str) -> QIcon:
         painter.end()
         result.addPixmap(pixmap)
     return result
+
+
+def set_icon(holder: QAction | QAbstractButton, name: str) -> None:
+    """Give ``holder`` the icon ``name``, and again in the new colours after ``retint``."""
+    holder.setProperty(ICON_PROPERTY, name)
+    holder.setIcon(icon(name))
+
+
+def retint(root: QObject) -> None:
+    """Every action and button under ``root`` given its icon by ``set_icon``, in the current
+    scheme's colours."""
+    holders: list[QAction | QAbstractButton] = [
+        *root.findChildren(QAction), *root.findChildren(QAbstractButton)]
+    for holder in holders:
+        name = holder.property(ICON_PROPERTY)
+        if isinstance(name, str):
+            holder.setIcon(icon(name))

@@ -91,17 +91,28 @@ class HoldMarker(QLabel):
         super().__init__(viewport)
         self.setObjectName("hold-marker")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        border = theme.ACCENT.name()
-        self.setStyleSheet(
-            "QLabel#hold-marker { background: rgba(24, 34, 48, 238); color: #e3e8ee;"
-            f" border: 1px solid {border}; border-radius: 11px; padding: 3px 14px; }}"
-        )
+        self.restyle()
         self.setToolTip(
             "The rows hold still while the pointer is over them, so a click lands on the order"
             f" you aimed at.\nClick here or press {APPLY_KEY_NAME} to show what waits; it also"
             " shows when the pointer leaves the table or rests for a few seconds."
         )
         self.hide()
+
+    def restyle(self) -> None:
+        """In the theme's colours (again, after a switch of scheme)."""
+        self._version = theme.VERSION
+        ground = theme.MARKER_GROUND
+        self.setStyleSheet(
+            f"QLabel#hold-marker {{ background: rgba({ground.red()}, {ground.green()},"
+            f" {ground.blue()}, 238); color: {theme.MARKER_TEXT.name()};"
+            f" border: 1px solid {theme.ACCENT.name()}; border-radius: 11px; padding: 3px 14px; }}"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._version != theme.VERSION:
+            self.restyle()  # the app's scheme changed
 
     def show_text(self, text: str) -> None:
         """Show ``text`` (hidden when empty)."""

@@ -22,8 +22,17 @@ from blotter.ui.trust_text import cancel_tip, row_state_line, unverified_marker
 # How long the rows a resync added or changed stay highlighted.
 HIGHLIGHT_SECONDS = 3.0
 
-UNVERIFIED_BRUSH = QBrush(theme.UNVERIFIED_HATCH, Qt.BrushStyle.BDiagPattern)
-HIGHLIGHT_BRUSH = QBrush(theme.HIGHLIGHT)
+_brushes: tuple[int, QBrush, QBrush] = (-1, QBrush(), QBrush())
+
+
+def brushes() -> tuple[QBrush, QBrush]:
+    """(unverified, highlighted) rows' grounds in the theme's colours (made once per scheme)."""
+    global _brushes
+    if _brushes[0] != theme.VERSION:
+        _brushes = (theme.VERSION, QBrush(theme.UNVERIFIED_HATCH, Qt.BrushStyle.BDiagPattern),
+                    QBrush(theme.HIGHLIGHT))
+    return _brushes[1], _brushes[2]
+
 
 Repaint = Callable[[Iterable[OrderKey] | None], None]  # None: every row
 
@@ -137,5 +146,5 @@ class RowMarks(QObject):
     def background(self, key: OrderKey, mark: str | None) -> QBrush | None:
         """The row's ground: highlighted, hatched while unverified, else the view's own."""
         if self._lit and key in self._lit:
-            return HIGHLIGHT_BRUSH
-        return UNVERIFIED_BRUSH if mark is not None else None
+            return brushes()[1]
+        return brushes()[0] if mark is not None else None

@@ -354,6 +354,7 @@ class StatusBar(QStatusBar):
         self.rest_button.hide()
         self.addWidget(self.rest_button)
         self._indicators: dict[AccountKey, ConnectionIndicator] = {}
+        self._scheme = theme.VERSION  # the theme its colours were set in
         self.latest: Notice | None = None
         # a flood of notices (fills pouring in) repaints the line at most ~10 times a second:
         # the first is shown at once, the latest of the rest when the throttle ends
@@ -440,6 +441,17 @@ class StatusBar(QStatusBar):
             self.offer_rest(notice)
         self._display(notice, entry.time)
         self.notice_logged.emit(entry)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._scheme != theme.VERSION:
+            self._scheme = theme.VERSION  # the theme switched: the lights and the notice follow
+            for indicator in self._indicators.values():
+                indicator.update_state(indicator.state)
+            level = self.notice_label.property("level")
+            if level is not None:
+                colour = theme.LEVEL_COLOURS.get(Level(level), theme.TEXT)
+                self.notice_label.setStyleSheet(f"color: {colour.name()};")
 
     def show_notice(self, notice: Notice) -> None:
         self.latest = notice

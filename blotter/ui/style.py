@@ -1,15 +1,37 @@
-"""The look: Fusion with a dark palette (dialogs and menus match) plus resources/style.qss."""
+"""The look: Fusion with a dark or a light palette (dialogs and menus match) plus
+resources/style.qss in the same scheme; by default the scheme follows the desktop's."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from blotter.ui import theme
 from blotter.ui.resources import icon, stylesheet
 
+THEME_CHOICES = ("system", "light", "dark")
+MIN_POINTS = 9.5  # the smallest default text size (a desktop's 9 pt reads small in a table)
 
-def dark_palette() -> QPalette:
+# palette roles not named in theme.py: (dark, light)
+_ROLES: dict[QPalette.ColorRole, tuple[str, str]] = {
+    QPalette.ColorRole.ToolTipBase: ("#20262e", "#ffffff"),
+    QPalette.ColorRole.Button: ("#1e242b", "#eef0f3"),
+    QPalette.ColorRole.BrightText: ("#ffffff", "#000000"),
+    QPalette.ColorRole.Highlight: ("#263c57", "#cfe0f7"),
+    QPalette.ColorRole.HighlightedText: ("#f2f6fa", "#0d1a2b"),
+    QPalette.ColorRole.Light: ("#2a313a", "#ffffff"),
+    QPalette.ColorRole.Midlight: ("#232a32", "#e3e7ec"),
+    QPalette.ColorRole.Mid: ("#1c2128", "#c3cad3"),
+    QPalette.ColorRole.Dark: ("#0d0f12", "#9aa3ae"),
+    QPalette.ColorRole.Shadow: ("#000000", "#6b7480"),
+}
+_DISABLED_HIGHLIGHT = ("#1f2833", "#e3e7ec")
+
+
+def palette(scheme: theme.Scheme) -> QPalette:
+    """The application palette of ``scheme`` (theme.py's colours, with ``theme.use`` done)."""
+    light = scheme == "light"
     p = QPalette()
     role = QPalette.ColorRole
     group = QPalette.ColorGroup
@@ -17,33 +39,50 @@ def dark_palette() -> QPalette:
     p.setColor(role.WindowText, theme.TEXT)
     p.setColor(role.Base, theme.BASE)
     p.setColor(role.AlternateBase, theme.ALT_BASE)
-    p.setColor(role.ToolTipBase, QColor("#20262e"))
     p.setColor(role.ToolTipText, theme.TEXT)
     p.setColor(role.PlaceholderText, theme.FAINT_TEXT)
     p.setColor(role.Text, theme.TEXT)
-    p.setColor(role.Button, QColor("#1e242b"))
     p.setColor(role.ButtonText, theme.TEXT)
-    p.setColor(role.BrightText, QColor("#ffffff"))
-    p.setColor(role.Highlight, QColor("#263c57"))
-    p.setColor(role.HighlightedText, QColor("#f2f6fa"))
     p.setColor(role.Link, theme.ACCENT)
-    p.setColor(role.Light, QColor("#2a313a"))
-    p.setColor(role.Midlight, QColor("#232a32"))
-    p.setColor(role.Mid, QColor("#1c2128"))
-    p.setColor(role.Dark, QColor("#0d0f12"))
-    p.setColor(role.Shadow, QColor("#000000"))
+    for r, pair in _ROLES.items():
+        p.setColor(r, QColor(pair[light]))
     for r in (role.WindowText, role.Text, role.ButtonText):
         p.setColor(group.Disabled, r, theme.FAINT_TEXT)
-    p.setColor(group.Disabled, role.Highlight, QColor("#1f2833"))
+    p.setColor(group.Disabled, role.Highlight, QColor(_DISABLED_HIGHLIGHT[light]))
     return p
 
 
-def apply_style(app: QApplication) -> None:
+def system_scheme() -> theme.Scheme:
+    """The desktop's colour scheme (Qt ≥ 6.5 reads it from the platform); dark when the
+    desktop does not say."""
+    app = QGuiApplication.instance()
+    light = (isinstance(app, QGuiApplication)
+             and app.styleHints().colorScheme() == Qt.ColorScheme.Light)
+    return "light" if light else "dark"
+
+
+def scheme_of(choice: str) -> theme.Scheme:
+    """The scheme a theme choice ("system", "light", "dark") means now."""
+    if choice == "light":
+        return "light"
+    if choice == "dark":
+        return "dark"
+    return system_scheme()
+
+
+def apply_scheme(app: QApplication, scheme: theme.Scheme) -> None:
+    """Switch the whole application to ``scheme``: theme colours, palette, stylesheet."""
+    theme.use(scheme)
+    app.setPalette(palette(scheme))
+    app.setStyleSheet(theme.in_scheme(stylesheet(), scheme))
+
+
+def apply_style(app: QApplication, choice: str = "system") -> None:
+    """Fusion, the palette and stylesheet of ``choice``'s scheme, a readable text size."""
     app.setStyle("Fusion")
-    app.setPalette(dark_palette())
     font = QFont(app.font())
-    if font.pointSizeF() > 0 and font.pointSizeF() < 9.5:
-        font.setPointSizeF(9.5)
+    if font.pointSizeF() > 0 and font.pointSizeF() < MIN_POINTS:
+        font.setPointSizeF(MIN_POINTS)
     app.setFont(font)
     app.setWindowIcon(icon("app"))
-    app.setStyleSheet(stylesheet())
+    apply_scheme(app, scheme_of(choice))

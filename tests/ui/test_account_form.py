@@ -260,3 +260,40 @@ def test_missing_keys_are_asked_for_before_anything_is_sent(qtbot, manager):
     assert error_shown(form) == "Enter the API key and API secret."
     assert form.save_button.isEnabled() and form.test_button.isEnabled()
     assert form.typed_secrets() == {}
+
+
+async def test_a_long_keyring_error_wraps_under_the_fields_without_squeezing_them(
+    qtbot, manager
+):
+    import keyring
+
+    from tests.helpers import until
+    from tests.test_secrets import BrokenKeyring
+
+    form = open_form(qtbot, manager)
+    choose(form, "bitfinex")
+    fields = (form.name_edit, form.secret_edits["api_key"], form.rest_edit)
+    widths = [f.width() for f in fields]
+    assert min(widths) > 200
+    switch = form.options["bitfinex"]["dead_man_switch"].widget  # its words are not cut
+    assert switch.width() >= switch.sizeHint().width()
+    reason = ("org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not "
+              "provided by any .service files; collection "
+              "/org/freedesktop/secrets/collection/" + "login" * 30 + " is locked " * 20)
+    keyring.set_keyring(BrokenKeyring(RuntimeError(reason)))
+    form.name_edit.setText("bfx-1")
+    form.secret_edits["api_key"].setText("key-1234567890")
+    form.secret_edits["api_secret"].setText("secret-0987654321")
+    task = form.save()
+    assert task is not None
+    await task
+    message = form.message
+    await until(lambda: "No usable OS keyring" in message.text())
+    assert "org.freedesktop.secrets" in message.text()
+    await until(lambda: message.height() >= message.heightForWidth(message.width()))
+    assert all(f.width() >= w for f, w in zip(fields, widths, strict=True))  # never squeezed
+    assert form.width() <= 900  # the message wraps: the dialog does not run off the screen
+    # every line of the message is in view, above the buttons
+    assert message.height() >= message.heightForWidth(message.width())
+    assert message.geometry().bottom() < form.save_button.geometry().top()
+    assert form.save_button.geometry().bottom() <= form.height()

@@ -296,3 +296,39 @@ def test_the_first_frame_holds_the_last_known_orders_or_says_the_demo_is_startin
                 assert not window.empty.first_run.isVisible()  # no "Try the demo" meanwhile
         finally:
             close_window(window)
+
+
+def test_missing_x11_libraries_are_named_in_one_line_before_qt_would_abort():
+    from blotter.app import XCB_LIBRARIES, xcb_missing, xcb_missing_text
+
+    tried: list[str] = []
+
+    def load(soname: str) -> object:  # the dynamic loader of a machine without libxcb-cursor0
+        tried.append(soname)
+        if soname == "libxcb-cursor.so.0":
+            raise OSError(f"{soname}: cannot open shared object file: No such file or directory")
+        return object()
+
+    x11 = {"DISPLAY": ":0"}
+    assert xcb_missing(x11, "linux", load) == ["libxcb-cursor.so.0"]
+    assert set(tried) == set(XCB_LIBRARIES)
+    assert xcb_missing({**x11, "QT_QPA_PLATFORM": "xcb"}, "linux", load) == ["libxcb-cursor.so.0"]
+    line = xcb_missing_text(["libxcb-cursor.so.0"])
+    assert "\n" not in line and "libxcb-cursor.so.0" in line
+    assert "which is not installed (Debian/Ubuntu: apt-get install libxcb-cursor0)" in line and "blotter orders / cancel" in line
+    # no X11 window to open: nothing to probe
+    tried.clear()
+    for environ, platform in (({}, "linux"), ({**x11, "QT_QPA_PLATFORM": "offscreen"}, "linux"),
+                              ({**x11, "WAYLAND_DISPLAY": "wayland-0"}, "linux"),
+                              (x11, "darwin"), (x11, "win32")):
+        assert xcb_missing(environ, platform, load) == []
+    assert tried == []
+
+
+def test_readme_lists_a_package_for_every_x11_library_the_window_needs():
+    from blotter.app import XCB_LIBRARIES
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    line = next(li for li in readme.splitlines() if "libxcb-cursor0" in li)
+    assert set(XCB_LIBRARIES.values()) <= set(line.strip("`").split()), (
+        set(XCB_LIBRARIES.values()) - set(line.strip("`").split()))

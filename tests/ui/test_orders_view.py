@@ -442,7 +442,7 @@ def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker() -> None
 
 
 def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model):
-    from blotter.ui.order_cells import REFUSED_COLOUR
+    from blotter.ui import theme
 
     for n in range(3):
         store.apply(Upsert(make_order(n)))
@@ -460,7 +460,7 @@ def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model)
     proxy.multiData(index, span)  # as the view paints it
     assert [d.data() for d in span] == [index.data(r) for r in roles]
     assert span[0].data() == "⚠ timed out · Open"
-    assert span[1].data() == REFUSED_COLOUR
+    assert span[1].data() == theme.WARNING  # the status bar's warning colour
     assert span[2].data().splitlines()[-1].startswith("Last cancel timed out")
     proxy.set_filter_text("timed out")  # the filter box finds it
     assert proxy.rowCount() == 1

@@ -18,7 +18,8 @@ from blotter.core.store import OrderStore
 from blotter.core.venue import Capabilities
 from blotter.engine import Engine
 from blotter.ui import theme
-from blotter.ui.main_window import NO_ACCOUNTS, MainWindow
+from blotter.ui.empty_state import NO_ACCOUNTS
+from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import Column
 from tests.helpers import until
 from tests.ui.conftest import close_window, select_row
