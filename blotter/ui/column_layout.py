@@ -61,7 +61,7 @@ def default_widths(view: QTableView, button_width: int) -> dict[Column, int]:
         Column.TRIGGER: digits("123,456.78"),
         Column.AMOUNT: digits("12,345.678"),
         Column.REMAINING: digits("12,345.678"),
-        Column.FILLED: digits("0.0828 (56%)"),
+        Column.FILLED: digits("0.014999 (33%)"),
         Column.AVG_PRICE: digits("123,456.78"),
         Column.NOTIONAL: digits("12,345.67 USDT"),
         Column.STATUS: text("Untriggered · trigger 101,572.62"),

@@ -74,6 +74,8 @@ def decimal_tail(text: str) -> int:
 
 
 _MARKER = "unverified since "
+_STATUS = int(Column.STATUS)
+_FILLED = int(Column.FILLED)
 
 
 def marker_fits(text: str, room: int, advance: Callable[[str], int]) -> str:
@@ -91,11 +93,21 @@ def marker_fits(text: str, room: int, advance: Callable[[str], int]) -> str:
     return candidates[-1]
 
 
+def shorter(text: str, column: int, room: int, advance: Callable[[str], int]) -> str:
+    """A cell's text made to fit ``room`` by leaving out what matters least, before any
+    eliding: an unverified marker's words (``marker_fits``), a fill's share ("0.014999 (33%)"
+    → "0.014999": the amount stays whole)."""
+    if column == _STATUS and text.startswith(_MARKER):
+        return marker_fits(text, room, advance)
+    if column == _FILLED and text.endswith("%)"):
+        return text.rpartition(" (")[0]
+    return text
+
+
 _SELECTED = QStyle.StateFlag.State_Selected
 CELL_PAD = 8  # each side of a cell's text (style.qss pads the header the same)
 _RIGHT_COLUMNS = frozenset(int(c) for c in RIGHT_ALIGNED)
 _ALIGNED_COLUMNS = tuple(int(c) for c in DECIMAL_ALIGNED)
-_STATUS = int(Column.STATUS)
 _ELIDE_MODES = tuple(
     Qt.TextElideMode.ElideMiddle if c in MIDDLE_ELIDED else Qt.TextElideMode.ElideRight
     for c in Column
@@ -202,10 +214,7 @@ class RowPainter(QStyledItemDelegate):
         key = (text, room, column)
         fitted = self._elided.get(key)
         if fitted is None:
-            if column == _STATUS and text.startswith(_MARKER):
-                fitted = marker_fits(text, room, metrics.horizontalAdvance)
-            else:
-                fitted = text
+            fitted = shorter(text, column, room, metrics.horizontalAdvance)
             if metrics.horizontalAdvance(fitted) > room:
                 fitted = metrics.elidedText(fitted, _ELIDE_MODES[column], max(room, 0))
             self._elided[key] = fitted

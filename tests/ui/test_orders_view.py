@@ -441,6 +441,13 @@ def test_a_narrow_status_column_keeps_the_time_of_an_unverified_marker() -> None
     assert shown("Partially filled 54%", 5) == "Partially filled 54%"  # no marker: elided later
 
 
+def test_a_narrow_filled_column_keeps_the_amount_whole_and_leaves_out_its_share() -> None:
+    from blotter.ui.order_delegates import shorter
+
+    assert shorter("0.014999 (33%)", Column.FILLED, 8, len) == "0.014999"
+    assert shorter("0.014999 (33%)", Column.AMOUNT, 8, len) == "0.014999 (33%)"  # not a fill
+
+
 def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model):
     from blotter.ui import theme
 
