@@ -198,7 +198,11 @@ class OrderStore:
             del self._refused[key]  # the venue changed the row: the old refusal is stale
         orders[key] = order
         if not known:
-            self._by_account.setdefault(key.account_key, set()).add(key)
+            # key[:2] hashes and compares as AccountKey(venue, account), without building one
+            keys = self._by_account.get(key[:2])  # type: ignore[call-overload]
+            if keys is None:
+                keys = self._by_account[key.account_key] = set()
+            keys.add(key)
 
     def apply_all(self, events: Iterable[OrderEvent]) -> None:
         """``apply`` each event in order."""
@@ -305,7 +309,10 @@ class OrderStore:
                 callback()
 
     def _close(self, order: Order) -> None:
-        key = order.key
+        try:
+            key = order._key  # Order.key, without the property call
+        except AttributeError:  # an Order built without __init__ (a copy, say)
+            key = order.key
         orders = self._orders
         if (
             key in orders and key not in self._tickets and key not in self._unsure

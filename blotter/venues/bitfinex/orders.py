@@ -96,6 +96,7 @@ def _utc_date(day: int) -> str:
 # MTS_CREATE, AMOUNT_ORIG, TYPE, FLAGS, HIDDEN. One C call picks them for the known-order check.
 _fixed_fields = itemgetter(1, 2, 3, 4, 7, 8, 12, 24)
 _KNOWN_LIMIT: Final = 262_144
+_TEXTS_LIMIT: Final = 4096
 # Enum members as plain globals: ``OrderStatus.OPEN`` is a class attribute look-up each time.
 _OPEN: Final = OrderStatus.OPEN
 _SELL: Final = Side.SELL
@@ -164,6 +165,11 @@ class OrderParser:
         self._flags: dict[int, frozenset[Flag]] = {}
         self._days: dict[int, str] = {}
         self._closed: dict[str, OrderStatus] = {}
+        # One object per distinct text (symbol, type, a status without a fill price) and per
+        # distinct tuple of field types: 100k open orders share a few dozen, not 100k copies
+        # of each that the frames brought.
+        self._texts: dict[str, str] = {}
+        self._types: dict[tuple[type, ...], tuple[type, ...]] = {}
 
     def parse_orders(self, data: Any) -> tuple[Order, ...]:
         """A list of order arrays (the ``os`` snapshot, or REST ``auth/r/orders``), whole or not
@@ -225,6 +231,11 @@ class OrderParser:
         status_text = a[13]
         if type(status_text) is not str:
             raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
+        shared = self._texts.get(status_text)
+        if shared is not None:
+            status_text = shared
+        elif "@" not in status_text and len(self._texts) < _TEXTS_LIMIT:
+            self._texts[status_text] = status_text  # "ACTIVE": one object for every row
         # The remaining amount [6], unsigned (the sign is the side's, from AMOUNT_ORIG).
         rem = a[6]
         t = type(rem)
@@ -275,6 +286,8 @@ class OrderParser:
             reason = _implausible(amount, rem, price, avg, fields[3])
             if reason is not None:
                 raise MalformedFrame(f"order {oid}: {reason}")
+        elif rem == amount and type(rem) is type(amount):
+            rem = amount  # nothing filled yet: one number object for both (the same digits)
 
         if closed:
             status = self._closed.get(status_text)
@@ -299,6 +312,13 @@ class OrderParser:
         gid, cid, symbol, created, orig, order_type, bits, hidden = fixed
         if type(symbol) is not str or type(order_type) is not str:
             raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
+        texts = self._texts
+        if len(texts) >= _TEXTS_LIMIT:
+            texts.clear()
+        symbol = texts.setdefault(symbol, symbol)
+        order_type = texts.setdefault(order_type, order_type)
+        # the cached copy holds the shared texts, not the frame's (equal, so it compares alike)
+        fixed = (gid, cid, symbol, created, orig, order_type, bits, hidden)
         # Amounts: the sign of the original [7] gives the side.
         t = type(orig)
         if t is float or t is int:
@@ -338,7 +358,8 @@ class OrderParser:
             OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
             cid_date, gid, flags, created, None, None, _time_in_force(order_type),
         )
-        known: _Known = (fixed, tuple(map(type, fixed)), fields, orig)
+        types = tuple(map(type, fixed))
+        known: _Known = (fixed, self._types.setdefault(types, types), fields, orig)
         cache = self._known
         if len(cache) >= _KNOWN_LIMIT:
             cache.clear()

@@ -333,8 +333,12 @@ class StreamParser:
             price_d = self._price(price)
         if avg_d is _MISSING:
             avg_d = self._price(avg_price)
-        if type(updated) is str and updated.isdigit() and updated.isascii() and len(updated) <= 20:
-            updated_ms: int | None = int(updated)
+        if updated == fixed[10]:  # a new order: updatedTime is createdTime, already read
+            updated_ms: int | None = known[1][8]
+        elif (
+            type(updated) is str and updated.isdigit() and updated.isascii() and len(updated) <= 20
+        ):
+            updated_ms = int(updated)
         elif updated is None or updated == "":
             updated_ms = None
         elif type(updated) is int:
