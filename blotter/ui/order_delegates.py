@@ -76,6 +76,7 @@ def decimal_tail(text: str) -> int:
 _MARKER = "unverified since "
 _STATUS = int(Column.STATUS)
 _FILLED = int(Column.FILLED)
+_SYMBOL = int(Column.SYMBOL)
 
 
 def marker_fits(text: str, room: int, advance: Callable[[str], int]) -> str:
@@ -96,11 +97,19 @@ def marker_fits(text: str, room: int, advance: Callable[[str], int]) -> str:
 def shorter(text: str, column: int, room: int, advance: Callable[[str], int]) -> str:
     """A cell's text made to fit ``room`` by leaving out what matters least, before any
     eliding: an unverified marker's words (``marker_fits``), a fill's share ("0.014999 (33%)"
-    → "0.014999": the amount stays whole)."""
+    → "0.014999": the amount stays whole), an option's settle coin ("BTC-27MAR26-100000-C-USDT"
+    → "BTC-27MAR26-100000-C…": never its strike)."""
     if column == _STATUS and text.startswith(_MARKER):
         return marker_fits(text, room, advance)
     if column == _FILLED and text.endswith("%)"):
         return text.rpartition(" (")[0]
+    if column == _SYMBOL:
+        parts = text.split("-")
+        if len(parts) > 4 and parts[3] in ("C", "P"):
+            # an option: its base, expiry, strike and call/put stay; what follows goes
+            short = "-".join(parts[:4]) + "…"
+            if advance(short) <= room:
+                return short
     return text
 
 

@@ -448,6 +448,15 @@ def test_a_narrow_filled_column_keeps_the_amount_whole_and_leaves_out_its_share(
     assert shorter("0.014999 (33%)", Column.AMOUNT, 8, len) == "0.014999 (33%)"  # not a fill
 
 
+def test_a_narrow_symbol_column_keeps_an_options_strike_and_side() -> None:
+    from blotter.ui.order_delegates import shorter
+
+    option = "BTC-27MAR26-100000-C-USDT"
+    assert shorter(option, Column.SYMBOL, 21, len) == "BTC-27MAR26-100000-C…"
+    assert shorter(option, Column.SYMBOL, 12, len) == option  # no room even so: elided later
+    assert shorter("BTCUSDT-27MAR26", Column.SYMBOL, 8, len) == "BTCUSDT-27MAR26"
+
+
 def test_a_refused_cancel_marks_its_row_until_the_venue_changes_it(store, model):
     from blotter.ui import theme
 
