@@ -116,6 +116,47 @@ def xcb_missing_text(missing: list[str]) -> str:
             "the command line works without one: blotter orders / cancel")
 
 
+def x_display_unreachable(
+    environ: Mapping[str, str], connect: Callable[[bytes], bool] | None = None
+) -> str | None:
+    """The X display the window would open on (``DISPLAY``, when ``xcb_missing`` would look at
+    all) if no X server answers there (a stale ``DISPLAY``, a stopped Xvfb); None otherwise.
+    ``connect`` says whether a display answers (default: one libxcb connection, ~1 ms)."""
+    display = environ.get("DISPLAY", "")
+    chosen = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if (not sys.platform.startswith("linux") or not display
+            or (chosen != "xcb" and (chosen or environ.get("WAYLAND_DISPLAY")))):
+        return None
+    answers = (connect or _xcb_answers)(display.encode())
+    return None if answers else display
+
+
+def _xcb_answers(display: bytes) -> bool:
+    import ctypes
+
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True  # xcb_missing says what is missing
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display, None)
+    try:
+        return bool(connection) and xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        if connection:
+            xcb.xcb_disconnect(connection)
+
+
+def unreachable_text(display: str) -> str:
+    """The one line said when no X server answers on ``display``."""
+    return (f"blotter needs a desktop session: no display answers at DISPLAY={display} (is the "
+            "X server or Xvfb running?); the command line works without one: "
+            "blotter orders / cancel")
+
+
 def run(options: Options) -> int:
     """Show the window and run until it is closed; returns the process exit code (2, with
     one line on stderr, when there is no display to show it on, or the X11 libraries Qt needs
@@ -126,6 +167,10 @@ def run(options: Options) -> int:
     missing = xcb_missing(os.environ)
     if missing:
         print(xcb_missing_text(missing), file=sys.stderr)
+        return 2
+    unreachable = x_display_unreachable(os.environ)
+    if unreachable is not None:
+        print(unreachable_text(unreachable), file=sys.stderr)
         return 2
     setup_logging(options.verbose)
     import qasync  # type: ignore[import-untyped]  # qasync ships no type information

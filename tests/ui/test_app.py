@@ -325,6 +325,32 @@ def test_missing_x11_libraries_are_named_in_one_line_before_qt_would_abort():
     assert tried == []
 
 
+def test_a_display_no_x_server_answers_on_is_said_in_one_line():
+    import ctypes
+
+    from blotter.app import _xcb_answers, unreachable_text, x_display_unreachable
+
+    asked: list[bytes] = []
+
+    def nobody(display: bytes) -> bool:
+        asked.append(display)
+        return False
+
+    assert x_display_unreachable({"DISPLAY": ":55"}, nobody) == ":55"
+    assert asked == [b":55"]
+    assert x_display_unreachable({"DISPLAY": ":0"}, lambda display: True) is None
+    for environ in ({}, {"DISPLAY": ":55", "QT_QPA_PLATFORM": "offscreen"},
+                    {"DISPLAY": ":55", "WAYLAND_DISPLAY": "wayland-0"}):
+        assert x_display_unreachable(environ, nobody) is None  # no X11 window to open
+    line = unreachable_text(":55")
+    assert "\n" not in line and "DISPLAY=:55" in line and "blotter orders / cancel" in line
+    try:
+        ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        pytest.skip("libxcb is not installed here: the real connection cannot be tried")
+    assert not _xcb_answers(b":219")  # a real libxcb connection to a display nobody serves
+
+
 def test_readme_lists_a_package_for_every_x11_library_the_window_needs():
     from blotter.app import XCB_LIBRARIES
 
