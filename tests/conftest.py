@@ -14,6 +14,14 @@ os.environ["BLOTTER_STATE_DIR"] = os.path.join(_HOME, "state")
 
 import keyring
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge what the code does with each example, never how fast a shared, busy
+# machine makes or runs them: no per-example deadline, no "too slow" health check.
+settings.register_profile(
+    "blotter", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("blotter")
 
 
 @pytest.fixture
