@@ -180,7 +180,7 @@ class OrderStore:
         if order.status not in OPEN_STATUSES:
             self._close(order)
             return
-        key = order.key
+        key = order._fixed[0]  # Order.key, without the property call
         orders = self._orders
         known = key in orders
         dirty = self._dirty
@@ -306,7 +306,7 @@ class OrderStore:
                 callback()
 
     def _close(self, order: Order) -> None:
-        key = order.key
+        key = order._fixed[0]  # Order.key, without the property call
         orders = self._orders
         if (
             key in orders and key not in self._tickets and key not in self._unsure
