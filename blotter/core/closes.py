@@ -42,6 +42,9 @@ _BY_STATUS = {
     OrderStatus.EXPIRED: CloseReason.EXPIRED,
     OrderStatus.REJECTED: CloseReason.REJECTED,
 }
+_BY_STATUS_PAIRS = tuple(_BY_STATUS.items())
+_AT_VENUE = CloseReason.CANCELLED_AT_VENUE
+_new_close = tuple.__new__
 
 
 class ClosedOrder(NamedTuple):
@@ -98,11 +101,20 @@ def close_of(final: Order, action: str | None, closed_ms: int, corrects: bool = 
     """The close the venue's closing record ``final`` states. A cancel the trader had in
     flight (``action``, its name) makes a cancelled order "cancelled by you"; a fill is a fill
     whoever asked for a cancel."""
-    reason = _BY_STATUS.get(final.status, CloseReason.CANCELLED_AT_VENUE)
-    detail = final.status_text
-    if reason is CloseReason.CANCELLED_AT_VENUE and action is not None:
+    # on the stream's hot path (every close): the status by identity (a dict look-up would
+    # hash the Enum member in Python code), the tuple made in C (not by NamedTuple's __new__)
+    status = final.status
+    for known, reason in _BY_STATUS_PAIRS:
+        if status is known:
+            detail = final.status_text
+            break
+    else:
+        reason, detail = _AT_VENUE, final.status_text
+    if reason is _AT_VENUE and action is not None:
         reason, detail = CloseReason.CANCELLED_BY_YOU, action
-    return ClosedOrder(final, reason, detail, final.updated_ms or closed_ms, corrects)
+    return _new_close(
+        ClosedOrder, (final, reason, detail, final.updated_ms or closed_ms, corrects, False)
+    )
 
 
 def vanished(before: Order, closed_ms: int, stream: bool = False) -> ClosedOrder:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 
 class Side(Enum):
@@ -79,22 +79,36 @@ class OrderKey(NamedTuple):
         return AccountKey(self.venue, self.account)
 
 
-class _Keyed:
-    """The slot that caches ``Order.key`` (not a dataclass field: not compared, not shown)."""
+# The fields of an order that never change while it lives, in this order (see ``OrderFields``).
+_FIXED_NAMES: Final = (
+    "key", "symbol", "side", "order_type", "client_id", "client_id_date", "group_id", "flags",
+    "created_ms", "category", "instrument_id", "time_in_force",
+)
+# What one update of an order may change: each ``Order`` has its own slot for these.
+_LIVE_NAMES: Final = (
+    "amount", "remaining", "status", "status_text", "price", "avg_price", "updated_ms",
+    "trigger_price",
+)
 
-    __slots__ = ("_key",)
-    _key: OrderKey
 
-
-@dataclass(frozen=True, slots=True)
-class Order(_Keyed):
+@dataclass(frozen=True, init=False)
+class Order:
     """One order as the venue last described it. Frozen: a change is a new ``Order``.
 
     ``amount``, ``remaining``, ``price`` and ``avg_price`` read as exact ``Decimal``s. A codec
     may store the JSON number it parsed (a float, or an int) instead: the first read converts it
     exactly (``Decimal(repr(f))``, the shortest round-trip repr, i.e. the digits that were sent)
     and keeps the result, so a frame costs no decimal work unless its numbers are shown.
+
+    The fields that never change while the order lives (its key, symbol, side, type, ids,
+    flags, creation time...) are held in one shared tuple (``OrderFields``): every update of
+    the same order refers to it, so an update costs, and keeps, only what may change. The
+    fields read as plain attributes all the same.
     """
+
+    __slots__ = ("_fixed", *_LIVE_NAMES)
+    if TYPE_CHECKING:  # a slot, not a field: the fixed fields below read from it
+        _fixed: OrderFields
 
     venue: str
     account: str
@@ -106,45 +120,96 @@ class Order(_Keyed):
     remaining: Decimal  # still open, always positive
     status: OrderStatus
     status_text: str  # the venue's own words, shown as is
-    price: Decimal | None = None
-    avg_price: Decimal | None = None
-    client_id: str | None = None
-    client_id_date: str | None = None  # YYYY-MM-DD, for venues whose client ids repeat daily
-    group_id: str | None = None
-    flags: frozenset[Flag] = field(default_factory=frozenset)
-    created_ms: int | None = None
-    updated_ms: int | None = None
-    category: str | None = None  # venue-specific market kind (spot, linear, ...), when it matters
+    price: Decimal | None
+    avg_price: Decimal | None
+    client_id: str | None
+    client_id_date: str | None  # YYYY-MM-DD, for venues whose client ids repeat daily
+    group_id: str | None
+    flags: frozenset[Flag]
+    created_ms: int | None
+    updated_ms: int | None
+    category: str | None  # venue-specific market kind (spot, linear, ...), when it matters
     # the venue's own id of the instrument when the symbol shown is another name (a B2TRADER
     # broker's marketId "cfd.eur_chf" for "EUR/CHF"); None where the symbol is the venue's id
-    instrument_id: str | None = None
+    instrument_id: str | None
     # the price that makes a stop / take-profit / conditional order active, where it has one
-    trigger_price: Decimal | None = None
+    trigger_price: Decimal | None
     # time in force in the venue's word ("GTC", "IOC", "PostOnly", "Gtd"), where it sends one
-    time_in_force: str | None = None
+    time_in_force: str | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_key", OrderKey(self.venue, self.account, self.order_id))
+    def __init__(
+        self, venue: str, account: str, order_id: str, symbol: str, side: Side,
+        order_type: str, amount: Decimal, remaining: Decimal, status: OrderStatus,
+        status_text: str, price: Decimal | None = None, avg_price: Decimal | None = None,
+        client_id: str | None = None, client_id_date: str | None = None,
+        group_id: str | None = None, flags: frozenset[Flag] = frozenset(),
+        created_ms: int | None = None, updated_ms: int | None = None,
+        category: str | None = None, instrument_id: str | None = None,
+        trigger_price: Decimal | None = None, time_in_force: str | None = None,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "_fixed", (
+            OrderKey(venue, account, order_id), symbol, side, order_type, client_id,
+            client_id_date, group_id, flags, created_ms, category, instrument_id, time_in_force,
+        ))
+        put(self, "amount", amount)
+        put(self, "remaining", remaining)
+        put(self, "status", status)
+        put(self, "status_text", status_text)
+        put(self, "price", price)
+        put(self, "avg_price", avg_price)
+        put(self, "updated_ms", updated_ms)
+        put(self, "trigger_price", trigger_price)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickling and copying go through the constructor, with every field as read
+        return (Order, tuple(getattr(self, name) for name in _FIELD_NAMES))
 
     @property
     def key(self) -> OrderKey:
         """The row's identity: venue, account, order id."""
-        try:
-            return self._key
-        except AttributeError:  # built without __init__ (e.g. unpickled): make it now
-            key = OrderKey(self.venue, self.account, self.order_id)
-            object.__setattr__(self, "_key", key)
-            return key
+        return self._fixed[0]
+
+    @property
+    def fixed(self) -> OrderFields:
+        """The fields that never change while the order lives (shared by all its updates)."""
+        return self._fixed
 
     @property
     def account_key(self) -> AccountKey:
         """The account of the row."""
-        return AccountKey(self.venue, self.account)
+        key = self._fixed[0]
+        return AccountKey(key[0], key[1])
 
     @property
     def filled(self) -> Decimal:
         """The amount executed so far."""
         return self.amount - self.remaining
+
+
+_FIELD_NAMES: Final = tuple(f.name for f in fields(Order))
+
+
+def _fixed_field(index: int, name: str) -> property:
+    def read(self: Order) -> Any:
+        return self._fixed[index]
+
+    return property(read, None, None, f"{name} (shared by every update of the order)")
+
+
+def _key_field(index: int, name: str) -> property:
+    def read(self: Order) -> Any:
+        return self._fixed[0][index]
+
+    return property(read, None, None, f"{name} (of the order's key)")
+
+
+for _i, _name in enumerate(("venue", "account", "order_id")):
+    setattr(Order, _name, _key_field(_i, _name))
+for _i, _name in enumerate(_FIXED_NAMES):
+    if _i:
+        setattr(Order, _name, _fixed_field(_i, _name))
+del _i
 
 
 def _exact_decimal(slot: Any) -> property:
@@ -184,12 +249,11 @@ OrderFields = tuple[
 ]
 """The fields of an order that never change while it lives, in this order: key, symbol, side,
 order_type, client_id, client_id_date, group_id, flags, created_ms, category, instrument_id,
-time_in_force. A parser makes
-this once per order id and hands it to ``build_order`` with every update. A plain tuple, not a
-NamedTuple: the builder unpacks it in one specialised step, which a NamedTuple would not get."""
+time_in_force. A parser makes this once per order id and hands it to ``build_order`` with every
+update: every ``Order`` of that id refers to this one tuple (``Order.fixed``)."""
 
 
-class _OrderSlots(_Keyed):
+class _OrderSlots:
     """Same memory layout as the frozen ``Order``, but its slots can be assigned directly.
 
     The frozen dataclass ``__init__`` costs one ``object.__setattr__`` call per field, about
@@ -204,31 +268,16 @@ def _build_fast(
     fields: OrderFields, amount: Any, remaining: Any, status: OrderStatus, status_text: str,
     price: Any, avg_price: Any, updated_ms: int | None, trigger_price: Any = None,
 ) -> Order:
-    # one tuple unpack instead of ten arguments: the call is most of what a builder costs
-    (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
-     category, instrument_id, time_in_force) = fields
     o: Any = _OrderSlots()  # calling the class is cheaper than object.__new__(_OrderSlots)
-    o._key = key
-    o.venue, o.account, o.order_id = key
-    o.symbol = symbol
-    o.side = side
-    o.order_type = order_type
+    o._fixed = fields
     o.amount = amount
     o.remaining = remaining
     o.status = status
     o.status_text = status_text
     o.price = price
     o.avg_price = avg_price
-    o.client_id = client_id
-    o.client_id_date = client_id_date
-    o.group_id = group_id
-    o.flags = flags
-    o.created_ms = created_ms
     o.updated_ms = updated_ms
-    o.category = category
-    o.instrument_id = instrument_id
     o.trigger_price = trigger_price
-    o.time_in_force = time_in_force
     o.__class__ = Order
     return o  # type: ignore[no-any-return]
 
@@ -237,13 +286,16 @@ def _build_plain(
     fields: OrderFields, amount: Any, remaining: Any, status: OrderStatus, status_text: str,
     price: Any, avg_price: Any, updated_ms: int | None, trigger_price: Any = None,
 ) -> Order:
-    (key, symbol, side, order_type, client_id, client_id_date, group_id, flags, created_ms,
-     category, instrument_id, time_in_force) = fields
-    return Order(
-        key.venue, key.account, key.order_id, symbol, side, order_type, amount, remaining,
-        status, status_text, price, avg_price, client_id, client_id_date, group_id, flags,
-        created_ms, updated_ms, category, instrument_id, trigger_price, time_in_force,
-    )
+    o = Order.__new__(Order)
+    put = object.__setattr__
+    put(o, "_fixed", fields)
+    for name, value in zip(
+        _LIVE_NAMES,
+        (amount, remaining, status, status_text, price, avg_price, updated_ms, trigger_price),
+        strict=True,
+    ):
+        put(o, name, value)
+    return o
 
 
 def _fast_build_works() -> bool:
@@ -260,7 +312,8 @@ def _fast_build_works() -> bool:
             and hash(fast) == hash(plain)
             and repr(fast) == repr(plain)
             and fast.key == plain.key
-            and all(getattr(fast, n) == getattr(plain, n) for n in Order.__slots__)
+            and all(getattr(fast, n) == getattr(plain, n) for n in _FIELD_NAMES)
+            and fast == Order(*(getattr(plain, n) for n in _FIELD_NAMES))
             and fast.remaining == Decimal("0.5")
             and fast.trigger_price == Decimal("2.5")
         )

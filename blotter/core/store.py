@@ -180,10 +180,7 @@ class OrderStore:
         if order.status not in OPEN_STATUSES:
             self._close(order)
             return
-        try:
-            key = order._key  # Order.key, without the property call
-        except AttributeError:  # an Order built without __init__ (a copy, say)
-            key = order.key
+        key = order._fixed[0]  # Order.key, without the property call
         orders = self._orders
         known = key in orders
         dirty = self._dirty
@@ -309,10 +306,7 @@ class OrderStore:
                 callback()
 
     def _close(self, order: Order) -> None:
-        try:
-            key = order._key  # Order.key, without the property call
-        except AttributeError:  # an Order built without __init__ (a copy, say)
-            key = order.key
+        key = order._fixed[0]  # Order.key, without the property call
         orders = self._orders
         if (
             key in orders and key not in self._tickets and key not in self._unsure

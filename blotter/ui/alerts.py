@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtGui import QIcon
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from blotter.core.closes import ClosedOrder, CloseReason, describe_order
 from blotter.core.notices import AccountState, Level, Notice, VenueState
-from blotter.core.order import AccountKey, OrderKey
+from blotter.core.order import AccountKey, Order, OrderKey
 from blotter.core.store import StoreDiff
 from blotter.ui.preferences import (
     FILL_ALERTS_PER_MINUTE,
@@ -101,8 +101,9 @@ class Alerts(QObject):
         self._burst.setInterval(BURST_MS)
         self._burst.timeout.connect(self.flush)
         self._bad: dict[AccountKey, VenueState] = {}
-        # what each open order had left when last seen: a smaller rest is a (partial) fill
-        self._left: dict[OrderKey, Any] = {o.key: o.remaining for o in engine.store}
+        # each open order as last seen: a smaller rest is a (partial) fill. The order itself,
+        # not its remaining amount: reading that would make a Decimal of every row's number
+        self._left: dict[OrderKey, Order] = {o.key: o for o in engine.store}
         engine.store.add_close_listener(self.on_close)
         engine.store.add_diff_listener(self.on_diff)
         self._unsubscribe = [engine.notices.subscribe(self.on_notice),
@@ -132,13 +133,17 @@ class Alerts(QObject):
         for key in diff.removed:
             left.pop(key, None)
         for order in diff.added:
-            left[order.key] = order.remaining
+            left[order.key] = order
         fills = self.preferences.fills
         for order in diff.updated:
-            before = left.get(order.key)
-            now = left[order.key] = order.remaining
-            if (fills and before is not None and now < before
-                    and self._fill_rate_ok(order.account_key)):
+            key = order.key
+            last = left.get(key)
+            left[key] = order
+            if last is None or last is order:
+                continue
+            before = last.remaining
+            now = order.remaining
+            if fills and now < before and self._fill_rate_ok(order.account_key):
                 share = (order.amount - now) / order.amount * 100 if order.amount else 0
                 self._raise("Partly filled",
                             f"{order.account}: {describe_order(order)} filled "

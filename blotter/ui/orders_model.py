@@ -84,6 +84,22 @@ def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
+def _id_order(first: int, order_id: str) -> tuple[Any, ...]:
+    """``(first, id_sort_key(order_id))`` as a tuple that sorts exactly like it, without a new
+    padded string per row (100k rows kept 7 MB of them): an id of digits is its length and
+    text without leading zeros (past 24 digits, the first 24 so, then the whole text), any
+    other id its lower-case text after every id of digits."""
+    if not order_id:
+        return (first, 0)
+    if order_id.isdigit():
+        if len(order_id) <= 24:
+            digits = order_id.lstrip("0")  # the same object when there are no leading zeros
+            return (first, 1, len(digits), digits)
+        head = order_id[:24].lstrip("0")
+        return (first, 1, len(head), head, order_id)
+    return (first, 2, order_id.lower())
+
+
 # -- the model --------------------------------------------------------------------------------
 class OrdersModel(OrderCellsModel):
     # what waits while the rows hold still changed (``waiting()`` says what)
@@ -464,7 +480,7 @@ class OrdersModel(OrderCellsModel):
 
     def _key_for_column(self, column: int, order: Order) -> tuple[Any, ...]:
         """Sort key: the column's value (numbers as numbers, times as times), then age and id."""
-        tail = (order.created_ms or 0, id_sort_key(order.order_id))
+        tail = _id_order(order.created_ms or 0, order.order_id)
         if column == Column.PRICE:
             return (_exact(order.price), *tail)
         if column == Column.AMOUNT:
@@ -483,7 +499,7 @@ class OrdersModel(OrderCellsModel):
         if column == Column.CREATED:
             return tail
         if column == Column.AGE:  # youngest first, as a clock counts
-            return (-(order.created_ms or 0), id_sort_key(order.order_id))
+            return _id_order(-(order.created_ms or 0), order.order_id)
         if column == Column.GROUP:
             return (id_sort_key(order.group_id), *tail)
         if column == Column.CLIENT_ID:

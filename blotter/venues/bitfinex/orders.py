@@ -279,6 +279,8 @@ class OrderParser:
         updated = a[5]
         if updated is not None and type(updated) is not int:
             raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
+        if updated == fields[8]:  # a new order's MTS_UPDATE is its MTS_CREATE: keep one int
+            updated = fields[8]
         # plausible, as one cheap test on the hot path; the reason only when it fails
         if rem > amount or amount <= 0 or (price is not None and price <= 0) or (
             avg is not None and avg < 0

@@ -5,6 +5,7 @@ Each expectation is spelled out field by field: the recorded frames are the pars
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import orjson
@@ -243,7 +244,7 @@ def test_fast_build_equals_the_constructor(parser: StreamParser) -> None:
     event = parser.parse(fixture_bytes(VENUE, "on_partially_filled.json"))
     assert isinstance(event, Upsert)
     o = event.order
-    rebuilt = Order(**{name: getattr(o, name) for name in Order.__slots__})
+    rebuilt = Order(**{f.name: getattr(o, f.name) for f in dataclasses.fields(Order)})
     assert type(o) is Order
     assert o == rebuilt and hash(o) == hash(rebuilt) and repr(o) == repr(rebuilt)
     with pytest.raises(AttributeError):
