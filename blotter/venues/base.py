@@ -135,6 +135,8 @@ account that drops at once after every connect must not reconnect in a tight loo
 AUDIT_INTERVAL: Final = 60.0
 """Default seconds between re-reads of an account's open orders while it is live."""
 
+_RUN_END_WAIT: Final = 2.0  # s close() lets run() end by itself (then as long once cancelled)
+
 
 def auth_retry_delay(refusals: int) -> float:
     """Seconds to wait after the ``refusals``-th refusal in a row (1 for the first)."""
@@ -265,6 +267,7 @@ class ReconnectingClient:
         self._live_at: float | None = None  # loop time the current session first went live
         # waits between sessions: close() ends each, reconnect_now() those marked ``wake``
         self._sleepers: list[tuple[asyncio.Future[None], bool]] = []
+        self._run_task: asyncio.Task[Any] | None = None  # the task in run(), while it runs
         self._auditor: asyncio.Task[None] | None = None  # the session's periodic audits
         self._rereading = False  # a re-read after an unreadable item is under way
         self._rx = 0  # frames received; the subclass counts every frame
@@ -309,6 +312,7 @@ class ReconnectingClient:
             raise RuntimeError(f"{type(self).__name__}.run() is already running")
         self._running = True
         self._started = True
+        self._run_task = asyncio.current_task()
         attempt = 0
         refusals = 0  # the venue refused the key this many times in a row
         loop = asyncio.get_running_loop()
@@ -489,11 +493,24 @@ class ReconnectingClient:
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self._run_ended()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
         if not self._started:
             self._state(VenueState.STOPPED, "closed")
+
+    async def _run_ended(self) -> None:
+        """Let ``run()`` end before the HTTP client closes under a request of its (a request
+        in flight when the pool closes fails in the HTTP library's own task bookkeeping): it
+        ends by itself once the socket is closed, or is cancelled after a moment."""
+        task = self._run_task
+        if task is None or task.done() or task is asyncio.current_task():
+            return
+        done, _ = await asyncio.wait({task}, timeout=_RUN_END_WAIT)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task}, timeout=_RUN_END_WAIT)
 
     async def _sleep(self, delay: float, wake: bool = False) -> None:
         """Wait ``delay`` seconds, or less if ``close()`` (or with ``wake``, ``reconnect_now``)
