@@ -69,6 +69,7 @@ from blotter.ui.orders_model import (
 )
 from blotter.ui.row_hold import RowHold, waiting_words
 from blotter.ui.sort_header import SortHeader
+from blotter.ui.table_paint import can_paint_in_one_pass, paint_in_one_pass
 
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
@@ -225,6 +226,9 @@ class OrdersView(QTableView):
         self._clock.timeout.connect(self._repaint_ages)
         self._clock.start()
         self._painted: dict[int, PaintedRow] = {}
+        # the viewport painted in one pass (table_paint.py); False: cell by cell by QTableView
+        # through the same delegates, to the same pixels (slower: a Python call per cell)
+        self.one_pass = True
         self._digit = ("", 8)  # the font it was measured in, the width of a digit
         self._painter = RowPainter(self, self._painted_row)
         self.setItemDelegate(self._painter)
@@ -298,8 +302,19 @@ class OrdersView(QTableView):
     def paintEvent(self, event: QPaintEvent) -> None:
         # the rows in view, prepared once for this paint (texts made once per order change)
         self._prepare_rows()
-        super().paintEvent(event)
-        self._painted.clear()
+        try:
+            if self._painted and self.one_pass and can_paint_in_one_pass(self):
+                paint_in_one_pass(self, event.rect(), self._painted, self._painter,
+                                  self._delegate, self._row_of(self._hover),
+                                  self._row_of(self._pressed))
+            else:
+                super().paintEvent(event)
+        finally:
+            self._painted.clear()
+
+    @staticmethod
+    def _row_of(index: QPersistentModelIndex | None) -> int:
+        return index.row() if index is not None and index.isValid() else -1
 
     def _prepare_rows(self) -> None:
         painted = self._painted

@@ -20,8 +20,9 @@ from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from blotter.core.cancel import Outcome
-from blotter.core.order import Order, Upsert
+from blotter.core.order import Order, Side, Upsert
 from blotter.core.store import OrderStore
+from blotter.ui import theme
 from blotter.ui.column_layout import DROP_ORDER
 from blotter.ui.order_cells import HEADERS
 from blotter.ui.orders_model import (
@@ -32,6 +33,7 @@ from blotter.ui.orders_model import (
     OrdersModel,
 )
 from blotter.ui.orders_view import BUTTON_WIDTH, OrdersProxyModel, OrdersView
+from blotter.ui.resources import stylesheet
 from tests.ui.book import make_order
 from tests.ui.conftest import select_row
 
@@ -275,6 +277,45 @@ def test_the_table_paints_its_buttons_in_every_state(table):
     send_mouse(viewport, QEvent.Type.MouseButtonRelease, table.button(2),
                Qt.MouseButton.LeftButton)
     assert table.ids(table.clicked) == ["2"]
+
+
+def test_the_one_pass_paint_shows_what_the_cell_by_cell_paint_shows(table):
+    # The view paints its rows in one Python call (table_paint.py); QTableView, asked to paint
+    # cell by cell through the same delegates, must give the very same pixels: selected rows,
+    # a partly selected row, a cancel in flight, a refused cancel, a lit row, a hovered button,
+    # numbers on their decimal points, a sell, and texts cut to fit a narrow column.
+    store, view = table.store, table.view
+    view.setStyleSheet(theme.in_scheme(stylesheet(), theme.SCHEME))  # the app's ::item rules
+    store.apply(Upsert(make_order(4, price="95120.5", amount="0.014999", remaining="0.01",
+                                  side=Side.SELL, symbol="BTC-27MAR26-100000-C")))
+    store.apply(Upsert(make_order(5, price="0.000123", amount="12000", account="a-long-name")))
+    store.begin_cancel([make_order(1)])
+    store.begin_cancel([make_order(2)])
+    store.flush()
+    store.end_cancel(make_order(2).key, Outcome.REJECTED, "ERROR: Order not found.")
+    store.flush()
+    table.model.highlight([make_order(3).key])
+    select_row(view, 0)
+    select_row(view, 4, add=True)
+    view.selectionModel().select(table.index(5, Column.PRICE),
+                                 QItemSelectionModel.SelectionFlag.Select)
+    view.setColumnWidth(Column.SYMBOL, 60)
+    send_mouse(view.viewport(), QEvent.Type.MouseMove, table.button(3))
+    assert view.is_hovered(table.index(3))
+
+    def shot(one_pass: bool):
+        view.one_pass = one_pass
+        return view.viewport().grab().toImage()
+
+    one_pass, cell_by_cell = shot(True), shot(False)
+    view.one_pass = True
+    assert one_pass.size() == cell_by_cell.size()
+    differ = [(x, y) for y in range(one_pass.height()) for x in range(one_pass.width())
+              if one_pass.pixel(x, y) != cell_by_cell.pixel(x, y)]
+    assert differ == []
+    # and something was painted: the rows' texts are not all one colour
+    row_y = view.rowViewportPosition(5) + view.rowHeight(5) // 2
+    assert len({one_pass.pixel(x, row_y) for x in range(one_pass.width())}) > 3
 
 
 # -- copy -----------------------------------------------------------------------------------
