@@ -88,6 +88,8 @@ def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
 class OrdersModel(OrderCellsModel):
     # what waits while the rows hold still changed (``waiting()`` says what)
     waiting_changed = Signal()
+    # a store flush has come through (its row signals are out): the view repaints this frame
+    flushed = Signal()
 
     def __init__(
         self,
@@ -143,6 +145,7 @@ class OrdersModel(OrderCellsModel):
         self._last_flush = time.monotonic()
         self.flushes += 1
         self._store.flush()  # the diff comes back through _apply, like any other flush's
+        self.flushed.emit()
 
     def flush_now(self) -> None:
         self._timer.stop()

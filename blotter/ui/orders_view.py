@@ -342,6 +342,11 @@ class OrdersView(QTableView):
             return proxy.mapToSource(proxy.index(row, 0)).row()
         return row
 
+    def lay_out_now(self) -> None:
+        """Lay the rows out now if a change asked for it (Qt would do it on its next turn, or
+        while the whole view repaints, and then ask for one more repaint)."""
+        self.executeDelayedItemsLayout()
+
     def _repaint_ages(self) -> None:
         header = self.horizontalHeader()
         if header.isSectionHidden(Column.AGE) or not self.isVisible():
