@@ -9,7 +9,16 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QStaticText,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from blotter.ui import theme
@@ -118,6 +127,23 @@ _ELIDE_MODES = tuple(
 )
 
 
+_LAID_KEPT = 8192  # texts kept laid out per font: many screens' worth
+# a font, its metrics, its texts laid out (text → width, layout), its ascent and descent
+_FontTexts = tuple[QFont, QFontMetrics, dict[str, tuple[int, QStaticText]], int, int]
+
+
+def _laid_out(
+    laid: dict[str, tuple[int, QStaticText]], text: str, metrics: QFontMetrics,
+) -> tuple[int, QStaticText]:
+    """``text``'s width and layout (plain text, never rich), kept in ``laid``."""
+    if len(laid) >= _LAID_KEPT:
+        laid.clear()
+    static = QStaticText(text)
+    static.setTextFormat(Qt.TextFormat.PlainText)
+    found = laid[text] = (metrics.horizontalAdvance(text), static)
+    return found
+
+
 class RowPainter(QStyledItemDelegate):
     """Paints the orders table's cells from the rows the view prepared for this paint
     (``prepare``): no role-by-role questions to the model, no style sheet per cell.
@@ -136,9 +162,10 @@ class RowPainter(QStyledItemDelegate):
         self._heads = [0] * len(Column)
         self._digit = 8
         self._elided: dict[tuple[str, int, int], str] = {}
-        self._metrics: dict[int, tuple[QFont, QFontMetrics]] = {}
-        # text widths by (text, the metrics of its font): a row's texts repeat from paint to paint
-        self._widths: dict[tuple[str, int], int] = {}
+        # per font (by key): each text's width and its layout, made once (QStaticText: drawing
+        # a laid-out text costs half of laying it out again on every paint)
+        self._laid: dict[str, dict[str, tuple[int, QStaticText]]] = {}
+        self._fonts: dict[int, _FontTexts] = {}  # the cells' fonts, by id (kept alive here)
 
     def prepare(self, painted: list[PaintedRow], digit_width: int) -> None:
         """The rows about to be painted: line their numbers up among themselves."""
@@ -201,11 +228,8 @@ class RowPainter(QStyledItemDelegate):
         selected_colour = palette.color(QPalette.ColorRole.HighlightedText)
         base_font = painter.font()
         fill, draw, set_pen, set_font = (
-            painter.fillRect, painter.drawText, painter.setPen, painter.setFont)
+            painter.fillRect, painter.drawStaticText, painter.setPen, painter.setFont)
         fit, tails, heads, digit = self._fit, self._tails, self._heads, self._digit
-        widths = self._widths
-        if len(widths) > 8192:
-            widths.clear()
         if ground is None:
             if not columns:
                 return
@@ -217,7 +241,8 @@ class RowPainter(QStyledItemDelegate):
         places = [(c, x, w - 2 * CELL_PAD, c in _RIGHT_COLUMNS) for c, x, w in columns]
         pen: QColor | None = None
         font: QFont | None = None  # None: the view's (the painter's at the start)
-        kept_metrics = self._metrics
+        base = self._font_texts(base_font, metrics)
+        kept_fonts = self._fonts
         for top, height, row, selected in rows:
             texts, fonts, colours, background, _ = row
             if selected is True:
@@ -236,13 +261,14 @@ class RowPainter(QStyledItemDelegate):
                     set_font(base_font if cell_font is None else cell_font)
                     font = cell_font
                 if cell_font is None:
-                    cell_metrics = metrics
+                    kept = base
                 else:
-                    found = kept_metrics.get(id(cell_font))
-                    if found is None or found[0] is not cell_font:
-                        found = kept_metrics[id(cell_font)] = (
-                            cell_font, QFontMetrics(cell_font))
-                    cell_metrics = found[1]
+                    cached = kept_fonts.get(id(cell_font))
+                    if cached is None or cached[0] is not cell_font:
+                        cached = self._font_texts(cell_font, QFontMetrics(cell_font))
+                        kept_fonts[id(cell_font)] = cached
+                    kept = cached
+                _, cell_metrics, laid, ascent, descent = kept
                 colour = colours[column]
                 if colour is None:
                     colour = selected_colour if cell_selected else text_colour
@@ -257,22 +283,34 @@ class RowPainter(QStyledItemDelegate):
                     # longest head
                     aligned = min(tail, room // digit - heads[column])
                     shift = max(0, aligned - decimal_tail(text)) * digit
-                key = (text, id(cell_metrics))
-                width = widths.get(key)
-                if width is None:
-                    width = widths[key] = cell_metrics.horizontalAdvance(text)
+                found = laid.get(text)
+                if found is None:
+                    found = _laid_out(laid, text, cell_metrics)
+                width, static = found
                 if width > room:
                     shift = 0
                     text = fit(text, column, room, cell_metrics)
-                    width = cell_metrics.horizontalAdvance(text)
+                    found = laid.get(text)
+                    if found is None:
+                        found = _laid_out(laid, text, cell_metrics)
+                    width, static = found
                 if right_aligned:
                     at = x + room + CELL_PAD - shift - width
                 else:
                     at = x + CELL_PAD
-                draw(at, top + (height + cell_metrics.ascent() - cell_metrics.descent()) // 2,
-                     text)
+                # the text's top, from where its baseline stands in the cell
+                draw(at, top + (height + ascent - descent) // 2 - ascent, static)
         if font is not None:
             painter.setFont(base_font)
+
+    def _font_texts(self, font: QFont, metrics: QFontMetrics) -> _FontTexts:
+        """The texts laid out in ``font`` so far (kept per font: the rows in view repeat
+        their texts from paint to paint)."""
+        key = font.key()
+        laid = self._laid.get(key)
+        if laid is None:
+            laid = self._laid[key] = {}
+        return font, metrics, laid, metrics.ascent(), metrics.descent()
 
     def _fit(self, text: str, column: int, room: int, metrics: QFontMetrics) -> str:
         key = (text, room, column)
