@@ -165,20 +165,25 @@ class RowPainter(QStyledItemDelegate):
         # per font (by key): each text's width and its layout, made once (QStaticText: drawing
         # a laid-out text costs half of laying it out again on every paint)
         self._laid: dict[str, dict[str, tuple[int, QStaticText]]] = {}
-        self._fonts: dict[int, _FontTexts] = {}  # the cells' fonts, by id (kept alive here)
+        self._fonts: dict[int, _FontTexts] = {}
+        self._tail_of: dict[str, int] = {}  # decimal_tail of the numbers in view, by text  # the cells' fonts, by id (kept alive here)
 
     def prepare(self, painted: list[PaintedRow], digit_width: int) -> None:
         """The rows about to be painted: line their numbers up among themselves."""
         tails = [0] * len(Column)
         heads = [0] * len(Column)
+        tail_of = self._tail_of
+        if len(tail_of) > 8192:
+            tail_of.clear()
         for painted_row in painted:
             texts = painted_row[0]
             for column in _ALIGNED_COLUMNS:
                 text = texts[column]
-                tail = decimal_tail(text)
+                tail = tail_of.get(text)
+                if tail is None:
+                    tail = tail_of[text] = decimal_tail(text)
                 tails[column] = max(tails[column], tail)
-                head = len(text) - tail
-                heads[column] = max(heads[column], head)
+                heads[column] = max(heads[column], len(text) - tail)
         self._tails = tails
         self._heads = heads
         self._digit = max(digit_width, 1)
@@ -230,6 +235,7 @@ class RowPainter(QStyledItemDelegate):
         fill, draw, set_pen, set_font = (
             painter.fillRect, painter.drawStaticText, painter.setPen, painter.setFont)
         fit, tails, heads, digit = self._fit, self._tails, self._heads, self._digit
+        tail_of = self._tail_of
         if ground is None:
             if not columns:
                 return
@@ -282,7 +288,10 @@ class RowPainter(QStyledItemDelegate):
                     # the units digit as the longest tail, or as the cell leaves beside the
                     # longest head
                     aligned = min(tail, room // digit - heads[column])
-                    shift = max(0, aligned - decimal_tail(text)) * digit
+                    own = tail_of.get(text)
+                    if own is None:
+                        own = decimal_tail(text)
+                    shift = max(0, aligned - own) * digit
                 found = laid.get(text)
                 if found is None:
                     found = _laid_out(laid, text, cell_metrics)
