@@ -69,7 +69,7 @@ from blotter.ui.orders_model import (
 )
 from blotter.ui.row_hold import RowHold, waiting_words
 from blotter.ui.sort_header import SortHeader
-from blotter.ui.table_paint import can_paint_in_one_pass, paint_in_one_pass
+from blotter.ui.table_paint import can_paint_in_one_pass, paint_ground, paint_in_one_pass
 
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
@@ -229,6 +229,9 @@ class OrdersView(QTableView):
         # the viewport painted in one pass (table_paint.py); False: cell by cell by QTableView
         # through the same delegates, to the same pixels (slower: a Python call per cell)
         self.one_pass = True
+        # the viewport paints all of itself (its ground too, table_paint.py): what lies under
+        # it is not painted first on every repaint
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._digit = ("", 8)  # the font it was measured in, the width of a digit
         self._painter = RowPainter(self, self._painted_row)
         self.setItemDelegate(self._painter)
@@ -308,6 +311,7 @@ class OrdersView(QTableView):
                                   self._delegate, self._row_of(self._hover),
                                   self._row_of(self._pressed))
             else:
+                paint_ground(self, event.rect())
                 super().paintEvent(event)
         finally:
             self._painted.clear()

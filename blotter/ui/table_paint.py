@@ -33,6 +33,20 @@ def can_paint_in_one_pass(view: QTableView) -> bool:
     return not view.showGrid() and not view.isRightToLeft()
 
 
+def paint_ground(view: QTableView, area: QRect, painter: QPainter | None = None) -> None:
+    """Fill ``area`` of ``view``'s viewport with its ground (its palette's Base, which the style
+    sheet's background sets): the viewport paints itself whole (``WA_OpaquePaintEvent``), so
+    the widgets under it need not paint first at every repaint."""
+    viewport = view.viewport()
+    brush = viewport.palette().brush(viewport.backgroundRole())
+    if painter is not None:
+        painter.fillRect(area, brush)
+        return
+    own = QPainter(viewport)
+    own.fillRect(area, brush)
+    own.end()
+
+
 def paint_in_one_pass(
     view: QTableView,
     area: QRect,
@@ -61,6 +75,7 @@ def paint_in_one_pass(
         else:
             columns.append((column, left, width))
     if not columns and button_cell is None:
+        paint_ground(view, area)
         return
     edges = [(left, left + width) for _, left, width in columns]
     if button_cell is not None:
@@ -87,6 +102,7 @@ def paint_in_one_pass(
         bottom_row = max(painted) if painted else -1
 
     painter = QPainter(view.viewport())
+    paint_ground(view, area, painter)
     painter.setFont(option.font)
     rows: list[PaintRow] = []
     view_rows: list[int] = []

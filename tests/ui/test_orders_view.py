@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QPointF,
     Qt,
 )
-from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from blotter.core.cancel import Outcome
@@ -313,9 +313,14 @@ def test_the_one_pass_paint_shows_what_the_cell_by_cell_paint_shows(table):
     differ = [(x, y) for y in range(one_pass.height()) for x in range(one_pass.width())
               if one_pass.pixel(x, y) != cell_by_cell.pixel(x, y)]
     assert differ == []
-    # and something was painted: the rows' texts are not all one colour
+    # and something was painted: the rows' texts are not all one colour; below the last row
+    # lies the table's ground
     row_y = view.rowViewportPosition(5) + view.rowHeight(5) // 2
     assert len({one_pass.pixel(x, row_y) for x in range(one_pass.width())}) > 3
+    below = view.rowViewportPosition(5) + view.rowHeight(5) + 4
+    assert below < one_pass.height()
+    ground = view.viewport().palette().color(QPalette.ColorRole.Base).rgb()
+    assert {one_pass.pixel(x, below) for x in range(one_pass.width())} == {ground}
 
 
 # -- copy -----------------------------------------------------------------------------------
