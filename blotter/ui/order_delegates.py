@@ -168,8 +168,10 @@ class RowPainter(QStyledItemDelegate):
         self._fonts: dict[int, _FontTexts] = {}
         self._tail_of: dict[str, int] = {}  # decimal_tail of the numbers in view, by text  # the cells' fonts, by id (kept alive here)
 
-    def prepare(self, painted: list[PaintedRow], digit_width: int) -> None:
-        """The rows about to be painted: line their numbers up among themselves."""
+    def prepare(self, painted: list[PaintedRow], digit_width: int) -> bool:
+        """The rows about to be painted: line their numbers up among themselves. True if the
+        numbers now stand elsewhere than in the last paint (rows painted then and not now
+        would stand out of line)."""
         tails = [0] * len(Column)
         heads = [0] * len(Column)
         tail_of = self._tail_of
@@ -184,11 +186,14 @@ class RowPainter(QStyledItemDelegate):
                     tail = tail_of[text] = decimal_tail(text)
                 tails[column] = max(tails[column], tail)
                 heads[column] = max(heads[column], len(text) - tail)
+        digit = max(digit_width, 1)
+        moved = tails != self._tails or heads != self._heads or digit != self._digit
         self._tails = tails
         self._heads = heads
-        self._digit = max(digit_width, 1)
+        self._digit = digit
         if len(self._elided) > 4096:
             self._elided.clear()
+        return moved
 
     def paint(
         self,

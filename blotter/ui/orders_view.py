@@ -304,7 +304,7 @@ class OrdersView(QTableView):
     # -- painting ----------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         # the rows in view, prepared once for this paint (texts made once per order change)
-        self._prepare_rows()
+        moved = self._prepare_rows()
         try:
             if self._painted and self.one_pass and can_paint_in_one_pass(self):
                 paint_in_one_pass(self, event.rect(), self._painted, self._painter,
@@ -315,21 +315,33 @@ class OrdersView(QTableView):
                 super().paintEvent(event)
         finally:
             self._painted.clear()
+        if moved and not event.rect().contains(self.viewport().rect()):
+            # the numbers line up among all the rows in view: those this paint left alone
+            # must follow (next frame)
+            self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if dy:
+            # rows came into view and others left: the numbers may line up elsewhere, so all
+            # of the rows repaint, not only the strip the scroll uncovered
+            self.viewport().update()
 
     @staticmethod
     def _row_of(index: QPersistentModelIndex | None) -> int:
         return index.row() if index is not None and index.isValid() else -1
 
-    def _prepare_rows(self) -> None:
+    def _prepare_rows(self) -> bool:
+        """Prepare the rows in view; True if their numbers line up elsewhere than before."""
         painted = self._painted
         painted.clear()
         source = self._held_model
         proxy = self.model()
         if source is None or proxy is None:
-            return
+            return False
         count = proxy.rowCount()
         if not count:
-            return
+            return False
         first = max(self.rowAt(0), 0)
         last = self.rowAt(self.viewport().height() - 1)
         if last < 0:
@@ -338,7 +350,7 @@ class OrdersView(QTableView):
             source_row = self._source_row(row)
             if 0 <= source_row < source.rowCount():
                 painted[row] = source.painted_row(source_row)
-        self._painter.prepare(list(painted.values()), self._digit_width())
+        return self._painter.prepare(list(painted.values()), self._digit_width())
 
     def _source_row(self, row: int) -> int:
         proxy = self.model()

@@ -12,8 +12,10 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelRoleData,
     QModelRoleDataSpan,
+    QObject,
     QPoint,
     QPointF,
+    QRect,
     Qt,
 )
 from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent, QPalette
@@ -321,6 +323,53 @@ def test_the_one_pass_paint_shows_what_the_cell_by_cell_paint_shows(table):
     assert below < one_pass.height()
     ground = view.viewport().palette().color(QPalette.ColorRole.Base).rgb()
     assert {one_pass.pixel(x, below) for x in range(one_pass.width())} == {ground}
+
+
+class PaintedAreas(QObject):
+    """Where a widget was painted, event by event (the region each Paint event asked for)."""
+
+    def __init__(self, widget) -> None:
+        super().__init__(widget)
+        self.areas: list[QRect] = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.areas.append(event.rect())
+        return False
+
+    def covered(self, rect: QRect) -> bool:
+        return any(area.contains(rect) for area in self.areas)
+
+
+def test_numbers_line_up_across_the_table_after_a_scroll(table, qtbot):
+    # a scroll uncovers a strip; rows coming into view may line the numbers up elsewhere, so
+    # the rows already in view repaint too (never one column of numbers in two alignments)
+    store, view = table.store, table.view
+    for n in range(4, 40):
+        store.apply(Upsert(make_order(n, price="100.125" if n > 30 else "100")))
+    store.flush()
+    qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 100)
+    viewport = view.viewport()
+    painted = PaintedAreas(viewport)
+    view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 37)
+    qtbot.waitUntil(lambda: painted.covered(viewport.rect()))
+
+
+def test_a_row_whose_number_moves_the_column_repaints_the_others(table, qtbot):
+    # one row changes and only its own cells are asked to repaint; its new price has more
+    # decimals, so every row's price moves to stay on one decimal point: all of them repaint
+    store, view = table.store, table.view
+    table.proxy.set_filter_text("bitfinex")  # (a filtering table is told of each row apart)
+    viewport = view.viewport()
+    painted = PaintedAreas(viewport)
+    viewport.update()  # all painted as it stands (with whatever was still to paint)
+    qtbot.waitUntil(lambda: bool(painted.areas))
+    painted.areas.clear()
+    store.apply(Upsert(make_order(2, price="102.125")))
+    store.flush()
+    qtbot.waitUntil(lambda: painted.covered(viewport.rect()))
+    assert not painted.areas[0].contains(viewport.rect())  # first the changed row alone
 
 
 # -- copy -----------------------------------------------------------------------------------
