@@ -5,9 +5,10 @@ QTableView paints a cell by building a style option, asking the style for the ro
 size that is ~275 calls from C++ into Python per paint, and their overhead was half of a
 repaint's time. Here the view's rows are painted by one Python call: each row's ground once
 (the style's, then the selection or the row's own background over it), the cells' texts by
-``RowPainter.paint_rows`` (pen and font set only where they change, text widths kept), the
+``RowPainter.paint_rows`` (pen and font set only where they change, texts laid out once), the
 Cancel buttons by ``CancelButtonDelegate.paint_button``. The pixels are the same as the cell by
-cell paint's (tests/ui/test_orders_view.py compares the two).
+cell paint's (tests/ui/test_orders_view.py compares the two). The viewport paints its ground
+too (``paint_ground``), so the widgets under it are not painted first at every repaint.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ _ROW_GROUND = QStyle.PrimitiveElement.PE_PanelItemViewRow
 
 
 def can_paint_in_one_pass(view: QTableView) -> bool:
-    """Whether ``view`` looks the way the one pass paints it: no grid, no spans, left to right
-    (the orders table always does; anything else is left to QTableView)."""
+    """Whether ``view`` looks the way the one pass paints it: no grid, left to right (the
+    orders table always does, and never spans cells; anything else is left to QTableView)."""
     return not view.showGrid() and not view.isRightToLeft()
 
 
