@@ -286,6 +286,7 @@ async def main(orders: int, rate: float, seconds: float, filter_text: str,
                journal_on: bool = False) -> int:
     from PySide6.QtCore import QSettings
 
+    from blotter.collector import freeze_after_big_lists
     from blotter.core.notices import NoticeBus, StateBus, VenueState
     from blotter.core.order import AccountKey
     from blotter.core.store import OrderStore
@@ -304,6 +305,7 @@ async def main(orders: int, rate: float, seconds: float, filter_text: str,
         tmp = tempfile.mkdtemp(prefix="blotter-bench-")
         store, notices, states = OrderStore(), NoticeBus(), StateBus()
         engine = Engine(store, notices, states)
+        freeze_after_big_lists(store)  # as the app does (blotter/collector.py)
         if journal_on:  # as the app does: everything the engine sees goes to the journal
             from blotter.journal import Journal, attach
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from blotter.collector import freeze_after_big_lists
 from blotter.core.notices import Level, Notice, NoticeBus, StateBus
 from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
@@ -208,6 +209,7 @@ async def _main(options: Options) -> int:
     notices.on_error = lambda exc: log.error("a notice subscriber failed: %s", exc, exc_info=exc)
     states.on_error = lambda exc: log.error("a state subscriber failed: %s", exc, exc_info=exc)
     engine = Engine(store, notices, states)
+    freeze_after_big_lists(store)  # full collections of a big book stall the window (collector.py)
     journal = Journal()
     attach_journal(journal, engine)
     demo: Demo | None = None

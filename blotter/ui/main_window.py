@@ -181,11 +181,10 @@ class MainWindow(QMainWindow):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(self.refresh)
-        for signal in (
-            self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
-            self.proxy.layoutChanged, self.model.dataChanged,
-        ):
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged, self.model.dataChanged):
             signal.connect(self._schedule_refresh)
+        self.tabs.follow_frames(self.model.flushed, self.view.lay_out_now)
         selection = self.view.selectionModel()
         # the actions follow the selection at once (a quick Delete must act on the new row)
         selection.selectionChanged.connect(self._refresh_actions)

@@ -352,6 +352,8 @@ class OrderCellsModel(QAbstractTableModel):
         # the texts of the rows painted lately, made once per order change (not per paint
         # per role): key → (the order they were made from, its cells' texts)
         self._texts: dict[OrderKey, tuple[Order, list[str]]] = {}
+        # each cell's colour by a row's look (see painted_row); shared, never changed in place
+        self._colour_rows: dict[tuple[Any, ...], list[QColor | None]] = {}
         self.refresh_fonts()
 
     def refresh_fonts(self) -> None:
@@ -515,14 +517,27 @@ class OrderCellsModel(QAbstractTableModel):
         mark = marks.mark(order) if marks.active else None
         refusal = store.refusal(key)
         texts[_STATUS] = self._status(texts[_STATUS], key, mark)
-        if mark is not None:
-            colours = [_unverified_foreground(order, c) for c in range(_COLUMNS)]
-        else:
-            colours = [_foreground(order, c, pending) for c in range(_COLUMNS)]
-            if refusal is not None:
-                colours[_STATUS] = theme.WARNING
-        return (texts, self._fonts[pending], colours, marks.background(key, mark),
+        # a row's colours follow a few facts of it: made once per combination (and scheme)
+        look = (mark is not None, pending, refusal is not None, order.side,
+                order.remaining == order.amount, theme.VERSION)
+        shared = self._colour_rows.get(look)
+        if shared is None:
+            if len(self._colour_rows) > 64:  # (the scheme changed a few times)
+                self._colour_rows.clear()
+            shared = self._colour_rows[look] = self._colours(order, mark, pending, refusal)
+        return (texts, self._fonts[pending], shared, marks.background(key, mark),
                 BUTTON_PENDING if pending else BUTTON_OPEN)
+
+    @staticmethod
+    def _colours(
+        order: Order, mark: str | None, pending: bool, refusal: str | None,
+    ) -> list[QColor | None]:
+        if mark is not None:
+            return [_unverified_foreground(order, c) for c in range(_COLUMNS)]
+        colours = [_foreground(order, c, pending) for c in range(_COLUMNS)]
+        if refusal is not None:
+            colours[_STATUS] = theme.WARNING
+        return colours
 
     def _status(self, words: str, key: OrderKey, mark: str | None) -> str:
         """The Status cell: the order's words, or "Cancelling…" while a cancel is in flight;

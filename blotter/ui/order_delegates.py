@@ -5,11 +5,20 @@ option symbols cut in the middle, an unverified marker keeping its time), and th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QStaticText,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from blotter.ui import theme
@@ -114,6 +123,10 @@ def shorter(text: str, column: int, room: int, advance: Callable[[str], int]) ->
 
 
 _SELECTED = QStyle.StateFlag.State_Selected
+# a row to paint: its top, height, prepared texts and looks, and whether it is selected (True,
+# False, or the set of its selected columns); a column: which, its left edge and width
+PaintRow = tuple[int, int, PaintedRow, "bool | frozenset[int]"]
+PaintColumn = tuple[int, int, int]
 CELL_PAD = 8  # each side of a cell's text (style.qss pads the header the same)
 _RIGHT_COLUMNS = frozenset(int(c) for c in RIGHT_ALIGNED)
 _ALIGNED_COLUMNS = tuple(int(c) for c in DECIMAL_ALIGNED)
@@ -121,6 +134,23 @@ _ELIDE_MODES = tuple(
     Qt.TextElideMode.ElideMiddle if c in MIDDLE_ELIDED else Qt.TextElideMode.ElideRight
     for c in Column
 )
+
+
+_LAID_KEPT = 8192  # texts kept laid out per font: many screens' worth
+# a font, its metrics, its texts laid out (text → width, layout), its ascent and descent
+_FontTexts = tuple[QFont, QFontMetrics, dict[str, tuple[int, QStaticText]], int, int]
+
+
+def _laid_out(
+    laid: dict[str, tuple[int, QStaticText]], text: str, metrics: QFontMetrics,
+) -> tuple[int, QStaticText]:
+    """``text``'s width and layout (plain text, never rich), kept in ``laid``."""
+    if len(laid) >= _LAID_KEPT:
+        laid.clear()
+    static = QStaticText(text)
+    static.setTextFormat(Qt.TextFormat.PlainText)
+    found = laid[text] = (metrics.horizontalAdvance(text), static)
+    return found
 
 
 class RowPainter(QStyledItemDelegate):
@@ -141,25 +171,38 @@ class RowPainter(QStyledItemDelegate):
         self._heads = [0] * len(Column)
         self._digit = 8
         self._elided: dict[tuple[str, int, int], str] = {}
-        self._metrics: dict[int, tuple[QFont, QFontMetrics]] = {}
+        # per font (by key): each text's width and its layout, made once (QStaticText: drawing
+        # a laid-out text costs half of laying it out again on every paint)
+        self._laid: dict[str, dict[str, tuple[int, QStaticText]]] = {}
+        self._fonts: dict[int, _FontTexts] = {}
+        self._tail_of: dict[str, int] = {}  # decimal_tail of the numbers in view, by text  # the cells' fonts, by id (kept alive here)
 
-    def prepare(self, painted: list[PaintedRow], digit_width: int) -> None:
-        """The rows about to be painted: line their numbers up among themselves."""
+    def prepare(self, painted: list[PaintedRow], digit_width: int) -> bool:
+        """The rows about to be painted: line their numbers up among themselves. True if the
+        numbers now stand elsewhere than in the last paint (rows painted then and not now
+        would stand out of line)."""
         tails = [0] * len(Column)
         heads = [0] * len(Column)
+        tail_of = self._tail_of
+        if len(tail_of) > 8192:
+            tail_of.clear()
         for painted_row in painted:
             texts = painted_row[0]
             for column in _ALIGNED_COLUMNS:
                 text = texts[column]
-                tail = decimal_tail(text)
+                tail = tail_of.get(text)
+                if tail is None:
+                    tail = tail_of[text] = decimal_tail(text)
                 tails[column] = max(tails[column], tail)
-                head = len(text) - tail
-                heads[column] = max(heads[column], head)
+                heads[column] = max(heads[column], len(text) - tail)
+        digit = max(digit_width, 1)
+        moved = tails != self._tails or heads != self._heads or digit != self._digit
         self._tails = tails
         self._heads = heads
-        self._digit = max(digit_width, 1)
+        self._digit = digit
         if len(self._elided) > 4096:
             self._elided.clear()
+        return moved
 
     def paint(
         self,
@@ -170,54 +213,127 @@ class RowPainter(QStyledItemDelegate):
         row = self._rows(index.row())
         if row is None:
             return
-        texts, fonts, colours, background, _ = row
-        column = index.column()
         rect = option.rect
-        palette = option.palette
         selected = bool(option.state & _SELECTED)
-        if selected:
-            painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight))
-        elif background is not None:
-            painter.fillRect(rect, background)
-        text = texts[column]
-        if not text:
+        painter.save()
+        painter.setFont(option.font)
+        self.paint_rows(
+            painter, [(rect.top(), rect.height(), row, selected)],
+            [(index.column(), rect.left(), rect.width())], option.palette, option.fontMetrics)
+        painter.restore()
+
+    def paint_rows(
+        self,
+        painter: QPainter,
+        rows: Sequence[PaintRow],
+        columns: Sequence[PaintColumn],
+        palette: QPalette,
+        metrics: QFontMetrics,
+        ground: tuple[int, int] | None = None,
+    ) -> None:
+        """Paint ``rows`` (top, height, prepared row, selected: the whole row or, as a set,
+        some of its columns) across ``columns`` (column, left, width; the Cancel column is not
+        this painter's), in one pass: each row's ground filled once (across ``ground``, left and
+        width, if given; else across the columns), the pen and font set only
+        where they change. ``painter`` starts in the view's font (``metrics``); it ends in it.
+
+        Every cell reads as the table's cells always read: a number stands on its decimal point
+        (see ``prepare``), a text too wide for its cell loses what matters least, then is cut
+        where its end matters least (``_fit``)."""
+        if not rows:
             return
-        font = fonts[column]
-        if font is not None:
-            kept = self._metrics.get(id(font))
-            if kept is None or kept[0] is not font:
-                kept = self._metrics[id(font)] = (font, QFontMetrics(font))
-            metrics = kept[1]
-            painter.setFont(font)
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        text_colour = palette.color(QPalette.ColorRole.Text)
+        selected_colour = palette.color(QPalette.ColorRole.HighlightedText)
+        base_font = painter.font()
+        fill, draw, set_pen, set_font = (
+            painter.fillRect, painter.drawStaticText, painter.setPen, painter.setFont)
+        fit, tails, heads, digit = self._fit, self._tails, self._heads, self._digit
+        tail_of = self._tail_of
+        if ground is None:
+            if not columns:
+                return
+            left = min(c[1] for c in columns)
+            right = max(c[1] + c[2] for c in columns)
         else:
-            metrics = option.fontMetrics
-        colour = colours[column]
-        if colour is None:
-            colour = palette.color(
-                QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
-        painter.setPen(colour)
-        room = rect.width() - 2 * CELL_PAD
-        shift = 0
-        tails = self._tails[column]
-        if tails:
-            # the same decimal column for every row in view: as many places right of the
-            # units digit as the longest tail, or as the cell leaves beside the longest head
-            digit = self._digit
-            places = min(tails, room // digit - self._heads[column])
-            shift = max(0, places - decimal_tail(text)) * digit
-        width = metrics.horizontalAdvance(text)
-        if width > room:
-            shift = 0
-            text = self._fit(text, column, room, metrics)
-            width = metrics.horizontalAdvance(text)
-        if column in _RIGHT_COLUMNS:
-            x = rect.right() - CELL_PAD - shift - width + 1
-        else:
-            x = rect.left() + CELL_PAD
-        y = rect.top() + (rect.height() + metrics.ascent() - metrics.descent()) // 2
-        painter.drawText(x, y, text)
+            left, right = ground[0], ground[0] + ground[1]
+        # per column: where its text starts and how much room it has (the same for every row)
+        places = [(c, x, w - 2 * CELL_PAD, c in _RIGHT_COLUMNS) for c, x, w in columns]
+        pen: QColor | None = None
+        font: QFont | None = None  # None: the view's (the painter's at the start)
+        base = self._font_texts(base_font, metrics)
+        kept_fonts = self._fonts
+        for top, height, row, selected in rows:
+            texts, fonts, colours, background, _ = row
+            if selected is True:
+                fill(left, top, right - left, height, highlight)
+            elif background is not None:
+                fill(left, top, right - left, height, background)
+            for column, x, room, right_aligned in places:
+                cell_selected = selected if type(selected) is bool else column in selected
+                if cell_selected is True and selected is not True:
+                    fill(x, top, room + 2 * CELL_PAD, height, highlight)
+                text = texts[column]
+                if not text:
+                    continue
+                cell_font = fonts[column]
+                if cell_font is not font:
+                    set_font(base_font if cell_font is None else cell_font)
+                    font = cell_font
+                if cell_font is None:
+                    kept = base
+                else:
+                    cached = kept_fonts.get(id(cell_font))
+                    if cached is None or cached[0] is not cell_font:
+                        cached = self._font_texts(cell_font, QFontMetrics(cell_font))
+                        kept_fonts[id(cell_font)] = cached
+                    kept = cached
+                _, cell_metrics, laid, ascent, descent = kept
+                colour = colours[column]
+                if colour is None:
+                    colour = selected_colour if cell_selected else text_colour
+                if colour is not pen:
+                    set_pen(colour)
+                    pen = colour
+                shift = 0
+                tail = tails[column]
+                if tail:
+                    # the same decimal column for every row in view: as many places right of
+                    # the units digit as the longest tail, or as the cell leaves beside the
+                    # longest head
+                    aligned = min(tail, room // digit - heads[column])
+                    own = tail_of.get(text)
+                    if own is None:
+                        own = decimal_tail(text)
+                    shift = max(0, aligned - own) * digit
+                found = laid.get(text)
+                if found is None:
+                    found = _laid_out(laid, text, cell_metrics)
+                width, static = found
+                if width > room:
+                    shift = 0
+                    text = fit(text, column, room, cell_metrics)
+                    found = laid.get(text)
+                    if found is None:
+                        found = _laid_out(laid, text, cell_metrics)
+                    width, static = found
+                if right_aligned:
+                    at = x + room + CELL_PAD - shift - width
+                else:
+                    at = x + CELL_PAD
+                # the text's top, from where its baseline stands in the cell
+                draw(at, top + (height + ascent - descent) // 2 - ascent, static)
         if font is not None:
-            painter.setFont(option.font)
+            painter.setFont(base_font)
+
+    def _font_texts(self, font: QFont, metrics: QFontMetrics) -> _FontTexts:
+        """The texts laid out in ``font`` so far (kept per font: the rows in view repeat
+        their texts from paint to paint)."""
+        key = font.key()
+        laid = self._laid.get(key)
+        if laid is None:
+            laid = self._laid[key] = {}
+        return font, metrics, laid, metrics.ascent(), metrics.descent()
 
     def _fit(self, text: str, column: int, room: int, metrics: QFontMetrics) -> str:
         key = (text, room, column)
@@ -263,17 +379,25 @@ class CancelButtonDelegate(QStyledItemDelegate):
             painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Highlight))
         elif row[3] is not None:
             painter.fillRect(rect, row[3])
-        look = row[4]
+        hovered = self._view.is_hovered(index)
+        self.paint_button(painter, rect, row[4], hovered, hovered and self._view.is_pressed(index),
+                          option.font)
+
+    def paint_button(
+        self, painter: QPainter, cell: QRect, look: int, hovered: bool, pressed: bool,
+        font: QFont,
+    ) -> None:
+        """The button of a row whose Cancel button looks ``look`` (``BUTTON_OPEN``, pending,
+        closed) in its ``cell`` (the cell's ground is painted already): lit while ``hovered``,
+        darker while ``pressed``; a pending or closed row's button never lights."""
         pending, closed = look == BUTTON_PENDING, look == BUTTON_CLOSED
-        hovered = not pending and not closed and self._view.is_hovered(index)
-        pressed = hovered and self._view.is_pressed(index)
         state = (
             self.PENDING if pending else self.CLOSED if closed else self.PRESSED if pressed
             else self.HOVERED if hovered else self.NORMAL
         )
-        button = button_rect(rect, self._view.button_width)
+        button = button_rect(cell, self._view.button_width)
         painter.drawPixmap(button.topLeft(), self._button(
-            state, button.width(), button.height(), option.font,
+            state, button.width(), button.height(), font,
             painter.device().devicePixelRatioF(),
         ))
 
@@ -285,7 +409,6 @@ class CancelButtonDelegate(QStyledItemDelegate):
                 self._pixmaps.clear()
             pixmap = self._pixmaps[key] = _draw_button(state, width, height, font, ratio)
         return pixmap
-
 
 
 def _draw_button(state: int, width: int, height: int, font: QFont, ratio: float) -> QPixmap:

@@ -104,6 +104,8 @@ def _id_order(first: int, order_id: str) -> tuple[Any, ...]:
 class OrdersModel(OrderCellsModel):
     # what waits while the rows hold still changed (``waiting()`` says what)
     waiting_changed = Signal()
+    # a store flush has come through (its row signals are out): the view repaints this frame
+    flushed = Signal()
 
     def __init__(
         self,
@@ -159,6 +161,7 @@ class OrdersModel(OrderCellsModel):
         self._last_flush = time.monotonic()
         self.flushes += 1
         self._store.flush()  # the diff comes back through _apply, like any other flush's
+        self.flushed.emit()
 
     def flush_now(self) -> None:
         self._timer.stop()

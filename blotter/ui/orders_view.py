@@ -69,6 +69,7 @@ from blotter.ui.orders_model import (
 )
 from blotter.ui.row_hold import RowHold, waiting_words
 from blotter.ui.sort_header import SortHeader
+from blotter.ui.table_paint import can_paint_in_one_pass, paint_ground, paint_in_one_pass
 
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
@@ -225,6 +226,12 @@ class OrdersView(QTableView):
         self._clock.timeout.connect(self._repaint_ages)
         self._clock.start()
         self._painted: dict[int, PaintedRow] = {}
+        # the viewport painted in one pass (table_paint.py); False: cell by cell by QTableView
+        # through the same delegates, to the same pixels (slower: a Python call per cell)
+        self.one_pass = True
+        # the viewport paints all of itself (its ground too, table_paint.py): what lies under
+        # it is not painted first on every repaint
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._digit = ("", 8)  # the font it was measured in, the width of a digit
         self._painter = RowPainter(self, self._painted_row)
         self.setItemDelegate(self._painter)
@@ -297,20 +304,44 @@ class OrdersView(QTableView):
     # -- painting ----------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         # the rows in view, prepared once for this paint (texts made once per order change)
-        self._prepare_rows()
-        super().paintEvent(event)
-        self._painted.clear()
+        moved = self._prepare_rows()
+        try:
+            if self._painted and self.one_pass and can_paint_in_one_pass(self):
+                paint_in_one_pass(self, event.rect(), self._painted, self._painter,
+                                  self._delegate, self._row_of(self._hover),
+                                  self._row_of(self._pressed))
+            else:
+                paint_ground(self, event.rect())
+                super().paintEvent(event)
+        finally:
+            self._painted.clear()
+        if moved and not event.rect().contains(self.viewport().rect()):
+            # the numbers line up among all the rows in view: those this paint left alone
+            # must follow (next frame)
+            self.viewport().update()
 
-    def _prepare_rows(self) -> None:
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if dy:
+            # rows came into view and others left: the numbers may line up elsewhere, so all
+            # of the rows repaint, not only the strip the scroll uncovered
+            self.viewport().update()
+
+    @staticmethod
+    def _row_of(index: QPersistentModelIndex | None) -> int:
+        return index.row() if index is not None and index.isValid() else -1
+
+    def _prepare_rows(self) -> bool:
+        """Prepare the rows in view; True if their numbers line up elsewhere than before."""
         painted = self._painted
         painted.clear()
         source = self._held_model
         proxy = self.model()
         if source is None or proxy is None:
-            return
+            return False
         count = proxy.rowCount()
         if not count:
-            return
+            return False
         first = max(self.rowAt(0), 0)
         last = self.rowAt(self.viewport().height() - 1)
         if last < 0:
@@ -319,13 +350,18 @@ class OrdersView(QTableView):
             source_row = self._source_row(row)
             if 0 <= source_row < source.rowCount():
                 painted[row] = source.painted_row(source_row)
-        self._painter.prepare(list(painted.values()), self._digit_width())
+        return self._painter.prepare(list(painted.values()), self._digit_width())
 
     def _source_row(self, row: int) -> int:
         proxy = self.model()
         if isinstance(proxy, QSortFilterProxyModel):
             return proxy.mapToSource(proxy.index(row, 0)).row()
         return row
+
+    def lay_out_now(self) -> None:
+        """Lay the rows out now if a change asked for it (Qt would do it on its next turn, or
+        while the whole view repaints, and then ask for one more repaint)."""
+        self.executeDelayedItemsLayout()
 
     def _repaint_ages(self) -> None:
         header = self.horizontalHeader()

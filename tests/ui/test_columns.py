@@ -101,6 +101,53 @@ def ink_right_edge(image: QImage, top: int, height: int) -> int:
     return -1
 
 
+def test_cells_read_as_plain_text_drawn_where_qt_draws_it(qtbot):
+    # the painter keeps each text laid out (QStaticText); what it draws must be the very pixels
+    # of QPainter.drawText at the same baseline, in either font, markup shown as typed
+    view = QTableView()
+    qtbot.addWidget(view)
+    mono = theme.mono_font(view.font())
+    words = ("EXCHANGE LIMIT", "<b>not bold</b> & co", "Partially filled 56% @ 187.92")
+    numbers = ("92,514.5", "0.014999 (33%)", "2027-01-03")
+    rows = {}
+    for row, (word, number) in enumerate(zip(words, numbers)):
+        texts = [""] * len(Column)
+        texts[Column.TYPE], texts[Column.PRICE] = word, number
+        fonts = [None] * len(Column)
+        fonts[Column.PRICE] = mono
+        rows[row] = (texts, fonts, [QColor("black")] * len(Column), None, BUTTON_OPEN)
+    painter_delegate = RowPainter(view, rows.get)
+    painter_delegate.prepare([], QFontMetrics(mono).horizontalAdvance("0"))  # no alignment
+    size, height = (420, 90), 30
+
+    def image() -> QImage:
+        picture = QImage(*size, QImage.Format.Format_RGB32)
+        picture.fill(QColor("white"))
+        return picture
+
+    painted, expected = image(), image()
+    painter = QPainter(painted)
+    painter.setFont(view.font())
+    painter_delegate.paint_rows(
+        painter, [(row * height, height, rows[row], False) for row in rows],
+        [(int(Column.TYPE), 0, 260), (int(Column.PRICE), 260, 160)], view.palette(),
+        QFontMetrics(view.font()))
+    painter.end()
+    painter = QPainter(expected)
+    painter.setPen(QColor("black"))
+    for row, (word, number) in enumerate(zip(words, numbers)):
+        for font, text, left in ((view.font(), word, None), (mono, number, 260)):
+            metrics = QFontMetrics(font)
+            painter.setFont(font)
+            x = 8 if left is None else left + 160 - 8 - metrics.horizontalAdvance(text)
+            y = row * height + (height + metrics.ascent() - metrics.descent()) // 2
+            painter.drawText(x, y, text)
+    painter.end()
+    differ = sum(1 for y in range(size[1]) for x in range(size[0])
+                 if painted.pixel(x, y) != expected.pixel(x, y))
+    assert differ == 0
+
+
 def test_numbers_in_a_column_stand_on_their_decimal_point(qtbot):
     view = QTableView()
     qtbot.addWidget(view)

@@ -12,16 +12,19 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelRoleData,
     QModelRoleDataSpan,
+    QObject,
     QPoint,
     QPointF,
+    QRect,
     Qt,
 )
-from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QMouseEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from blotter.core.cancel import Outcome
-from blotter.core.order import Order, Upsert
+from blotter.core.order import Order, Side, Upsert
 from blotter.core.store import OrderStore
+from blotter.ui import theme
 from blotter.ui.column_layout import DROP_ORDER
 from blotter.ui.order_cells import HEADERS
 from blotter.ui.orders_model import (
@@ -32,6 +35,7 @@ from blotter.ui.orders_model import (
     OrdersModel,
 )
 from blotter.ui.orders_view import BUTTON_WIDTH, OrdersProxyModel, OrdersView
+from blotter.ui.resources import stylesheet
 from tests.ui.book import make_order
 from tests.ui.conftest import select_row
 
@@ -275,6 +279,97 @@ def test_the_table_paints_its_buttons_in_every_state(table):
     send_mouse(viewport, QEvent.Type.MouseButtonRelease, table.button(2),
                Qt.MouseButton.LeftButton)
     assert table.ids(table.clicked) == ["2"]
+
+
+def test_the_one_pass_paint_shows_what_the_cell_by_cell_paint_shows(table):
+    # The view paints its rows in one Python call (table_paint.py); QTableView, asked to paint
+    # cell by cell through the same delegates, must give the very same pixels: selected rows,
+    # a partly selected row, a cancel in flight, a refused cancel, a lit row, a hovered button,
+    # numbers on their decimal points, a sell, and texts cut to fit a narrow column.
+    store, view = table.store, table.view
+    view.setStyleSheet(theme.in_scheme(stylesheet(), theme.SCHEME))  # the app's ::item rules
+    store.apply(Upsert(make_order(4, price="95120.5", amount="0.014999", remaining="0.01",
+                                  side=Side.SELL, symbol="BTC-27MAR26-100000-C")))
+    store.apply(Upsert(make_order(5, price="0.000123", amount="12000", account="a-long-name")))
+    store.begin_cancel([make_order(1)])
+    store.begin_cancel([make_order(2)])
+    store.flush()
+    store.end_cancel(make_order(2).key, Outcome.REJECTED, "ERROR: Order not found.")
+    store.flush()
+    table.model.highlight([make_order(3).key])
+    select_row(view, 0)
+    select_row(view, 4, add=True)
+    view.selectionModel().select(table.index(5, Column.PRICE),
+                                 QItemSelectionModel.SelectionFlag.Select)
+    view.setColumnWidth(Column.SYMBOL, 60)
+    send_mouse(view.viewport(), QEvent.Type.MouseMove, table.button(3))
+    assert view.is_hovered(table.index(3))
+
+    def shot(one_pass: bool):
+        view.one_pass = one_pass
+        return view.viewport().grab().toImage()
+
+    one_pass, cell_by_cell = shot(True), shot(False)
+    view.one_pass = True
+    assert one_pass.size() == cell_by_cell.size()
+    differ = [(x, y) for y in range(one_pass.height()) for x in range(one_pass.width())
+              if one_pass.pixel(x, y) != cell_by_cell.pixel(x, y)]
+    assert differ == []
+    # and something was painted: the rows' texts are not all one colour; below the last row
+    # lies the table's ground
+    row_y = view.rowViewportPosition(5) + view.rowHeight(5) // 2
+    assert len({one_pass.pixel(x, row_y) for x in range(one_pass.width())}) > 3
+    below = view.rowViewportPosition(5) + view.rowHeight(5) + 4
+    assert below < one_pass.height()
+    ground = view.viewport().palette().color(QPalette.ColorRole.Base).rgb()
+    assert {one_pass.pixel(x, below) for x in range(one_pass.width())} == {ground}
+
+
+class PaintedAreas(QObject):
+    """Where a widget was painted, event by event (the region each Paint event asked for)."""
+
+    def __init__(self, widget) -> None:
+        super().__init__(widget)
+        self.areas: list[QRect] = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.areas.append(event.rect())
+        return False
+
+    def covered(self, rect: QRect) -> bool:
+        return any(area.contains(rect) for area in self.areas)
+
+
+def test_numbers_line_up_across_the_table_after_a_scroll(table, qtbot):
+    # a scroll uncovers a strip; rows coming into view may line the numbers up elsewhere, so
+    # the rows already in view repaint too (never one column of numbers in two alignments)
+    store, view = table.store, table.view
+    for n in range(4, 40):
+        store.apply(Upsert(make_order(n, price="100.125" if n > 30 else "100")))
+    store.flush()
+    qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 100)
+    viewport = view.viewport()
+    painted = PaintedAreas(viewport)
+    view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 37)
+    qtbot.waitUntil(lambda: painted.covered(viewport.rect()))
+
+
+def test_a_row_whose_number_moves_the_column_repaints_the_others(table, qtbot):
+    # one row changes and only its own cells are asked to repaint; its new price has more
+    # decimals, so every row's price moves to stay on one decimal point: all of them repaint
+    store, view = table.store, table.view
+    table.proxy.set_filter_text("bitfinex")  # (a filtering table is told of each row apart)
+    viewport = view.viewport()
+    painted = PaintedAreas(viewport)
+    viewport.update()  # all painted as it stands (with whatever was still to paint)
+    qtbot.waitUntil(lambda: bool(painted.areas))
+    painted.areas.clear()
+    store.apply(Upsert(make_order(2, price="102.125")))
+    store.flush()
+    qtbot.waitUntil(lambda: painted.covered(viewport.rect()))
+    assert not painted.areas[0].contains(viewport.rect())  # first the changed row alone
 
 
 # -- copy -----------------------------------------------------------------------------------

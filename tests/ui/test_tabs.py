@@ -24,3 +24,23 @@ async def test_counts_reach_the_titles_at_once_then_at_most_once_a_second(qtbot)
     assert titled == ["Open Orders (10)", "Open Orders (299)"]
     tabs.count_open(299)  # no change, no retitle
     assert len(titled) == 2 and tabs.tabText(CLOSED) == "Recently Closed (0)"
+
+
+class BusyTableTabs(OrderTabs):
+    FRAME_WAIT_MS = 60_000  # the table never goes quiet within this test
+
+
+async def test_a_title_that_comes_due_shows_with_the_tables_next_frame(qtbot) -> None:
+    # a retitle repaints the table: under a flood it waits for the repaint the rows cause
+    tabs = BusyTableTabs(QWidget(), ClosedView())
+    qtbot.addWidget(tabs)
+    tabs.count_open(10)
+    tabs.count_open(11)
+    assert tabs.tabText(OPEN) == "Open Orders (10)" and not tabs.titles_due
+    await until(lambda: tabs.titles_due)  # its second is up
+    tabs.count_open(12)
+    assert tabs.tabText(OPEN) == "Open Orders (10)"  # still waiting for the table's frame
+    tabs.at_frame()
+    assert tabs.tabText(OPEN) == "Open Orders (12)" and not tabs.titles_due
+    tabs.at_frame()  # nothing due: nothing changes
+    assert tabs.tabText(OPEN) == "Open Orders (12)"
