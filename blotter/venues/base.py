@@ -380,6 +380,9 @@ class ReconnectingClient:
             self._live_at = loop.time()
         if self._auditor is None and self.audit_interval > 0 and not self._closing:
             self._auditor = loop.create_task(self._audits())
+            # kept with the background work too: close() awaits it once cancelled
+            self._background.add(self._auditor)
+            self._auditor.add_done_callback(self._background.discard)
 
     def auth_retry(self, refusals: int) -> float:
         """Seconds before the next try after the ``refusals``-th refusal of the key in a row."""

@@ -195,6 +195,7 @@ class BitfinexClient(ListSide):
             self._ws = None
             if watch is not None:
                 watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)  # never left pending
             for pong in self._pongs.values():  # no pong will come: stop waiting
                 if not pong.done():
                     pong.set_result(None)
@@ -316,6 +317,7 @@ class BitfinexClient(ListSide):
             self._end = SessionEnd(await keep)
         finally:
             keep.cancel()
+            await asyncio.gather(keep, return_exceptions=True)  # never left pending
         _abort(ws)
 
     async def _ping(self) -> None:

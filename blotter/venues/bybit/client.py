@@ -217,6 +217,9 @@ class BybitClient(BybitCancels):
             if watch is not None:
                 watch.cancel()
             reader.cancel()
+            await asyncio.gather(  # never left pending
+                reader, *([watch] if watch is not None else []), return_exceptions=True
+            )
             try:
                 async with asyncio.timeout(_CLOSE_TIMEOUT):  # no task: never left unawaited
                     await ws.close()
