@@ -104,10 +104,13 @@ _SELL: Final = Side.SELL
 _OTHER_SIDE: Final = "its remaining amount is on the other side of the order"
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 
-# What OrderParser remembers of an order id: its fixed fields as sent (for the comparison), their
-# types, then what was made of them: the order's fields for build_order, and the amount (the
-# unsigned JSON number of AMOUNT_ORIG).
-_Known = tuple[tuple[Any, ...], tuple[type, ...], OrderFields, Any]
+# What OrderParser remembers of an order id: its fixed fields as sent (for the comparison), the
+# JSON types of its numbers (GID, CID, MTS_CREATE, AMOUNT_ORIG, FLAGS as sent), then what was made
+# of them: the order's fields for build_order, the amount (the unsigned JSON number of
+# AMOUNT_ORIG, found positive), whether it sells, and whether its PRICE is a stop price.
+_Known = tuple[
+    tuple[Any, ...], type, type, type, type, type, OrderFields, Any, bool, bool
+]
 
 _ORDER_ERRORS: Final = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
 # Order types with a limit price: for them a price of zero cannot be true (a market order, a
@@ -165,11 +168,9 @@ class OrderParser:
         self._flags: dict[int, frozenset[Flag]] = {}
         self._days: dict[int, str] = {}
         self._closed: dict[str, OrderStatus] = {}
-        # One object per distinct text (symbol, type, a status without a fill price) and per
-        # distinct tuple of field types: 100k open orders share a few dozen, not 100k copies
-        # of each that the frames brought.
+        # One object per distinct text (symbol, type, a status without a fill price): 100k open
+        # orders share a few dozen, not 100k copies of each that the frames brought.
         self._texts: dict[str, str] = {}
-        self._types: dict[tuple[type, ...], tuple[type, ...]] = {}
 
     def parse_orders(self, data: Any) -> tuple[Order, ...]:
         """A list of order arrays (the ``os`` snapshot, or REST ``auth/r/orders``), whole or not
@@ -215,76 +216,67 @@ class OrderParser:
         known = self._known.get(oid)
         if known is None or fixed != known[0]:
             known = self._learn(oid, fixed)
-        _, types, fields, amount = known
         # == alone takes 1.0 or True for 1: the numbers' JSON types must be the known ones too
         # (the text fields compare equal only to text, and HIDDEN counts only as true/false).
-        gid_t, cid_t, _, created_t, orig_t, _, bits_t, _ = types
-        g, c, _, m, n, _, b, _ = fixed
+        _, gid_t, cid_t, created_t, orig_t, bits_t, fields, amount, sell, stop = known
         if (
-            type(g) is not gid_t or type(c) is not cid_t or type(m) is not created_t
-            or type(n) is not orig_t or type(b) is not bits_t
+            type(a[1]) is not gid_t or type(a[2]) is not cid_t or type(a[4]) is not created_t
+            or type(a[7]) is not orig_t or type(a[12]) is not bits_t
         ):
-            _, _, fields, amount = self._learn(oid, fixed)
+            _, _, _, _, _, _, fields, amount, sell, stop = self._learn(oid, fixed)
         if closed:
             self._known.pop(oid, None)  # it left the book: forget it
 
         status_text = a[13]
         if type(status_text) is not str:
             raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
-        shared = self._texts.get(status_text)
-        if shared is not None:
-            status_text = shared
-        elif "@" not in status_text and len(self._texts) < _TEXTS_LIMIT:
-            self._texts[status_text] = status_text  # "ACTIVE": one object for every row
+        if "@" not in status_text:  # "ACTIVE": one object for every row (a fill price: unique)
+            shared = self._texts.get(status_text)
+            if shared is not None:
+                status_text = shared
+            elif len(self._texts) < _TEXTS_LIMIT:
+                self._texts[status_text] = status_text
         # The remaining amount [6], unsigned (the sign is the side's, from AMOUNT_ORIG).
         rem = a[6]
         t = type(rem)
         if t is float or t is int:
             if rem < 0:
-                rem = -rem
-                if fields[2] is not _SELL:
+                if not sell:
                     raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
-            elif rem and fields[2] is _SELL:
+                rem = -rem
+            elif sell and rem:
                 raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
         elif rem is None and closed:
             rem = 0
         else:
             raise MalformedFrame(f"order {oid}: amount is not a number")
         price = a[16]
-        t = type(price)
-        if t is not float and t is not int and price is not None:
-            raise MalformedFrame(f"order {oid}: price is not a number")
         trigger = None
-        if "STOP" in fields[3]:  # PRICE is the stop price; a stop limit's limit is [19] (§3.2)
-            trigger, price = price, a[19]
+        if stop:  # PRICE is the stop price; a stop limit's limit is [19] (§3.2)
+            trigger, price = self._stop_prices(oid, price, a[19])
+        else:
             t = type(price)
-            if not price:
-                if price is not None and t is not float and t is not int:
-                    raise MalformedFrame(f"order {oid}: limit price is not a number")
-                price = None
-            elif t is not float and t is not int:
-                raise MalformedFrame(f"order {oid}: limit price is not a number")
-            if not trigger:  # a stop may carry none (§3.2)
-                trigger = None
-            elif trigger < 0:
-                raise MalformedFrame(f"order {oid}: stop price {trigger} is not a positive number")
+            if t is not float and t is not int and price is not None:
+                raise MalformedFrame(f"order {oid}: price is not a number")
         avg = a[17]
-        t = type(avg)
         if not avg:  # PRICE_AVG is 0 (or null) until the first fill
+            t = type(avg)
             if avg is not None and t is not float and t is not int:
                 raise MalformedFrame(f"order {oid}: average price is not a number")
             avg = None
-        elif t is not float and t is not int:
-            raise MalformedFrame(f"order {oid}: average price is not a number")
+        else:
+            t = type(avg)
+            if t is not float and t is not int:
+                raise MalformedFrame(f"order {oid}: average price is not a number")
         updated = a[5]
-        if updated is not None and type(updated) is not int:
-            raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
-        if updated == fields[8]:  # a new order's MTS_UPDATE is its MTS_CREATE: keep one int
+        if type(updated) is not int:
+            if updated is not None:
+                raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
+        elif updated == fields[8]:  # a new order's MTS_UPDATE is its MTS_CREATE: keep one int
             updated = fields[8]
-        # plausible, as one cheap test on the hot path; the reason only when it fails
-        if rem > amount or amount <= 0 or (price is not None and price <= 0) or (
-            avg is not None and avg < 0
-        ):
+        # plausible, as one cheap test on the hot path; the reason only when it fails (the
+        # amount, one of the fixed fields, was found positive when the order was learnt)
+        if rem > amount or (price is not None and price <= 0) or (avg is not None and avg < 0):
             reason = _implausible(amount, rem, price, avg, fields[3])
             if reason is not None:
                 raise MalformedFrame(f"order {oid}: {reason}")
@@ -303,6 +295,28 @@ class OrderParser:
             status = _OPEN  # ACTIVE, RSN_PAUSE, ...: in os/on/ou it is open
 
         return build_order(fields, amount, rem, status, status_text, price, avg, updated, trigger)
+
+    @staticmethod
+    def _stop_prices(oid: int, stop: Any, limit: Any) -> tuple[Any, Any]:
+        """A stop order's trigger price (PRICE [16]) and limit price (PRICE_AUX_LIMIT [19]):
+        either may be missing (None); a negative trigger or one that is not a number is not."""
+        t = type(limit)
+        if not limit:
+            if limit is not None and t is not float and t is not int:
+                raise MalformedFrame(f"order {oid}: limit price is not a number")
+            limit = None
+        elif t is not float and t is not int:
+            raise MalformedFrame(f"order {oid}: limit price is not a number")
+        t = type(stop)
+        if not stop:  # a stop may carry none (§3.2)
+            if stop is not None and t is not float and t is not int:
+                raise MalformedFrame(f"order {oid}: price is not a number")
+            stop = None
+        elif t is not float and t is not int:
+            raise MalformedFrame(f"order {oid}: price is not a number")
+        elif stop < 0:
+            raise MalformedFrame(f"order {oid}: stop price {stop} is not a positive number")
+        return stop, limit
 
     def forget(self, order_id: str) -> None:
         """The order closed by other means than a readable ``oc``: drop what is known of it."""
@@ -331,6 +345,8 @@ class OrderParser:
                 side = Side.BUY
         else:
             raise MalformedFrame(f"order {oid}: original amount is not a number")
+        if not orig > 0 or orig == math.inf:  # not NaN, not 0: checked here once per order
+            raise MalformedFrame(f"order {oid}: amount {orig} is not a positive number")
         if gid is not None:
             if type(gid) is not int:
                 raise MalformedFrame(f"order {oid}: group id is not an integer")
@@ -360,8 +376,11 @@ class OrderParser:
             OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
             cid_date, gid, flags, created, None, None, _time_in_force(order_type),
         )
-        types = tuple(map(type, fixed))
-        known: _Known = (fixed, self._types.setdefault(types, types), fields, orig)
+        known: _Known = (
+            fixed, type(fixed[0]), type(fixed[1]), type(created), type(orig), type(fixed[6]),
+            fields, orig,
+            side is _SELL, "STOP" in order_type,
+        )
         cache = self._known
         if len(cache) >= _KNOWN_LIMIT:
             cache.clear()

@@ -32,6 +32,8 @@ def parser() -> StreamParser:
         ({"amount": 1.8e19}, "is above the amount"),
         ({"amount": 2, "orig": 1.5}, "is above the amount"),
         ({"orig": 0, "amount": 0}, "amount 0 is not a positive number"),
+        ({"orig": float("inf"), "amount": 1}, "amount inf is not a positive number"),
+        ({"orig": float("nan"), "amount": 0.5}, "amount nan is not a positive number"),
         ({"amount": -0.5}, "its remaining amount is on the other side of the order"),
         ({"orig": -1.5, "amount": 0.5}, "its remaining amount is on the other side of the order"),
         ({"price": 0}, "a limit order with a price of 0"),
