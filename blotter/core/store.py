@@ -337,14 +337,19 @@ class OrderStore:
             if key in self._tickets:
                 self.end_cancel(key, outcome_for_close(order), order.status_text)
             return
+        self._closed(self._take_row(key, order))
+
+    def _take_row(self, key: OrderKey, final: Order) -> ClosedOrder:
+        """Remove the row ``key``, which the venue's closing record ``final`` ends: the cancel
+        waiting for it learns the outcome, and the close names the trader's action, or says
+        that it corrects a "closed, how unknown" receipt."""
         waiting = key in self._tickets or key in self._unsure
         action = self._actions.pop(key, "your cancel") if waiting else self._actions.pop(key, None)
         corrects = key in self._unsure
-        self._unsure.discard(key)
         self._remove(key)
         if key in self._tickets:
-            self.end_cancel(key, outcome_for_close(order), order.status_text)
-        self._closed(close_of(order, action, self.clock(), corrects))
+            self.end_cancel(key, outcome_for_close(final), final.status_text)
+        return close_of(final, action, self.clock(), corrects)
 
     def _closed(self, closed: ClosedOrder) -> None:
         self.closed.append(closed)
@@ -387,13 +392,7 @@ class OrderStore:
                     closed.append(vanished(before, now, stream))
                     continue
                 # the venue's own record says how it ended, though the stream never did
-                waiting = key in self._tickets or key in self._unsure
-                action = self._actions.pop(key, "your cancel" if waiting else None)
-                corrects = key in self._unsure
-                self._remove(key)
-                if key in self._tickets:
-                    self.end_cancel(key, outcome_for_close(final), final.status_text)
-                closed.append(close_of(final, action, now, corrects)._replace(unseen=True))
+                closed.append(self._take_row(key, final)._replace(unseen=True))
         added: list[Order] = []
         changed: list[tuple[Order, Order]] = []
         for order in fresh.values():
