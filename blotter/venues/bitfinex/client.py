@@ -33,7 +33,7 @@ from blotter.venues.base import Backoff, SessionEnd
 from blotter.venues.bitfinex import requests
 from blotter.venues.bitfinex.acks import AckBook
 from blotter.venues.bitfinex.cancels import CancelCall
-from blotter.venues.bitfinex.lists import ListSide
+from blotter.venues.bitfinex.lists import ListSide, in_loop
 from blotter.venues.bitfinex.nonce import NonceSource
 from blotter.venues.bitfinex.notices import error_notice, info_notice, notification_notice
 from blotter.venues.bitfinex.orders import salvage_close
@@ -395,9 +395,7 @@ class BitfinexClient(ListSide):
         self._doubted = True
         if self._rereading:
             return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # a frame handed in outside any loop (a test): nothing to re-read
+        if not in_loop():  # a frame handed in outside any loop (a test): nothing to re-read
             return
         self._distrust(what)
 

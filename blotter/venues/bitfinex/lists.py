@@ -52,7 +52,7 @@ class ListSide(CancelSide):
             o.key for o in self._store.orders(self.account)
             if o.order_id not in listed and o.key not in cancelling and o.order_id.isdigit()
         ]
-        if unseen and _in_loop():
+        if unseen and in_loop():
             # Rows the snapshot lacks closed while the stream was away: the order history says
             # how, before the snapshot applies (what the stream says meanwhile waits for it).
             self._settling = []
@@ -195,7 +195,8 @@ class ListSide(CancelSide):
         return [final for final in finals if final.order_id in wanted]
 
 
-def _in_loop() -> bool:
+def in_loop() -> bool:
+    """Whether an event loop runs here (a frame a test hands in outside one has none)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # a frame handed in outside any loop (a test): nothing to look up
