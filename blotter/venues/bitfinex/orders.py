@@ -41,6 +41,7 @@ from blotter.core.order import (
 )
 from blotter.core.venue import MalformedFrame
 from blotter.venues.bitfinex.spec import VENUE
+from blotter.venues.recent import Recent
 
 ORDER_FIELDS: Final = 32
 
@@ -95,7 +96,9 @@ def _utc_date(day: int) -> str:
 # The fields of an order array that do not change while it is open (§3.2): GID, CID, SYMBOL,
 # MTS_CREATE, AMOUNT_ORIG, TYPE, FLAGS, HIDDEN. One C call picks them for the known-order check.
 _fixed_fields = itemgetter(1, 2, 3, 4, 7, 8, 12, 24)
-_KNOWN_LIMIT: Final = 262_144
+# Orders whose fixed fields are remembered: at least those seen in the last 16,384 learnt or
+# recalled, at most twice that (``Recent``); an order not seen for longer is read in full again.
+RECENT_ORDERS: Final = 16_384
 _TEXTS_LIMIT: Final = 4096
 # Enum members as plain globals: ``OrderStatus.OPEN`` is a class attribute look-up each time.
 _OPEN: Final = OrderStatus.OPEN
@@ -157,14 +160,15 @@ class OrderParser:
     A closed order is forgotten.
     """
 
-    def __init__(self, account: AccountKey) -> None:
+    def __init__(self, account: AccountKey, recent_orders: int = RECENT_ORDERS) -> None:
         if account.venue != VENUE:
             raise ValueError(f"not a Bitfinex account: {account}")
         self.account = account
         self._venue = account.venue
         self._account = account.account
         # Caches keep the hot path to dict lookups.
-        self._known: dict[int, _Known] = {}
+        self._recent: Recent[int, _Known] = Recent(recent_orders)
+        self._known = self._recent.current  # the hot path's look-up, without a method call
         self._flags: dict[int, frozenset[Flag]] = {}
         self._days: dict[int, str] = {}
         self._closed: dict[str, OrderStatus] = {}
@@ -215,7 +219,7 @@ class OrderParser:
         fixed = _fixed_fields(a)
         known = self._known.get(oid)
         if known is None or fixed != known[0]:
-            known = self._learn(oid, fixed)
+            known = self._recall(oid, fixed)
         # == alone takes 1.0 or True for 1: the numbers' JSON types must be the known ones too
         # (the text fields compare equal only to text, and HIDDEN counts only as true/false).
         _, gid_t, cid_t, created_t, orig_t, bits_t, fields, amount, sell, stop = known
@@ -225,7 +229,7 @@ class OrderParser:
         ):
             _, _, _, _, _, _, fields, amount, sell, stop = self._learn(oid, fixed)
         if closed:
-            self._known.pop(oid, None)  # it left the book: forget it
+            self._recent.pop(oid)  # it left the book: forget it
 
         status_text = a[13]
         if type(status_text) is not str:
@@ -321,7 +325,20 @@ class OrderParser:
     def forget(self, order_id: str) -> None:
         """The order closed by other means than a readable ``oc``: drop what is known of it."""
         if order_id.isdigit():
-            self._known.pop(int(order_id), None)
+            self._recent.pop(int(order_id))
+
+    def knows(self, order_id: int) -> bool:
+        """Whether the fixed fields of order ``order_id`` are remembered (an update of it reads
+        only what may change)."""
+        return order_id in self._recent
+
+    def _recall(self, oid: int, fixed: tuple[Any, ...]) -> _Known:
+        """What is remembered of an order seen a while ago, if its fixed fields are the same;
+        else they are read in full (``_learn``)."""
+        known = self._recent.recall(oid)
+        if known is None or fixed != known[0]:
+            known = self._learn(oid, fixed)
+        return known
 
     def _learn(self, oid: int, fixed: tuple[Any, ...]) -> _Known:
         """Validate and convert the fixed fields of an order seen for the first time (or changed)."""
@@ -381,10 +398,7 @@ class OrderParser:
             fields, orig,
             side is _SELL, "STOP" in order_type,
         )
-        cache = self._known
-        if len(cache) >= _KNOWN_LIMIT:
-            cache.clear()
-        cache[oid] = known
+        self._recent.put(oid, known)
         return known
 
     def _flag_set(self, bits: Any) -> frozenset[Flag]:

@@ -19,7 +19,7 @@ import orjson
 
 from blotter.core.order import AccountKey, Closed, Order, Snapshot, Upsert
 from blotter.core.venue import MalformedFrame
-from blotter.venues.bitfinex.orders import OrderParser
+from blotter.venues.bitfinex.orders import RECENT_ORDERS, OrderParser
 from blotter.venues.bitfinex.replies import Notification, as_text, parse_notification
 
 # Info codes (§1.6) the client acts on.
@@ -131,9 +131,9 @@ class StreamParser:
     is learnt once whichever way it came).
     """
 
-    def __init__(self, account: AccountKey) -> None:
+    def __init__(self, account: AccountKey, recent_orders: int = RECENT_ORDERS) -> None:
         self.account = account
-        self.orders = OrderParser(account)
+        self.orders = OrderParser(account, recent_orders)
         # Bound once: the hot path calls it for every ``ou``.
         self._order = self.orders.parse_order
 

@@ -272,8 +272,28 @@ def test_an_update_of_a_known_order_reuses_its_fixed_fields(parser: StreamParser
 
 def test_a_closed_order_is_forgotten(parser: StreamParser) -> None:
     parser.parse_message([0, "on", array()])
+    assert parser.orders.knows(42)
     closed = parser.parse_message([0, "oc", array(status="CANCELED")])
     assert isinstance(closed, Closed) and closed.order.status is OrderStatus.CANCELLED
-    assert 42 not in parser.orders._known
+    assert not parser.orders.knows(42)
+
+
+def test_an_order_not_seen_for_long_is_read_in_full_again_and_reads_the_same() -> None:
+    # the parser remembers the orders seen lately, not every open order: one that many others
+    # pushed out of its memory is read in full at its next update, to the same Order
+    parser = StreamParser(ACCOUNT, recent_orders=4)
+    first = parser.parse_stream(orjson.dumps([0, "on", array(cid=7, gid=3)]))
+    for oid in range(100, 110):
+        parser.parse_stream(orjson.dumps([0, "on", array(id=oid)]))
+    assert not parser.orders.knows(42)
+    again = parser.parse_stream(orjson.dumps([0, "ou", array(cid=7, gid=3, amount=0.5,
+                                                             status="PARTIALLY FILLED")]))
+    assert type(first) is Order and type(again) is Order
+    assert again.fixed == first.fixed and again.fixed is not first.fixed
+    assert (again.remaining, again.status) == (Decimal("0.5"), OrderStatus.PARTIALLY_FILLED)
+    assert parser.orders.knows(42)
+    # one seen within the last generation is recalled, not read again
+    recalled = parser.parse_stream(orjson.dumps([0, "ou", array(id=108, amount=0.25)]))
+    assert type(recalled) is Order and parser.orders.knows(108)
 
 
