@@ -372,18 +372,29 @@ class OrderStore:
         self, account: AccountKey, orders: Iterable[Order], stream: bool = False,
         finals: Iterable[Order] = (),
     ) -> None:
+        # A hub in snapshot mode re-sends its whole list for every change: this runs per frame,
+        # so it reads each order's key from its shared fields once, and an order that is the
+        # very object the row holds (the parser reused it) costs one look-up.
+        venue, name = account
+        rows = self._orders
         fresh: dict[OrderKey, Order] = {}
         for order in orders:
-            if order.account_key != account:
+            key = order._fixed[0]  # Order.key, without the property call
+            if key[1] != name or key[0] != venue:
                 raise ValueError(f"snapshot for {account} holds an order of {order.account_key}")
-            if order.status.is_open:
-                fresh[order.key] = order
-        ended = {f.key: f for f in finals if not f.status.is_open and f.account_key == account}
+            if order.status in OPEN_STATUSES:
+                fresh[key] = order
+        added, changed, moved = _compare(rows, fresh.values())
         closed: list[ClosedOrder] = []
-        now = self.clock()
-        for key in list(self._by_account.get(account, ())):
-            if key not in fresh:
-                before = self._orders[key]
+        held = self._by_account.get(account, ())
+        # fresh holds len(fresh) - len(added) of the rows: any other row left the list
+        if len(held) != len(fresh) - len(added):
+            ended = {
+                f.key: f for f in finals if not f.status.is_open and f.account_key == account
+            }
+            now = self.clock()
+            for key in [k for k in held if k not in fresh]:
+                before = rows[key]
                 final = ended.get(key)
                 if final is None:
                     self._remove(key)
@@ -393,23 +404,35 @@ class OrderStore:
                     continue
                 # the venue's own record says how it ended, though the stream never did
                 closed.append(self._take_row(key, final)._replace(unseen=True))
-        added: list[Order] = []
-        changed: list[tuple[Order, Order]] = []
-        for order in fresh.values():
-            current = self._orders.get(order.key)
-            # a venue that re-sends its whole list hands back the same objects for unchanged
-            # orders: identity is the cheap first check
-            if current is not order and current != order:
-                if current is None:
-                    added.append(order)
-                elif _differs(current, order):
-                    changed.append((current, order))
-                self.put(order)
+        for order in moved:
+            self.put(order)
         for close in closed:
             self._closed(close)
         diff = ResyncDiff(account, tuple(closed), tuple(added), tuple(changed), stream)
         for listener in self._resync_listeners:
             listener(diff)
+
+
+def _compare(
+    rows: dict[OrderKey, Order], fresh: Iterable[Order]
+) -> tuple[list[Order], list[tuple[Order, Order]], list[Order]]:
+    """The orders of a fresh list that are new, that changed as a trader sees it (before,
+    after), and that differ at all from the rows (to be put)."""
+    added: list[Order] = []
+    changed: list[tuple[Order, Order]] = []
+    moved: list[Order] = []
+    get = rows.get
+    for order in fresh:
+        current = get(order._fixed[0])
+        # identity first: a venue that re-sends its whole list hands back the same objects
+        # for unchanged orders
+        if current is not order and current != order:
+            if current is None:
+                added.append(order)
+            elif _differs(current, order):
+                changed.append((current, order))
+            moved.append(order)
+    return added, changed, moved
 
 
 def _differs(before: Order, after: Order) -> bool:
