@@ -12,9 +12,10 @@ else) for input that is not what the protocol says; its text is short and never 
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -78,14 +79,46 @@ class Invocation:
     stream_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+_UNREAD: Final[Any] = object()
+
+
 class StreamItem:
     """Type 2: one element of a stream. ``record`` is the raw text it was read from (for a
-    re-read with exact decimals when the item carries JSON numbers); it is not compared."""
+    re-read with exact decimals when the item carries JSON numbers, or for reading the orders
+    of a list one by one); it is not compared.
 
-    invocation_id: str
-    item: Any
-    record: str | bytes = field(default="", compare=False, repr=False)
+    ``parse_message`` reads a StreamItem whose item is an array from its head alone: the item
+    is decoded when first asked for (``MalformedRecord`` then, if the record is not what its
+    head says), so a list that a newer one replaces before it is read costs nothing, and
+    ``OpenOrdersParser`` can read the orders from the record's text.
+    """
+
+    __slots__ = ("_item", "invocation_id", "record")
+
+    def __init__(self, invocation_id: str, item: Any = _UNREAD, record: str | bytes = "") -> None:
+        if item is _UNREAD and not record:
+            raise ValueError("a StreamItem without its item needs its record")
+        self.invocation_id = invocation_id
+        self._item = item
+        self.record = record
+
+    @property
+    def item(self) -> Any:
+        """The stream element (decoded from ``record`` on first use)."""
+        item = self._item
+        if item is _UNREAD:
+            item = self._item = _item_of(self.record, self.invocation_id)
+        return item
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not StreamItem:
+            return NotImplemented
+        return self.invocation_id == other.invocation_id and self.item == other.item
+
+    __hash__ = None  # type: ignore[assignment]  # it holds lists and dicts
+
+    def __repr__(self) -> str:
+        return f"StreamItem(invocation_id={self.invocation_id!r}, item={self.item!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +334,18 @@ def _stream_ids(msg: dict[str, Any]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _item_of(record: str | bytes, invocation_id: str) -> Any:
+    """The item of a StreamItem read from its head: the record decoded, and checked to be the
+    StreamItem of ``invocation_id`` that its head said."""
+    msg = _load(record)
+    if (
+        type(msg) is not dict or type(msg.get("type")) is not int or msg["type"] != STREAM_ITEM
+        or msg.get("invocationId") != invocation_id or "item" not in msg
+    ):
+        raise MalformedRecord("StreamItem record is not what its head says")
+    return msg["item"]
+
+
 def parse_handshake_response(record: str | bytes | bytearray | memoryview) -> HandshakeResponse:
     """The first record from the server: ``{}`` or ``{"error": "…"}``; other keys are ignored."""
     msg = _load(record)
@@ -317,11 +362,30 @@ def parse_handshake_response(record: str | bytes | bytearray | memoryview) -> Ha
     return HandshakeResponse(error[:_REASON_LIMIT * 5] or "handshake refused")
 
 
+# A StreamItem whose item is an array, up to the array's "[" (the invocation id in group 1): read
+# from the head alone (see ``StreamItem``).
+ITEM_HEAD: Final = (
+    r'\{\s*"type"\s*:\s*2\s*,\s*"invocationId"\s*:\s*"([^"\\\x00-\x1f]*)"\s*,\s*"item"\s*:\s*\['
+)
+ITEM_HEADS: Final[dict[type, re.Pattern[Any]]] = {
+    str: re.compile(ITEM_HEAD), bytes: re.compile(ITEM_HEAD.encode())
+}
+_ITEM_ENDS: Final[dict[type, Any]] = {str: "]}", bytes: b"]}"}
+
+
 def parse_message(record: str | bytes | bytearray | memoryview) -> HubMessage:
     """One hub message record (without its separator) → a typed message.
 
     Unknown ``type`` values become ``UnknownMessage``; unknown keys (``headers``, …) are ignored.
+    A StreamItem of an array is read from its head; its item is decoded when first asked for.
     """
+    if isinstance(record, (str, bytes)):
+        head = ITEM_HEADS[type(record)].match(record)
+        if head is not None and record.endswith(_ITEM_ENDS[type(record)]):
+            invocation = head.group(1)
+            if type(invocation) is bytes:
+                invocation = invocation.decode("utf-8", "replace")
+            return StreamItem(invocation, _UNREAD, record)
     msg = _load(record)
     if type(msg) is not dict:
         raise MalformedRecord(f"message is not a JSON object ({type(msg).__name__})")

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
+
 from blotter.core.order import AccountKey, Order
-from blotter.core.venue import MalformedFrame, guarded
+from blotter.core.venue import PARSE_ERRORS, MalformedFrame, guarded
 from blotter.venues.b2trader import signalr
 from blotter.venues.b2trader.orders import (
     InexactNumber,
@@ -45,7 +47,6 @@ from blotter.venues.b2trader.signalr import (
 
 # A Close whose error names the token: the hub turned the JWT away (exchange the API token again).
 _TOKEN_REFUSED: Final = re.compile(r"unauthori|token|expired", re.IGNORECASE)
-
 
 # -- one trading account's order list (§3.6) ---------------------------------------------------
 def _order_items(payload: Any) -> list[Any]:
@@ -87,6 +88,43 @@ def _floats_to_decimals(value: Any) -> Any:
     return value
 
 
+# The texts that may stand between two orders of a list (compact, as the hub writes, or as
+# Python's json writes), and the braces around one order's text.
+_BETWEEN: Final[dict[type, Any]] = {str: ("},{", "}, {"), bytes: (b"},{", b"}, {")}
+_BRACES: Final[dict[type, Any]] = {str: ("{", "}"), bytes: (b"{", b"}")}
+_TAIL: Final[dict[type, Any]] = {str: "}]}", bytes: b"}]}"}
+_EMPTY_TAIL: Final[dict[type, Any]] = {str: "]}", bytes: b"]}"}
+
+
+def _order_texts(record: str | bytes) -> list[Any] | None:
+    """The text of each order of a StreamItem record (``{"type":2,"invocationId":"…",
+    "item":[{…},{…}]}``), without the braces around each; None for any other shape. Cut where
+    ``},{`` stands: a text cut inside a string or a nested array is not an object on its own,
+    which ``OpenOrdersParser`` finds out before using it."""
+    kind = type(record)
+    if kind is not str and kind is not bytes:
+        return None
+    text: Any = record
+    head = signalr.ITEM_HEADS[kind].match(text)
+    if head is None:
+        return None
+    start = head.end()
+    if len(text) == start + 2 and text.endswith(_EMPTY_TAIL[kind]):
+        return []  # an empty list
+    compact, spaced = _BETWEEN[kind]
+    if (
+        not text.endswith(_TAIL[kind]) or text[start : start + 1] != _BRACES[kind][0]
+        or compact in text[:start] or spaced in text[:start]
+    ):
+        return None
+    texts: list[Any] = text.split(compact)
+    if len(texts) == 1 and spaced in text:
+        texts = text.split(spaced)
+    texts[0] = texts[0][start + 1 :]
+    texts[-1] = texts[-1][:-3]
+    return texts
+
+
 @guarded
 def parse_open_orders(payload: StreamItem | Any, account: AccountKey) -> tuple[Order, ...]:
     """An ``OpenOrders`` StreamItem (or its ``item``) → the trading account's open orders (§3.6).
@@ -106,20 +144,29 @@ class OpenOrdersParser:
     """``parse_open_orders`` for one trading account's stream, reusing the unchanged orders.
 
     Every item re-sends the whole open set (§3.7), and mostly only an order or two changed
-    since the last one. The parser keeps each order's raw object from the last item with the
-    ``Order`` built from it: an order whose raw object is equal again (and whose fields read
-    are strings or null) gets that same ``Order`` back, with no field parsed and no object
-    built; the others are parsed as ``parse_open_orders`` does. Orders missing from an item are
-    forgotten. ``parse(payload)`` equals ``parse_open_orders(payload, account)`` for every
-    JSON payload, and raises ``MalformedFrame`` where that raises (a property test holds both).
+    since the last one. The parser remembers the orders of the last item and hands back the
+    same ``Order`` for an order that did not change, with no field parsed and no object built:
+
+    - from the record's text, as the hub sends it (compact): each order's text is compared
+      with the last item's, in order; a text never seen is read on its own (it must be one
+      JSON object) and parsed. Equal texts are equal orders, whatever their numbers look like;
+      a record that is not cut cleanly into objects is read the next way.
+    - from the decoded item: an order whose raw object is equal to the last one's (and whose
+      fields read are strings or null: ``==`` takes 1.0 or True for 1) is reused.
+
+    Orders missing from an item are forgotten. ``parse(payload)`` equals
+    ``parse_open_orders(payload, account)`` for every JSON payload, and raises
+    ``MalformedFrame`` where that raises (property tests hold both ways).
     """
 
-    __slots__ = ("_account", "_known")
+    __slots__ = ("_account", "_built", "_known", "_texts")
 
     def __init__(self, account: AccountKey) -> None:
         check_account(account)
         self._account = account
         self._known: dict[str, tuple[dict[str, Any], Order]] = {}
+        self._texts: list[Any] = []  # the last item's order texts (str or bytes)...
+        self._built: list[Order] = []  # ...and the Order of each
 
     @property
     def account(self) -> AccountKey:
@@ -127,19 +174,79 @@ class OpenOrdersParser:
 
     def __len__(self) -> int:
         """How many orders are remembered (those of the last item parsed)."""
-        return len(self._known)
+        return len(self._known) + len(self._built)
 
     def reset(self) -> None:
         """Forget the remembered orders (a new subscription; memory only, never correctness)."""
         self._known = {}
+        self._texts = []
+        self._built = []
 
     @guarded
     def parse(self, payload: StreamItem | Any) -> tuple[Order, ...]:
         """An ``OpenOrders`` StreamItem (or its ``item``) → the open orders, as a new tuple."""
         try:
-            return self._parse(payload.item if isinstance(payload, StreamItem) else payload)
+            if isinstance(payload, StreamItem):
+                if payload.record:
+                    orders = self._parse_texts(payload.record)
+                    if orders is not None:
+                        return orders
+                return self._parse(payload.item)
+            return self._parse(payload)
         except InexactNumber:
             return self._parse(_exact_payload(payload))
+
+    def _parse_texts(self, record: str | bytes) -> tuple[Order, ...] | None:
+        """The orders of a StreamItem from its record's text, or None (nothing remembered by
+        text then) when the record is not an array of orders that each read alone."""
+        texts = _order_texts(record)
+        if texts is None:
+            self._texts, self._built = [], []
+            return None
+        last, built = self._texts, self._built
+        n = len(last)
+        j = 0  # where the last item's texts are expected to go on
+        index: dict[Any, int] | None = None
+        orders: list[Order] = []
+        try:
+            for text in texts:
+                if j < n and text == last[j]:
+                    order = built[j]
+                    j += 1
+                elif j + 1 < n and text == last[j + 1]:  # the order before it left
+                    order = built[j + 1]
+                    j += 2
+                else:
+                    if index is None:  # orders moved: find them anywhere in the last item
+                        index = {t: i for i, t in enumerate(last)}
+                    i = index.get(text)
+                    if i is not None:
+                        order = built[i]
+                        j = i + 1
+                    else:
+                        order = self._read_text(text)
+                        if j < n and built[j].order_id == order.order_id:
+                            j += 1  # it changed where it stands
+                orders.append(order)
+        except (MalformedFrame, InexactNumber, *PARSE_ERRORS):
+            self._texts, self._built = [], []
+            return None  # the decoded item says what is wrong, as the stateless parser does
+        self._texts, self._built = texts, orders
+        if self._known:
+            self._known = {}
+        return tuple(orders)
+
+    def _read_text(self, text: Any) -> Order:
+        """One order's text (without its braces), read alone: it must be one JSON object."""
+        opening, closing = _BRACES[type(text)]
+        whole = opening + text + closing
+        raw = orjson.loads(whole)
+        if type(raw) is not dict:
+            raise MalformedFrame("order is not an object")
+        try:
+            return parse_order(raw, self._account, in_open_list=True)
+        except InexactNumber:  # P-6: the digits as sent
+            return parse_order(loads_exact(whole), self._account, in_open_list=True)
 
     def _parse(self, payload: Any) -> tuple[Order, ...]:
         items = _order_items(payload)
@@ -173,6 +280,8 @@ class OpenOrdersParser:
                 kept[order.order_id] = (dict(raw), order)
             append(order)
         self._known = kept
+        if self._built:
+            self._texts, self._built = [], []
         return tuple(orders)
 
 

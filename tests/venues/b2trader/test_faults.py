@@ -194,6 +194,20 @@ async def test_a_malformed_order_list() -> None:
                    for t in env.texts())
 
 
+async def test_an_order_list_cut_short_after_its_head() -> None:
+    # the head says "an order list of Acme Main"; the rest is not JSON: the list is read when
+    # its turn comes, found unreadable, and the account is read again
+    async def inject(venue: Venue) -> None:
+        env.sim.drop_items = 4
+        venue.change()
+        await env.sim.send_raw('{"type":2,"invocationId":"0","item":[{"orderId":]}\x1e')
+
+    async with connected() as env:
+        await run_case(env, inject, how="unverified")
+        assert any(t.startswith("Could not read the order list of acme/Acme Main (")
+                   for t in env.texts())
+
+
 # -- the REST calls of a reconnect fail or crawl ------------------------------------------------
 @pytest.mark.parametrize("status", [429, 500])
 async def test_rest_errors_while_reconnecting(status: int) -> None:

@@ -311,3 +311,30 @@ def test_decoder_reset_expects_a_new_handshake() -> None:
     assert d.handshake is None
     d.feed('{}\x1e')  # the half record before the reset is gone
     assert list(d) == [HandshakeResponse()]
+
+
+def test_a_stream_item_of_an_array_is_read_from_its_head_and_its_item_when_asked() -> None:
+    record = '{"type":2,"invocationId":"7","item":[{"orderId":"A"},{"n":1.5}]}'
+    for raw_record in (record, record.encode()):
+        message = parse_message(raw_record)
+        assert isinstance(message, StreamItem) and message.invocation_id == "7"
+        assert message.record == raw_record
+        assert message.item == [{"orderId": "A"}, {"n": 1.5}]
+        assert message == StreamItem("7", [{"orderId": "A"}, {"n": 1.5}])
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        '{"type":2,"invocationId":"7","item":[{"orderId":]}',  # not JSON
+        '{"type":2,"invocationId":"7","item":[],"type":3,"x":[]}',  # the last "type" counts
+        '{"type":2,"invocationId":"7","item":[],"invocationId":"8","x":[]}',
+    ],
+)
+def test_a_stream_item_whose_record_is_not_what_its_head_says_is_malformed_when_read(
+    record: str,
+) -> None:
+    message = parse_message(record)
+    assert isinstance(message, StreamItem)
+    with pytest.raises(MalformedRecord):
+        _ = message.item

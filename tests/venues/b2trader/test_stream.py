@@ -614,3 +614,94 @@ def test_a_new_connection_starts_over_and_refuses_another_venue() -> None:
     assert parser.subscribe("6891") == open_orders_subscription("0", "6891")  # ids from 0
     with pytest.raises(ValueError):
         StreamParser(AccountKey("bybit", "x"))
+
+
+# -- the record's text: orders read from a compact record, as the hub sends it ------------------
+def compact(orders: list[Any], binary: bool = False) -> StreamItem:
+    text = json.dumps({"type": 2, "invocationId": "0", "item": orders}, separators=(",", ":"))
+    msg = parse_message(text.encode() if binary else text)
+    assert isinstance(msg, StreamItem)
+    return msg
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_orders_of_a_compact_record_are_reused_from_their_text(binary: bool) -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    a, b, c, d = (order_json(orderId=i) for i in "ABCD")
+    first = parser.parse(compact([a, b, c, d], binary))
+    assert len(parser) == 4
+    b_filled = {**b, "status": "Working", "remainingAmount": "2500"}
+    e = order_json(orderId="E")
+    # B filled in part, C left, E came in at the front, D and A swapped places
+    lists = [[a, b_filled, c, d], [a, b_filled, d], [e, d, b_filled, a]]
+    for orders in lists:
+        got = parser.parse(compact(orders, binary))
+        assert got == parse_open_orders(orders, ACCOUNT)
+    assert got[3] is first[0] and got[1] is first[3]  # unchanged orders: the same objects
+    assert got[2].remaining == Decimal(2500) and got[2] is not first[1]
+    assert len(parser) == 4
+    # equal texts are equal orders, JSON numbers and all (``==`` on the decoded objects would
+    # take 1.0 or True for 1, so that way numbers are never reused)
+    n = order_json(orderId="N", requestedAmount=5, remainingAmount=5)
+    [n1] = parser.parse(compact([n], binary))
+    [n2] = parser.parse(compact([n], binary))
+    assert n2 is n1 and n1.amount == Decimal(5)
+
+
+def test_a_text_that_is_no_order_on_its_own_is_read_from_the_decoded_item() -> None:
+    # "},{" inside a string or between the objects of a nested array cuts an order in two:
+    # the pieces are not objects on their own, so the item is read the other way, rightly
+    parser = OpenOrdersParser(ACCOUNT)
+    tricky = [order_json(orderId="A", rejectDetails='x},{"orderId":"B"'),
+              order_json(orderId="C", takeProfit=[{"p": "1"}, {"q": "2"}])]
+    for _ in range(2):
+        got = parser.parse(compact(tricky))
+        assert got == parse_open_orders(tricky, ACCOUNT)
+        assert [o.order_id for o in got] == ["A", "C"]
+        assert got[0].status_text == 'Pending · x},{"orderId":"B"'
+
+
+def test_numbers_in_a_compact_record_read_exactly() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    text = json.dumps({"type": 2, "invocationId": "0", "item": [order_json(requestedPrice="@@")]},
+                      separators=(",", ":")).replace('"@@"', "0.90000000000000000001")
+    msg = parse_message(text)
+    assert isinstance(msg, StreamItem)
+    [order] = parser.parse(msg)
+    assert order.price == Decimal("0.90000000000000000001")
+
+
+def test_a_malformed_order_of_a_compact_record_says_what_is_wrong() -> None:
+    parser = OpenOrdersParser(ACCOUNT)
+    parser.parse(compact([order_json(orderId="A")]))
+    with pytest.raises(MalformedFrame, match="side"):
+        parser.parse(compact([order_json(orderId="A"), order_json(orderId="B", side="Long")]))
+    with pytest.raises(MalformedFrame, match="not JSON"):
+        parser.parse(parse_message('{"type":2,"invocationId":"0","item":[{"orderId":]}'))
+    assert parser.parse(compact([])) == ()
+
+
+def test_a_list_of_the_hub_is_read_from_its_record_when_first_asked_for() -> None:
+    # the next list replaces one not read yet: the one replaced is never decoded at all
+    parser = StreamParser(AccountKey("b2trader", "broker-main"))
+    parser.use_accounts({"main": ACCOUNT})
+    parser.start()
+    parser.subscribe("main")
+    parser.feed("{}\x1e")
+    assert isinstance(parser.next_event(), HandshakeResponse)
+    first = json.dumps({"type": 2, "invocationId": "0", "item": [order_json(orderId="A")]},
+                       separators=(",", ":"))
+    parser.feed(first + "\x1e")
+    event = parser.next_event()
+    assert isinstance(event, OrderList) and event.first
+    broken = '{"type":2,"invocationId":"0","item":[{"orderId":]}'  # never read: replaced
+    parser.feed(broken + "\x1e" + first.replace('"A"', '"B"') + "\x1e")
+    waiting = parser.next_event()
+    assert isinstance(waiting, ListWaiting) and parser.next_event() is None
+    taken = parser.take_list(waiting.trading_id)
+    assert taken is not None and [o.order_id for o in taken.orders] == ["B"]
+    parser.feed(broken + "\x1e")
+    waiting = parser.next_event()
+    assert isinstance(waiting, ListWaiting)
+    with pytest.raises(UnreadableList, match="not JSON"):
+        parser.take_list(waiting.trading_id)
