@@ -185,10 +185,12 @@ _KNOWN_LIMIT: Final = 262_144
 # An order's numbers joined by _BAR: qty, leavesQty, price, avgPrice, triggerPrice, the first
 # two required, each as ``orders.DECIMAL_TEXT`` without its sign (a negative is implausible:
 # the full parser says why).
-_DIGITS: Final = r"[0-9]{1,40}(?:\.[0-9]{1,40})?"
+# Possessive (nothing to give back: a digit is never a point or a bar), so the match never
+# backtracks.
+_DIGITS: Final = r"[0-9]{1,40}+(?:\.[0-9]{1,40}+)?+"
 _BAR: Final = "|"
 _NUMBERS: Final = re.compile(
-    rf"{_DIGITS}\|{_DIGITS}\|(?:{_DIGITS})?\|(?:{_DIGITS})?\|(?:{_DIGITS})?"
+    rf"{_DIGITS}\|{_DIGITS}\|(?:{_DIGITS})?+\|(?:{_DIGITS})?+\|(?:{_DIGITS})?+"
 ).fullmatch
 
 # What StreamParser remembers of an open order: its fixed fields as sent (compared with each
