@@ -169,34 +169,46 @@ def parse_ws(
 
 # -- the private stream's hot path -------------------------------------------------------------
 _loads: Final = orjson.loads
+def _decoded(*names: str) -> tuple[str, ...]:
+    """``names`` as the decoder makes them: orjson keeps one str per short key and hands out that
+    very object for it in every object it decodes, so a look-up with it finds the entry by
+    identity instead of comparing text (about 2.5 times faster for a 20-key itemgetter). Speed
+    only: an equal str finds the same entry, should the decoder ever make a new one."""
+    return tuple(_loads(orjson.dumps(dict.fromkeys(names))))
+
+
 # The fields of an order object read on the hot path, in one C call: first those that do not
 # change while it lives (an amend changes qty and price, not these), then those that do.
 # cumExecQty is read only without leavesQty, triggerBy only for a waiting conditional order.
-_order_fields: Final = itemgetter(
+_order_fields: Final = itemgetter(*_decoded(
     "orderId", "category", "symbol", "side", "orderType", "stopOrderType", "timeInForce",
     "reduceOnly", "closeOnTrigger", "orderLinkId", "createdTime",  # fixed
     "orderStatus", "qty", "leavesQty", "triggerPrice", "cancelType", "rejectReason", "price",
     "avgPrice", "updatedTime",
-)
+))
 _FIXED_COUNT: Final = 11
 _CATEGORY_SET: Final = frozenset(CATEGORIES)
 _UNTRIGGERED: Final = OrderStatus.UNTRIGGERED
 _KNOWN_LIMIT: Final = 262_144
 # An order's numbers joined by _BAR: qty, leavesQty, price, avgPrice, triggerPrice, the first
 # two required, each as ``orders.DECIMAL_TEXT`` without its sign (a negative is implausible:
-# the full parser says why).
+# the full parser says why), then updatedTime in digits (``orders.as_int``; a time in another
+# shape, or none, is the full parser's).
 # Possessive (nothing to give back: a digit is never a point or a bar), so the match never
 # backtracks.
 _DIGITS: Final = r"[0-9]{1,40}+(?:\.[0-9]{1,40}+)?+"
 _BAR: Final = "|"
 _NUMBERS: Final = re.compile(
-    rf"{_DIGITS}\|{_DIGITS}\|(?:{_DIGITS})?+\|(?:{_DIGITS})?+\|(?:{_DIGITS})?+"
+    rf"{_DIGITS}\|{_DIGITS}\|(?:{_DIGITS})?+\|(?:{_DIGITS})?+\|(?:{_DIGITS})?+\|[0-9]{{1,20}}+"
 ).fullmatch
 
 # What StreamParser remembers of an open order: its fixed fields as sent (compared with each
 # push), then what was made of them, the order's fields for build_order, and whether it is a
 # limit order (which must have a price).
 _Known = tuple[tuple[Any, ...], OrderFields, bool]
+# An order's type column, its flags, and whether it is a limit order (``order_kind``, ``is_limit``)
+_Kind = tuple[str, frozenset[Flag], bool]
+_tuple_new: Final[Any] = tuple.__new__
 
 
 class StreamParser:
@@ -221,8 +233,9 @@ class StreamParser:
         self._known: dict[str, _Known] = {}  # open orders, by orderId
         # (orderStatus, cancelType, rejectReason) -> status, status text
         self._statuses: dict[tuple[Any, Any, Any], tuple[OrderStatus, str]] = {}
-        # (orderType, stopOrderType, timeInForce, reduceOnly, closeOnTrigger) -> type, flags
-        self._kinds: dict[tuple[Any, ...], tuple[str, frozenset[Flag]]] = {}
+        # (orderType, stopOrderType, timeInForce, reduceOnly, closeOnTrigger) -> type, flags,
+        # whether a limit order
+        self._kinds: dict[tuple[Any, ...], _Kind] = {}
 
     def parse(self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> BybitWsEvent:
         if type(raw) is not bytes and type(raw) is not str:
@@ -311,7 +324,7 @@ class StreamParser:
             known_status = self._statuses.get((venue_status, cancel_type, reject))
             # the numbers as one text, checked in one match: not text (TypeError), a sign, an
             # exponent or anything else odd is the full parser's to judge
-            numbers = _NUMBERS(_BAR.join((qty, leaves, price, avg_price, trigger)))
+            numbers = _NUMBERS(_BAR.join((qty, leaves, price, avg_price, trigger, updated)))
         except TypeError:
             return self._full(item, topic)
         # the booleans by identity: 0 == False, so equality alone does not prove one
@@ -341,18 +354,8 @@ class StreamParser:
         if not trigger.strip("0."):
             trigger = None
         order_fields = known[1]
-        if updated == created:  # a new order: updatedTime is createdTime, already read
-            updated_ms: int | None = order_fields[8]
-        elif (
-            type(updated) is str and updated.isdigit() and updated.isascii() and len(updated) <= 20
-        ):
-            updated_ms = int(updated)
-        elif updated is None or updated == "":
-            updated_ms = None
-        elif type(updated) is int:
-            updated_ms = updated
-        else:
-            return self._full(item, topic)
+        # a new order: updatedTime is createdTime, already read; else digits (matched above)
+        updated_ms = order_fields[8] if updated == created else int(updated)
         status, text = known_status
         if status is _UNTRIGGERED and trigger is not None:  # the text names the trigger
             trigger_by = item.get("triggerBy")
@@ -403,12 +406,13 @@ class StreamParser:
             kind = self._kind(order_type, stop_type, time_in_force, reduce_only, close)
             if kind is None:
                 return None
+        # OrderKey(venue, account, order_id), without the NamedTuple's Python __new__
+        key: OrderKey = _tuple_new(OrderKey, (self._venue, self._account, order_id))
         fields: OrderFields = (
-            OrderKey(self._venue, self._account, order_id), symbol, SIDES[side], kind[0],
-            link or None, None, None, kind[1], int(created), category, None,
-            time_in_force or None,
+            key, symbol, SIDES[side], kind[0], link or None, None, None, kind[1], int(created),
+            category, None, time_in_force or None,
         )
-        known: _Known = (fixed, fields, is_limit(kind[0]))
+        known: _Known = (fixed, fields, kind[2])
         cache = self._known
         if len(cache) >= _KNOWN_LIMIT:
             cache.clear()
@@ -417,7 +421,7 @@ class StreamParser:
 
     def _kind(
         self, order_type: Any, stop_type: Any, time_in_force: Any, reduce_only: Any, close: Any
-    ) -> tuple[str, frozenset[Flag]] | None:
+    ) -> _Kind | None:
         if (
             (order_type is not None and type(order_type) is not str)
             or (stop_type is not None and type(stop_type) is not str)
@@ -425,8 +429,9 @@ class StreamParser:
             or type(reduce_only) is not bool or type(close) is not bool
         ):
             return None
-        kind = order_kind(order_type or "", stop_type or "", time_in_force or "", reduce_only,
-                           close)
+        shown, flags = order_kind(order_type or "", stop_type or "", time_in_force or "",
+                                  reduce_only, close)
+        kind = (shown, flags, is_limit(shown))
         memo = self._kinds
         if len(memo) >= 4096:
             memo.clear()
