@@ -335,9 +335,8 @@ trigger_price)``
 The parsers' hot path: the same ``Order`` the constructor makes from ``fields`` (what never
 changes, made once per order id) and what an update may change, at about a third of the
 constructor's cost. The numbers may be the decoder's floats or ints, or checked decimal text
-(see ``Order``). Falls back
-to the constructor if the slot trick ever stops matching it (``FAST_ORDER_BUILD`` says which is
-in use).
+(see ``Order``). Falls back to the constructor if the slot trick ever stops matching it
+(``FAST_ORDER_BUILD`` says which is in use).
 """
 
 

@@ -169,6 +169,8 @@ def parse_ws(
 
 # -- the private stream's hot path -------------------------------------------------------------
 _loads: Final = orjson.loads
+
+
 def _decoded(*names: str) -> tuple[str, ...]:
     """``names`` as the decoder makes them: orjson keeps one str per short key and hands out that
     very object for it in every object it decodes, so a look-up with it finds the entry by
