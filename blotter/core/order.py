@@ -95,9 +95,11 @@ _LIVE_NAMES: Final = (
 class Order:
     """One order as the venue last described it. Frozen: a change is a new ``Order``.
 
-    ``amount``, ``remaining``, ``price`` and ``avg_price`` read as exact ``Decimal``s. A codec
-    may store the JSON number it parsed (a float, or an int) instead: the first read converts it
-    exactly (``Decimal(repr(f))``, the shortest round-trip repr, i.e. the digits that were sent)
+    ``amount``, ``remaining``, ``price``, ``avg_price`` and ``trigger_price`` read as exact
+    ``Decimal``s. A codec may store the JSON number it parsed (a float, or an int) instead, or
+    the decimal text the venue sent (a str of plain digits with at most one point, which the
+    codec has checked): the first read converts it exactly (``Decimal(repr(f))``, the shortest
+    round-trip repr, i.e. the digits that were sent; ``Decimal(text)``, the digits as printed)
     and keeps the result, so a frame costs no decimal work unless its numbers are shown.
 
     The fields that never change while the order lives (its key, symbol, side, type, ids,
@@ -216,7 +218,8 @@ def _exact_decimal(slot: Any) -> property:
     """Turn a slot of ``Order`` into a property that reads as an exact ``Decimal``.
 
     The slot keeps its name and place (``Order.__slots__`` and the dataclass fields do not
-    change); it may hold a float or an int from a codec until the first read converts it.
+    change); it may hold a float, an int or checked decimal text from a codec until the first
+    read converts it.
     """
     get = slot.__get__
     put = slot.__set__
@@ -227,7 +230,7 @@ def _exact_decimal(slot: Any) -> property:
         if t is float:
             value = Decimal(repr(value))
             put(self, value)
-        elif t is int:
+        elif t is str or t is int:
             value = Decimal(value)
             put(self, value)
         return value  # type: ignore[no-any-return]
@@ -331,9 +334,9 @@ trigger_price)``
 
 The parsers' hot path: the same ``Order`` the constructor makes from ``fields`` (what never
 changes, made once per order id) and what an update may change, at about a third of the
-constructor's cost. The numbers may be the decoder's floats or ints (see ``Order``). Falls back
-to the constructor if the slot trick ever stops matching it (``FAST_ORDER_BUILD`` says which is
-in use).
+constructor's cost. The numbers may be the decoder's floats or ints, or checked decimal text
+(see ``Order``). Falls back to the constructor if the slot trick ever stops matching it
+(``FAST_ORDER_BUILD`` says which is in use).
 """
 
 

@@ -72,6 +72,8 @@ CASES = {
     "decimals": build_args(),
     "floats from a decoder": build_args(amount=0.5, remaining=0.2, price=30000.5, avg_price=0.0),
     "ints from a decoder": build_args(amount=2, remaining=2, price=30000, avg_price=None),
+    "the venue's decimal text": build_args(amount="0.50", remaining="0.2", price="30000.5",
+                                           avg_price="30000.00", trigger_price="0.0000001"),
     "a stop with its trigger and time in force": build_args(
         trigger_price=Decimal(101000), time_in_force="GTC", status=OrderStatus.UNTRIGGERED),
     "a trigger as a decoder's float": build_args(trigger_price=95000.5, time_in_force="IOC"),
@@ -106,6 +108,17 @@ def test_build_order_from_floats_equals_the_order_written_in_decimals() -> None:
     decimals = constructed(build_args())
     assert floats == decimals
     assert hash(floats) == hash(decimals)
+
+
+def test_build_order_from_decimal_text_reads_the_digits_that_were_sent() -> None:
+    text = built(build_args(amount="0.50", remaining="0.2", price="30000.5", avg_price="30000.00"))
+    decimals = constructed(build_args(amount=Decimal("0.50"), remaining=Decimal("0.2"),
+                                      price=Decimal("30000.5"), avg_price=Decimal("30000.00")))
+    assert text == decimals
+    assert hash(text) == hash(decimals)
+    assert [str(n) for n in (text.amount, text.remaining, text.price, text.avg_price)] == [
+        "0.50", "0.2", "30000.5", "30000.00"]
+    assert text.filled == Decimal("0.30")
 
 
 def test_an_order_is_frozen_even_when_built_fast() -> None:

@@ -296,10 +296,10 @@ class BybitClient(BybitCancels):
                     if order.status not in OPEN_STATUSES:
                         if len(ended) >= _ENDED_LIMIT:  # _ended_now, inline
                             ended.popitem(last=False)
-                        ended[order.order_id] = None
-                        if self._pending.is_waiting(key):
+                        ended[key[2]] = None  # key[2]: the order id, without two properties
+                        if store.is_cancel_waiting(key):  # self._pending.is_waiting, inline
                             self._confirm(order)
-                    elif current is None and order.order_id in ended:
+                    elif current is None and key[2] in ended:
                         continue  # an open state arriving after its close: never reopened
                     # apply(Upsert(order)) or apply(Closed(order)), without the wrappers:
                     # put() closes an order whose status is not open

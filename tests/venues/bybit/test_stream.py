@@ -5,6 +5,7 @@ exactly what ``parse_ws`` (the spec) gives."""
 from __future__ import annotations
 
 import json
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -263,3 +264,93 @@ def test_the_fast_path_finds_a_known_order_implausible_as_the_spec_does(
     assert len(event.unreadable) == 1 and event.unreadable[0].startswith(f"order {LIVE['orderId']}")
     assert parser.parse_stream(push(LIVE)) == [stream.parse_ws(push(LIVE), ACCOUNT)
                                                .events[0].order]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        # remaining and amount that one float cannot tell apart: the exact decimals decide
+        {"qty": "0.10000000000000000001", "leavesQty": "0.1"},
+        {"qty": "0.1", "leavesQty": "0.10000000000000000001"},
+        {"qty": "0.10", "leavesQty": "0.1"},
+        {"qty": "1" * 40, "leavesQty": "1" * 39 + "2"},
+        {"qty": "1" * 41, "leavesQty": "1"},  # more digits than a decimal text may have
+        {"qty": "1." + "1" * 40, "leavesQty": "1"},
+        {"qty": "1." + "1" * 41, "leavesQty": "1"},
+        # zeros in their spellings: no price, or an amount that is not positive
+        {"price": "0.00"}, {"price": "00"}, {"avgPrice": "0.0"}, {"triggerPrice": "000"},
+        {"qty": "0.0", "leavesQty": "0"}, {"leavesQty": "0.000"},
+        # text a float or a Decimal would read, but a decimal text is not
+        {"qty": "1e1"}, {"qty": " 1"}, {"qty": "1_0"}, {"qty": "+1"}, {"qty": "1."},
+        {"qty": ".5"}, {"qty": "1.2.3"}, {"qty": "inf"}, {"price": "NaN"}, {"qty": "١"},
+        {"price": "1|2"}, {"avgPrice": "|"}, {"leavesQty": ""}, {"leavesQty": None},
+        {"price": None}, {"avgPrice": None}, {"triggerPrice": None}, {"qty": 1},
+        # a trigger that Decimal prints with an exponent, in the status words
+        {"orderStatus": "Untriggered", "triggerPrice": "0.0000001", "triggerBy": "LastPrice"},
+    ],
+)
+def test_the_numbers_as_text_read_as_the_spec_reads_them(over: dict[str, Any]) -> None:
+    parser = StreamParser(ACCOUNT)
+    same(push(dict(LIVE, **over)), parser)  # a new order
+    same(push(LIVE), parser)
+    same(push(dict(LIVE, **over)), parser)  # a known one
+
+
+def test_a_pushed_order_reads_the_digits_the_venue_sent() -> None:
+    """The numbers of a pushed order read as the exact Decimal of the venue's text, trailing
+    zeros and all, converted once (see ``Order``)."""
+    parser = StreamParser(ACCOUNT)
+    order = parser.parse_stream(push(dict(LIVE, qty="0.10", leavesQty="0.1000", price="99.50")))
+    assert isinstance(order, list) and len(order) == 1
+    (o,) = order
+    assert (o.amount, o.remaining, o.price) == (Decimal("0.10"), Decimal("0.1000"),
+                                               Decimal("99.50"))
+    assert (str(o.amount), str(o.remaining), str(o.price)) == ("0.10", "0.1000", "99.50")
+    assert type(o.amount) is Decimal and o.amount is o.amount  # converted once, then kept
+
+
+def test_a_busy_stream_reads_as_the_spec_reads_it() -> None:
+    """Many orders at once, in every category, through fills of varied digits, triggers and
+    cancels (the shape of the bench's stream): every push reads as ``parse_ws`` reads it, with
+    the parser's caches warm."""
+    rng = random.Random(5)
+    parser = StreamParser(ACCOUNT)
+    book: dict[str, dict[str, Any]] = {}
+    ms = 1727433748480
+    for seq in range(600):
+        items = []
+        for _ in range(rng.randint(1, 3)):
+            ms += rng.randint(1, 40)
+            if len(book) < 3 or rng.random() < 0.3:
+                qty = f"{rng.uniform(1, 50):.{rng.randint(0, 6)}f}"
+                price = f"{rng.uniform(1, 99000):.{rng.randint(0, 4)}f}"
+                stop = rng.random() < 0.2
+                item = dict(LIVE, orderId=f"o-{seq}-{len(items)}", category=rng.choice(CATEGORIES),
+                            orderStatus="Untriggered" if stop else "New", qty=qty, leavesQty=qty,
+                            price=price, avgPrice=rng.choice(["", "0"]), cumExecQty="0",
+                            stopOrderType="Stop" if stop else "", triggerBy="LastPrice",
+                            triggerPrice=price if stop else "", createdTime=str(ms),
+                            updatedTime=str(ms), orderLinkId=rng.choice(["", f"c{seq}"]))
+                book[item["orderId"]] = item
+            else:
+                item = book[rng.choice(sorted(book))]
+                item["updatedTime"] = str(ms)
+                leaves = Decimal(item["leavesQty"])
+                roll = rng.random()
+                if item["orderStatus"] == "Untriggered":
+                    item["orderStatus"] = "New" if roll < 0.6 else "Deactivated"
+                elif roll < 0.3:
+                    item.update(orderStatus="Cancelled", cancelType="CancelByUser", leavesQty="0")
+                else:
+                    fill = min(leaves, (leaves * Decimal(rng.uniform(0.1, 1.2))).quantize(
+                        Decimal(1).scaleb(-len(item["qty"].partition(".")[2]))))
+                    left = leaves - fill
+                    item.update(orderStatus="Filled" if not left else "PartiallyFilled",
+                                leavesQty=f"{left:f}",
+                                avgPrice=f"{Decimal(item['price']) * Decimal('0.9999'):f}")
+                if item["orderStatus"] not in ("New", "PartiallyFilled", "Untriggered"):
+                    del book[item["orderId"]]
+            items.append(dict(item))
+        kind, event = same(push(*items), parser)
+        assert kind == "ok" and isinstance(event, OrderPush) and not event.unreadable
+    assert parser._known.keys() == book.keys()  # what is open, and only that, is remembered
