@@ -49,6 +49,7 @@ from blotter.venues.bybit.orders import (
 )
 from blotter.venues.bybit.replies import OK
 from blotter.venues.bybit.spec import CATEGORIES, VENUE
+from blotter.venues.recent import Recent
 
 
 # -- private websocket (§7) --------------------------------------------------------------------
@@ -191,7 +192,9 @@ _order_fields: Final = itemgetter(*_decoded(
 _FIXED_COUNT: Final = 11
 _CATEGORY_SET: Final = frozenset(CATEGORIES)
 _UNTRIGGERED: Final = OrderStatus.UNTRIGGERED
-_KNOWN_LIMIT: Final = 262_144
+# Orders whose fixed fields are remembered: at least those seen in the last 16,384 learnt or
+# recalled, at most twice that (``Recent``); an order not seen for longer is read in full again.
+RECENT_ORDERS: Final = 16_384
 # An order's numbers joined by _BAR: qty, leavesQty, price, avgPrice, triggerPrice, the first
 # two required, each as ``orders.DECIMAL_TEXT`` without its sign (a negative is implausible:
 # the full parser says why), then updatedTime in digits (``orders.as_int``; a time in another
@@ -226,18 +229,30 @@ class StreamParser:
     decides. Caches only: no I/O, no clock.
     """
 
-    def __init__(self, account: AccountKey) -> None:
+    def __init__(self, account: AccountKey, recent_orders: int = RECENT_ORDERS) -> None:
         if account.venue != VENUE:
             raise ValueError(f"not a Bybit account: {account}")
         self.account = account
         self._venue = account.venue
         self._account = account.account
-        self._known: dict[str, _Known] = {}  # open orders, by orderId
+        # open orders seen lately, by orderId; the hot path reads the current generation
+        self._recent: Recent[str, _Known] = Recent(recent_orders)
+        self._known = self._recent.current
         # (orderStatus, cancelType, rejectReason) -> status, status text
         self._statuses: dict[tuple[Any, Any, Any], tuple[OrderStatus, str]] = {}
         # (orderType, stopOrderType, timeInForce, reduceOnly, closeOnTrigger) -> type, flags,
         # whether a limit order
         self._kinds: dict[tuple[Any, ...], _Kind] = {}
+
+    def knows(self, order_id: str) -> bool:
+        """Whether the fixed fields of order ``order_id`` are remembered (a push of it reads
+        only what may change)."""
+        return order_id in self._recent
+
+    @property
+    def remembered(self) -> int:
+        """How many orders' fixed fields are remembered (at most twice ``recent_orders``)."""
+        return len(self._recent)
 
     def parse(self, raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> BybitWsEvent:
         if type(raw) is not bytes and type(raw) is not str:
@@ -330,6 +345,8 @@ class StreamParser:
         except TypeError:
             return self._full(item, topic)
         # the booleans by identity: 0 == False, so equality alone does not prove one
+        if known is None:
+            known = self._recent.recall(order_id)
         if known is None or fixed != known[0] or reduce_only is not known[0][7] or (
             close is not known[0][8]
         ):
@@ -366,7 +383,7 @@ class StreamParser:
             text = status_text(venue_status, status, Decimal(trigger), trigger_by or "",
                                 cancel_type or "", reject or "")
         if status not in OPEN_STATUSES:
-            del self._known[order_id]  # it left the book: forget it
+            self._recent.pop(order_id)  # it left the book: forget it
         # the numbers stay the venue's checked text: an Order reads them as exact Decimals
         return build_order(order_fields, qty, leaves, status, text, price, avg_price,
                            updated_ms, trigger)
@@ -380,7 +397,7 @@ class StreamParser:
         except PARSE_ERRORS as exc:
             raise MalformedFrame(f"{type(exc).__name__}: {exc}"[:200]) from None
         if not order.status.is_open:
-            self._known.pop(order.order_id, None)
+            self._recent.pop(order.order_id)
         return order
 
     # Each of these answers None (or _MISSING) for what the full parser must judge.
@@ -415,10 +432,7 @@ class StreamParser:
             category, None, time_in_force or None,
         )
         known: _Known = (fixed, fields, kind[2])
-        cache = self._known
-        if len(cache) >= _KNOWN_LIMIT:
-            cache.clear()
-        cache[order_id] = known
+        self._recent.put(order_id, known)
         return known
 
     def _kind(

@@ -166,7 +166,7 @@ def push(*items: dict[str, Any], topic: str = "order") -> bytes:
 def test_mutated_pushes_agree_with_parse_ws(items: list[dict[str, Any]], topic: str) -> None:
     parser = StreamParser(ACCOUNT)
     same(push(LIVE, topic=topic), parser)  # the parser knows the order: the cached path
-    assert LIVE["orderId"] in parser._known
+    assert parser.knows(LIVE["orderId"])
     for item in items:
         same(push(item, topic=topic), parser)
     same(push(*items, topic=topic), parser)
@@ -227,7 +227,7 @@ def test_a_life_in_pushes() -> None:
         ]
         assert orders[0].status_text == "Untriggered · trigger 101.50 MarkPrice"
         assert str(orders[4].avg_price) == "99.975" and str(orders[4].remaining) == "0.01"
-        assert not parser._known  # a closed order is forgotten
+        assert not parser.remembered  # a closed order is forgotten
 
 
 def test_other_messages_are_parse_ws_messages() -> None:
@@ -353,4 +353,19 @@ def test_a_busy_stream_reads_as_the_spec_reads_it() -> None:
             items.append(dict(item))
         kind, event = same(push(*items), parser)
         assert kind == "ok" and isinstance(event, OrderPush) and not event.unreadable
-    assert parser._known.keys() == book.keys()  # what is open, and only that, is remembered
+    # what is open, and only that, is remembered
+    assert all(parser.knows(k) for k in book) and parser.remembered == len(book)
+
+
+def test_an_order_not_seen_for_long_is_read_in_full_again_and_reads_the_same() -> None:
+    # the parser remembers the orders seen lately, not every open order: one that many others
+    # pushed out of its memory is read in full at its next push, to what parse_ws reads
+    parser = StreamParser(ACCOUNT, recent_orders=2)
+    same(push(LIVE), parser)
+    for n in range(6):
+        same(push(dict(LIVE, orderId=f"other-{n}")), parser)
+    assert not parser.knows(LIVE["orderId"]) and parser.remembered <= 4
+    _, again = same(push(dict(LIVE, leavesQty="0.05", orderStatus="PartiallyFilled",
+                              updatedTime="1727433749000")), parser)
+    assert parser.knows(LIVE["orderId"])
+    assert again.events[0].order.remaining == Decimal("0.05")
