@@ -308,9 +308,9 @@ class OrderStore:
     def _close(self, order: Order) -> None:
         key = order._fixed[0]  # Order.key, without the property call
         orders = self._orders
-        if (
-            key in orders and key not in self._tickets and key not in self._unsure
-            and key not in self._actions
+        if key in orders and not (
+            (self._tickets and key in self._tickets) or (self._unsure and key in self._unsure)
+            or (self._actions and key in self._actions)
         ):
             # the stream's hot path: _remove and close_of inline, for a row whose close has no
             # cancel of ours to settle, no receipt to correct and no action to name
@@ -329,7 +329,8 @@ class OrderStore:
             keys = self._by_account.get(key[:2])  # type: ignore[call-overload]
             if keys is not None:
                 keys.discard(key)
-            self._closed(close_of(order, None, self.clock()))
+            # the clock only when the venue sent no time for the close
+            self._closed(close_of(order, None, order.updated_ms or self.clock()))
             return
         if key not in orders:
             # not a row (already closed, or never seen): nothing leaves the table, but a
