@@ -1,4 +1,4 @@
-"""The memory, idle and cancel-latency benches run end to end with tiny sizes (their figures are not judged
+"""The memory, idle, cancel-latency and parse benches run end to end with tiny sizes (their figures are not judged
 here: no timing or size threshold belongs in a test)."""
 
 import os
@@ -37,3 +37,13 @@ def test_the_cancel_latency_bench_clicks_during_a_small_flood() -> None:
     flood = out.split("during the flood:", 1)[1]
     for kind in ("bare websocket send", "click -> wire", "queued click -> wire"):
         assert f"  {kind:<22} p50" in flood  # a figure of each kind from the flood
+
+
+def test_the_parse_bench_reports_every_venue_against_json_loads() -> None:
+    out = _run("bench/bench_parse.py", "--frames", "400", "--orders", "50", "--b2-frames", "4",
+               "--b2-orders", "40", "--bybit-frames", "150", "--bybit-orders", "30",
+               "--repeats", "1")
+    for headline in ("budget: client→store >= 1.00x", "budget: frame→StreamParser→store >= 1.00x"):
+        assert headline in out
+    assert out.count("median ratios to json.loads") == 3
+    assert "floor: orjson + Order build + keep, no checks" in out
