@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         self.status_bar.reconnect_requested.connect(self.connections.reconnect)
         self.status_bar.check_requested.connect(self.connections.check)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
-        self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self)
+        self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self, self.model)
 
         self.orders_export = OrdersExport(self.view, engine.store, engine.notices,
                                           engine.venue_label, self, notional=engine.notional,
