@@ -441,14 +441,15 @@ class OrdersModel(OrderCellsModel):
 
     def _resort(self) -> None:
         """Reorder the rows by their keys as one layout change; selections follow their orders."""
-        reordering = self._row_keys.order()
-        if reordering is None:
+        row_keys = self._row_keys
+        if row_keys.in_order():
             return
-        order, keys = reordering
         self.layoutAboutToBeChanged.emit()
         old_indexes = self.persistentIndexList()
-        new_indexes = []
-        if old_indexes:
+        if not old_indexes and row_keys.key_of is None:
+            row_keys.sort_rows()  # no row to follow, and keys that are the same made again
+        else:
+            order, keys = row_keys.order()
             new_row = [0] * len(order)
             for new, old in enumerate(order):
                 new_row[old] = new
@@ -456,8 +457,7 @@ class OrdersModel(OrderCellsModel):
                 self.index(new_row[i.row()], i.column()) if 0 <= i.row() < len(new_row) else i
                 for i in old_indexes
             ]
-        self._row_keys.reorder(order, keys)
-        if old_indexes:
+            row_keys.reorder(order, keys)
             self.changePersistentIndexList(old_indexes, new_indexes)
         self.layoutChanged.emit()
 

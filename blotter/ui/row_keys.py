@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from itertools import compress, count, islice
-from operator import attrgetter, eq
+from operator import attrgetter, eq, ge, le
 from typing import Any
 
 from blotter.core.order import Order, OrderKey
@@ -89,6 +89,11 @@ def bound(seq: list[Any], x: Any, lo: int, hi: int, descending: bool, upper: boo
     return lo
 
 
+def _ties(keys: list[Any]) -> Iterable[int]:
+    """The indices of the keys equal to the next."""
+    return compress(count(), map(eq, keys, islice(keys, 1, None)))
+
+
 def _runs(ties: Iterable[int]) -> Iterable[tuple[int, int]]:
     """[start, end) of each run of equal items, from the ascending indices ``i`` of the items
     equal to the next."""
@@ -152,8 +157,21 @@ class RowKeys:
         self.key_of = None if fixed else dict(zip(map(order_key, rows), self.keys))
         return True
 
-    def order(self) -> tuple[list[int], list[Any]] | None:
-        """The rows in sort order: (each new row's old row, its key); None if they are so."""
+    def in_order(self) -> bool:
+        """Whether the rows are in sort order."""
+        keys, rows, full = self.keys, self.rows, self.full_key
+        after = ge if self.descending else le
+        if not all(map(after, keys, islice(keys, 1, None))):
+            return False
+        if full is not None:  # rows of one kept key in the order of their ids
+            for start, end in _runs(_ties(keys)):
+                run = [full(rows[r]) for r in range(start, end)]
+                if not all(map(after, run, islice(run, 1, None))):
+                    return False
+        return True
+
+    def order(self) -> tuple[list[int], list[Any]]:
+        """The rows in sort order: (each new row's old row, its key)."""
         keys, descending = self.keys, self.descending
         order = sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)
         ordered = [keys[i] for i in order]
@@ -161,13 +179,21 @@ class RowKeys:
         if full is not None:
             # rows of one kept key (made in the same millisecond) in the order of their ids
             rows = self.rows
-            ties = compress(count(), map(eq, ordered, islice(ordered, 1, None)))
-            for start, end in _runs(ties):
+            for start, end in _runs(_ties(ordered)):
                 order[start:end] = sorted(order[start:end], key=lambda r: full(rows[r]),
                                           reverse=descending)
-        if all(i == row for i, row in enumerate(order)):
-            return None
         return order, ordered
+
+    def sort_rows(self) -> None:
+        """Put the rows in sort order in place, by keys made of fixed fields (made again:
+        without a new row number for every row, 100k of them left 3 MB resident)."""
+        assert self.kept_key is not None and self.key_of is None
+        rows, descending, full = self.rows, self.descending, self.full_key
+        rows.sort(key=self.kept_key, reverse=descending)
+        self.keys = list(map(self.kept_key, rows))
+        if full is not None:
+            for start, end in _runs(_ties(self.keys)):
+                rows[start:end] = sorted(rows[start:end], key=full, reverse=descending)
 
     def reorder(self, order: list[int], keys: list[Any]) -> None:
         """Put the rows in ``order`` (from ``order()``), with their ``keys``."""
