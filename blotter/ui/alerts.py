@@ -4,8 +4,9 @@ cancel at the venue the trader did not ask for, a refused cancel, and an account
 stale or fails. Nothing alerts for what the trader just did (a cancel of theirs).
 
 The events come from the store's close listener (``ClosedOrder``: filled, cancelled at the
-venue), the engine's receipts (an error receipt: the venue refused or did not answer) and the
-StateBus. Alerts that come together (a burst of fills) are said in one message. Which kinds
+venue), each update of an open order with the order before it (``OrderUpdates``: the window's
+orders model, or ``LastSeen``: a smaller rest is a partial fill), the engine's receipts (an
+error receipt: the venue refused or did not answer) and the StateBus. Alerts that come together (a burst of fills) are said in one message. Which kinds
 alert is ``AlertPreferences`` (set in Preferences); fills pause for an account while it fills
 more than ``FILL_ALERTS_PER_MINUTE`` orders a minute. ``Notifier`` is the seam to the desktop.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QSettings, QTimer
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 from blotter.core.closes import ClosedOrder, CloseReason, describe_order
 from blotter.core.notices import AccountState, Level, Notice, VenueState
 from blotter.core.order import AccountKey, Order, OrderKey
-from blotter.core.store import StoreDiff
+from blotter.core.store import OrderStore, StoreDiff
 from blotter.ui.preferences import (
     FILL_ALERTS_PER_MINUTE,
     AlertPreferences,
@@ -79,6 +80,55 @@ class TrayNotifier:
             self.tray.hide()
 
 
+UpdateListener = Callable[[Sequence[tuple[Order, Order]]], None]
+
+
+class OrderUpdates(Protocol):
+    """Hands each store flush's updates of open orders over as (the order before, after)."""
+
+    def add_update_listener(self, callback: UpdateListener) -> None: ...
+
+    def remove_update_listener(self, callback: UpdateListener) -> None: ...
+
+
+class LastSeen:
+    """``OrderUpdates`` of a store, from each of its open orders as last seen (where no orders
+    model holds them already). The order itself, not its remaining amount: reading that would
+    make a Decimal of every row's number."""
+
+    def __init__(self, store: OrderStore) -> None:
+        self._store = store
+        self._last: dict[OrderKey, Order] = {o.key: o for o in store}
+        self._listeners: list[UpdateListener] = []
+        store.add_diff_listener(self.on_diff)
+
+    def add_update_listener(self, callback: UpdateListener) -> None:
+        self._listeners.append(callback)
+
+    def remove_update_listener(self, callback: UpdateListener) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+        if not self._listeners:
+            self._store.remove_diff_listener(self.on_diff)
+
+    def on_diff(self, diff: StoreDiff) -> None:
+        last = self._last
+        for key in diff.removed:
+            last.pop(key, None)
+        for order in diff.added:
+            last[order.key] = order
+        updates: list[tuple[Order, Order]] = []
+        for order in diff.updated:
+            key = order.key
+            before = last.get(key)
+            last[key] = order
+            if before is not None:
+                updates.append((before, order))
+        if updates:
+            for listener in self._listeners:
+                listener(updates)
+
+
 def fill_line(closed: ClosedOrder) -> str:
     return f"{closed.order.account}: {closed.line()}"
 
@@ -88,7 +138,7 @@ class Alerts(QObject):
     (read from and kept in ``settings()``)."""
 
     def __init__(self, engine: Engine, settings: Callable[[], QSettings], notifier: Notifier,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, updates: OrderUpdates | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.notifier = notifier
@@ -101,18 +151,19 @@ class Alerts(QObject):
         self._burst.setInterval(BURST_MS)
         self._burst.timeout.connect(self.flush)
         self._bad: dict[AccountKey, VenueState] = {}
-        # each open order as last seen: a smaller rest is a (partial) fill. The order itself,
-        # not its remaining amount: reading that would make a Decimal of every row's number
-        self._left: dict[OrderKey, Order] = {o.key: o for o in engine.store}
+        # each update of an open order with the order before it: a smaller rest is a (partial)
+        # fill. The window's orders model holds every open order already and hands them over;
+        # without one, each open order is kept as last seen
+        self._updates = updates if updates is not None else LastSeen(engine.store)
+        self._updates.add_update_listener(self.on_updates)
         engine.store.add_close_listener(self.on_close)
-        engine.store.add_diff_listener(self.on_diff)
         self._unsubscribe = [engine.notices.subscribe(self.on_notice),
                              engine.states.subscribe(self.on_state)]
 
     def detach(self) -> None:
         """Stop listening (the window is closing)."""
         self.engine.store.remove_close_listener(self.on_close)
-        self.engine.store.remove_diff_listener(self.on_diff)
+        self._updates.remove_update_listener(self.on_updates)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -127,23 +178,16 @@ class Alerts(QObject):
         elif closed.reason is CloseReason.CANCELLED_AT_VENUE and prefs.venue_cancels:
             self._raise("Cancelled at the venue", fill_line(closed), Level.WARNING)
 
-    def on_diff(self, diff: StoreDiff) -> None:
-        """A partial fill of an open order (its close says a full one)."""
-        left = self._left
-        for key in diff.removed:
-            left.pop(key, None)
-        for order in diff.added:
-            left[order.key] = order
-        fills = self.preferences.fills
-        for order in diff.updated:
-            key = order.key
-            last = left.get(key)
-            left[key] = order
-            if last is None or last is order:
+    def on_updates(self, updates: Sequence[tuple[Order, Order]]) -> None:
+        """A partial fill of an open order (its close says a full one): (before, after) of
+        each order a store flush updated."""
+        if not self.preferences.fills:
+            return
+        for last, order in updates:
+            if last is order:
                 continue
-            before = last.remaining
             now = order.remaining
-            if fills and now < before and self._fill_rate_ok(order.account_key):
+            if now < last.remaining and self._fill_rate_ok(order.account_key):
                 share = (order.amount - now) / order.amount * 100 if order.amount else 0
                 self._raise("Partly filled",
                             f"{order.account}: {describe_order(order)} filled "

@@ -120,16 +120,17 @@ class MainWindow(QMainWindow):
         self.demo_running = False
         self.demo_starting = False  # the demo venues are on their way (blotter --demo)
 
+        # newest first, as a trader reads a blotter (the rows are sorted as they are read)
+        newest_first = (Column.CREATED, Qt.SortOrder.DescendingOrder)
         self.model = OrdersModel(engine.store, self, venue_label=engine.venue_label,
                                  trust=engine.trust, clock=engine.clock,
-                                 notional=engine.notional)
+                                 notional=engine.notional, sort=newest_first)
         self.proxy = OrdersProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.view = OrdersView(self)
         self.view.setModel(self.proxy)
         self.view.apply_default_widths()
-        # newest first, as a trader reads a blotter
-        self.view.horizontalHeader().setSortIndicator(Column.CREATED, Qt.SortOrder.DescendingOrder)
+        self.view.horizontalHeader().setSortIndicator(*newest_first)
         self.view.cancel_clicked.connect(self._on_cancel_clicked)
 
         self.cancels = CancelFlow(engine, self, self._tasks, self._settings_store,
@@ -168,7 +169,7 @@ class MainWindow(QMainWindow):
         self.status_bar.reconnect_requested.connect(self.connections.reconnect)
         self.status_bar.check_requested.connect(self.connections.check)
         self._unsubscribe_states = engine.states.subscribe(self._on_state)
-        self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self)
+        self.alerts = Alerts(engine, self._settings_store, tray_notifier(self), self, self.model)
 
         self.orders_export = OrdersExport(self.view, engine.store, engine.notices,
                                           engine.venue_label, self, notional=engine.notional,

@@ -2,10 +2,10 @@
 which font and colour, what it says when hovered, and the roles the proxy, the delegates and
 the actions ask for.
 
-``OrderCellsModel`` is the reading half of the orders model: rows in display order (``_orders``
-with their ``OrderKey`` in ``_okeys``), answered through ``data()`` and, for a painted cell,
-``multiData()`` in one call. ``OrdersModel`` (orders_model.py) is the feeding half: it keeps the
-rows equal to the store, sorted, and holds them still while the trader aims.
+``OrderCellsModel`` is the reading half of the orders model: rows in display order
+(``_orders``), answered through ``data()`` and, for a painted cell, ``multiData()`` in one
+call. ``OrdersModel`` (orders_model.py) is the feeding half: it keeps the rows equal to the
+store, sorted, and holds them still while the trader aims.
 
 Besides the order itself a row may carry: a cancel in flight ("Cancelling…", italic), an
 unverified marker (``RowMarks``), a refused cancel ("⚠ rejected · ACTIVE", the venue's words
@@ -328,7 +328,7 @@ def _unverified_foreground(order: Order, column: int) -> QColor:
 
 
 class OrderCellsModel(QAbstractTableModel):
-    """The rows (``_orders`` in display order, their keys in ``_okeys``) as Qt reads them.
+    """The rows (``_orders``, in display order) as Qt reads them.
 
     ``_gone`` holds the rows kept in view after their order closed (the table holds still
     while the trader aims): key → (Status text, its colour). A subclass fills the rows.
@@ -343,7 +343,6 @@ class OrderCellsModel(QAbstractTableModel):
         super().__init__(parent)
         self._store = store
         self._orders: list[Order] = []
-        self._okeys: list[OrderKey] = []
         self._gone: dict[OrderKey, tuple[str, QColor]] = {}
         # the Venue column names a B2TRADER broker by its own name; others by the venue's
         self._venue_label = venue_label
@@ -436,7 +435,8 @@ class OrderCellsModel(QAbstractTableModel):
         row = index.row()
         if not 0 <= row < len(self._orders) or not index.isValid():
             return None
-        return self._cell(self._orders[row], self._okeys[row], index.column(), role)
+        order = self._orders[row]
+        return self._cell(order, order.key, index.column(), role)
 
     def multiData(
         self,
@@ -452,7 +452,8 @@ class OrderCellsModel(QAbstractTableModel):
             for k in range(len(span)):
                 span[k].clearData()
             return
-        order, key, column = self._orders[row], self._okeys[row], index.column()
+        order = self._orders[row]
+        key, column = order.key, index.column()
         for k in range(len(span)):
             item = span[k]
             value = self._cell(order, key, column, item.role())
@@ -503,7 +504,8 @@ class OrderCellsModel(QAbstractTableModel):
         """Everything the view paints of ``row`` (not the Cancel button): each cell's text,
         font (None: the view's) and colour (None: the palette's), and the row's background.
         The texts are made once per order change; the Created and Age cells read the clock."""
-        order, key = self._orders[row], self._okeys[row]
+        order = self._orders[row]
+        key = order.key
         texts = self._row_texts(order, key)
         gone = self._gone.get(key) if self._gone else None
         if gone is not None:

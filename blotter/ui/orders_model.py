@@ -6,7 +6,8 @@ the new rows (appended), one removal per contiguous range, and ``dataChanged`` o
 rows (merged into one span when they are scattered). Never a model reset per message.
 
 The model also keeps its rows sorted (``sort()``, with Python sort keys: numbers as numbers,
-times as times); the proxy in front of it only filters. A sorting QSortFilterProxyModel would call
+times as times; where each row is, by its key, is ``row_keys.py``); the proxy in front of it
+only filters. A sorting QSortFilterProxyModel would call
 ``data()`` from C++ for every comparison: measured at 1.3 s per 30 Hz batch with 10k rows, versus
 ~14 ms this way. ``SORT_ROLE`` still answers the same values for anyone who asks.
 
@@ -18,10 +19,8 @@ the store again. How a row reads, cell by cell, is ``order_cells.py``.
 
 from __future__ import annotations
 
-import bisect
-import functools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +51,7 @@ from blotter.ui.order_cells import (
     sort_value,
 )
 from blotter.ui.row_hold import HeldRows
+from blotter.ui.row_keys import LOST, RowKeys, age_key, id_order
 from blotter.ui.row_marks import RowMarks
 
 # the names the views and tests have always taken from here
@@ -84,23 +84,11 @@ def contiguous_ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-def _id_order(first: int, order_id: str) -> tuple[Any, ...]:
-    """``(first, id_sort_key(order_id))`` as a tuple that sorts exactly like it, without a new
-    padded string per row (100k rows kept 7 MB of them): an id of digits is its length and
-    text without leading zeros (past 24 digits, the first 24 so, then the whole text), any
-    other id its lower-case text after every id of digits."""
-    if not order_id:
-        return (first, 0)
-    if order_id.isdigit():
-        if len(order_id) <= 24:
-            digits = order_id.lstrip("0")  # the same object when there are no leading zeros
-            return (first, 1, len(digits), digits)
-        head = order_id[:24].lstrip("0")
-        return (first, 1, len(head), head, order_id)
-    return (first, 2, order_id.lower())
-
-
 # -- the model --------------------------------------------------------------------------------
+# (before, after) of each order a store flush changed that the model held
+UpdateListener = Callable[[Sequence[tuple[Order, Order]]], None]
+
+
 class OrdersModel(OrderCellsModel):
     # what waits while the rows hold still changed (``waiting()`` says what)
     waiting_changed = Signal()
@@ -117,22 +105,17 @@ class OrdersModel(OrderCellsModel):
         trust: TrustBoard | None = None,
         clock: Callable[[], int] | None = None,
         notional: Notional = no_notional,
+        sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder),
     ) -> None:
         super().__init__(store, venue_label, parent, notional)
         # unverified rows (per account, from the trust board) and rows a resync just changed
         self.marks = RowMarks(trust, clock, self._repaint, self)
-        # Rows in display order, with two parallel lists: each row's OrderKey (made once, not per
-        # data() call) and its sort key; ``_keys`` is always in display order, so a row is found
-        # by bisection from the order's key in ``_key_of`` (no row numbers to renumber when rows
-        # come and go above). Unsorted, the sort key is the arrival number: new rows append.
+        # rows in display order, and where each is by its sort key (changed in place only)
         self._orders = list(store.orders())
-        self._okeys = [o.key for o in self._orders]
-        self._keys: list[Any] = list(range(len(self._orders)))
-        self._key_of: dict[OrderKey, Any] = dict(zip(self._okeys, self._keys))
-        self._arrivals = len(self._orders)
-        self._sort_column = -1
-        self._sort_key: Callable[[Order], tuple[Any, ...]] | None = None
-        self._descending = False
+        self._row_keys = RowKeys(self._orders, store, self._key_for_column)
+        # no flush yet: an "added" order may be a row already (the rows were read from the store)
+        self._fresh = True
+        self._update_listeners: list[UpdateListener] = []
         # while the trader aims: what waits (the closed rows kept are ``_gone``, for the cells)
         self._holding = False
         self._held = HeldRows(self._gone)
@@ -146,8 +129,10 @@ class OrdersModel(OrderCellsModel):
         # that filters re-tests every row of a span, 10k calls into Python per flush: it turns
         # this off while a filter is set, and gets one signal per range of changed rows.
         self.coarse_changes = True
+        self.sort(*sort)
         store.add_diff_listener(self._apply)
         store.add_dirty_listener(self._schedule_flush)
+        store.add_close_listener(self._note_close)
 
     # -- feeding ---------------------------------------------------------------------------
     def _schedule_flush(self) -> None:
@@ -167,59 +152,114 @@ class OrdersModel(OrderCellsModel):
         self._timer.stop()
         self._flush()
 
+    def add_update_listener(self, callback: UpdateListener) -> None:
+        """Call ``callback`` after each store flush that updated orders the model holds (a
+        row, or a new order waiting to be shown), with (the order before, after) of each."""
+        self._update_listeners.append(callback)
+
+    def remove_update_listener(self, callback: UpdateListener) -> None:
+        """Stop calling ``callback`` (nothing if it was not listening)."""
+        if callback in self._update_listeners:
+            self._update_listeners.remove(callback)
+
+    def _note_close(self, closed: ClosedOrder) -> None:
+        # the first record of a key wins: a row kept in view holds that order already
+        self._row_keys.leaving.setdefault(closed.order.key, closed.order)
+
     def _apply(self, diff: StoreDiff) -> None:
         if self._holding:
             self._apply_held(diff)
             return
-        # Rows are found by bisecting _keys, so every lookup comes before the first change that
-        # could leave _keys out of order (removals keep it in order; changed sort keys do not).
-        find = self._find
-        removed_rows = [r for r in map(find, diff.removed) if r is not None]
-        if removed_rows:
-            self._remove_rows(removed_rows)
-
-        added: list[Order] = []
-        changed: list[tuple[int, Order]] = []
-        # An "added" order the model already holds (it was built after the change was recorded)
-        # is an update; an "updated" one it lacks is an addition. The store's diff stays the truth.
-        for order in (*diff.updated, *diff.added):
-            row = find(order.key)
-            if row is None:
-                added.append(order)
-            else:
-                changed.append((row, order))
+        # Rows are found by bisecting their keys, so every lookup comes before the first change
+        # that could leave them out of order (removals keep the order; changed sort keys do not).
+        row_keys = self._row_keys
+        if diff.removed:
+            removed = row_keys.rows_of(diff.removed)
+            if removed:
+                self._remove_rows(list(removed.values()))
+        updated, readded, new, unsure = self._match(diff)
+        row_keys.leaving.clear()  # (no row outlives its order unless held)
+        orders = self._orders
+        pairs = [(orders[row], order) for row, order in updated] if self._update_listeners else ()
 
         displaced = False  # a changed row's sort key moved: the order must be restored
-        key_of = self._sort_key
+        changed = updated + readded
         if changed:
-            orders, keys, key_by_order = self._orders, self._keys, self._key_of
+            # a key made of fixed fields cannot move, unless the row was found the slow way
+            sorted_ = row_keys.kept_key is not None
+            rekey = sorted_ and row_keys.key_of is not None
             for row, order in changed:
                 orders[row] = order
-                if key_of is not None:
-                    key = key_of(order)
-                    if key != keys[row]:
-                        keys[row] = key_by_order[order.key] = key
-                        displaced = True
+                if sorted_ and (rekey or row in unsure) and row_keys.rekey(row, order):
+                    displaced = True
             self._emit_changed([row for row, _ in changed])
-        self._place(added, displaced)
+        self._place(new, displaced)
+        if pairs:
+            for listener in self._update_listeners:
+                listener(pairs)
+
+    def _match(self, diff: StoreDiff, waiting: Container[OrderKey] = ()) -> tuple[
+        list[tuple[int, Order]], list[tuple[int, Order]], list[Order], set[int]
+    ]:
+        """The rows of ``diff``'s orders: (the rows of its updated orders, the rows of its
+        added ones, the orders that are no row, the rows found only by walking the rows).
+
+        An "added" order the model already holds (it was built after the change was recorded,
+        or the row stayed in view after its order closed) is an update; an "updated" one it
+        lacks is an addition, unless it is ``waiting`` to be shown. The store's diff stays the
+        truth."""
+        locate = self._row_keys.locate
+        updated: list[tuple[int, Order]] = []
+        readded: list[tuple[int, Order]] = []
+        new: list[Order] = []
+        lost: list[Order] = []  # the rows may hold these (a fixed field changed): walked for
+        for order in diff.updated:
+            row = locate(order)
+            if row is None or (row == LOST and order.key in waiting):
+                new.append(order)
+            elif row == LOST:
+                lost.append(order)
+            else:
+                updated.append((row, order))
+        fresh, gone = self._fresh, self._gone
+        self._fresh = False
+        lost_updated = len(lost)
+        for order in diff.added:
+            row = locate(order)
+            if row is None or (row == LOST and not fresh and order.key not in gone):
+                new.append(order)
+            elif row == LOST:
+                lost.append(order)
+            else:
+                readded.append((row, order))
+        unsure: set[int] = set()
+        if lost:
+            found = self._row_keys.scan(o.key for o in lost)
+            for i, order in enumerate(lost):
+                row = found.get(order.key)
+                if row is None:
+                    new.append(order)
+                else:
+                    unsure.add(row)
+                    (updated if i < lost_updated else readded).append((row, order))
+        return updated, readded, new, unsure
 
     def _place(self, added: list[Order], displaced: bool) -> None:
         """Insert ``added`` where the sort puts them, and restore the order if ``displaced``
         (a row's sort key changed) or the new rows land in too many places."""
-        key_of = self._sort_key
+        row_keys = self._row_keys
         if added:
             first = len(self._orders)
-            if key_of is None:
-                start = self._arrivals
-                self._arrivals += len(added)
-                self._insert_rows(first, added, list(range(start, self._arrivals)))
+            if row_keys.kept_key is None:
+                start = row_keys.arrivals
+                row_keys.arrivals += len(added)
+                self._insert_rows(first, added, list(range(start, row_keys.arrivals)))
             else:
                 # In place when the rows are still in order (nothing displaced above) and the
                 # new rows fall in a few runs, e.g. the newest on top; else appended and resorted.
                 # Inserting avoids a layout change, which costs the view and proxy a full rebuild.
-                added.sort(key=key_of, reverse=self._descending)
-                keys = [key_of(o) for o in added]
-                runs = None if displaced else self._insertion_runs(keys)
+                keys = row_keys.sort_orders(added)
+                runs = None if displaced else row_keys.insertion_runs(added, MAX_INSERT_RUNS)
                 if runs is None:
                     self._insert_rows(first, added, keys)
                     displaced = True
@@ -229,76 +269,16 @@ class OrdersModel(OrderCellsModel):
         if displaced:
             self._resort()
 
-    def _find(self, key: OrderKey) -> int | None:
-        """The row of an order: bisection on the sort keys, then the order key among equals."""
-        sort_key = self._key_of.get(key)
-        if sort_key is None:
-            return None
-        keys = self._keys
-        if self._descending:
-            lo, hi = 0, len(keys)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if keys[mid] > sort_key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-        else:
-            lo = bisect.bisect_left(keys, sort_key)
-        okeys = self._okeys
-        for row in range(lo, len(keys)):
-            if okeys[row] == key:
-                return row
-            if keys[row] != sort_key:
-                break
-        # _keys is out of order only inside _apply, between a changed sort key and the resort
-        # (a slot of dataChanged asking): look the slow way.
-        return okeys.index(key)
-
-    def _insertion_runs(self, keys: list[Any]) -> list[tuple[int, int, int]] | None:
-        """(row, start, end): ``keys[start:end]`` go in before ``row`` to keep the sort.
-
-        ``keys`` are sorted the model's way; None when they would land in more than
-        MAX_INSERT_RUNS places (one append and a resort is cheaper then)."""
-        rows = self._keys
-        descending = self._descending
-        runs: list[tuple[int, int, int]] = []
-        lo = 0
-        for i, key in enumerate(keys):
-            hi = len(rows)
-            while lo < hi:  # after equal keys, as a stable sort would place them
-                mid = (lo + hi) // 2
-                if (key > rows[mid]) if descending else (key < rows[mid]):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            if runs and runs[-1][0] == lo:
-                runs[-1] = (lo, runs[-1][1], i + 1)
-            elif len(runs) == MAX_INSERT_RUNS:
-                return None
-            else:
-                runs.append((lo, i, i + 1))
-        return runs
-
     def _insert_rows(self, at: int, orders: list[Order], keys: list[Any]) -> None:
         self.beginInsertRows(ROOT, at, at + len(orders) - 1)
-        okeys = [o.key for o in orders]
-        self._orders[at:at] = orders
-        self._okeys[at:at] = okeys
-        self._keys[at:at] = keys
-        self._key_of.update(zip(okeys, keys))
+        self._row_keys.insert(at, orders, keys)
         self.endInsertRows()
 
     def _remove_rows(self, rows: Sequence[int]) -> None:
         # Highest range first, so the row numbers of the ranges still to go stay valid.
-        key_of = self._key_of
         for first, last in reversed(contiguous_ranges(rows)):
             self.beginRemoveRows(ROOT, first, last)
-            for key in self._okeys[first:last + 1]:
-                del key_of[key]
-            del self._orders[first:last + 1]
-            del self._okeys[first:last + 1]
-            del self._keys[first:last + 1]
+            self._row_keys.remove(first, last)
             self.endRemoveRows()
 
     def _emit_changed(self, rows: Sequence[int]) -> None:
@@ -336,23 +316,19 @@ class OrdersModel(OrderCellsModel):
             return
         new, moved = list(held.new.values()), held.moved
         held.new, held.moved = {}, set()
-        find = self._find
-        gone_rows = [r for r in map(find, self._gone) if r is not None]
+        row_keys, gone = self._row_keys, self._gone
+        gone_rows = row_keys.rows_of(gone)
         if gone_rows:
-            self._remove_rows(gone_rows)
-        self._gone.clear()
+            self._remove_rows(list(gone_rows.values()))
+        for key in gone:
+            row_keys.leaving.pop(key, None)
+        gone.clear()
         displaced = False
         lit: list[OrderKey] = []
-        key_of = self._sort_key
-        if key_of is not None and moved:
-            located = [(find(key), key) for key in moved]  # every lookup before a key changes
-            orders, keys, key_by_order = self._orders, self._keys, self._key_of
-            for row, key in located:
-                if row is None:
-                    continue
-                sort_key = key_of(orders[row])
-                if sort_key != keys[row]:
-                    keys[row] = key_by_order[key] = sort_key
+        if row_keys.kept_key is not None and moved:
+            located = row_keys.rows_of(moved)  # every lookup before a key changes
+            for key, row in located.items():
+                if row_keys.rekey(row, self._orders[row]):
                     displaced = True
                     lit.append(key)
         self._place(new, displaced)
@@ -362,36 +338,46 @@ class OrdersModel(OrderCellsModel):
 
     def _apply_held(self, diff: StoreDiff) -> None:
         """A store diff while the rows hold still: nothing inserted, removed or moved."""
-        held, gone = self._held, self._gone
+        held, gone, row_keys = self._held, self._gone, self._row_keys
         before = held.counts()
-        find = self._find
-        rows: list[int] = []
+        orders, keys = self._orders, row_keys.keys
+        changed: list[int] = []
         if diff.removed:
-            shown = [key for key in diff.removed if key in self._key_of]
-            closes = self._closes_of(shown)
+            waiting = held.new
+            shown = row_keys.rows_of(key for key in diff.removed if key not in waiting)
+            closes = self._closes_of(list(shown))
             for key in diff.removed:
-                row = find(key)
+                row = shown.get(key)
                 if row is None:
-                    held.new.pop(key, None)  # came and went while held: never shown
+                    waiting.pop(key, None)  # came and went while held: never shown
                 else:
                     gone[key] = closed_look(closes.get(key))
-                    rows.append(row)
-        key_of = self._sort_key
-        orders, keys = self._orders, self._keys
-        for order in (*diff.updated, *diff.added):
+                    row_keys.leaving[key] = orders[row]  # to find the row again when it may leave
+                    changed.append(row)
+        updated, readded, new, unsure = self._match(diff, held.new)
+        pairs: list[tuple[Order, Order]] = []
+        if self._update_listeners:
+            waiting = held.new
+            pairs = [(orders[row], order) for row, order in updated]
+            pairs.extend((waiting[o.key], o) for o in diff.updated if o.key in waiting)
+        kept_key, rekey = row_keys.kept_key, row_keys.key_of is not None
+        for row, order in updated + readded:
             key = order.key
-            row = find(key)
-            if row is None:
-                held.new[key] = order
-                continue
             orders[row] = order
-            rows.append(row)
+            changed.append(row)
             if gone:
                 gone.pop(key, None)  # back at the venue: open again, in place
-            if key_of is not None and key_of(order) != keys[row]:
+            if kept_key is not None and (rekey or row in unsure) and kept_key(order) != keys[row]:
                 held.moved.add(key)  # its old sort key stays until the rows may move
-        if rows:
-            self._emit_changed(rows)
+        for order in new:
+            held.new[order.key] = order
+        if row_keys.leaving:
+            row_keys.leaving = {key: o for key, o in row_keys.leaving.items() if key in gone}
+        if changed:
+            self._emit_changed(changed)
+        if pairs:
+            for listener in self._update_listeners:
+                listener(pairs)
         if held.counts() != before:
             self.waiting_changed.emit()
 
@@ -420,9 +406,10 @@ class OrdersModel(OrderCellsModel):
                     self.index(0, 0), self.index(len(self._orders) - 1, _COLUMNS - 1)
                 )
             return
-        rows = [r for r in map(self._find, keys) if r is not None]
-        if rows:
-            self._emit_changed(rows)
+        # (a row not found is repainted by the next flush)
+        found = self._row_keys.rows_of(keys, walk=False)
+        if found:
+            self._emit_changed(list(found.values()))
 
     def follow_trust(self) -> bool:
         """Repaint every row if the trust board changed since the rows were drawn (call it when
@@ -439,51 +426,44 @@ class OrdersModel(OrderCellsModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.apply_waiting()  # the trader asked for a new order: what waited comes first
         if column < 0 or column >= len(Column):
-            # keep the current order; new rows append
-            self._sort_column, self._sort_key, self._descending = -1, None, False
-            self._arrivals = len(self._orders)
-            self._keys = list(range(self._arrivals))
-            self._key_of = dict(zip(self._okeys, self._keys))
-            return
-        self._sort_column = column
-        self._descending = order == Qt.SortOrder.DescendingOrder
-        self._sort_key = functools.partial(self._key_for_column, column)
-        self._keys = [self._sort_key(o) for o in self._orders]
-        self._key_of = dict(zip(self._okeys, self._keys))
-        self._resort()
+            self._row_keys.unsorted()  # keep the current order; new rows append
+        elif self._row_keys.sort_by(column, order == Qt.SortOrder.DescendingOrder):
+            self._resort()
 
     @property
     def sort_column(self) -> int:
-        return self._sort_column
+        return self._row_keys.column
 
     @property
     def sort_order(self) -> Qt.SortOrder:
-        return Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder
+        descending = self._row_keys.descending
+        return Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
 
     def _resort(self) -> None:
         """Reorder the rows by their keys as one layout change; selections follow their orders."""
-        keys = self._keys
-        order = sorted(range(len(keys)), key=keys.__getitem__, reverse=self._descending)
-        if all(i == row for i, row in enumerate(order)):
+        row_keys = self._row_keys
+        if row_keys.in_order():
             return
         self.layoutAboutToBeChanged.emit()
-        new_row = [0] * len(order)
-        for new, old in enumerate(order):
-            new_row[old] = new
         old_indexes = self.persistentIndexList()
-        new_indexes = [
-            self.index(new_row[i.row()], i.column()) if 0 <= i.row() < len(new_row) else i
-            for i in old_indexes
-        ]
-        self._orders = [self._orders[i] for i in order]
-        self._okeys = [self._okeys[i] for i in order]
-        self._keys = [keys[i] for i in order]
-        self.changePersistentIndexList(old_indexes, new_indexes)
+        if not old_indexes and row_keys.key_of is None:
+            row_keys.sort_rows()  # no row to follow, and keys that are the same made again
+        else:
+            order, keys = row_keys.order()
+            new_row = [0] * len(order)
+            for new, old in enumerate(order):
+                new_row[old] = new
+            new_indexes = [
+                self.index(new_row[i.row()], i.column()) if 0 <= i.row() < len(new_row) else i
+                for i in old_indexes
+            ]
+            row_keys.reorder(order, keys)
+            self.changePersistentIndexList(old_indexes, new_indexes)
         self.layoutChanged.emit()
 
     def _key_for_column(self, column: int, order: Order) -> tuple[Any, ...]:
         """Sort key: the column's value (numbers as numbers, times as times), then age and id."""
-        tail = _id_order(order.created_ms or 0, order.order_id)
+        tail = id_order(order.created_ms or 0, order.order_id)
         if column == Column.PRICE:
             return (_exact(order.price), *tail)
         if column == Column.AMOUNT:
@@ -501,8 +481,8 @@ class OrdersModel(OrderCellsModel):
             return (_exact(worth[0] if worth is not None else None), *tail)
         if column == Column.CREATED:
             return tail
-        if column == Column.AGE:  # youngest first, as a clock counts
-            return _id_order(-(order.created_ms or 0), order.order_id)
+        if column == Column.AGE:
+            return age_key(order)
         if column == Column.GROUP:
             return (id_sort_key(order.group_id), *tail)
         if column == Column.CLIENT_ID:
@@ -514,4 +494,5 @@ class OrdersModel(OrderCellsModel):
         return (self._display(order, column).lower(), *tail)
 
     def row_of(self, key: OrderKey) -> int | None:
-        return self._find(key)
+        """The row of ``key``'s order (or of its row kept in view after it closed), or None."""
+        return self._row_keys.rows_of((key,)).get(key)

@@ -57,6 +57,13 @@ def stylesheet() -> str:
 ICON_PROPERTY = "blotterIcon"  # the icon name of an action or button that follows the scheme
 
 
+# The sizes an icon is drawn at: a toolbar's or a menu's up to four times its pixels; the app's
+# own icon also for a task switcher. A drawing keeps 4 bytes a pixel resident: one at 256 px is
+# 256 KB, and the window's dozen icons of actions kept 4 MB in them.
+ICON_SIZES = (16, 20, 24, 32, 48, 64, 128)
+APP_ICON_SIZES = (*ICON_SIZES, 256)
+
+
 def icon(name: str) -> QIcon:
     """``icons/<name>.svg`` as a QIcon in the current scheme's colours, rendered crisp at the
     usual sizes (empty if missing). A holder set with ``set_icon`` follows a switch of scheme."""
@@ -74,7 +81,7 @@ def _icon(name: str, scheme: theme.Scheme) -> QIcon:
     renderer = QSvgRenderer(QByteArray(data))
     if not renderer.isValid():
         return result
-    for size in (16, 20, 24, 32, 48, 64, 128, 256):
+    for size in APP_ICON_SIZES if name == "app" else ICON_SIZES:
         pixmap = QPixmap(size, size)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)

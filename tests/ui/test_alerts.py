@@ -224,3 +224,44 @@ def test_a_partial_fill_of_an_open_order_alerts_with_how_much(setup):
     engine.store.flush()
     alerts.flush()
     assert len(recorder.messages) == 1  # the same rest again is no fill
+
+
+def test_a_partial_fill_alerts_through_the_windows_orders_model_also_while_it_holds(tmp_path):
+    """In the window the orders model, which holds every open order, hands Alerts each update
+    with the order before it: a row's, and a new order's waiting while the rows hold still."""
+    from PySide6.QtCore import Qt
+
+    from blotter.ui.orders_model import Column, OrdersModel
+
+    store = OrderStore()
+    engine = Engine(store, NoticeBus(), StateBus(), Clock())
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    recorder = Recorder()
+    model = OrdersModel(store, sort=(Column.CREATED, Qt.SortOrder.DescendingOrder))
+    alerts = Alerts(engine, lambda: settings, recorder, None, model)
+    store.apply(Upsert(make_order(1, price="95130", amount="0.5")))
+    store.flush()
+    store.apply(Upsert(make_order(1, price="95130", amount="0.5", remaining="0.2")))
+    store.flush()
+    alerts.flush()
+    assert [m[:2] for m in recorder.messages] == [
+        ("Partly filled", "acct: tBTCUSD buy 0.5 @ 95,130 filled 0.3 (60%)")]
+    model.hold_rows(True)
+    store.apply(Upsert(make_order(1, price="95130", amount="0.5", remaining="0.1")))
+    store.apply(Upsert(make_order(2, price="95131", amount="1")))
+    store.flush()
+    store.apply(Upsert(make_order(2, price="95131", amount="1", remaining="0.25")))
+    store.apply(Upsert(make_order(1, price="95130", amount="0.5", remaining="0.1")))
+    store.flush()
+    alerts.flush()
+    title, text, _ = recorder.messages[1]
+    assert title == "2 alerts: Partly filled"
+    assert text.splitlines() == [
+        "Partly filled — acct: tBTCUSD buy 0.5 @ 95,130 filled 0.4 (80%)",
+        "Partly filled — acct: tBTCUSD buy 1 @ 95,131 filled 0.75 (75%)"]
+    assert len(recorder.messages) == 2  # the same rest again is no fill
+    alerts.detach()
+    store.apply(Upsert(make_order(2, price="95131", amount="1", remaining="0.1")))
+    store.flush()
+    alerts.flush()
+    assert len(recorder.messages) == 2

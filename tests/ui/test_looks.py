@@ -361,3 +361,15 @@ def test_the_column_titles_stay_over_a_filter_that_matches_nothing(window, qtbot
     qtbot.keyClick(window.filter_edit, Qt.Key.Key_Escape)
     window.refresh()
     assert window.stack.currentWidget() is window.view
+
+
+def test_icons_are_drawn_crisp_up_to_four_times_a_toolbars_size_and_the_apps_for_a_switcher():
+    """An action's icon up to 128 px (each drawing stays resident: one at 256 px is 256 KB);
+    the app's own icon also at 256 px, for a task switcher."""
+    from PySide6.QtCore import QSize
+
+    from blotter.ui.resources import icon
+
+    assert [s.width() for s in icon("cancel").availableSizes()] == [16, 20, 24, 32, 48, 64, 128]
+    assert max(s.width() for s in icon("app").availableSizes()) == 256
+    assert icon("cancel").pixmap(QSize(128, 128)).width() == 128
