@@ -190,57 +190,46 @@ def _b2_stream() -> b2_stream.StreamParser:
     return parser
 
 
-def time_b2_stream(frames: Sequence[str | bytes]) -> float:
-    """Frame → ``StreamParser`` (Decoder, then the account's ``OpenOrdersParser``) → orders, as
-    the client reads the hub: each complete list is taken as it arrives."""
+def _time_lists(frames: Sequence[str | bytes], store: OrderStore | None) -> float:
+    """Frame → ``StreamParser`` (Decoder, then the account's ``OpenOrdersParser``) → each list
+    as it arrives, as the client reads the hub; into ``store`` when one is given, as the client
+    applies a list (a ``Snapshot``: the complete list replaces the account's rows, a stream list
+    after the first), one store flush per frame (the view flushes at <= 30 Hz, about every 27
+    frames of this size)."""
     parser = _b2_stream()
     feed = parser.feed
     next_event = parser.next_event
     take = parser.take_list
-    count = 0
+    apply = store.apply if store is not None else None
+    flush = store.flush if store is not None else None
+    count = changes = 0
     start = time.perf_counter()
     for f in frames:
         feed(f)
         while (event := next_event()) is not None:
-            if type(event) is ListWaiting:
-                taken = take(event.trading_id)
-                if taken is not None:
-                    count += len(taken.orders)
-            elif type(event) is OrderList:  # a subscription's first list is read at once
-                count += len(event.orders)
+            taken = take(event.trading_id) if type(event) is ListWaiting else event
+            if type(taken) is OrderList:  # a subscription's first list is read at once
+                count += len(taken.orders)
+                if apply is not None:
+                    apply(Snapshot(taken.account, taken.orders, stream=not taken.first))
+        if flush is not None:
+            changes += bool(flush())
     elapsed = time.perf_counter() - start
     assert count >= len(frames), count
+    if store is not None:  # the store holds the last list, and most frames changed a row
+        assert len(store) == len(parser_last_list(frames[-1])), len(store)
+        assert changes >= len(frames) // 2, changes
     return elapsed
+
+
+def time_b2_stream(frames: Sequence[str | bytes]) -> float:
+    """Frame → ``StreamParser`` → orders (no store)."""
+    return _time_lists(frames, None)
 
 
 def time_b2_store(frames: Sequence[str | bytes]) -> float:
-    """Frame → ``StreamParser`` → ``OrderStore``, as the client applies each list: the complete
-    list replaces the account's rows (``Snapshot``, a stream list after the first), one store
-    flush per frame (the view flushes at <= 30 Hz, about every 27 frames of this size)."""
-    parser = _b2_stream()
-    feed = parser.feed
-    next_event = parser.next_event
-    take = parser.take_list
-    store = OrderStore()
-    apply = store.apply
-    flush = store.flush
-    changes = 0
-    start = time.perf_counter()
-    for f in frames:
-        feed(f)
-        while (event := next_event()) is not None:
-            if type(event) is ListWaiting:
-                taken = take(event.trading_id)
-                if taken is not None:
-                    apply(Snapshot(taken.account, taken.orders, stream=not taken.first))
-            elif type(event) is OrderList:
-                apply(Snapshot(event.account, event.orders, stream=not event.first))
-        changes += bool(flush())
-    elapsed = time.perf_counter() - start
-    # Keep it honest: the store holds the last list, and most frames changed a row.
-    assert len(store) == len(parser_last_list(frames[-1])), len(store)
-    assert changes >= len(frames) // 2, changes
-    return elapsed
+    """Frame → ``StreamParser`` → ``OrderStore``."""
+    return _time_lists(frames, OrderStore())
 
 
 def parser_last_list(frame: str | bytes) -> tuple[Order, ...]:
