@@ -15,7 +15,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parse_common import NONCE_DIR, report, time_json, time_orjson, timed
+from parse_common import (
+    NONCE_DIR,
+    report,
+    time_client,
+    time_each,
+    time_json,
+    time_orjson,
+    timed,
+)
 
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import (
@@ -25,7 +33,7 @@ from blotter.core.order import (
     OrderStatus,
     build_order,
 )
-from blotter.core.store import OrderStore, StoreDiff
+from blotter.core.store import OrderStore
 from blotter.venues.bitfinex import stream as bitfinex_stream
 from blotter.venues.bitfinex.client import BitfinexClient
 
@@ -109,32 +117,9 @@ def make_client() -> tuple[BitfinexClient, OrderStore]:
 
 
 def time_ours(frames: Sequence[str | bytes]) -> float:
-    """Our path: ``BitfinexClient.handle_frame`` of each frame (stream → ``OrderStore``), as the
-    socket loop calls it, and one store flush per 1000 frames (the view flushes at <= 30 Hz)."""
+    """Our path: ``BitfinexClient.handle_frame`` of each frame (stream → ``OrderStore``)."""
     client, store = make_client()
-    added: set[str] = set()
-    updated = 0
-
-    def on_diff(diff: StoreDiff) -> None:  # what the view does with a diff, minus the painting
-        nonlocal updated
-        added.update(o.order_id for o in diff.added)
-        updated += len(diff.updated)
-
-    store.add_diff_listener(on_diff)
-    handle = client.handle_frame
-    flush = store.flush
-    start = time.perf_counter()
-    for i, f in enumerate(frames, 1):
-        handle(f)
-        if i % 1000 == 0:
-            flush()
-    flush()
-    elapsed = time.perf_counter() - start
-    # Keep it honest: every frame parsed, every order in the store, the diffs complete.
-    assert client.malformed_frames == 0, client.malformed_frames
-    assert len(store) == len(added) == len({o.order_id for o in store}), "orders lost"
-    assert len(added) + updated >= len(frames) // 1000
-    return elapsed
+    return time_client(client, store, frames, closes=False)
 
 
 def time_floor(frames: Sequence[str]) -> float:
@@ -161,11 +146,7 @@ def time_floor(frames: Sequence[str]) -> float:
 
 
 def time_parse_only(frames: Sequence[str]) -> float:
-    parse = bitfinex_stream.StreamParser(ACCOUNT).parse
-    start = time.perf_counter()
-    for f in frames:
-        parse(f)
-    return time.perf_counter() - start
+    return time_each(bitfinex_stream.StreamParser(ACCOUNT).parse, frames)
 
 
 

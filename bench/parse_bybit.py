@@ -7,7 +7,6 @@ import argparse
 import json
 import random
 import sys
-import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -15,13 +14,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parse_common import report, time_json, time_orjson, timed
+from parse_common import report, time_client, time_each, time_json, time_orjson, timed
 
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import (
     AccountKey,
 )
-from blotter.core.store import OrderStore, StoreDiff
+from blotter.core.store import OrderStore
 from blotter.venues.bybit import stream as bybit_stream
 from blotter.venues.bybit.client import BybitClient
 
@@ -187,50 +186,20 @@ def make_bybit_client() -> tuple[BybitClient, OrderStore]:
 
 
 def time_bybit(frames: Sequence[str | bytes]) -> float:
-    """``BybitClient.handle_frame`` of each frame (``StreamParser`` → ``OrderStore``), one store
-    flush per 1000 frames, as in the Bitfinex section."""
+    """``BybitClient.handle_frame`` of each frame (``StreamParser`` → ``OrderStore``), as in
+    the Bitfinex section."""
     client, store = make_bybit_client()
-    added: set[str] = set()
-    updated = 0
-
-    def on_diff(diff: StoreDiff) -> None:
-        nonlocal updated
-        added.update(o.order_id for o in diff.added)
-        updated += len(diff.updated)
-
-    store.add_diff_listener(on_diff)
-    handle = client.handle_frame
-    flush = store.flush
-    start = time.perf_counter()
-    for i, f in enumerate(frames, 1):
-        handle(f)
-        if i % 1000 == 0:
-            flush()
-    flush()
-    elapsed = time.perf_counter() - start
-    assert client.malformed_frames == 0, client.malformed_frames
-    assert len(store) == len({o.order_id for o in store}) and len(added) >= len(store)
-    assert len(added) + updated >= len(frames) // 1000
-    return elapsed
+    return time_client(client, store, frames)
 
 
 def time_bybit_parse_only(frames: Sequence[str]) -> float:
     """The client's parser alone (``StreamParser.parse``: frame → ``OrderPush`` of events)."""
-    parse = bybit_stream.StreamParser(BYBIT_ACCOUNT).parse
-    start = time.perf_counter()
-    for f in frames:
-        parse(f)
-    return time.perf_counter() - start
+    return time_each(bybit_stream.StreamParser(BYBIT_ACCOUNT).parse, frames)
 
 
 def time_bybit_stateless(frames: Sequence[str]) -> float:
     """``parse_ws``: the stateless parser, every field checked and converted afresh."""
-    parse = bybit_stream.parse_ws
-    account = BYBIT_ACCOUNT
-    start = time.perf_counter()
-    for f in frames:
-        parse(f, account)
-    return time.perf_counter() - start
+    return time_each(lambda f: bybit_stream.parse_ws(f, BYBIT_ACCOUNT), frames)
 
 
 def check_bybit(frames: Sequence[str], book: dict[str, dict[str, Any]]) -> None:
