@@ -8,14 +8,14 @@ import json
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parse_common import report, time_json, time_orjson, timed
+from parse_common import compare, time_orjson
 
 from blotter.core.order import (
     AccountKey,
@@ -140,32 +140,11 @@ def _b2_decoder() -> Decoder:
     return decoder
 
 
-def time_b2_stateless(frames: Sequence[str]) -> float:
-    """Frame text → ``Decoder`` → ``parse_open_orders`` (a fresh parse of every order)."""
+def _time_decoded(frames: Sequence[str | bytes], parse: Callable[[StreamItem], Any]) -> float:
+    """Frame → ``Decoder`` → ``parse`` of each StreamItem, timed."""
     decoder = _b2_decoder()
     feed = decoder.feed
     next_message = decoder.next_message
-    parse = parse_open_orders
-    account = B2_ACCOUNT
-    count = 0
-    start = time.perf_counter()
-    for f in frames:
-        feed(f)
-        while (msg := next_message()) is not None:
-            if type(msg) is StreamItem:
-                count += len(parse(msg, account))
-    elapsed = time.perf_counter() - start
-    assert count >= len(frames), count
-    return elapsed
-
-
-def time_b2_parser(frames: Sequence[str | bytes]) -> float:
-    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused): one trading
-    account's lists, without the ``StreamParser`` around them."""
-    decoder = _b2_decoder()
-    feed = decoder.feed
-    next_message = decoder.next_message
-    parse = OpenOrdersParser(B2_ACCOUNT).parse
     count = 0
     start = time.perf_counter()
     for f in frames:
@@ -176,6 +155,17 @@ def time_b2_parser(frames: Sequence[str | bytes]) -> float:
     elapsed = time.perf_counter() - start
     assert count >= len(frames), count
     return elapsed
+
+
+def time_b2_stateless(frames: Sequence[str]) -> float:
+    """Frame text → ``Decoder`` → ``parse_open_orders`` (a fresh parse of every order)."""
+    return _time_decoded(frames, lambda msg: parse_open_orders(msg, B2_ACCOUNT))
+
+
+def time_b2_parser(frames: Sequence[str | bytes]) -> float:
+    """Frame → ``Decoder`` → ``OpenOrdersParser`` (unchanged orders reused): one trading
+    account's lists, without the ``StreamParser`` around them."""
+    return _time_decoded(frames, OpenOrdersParser(B2_ACCOUNT).parse)
 
 
 def _b2_stream() -> b2_stream.StreamParser:
@@ -264,27 +254,14 @@ def bench_b2trader(args: argparse.Namespace) -> None:
           f"1-3 changed per frame, mean {size / 1000:.0f} kB")
     check_b2_parser(frames[:20])
     as_bytes = [f.encode() for f in frames]  # recv(decode=False): text frames as UTF-8 bytes
-    n = len(frames)
     stream = "frame→StreamParser"
     ours = "frame→StreamParser→store"
-    parser = "frame→Decoder→OpenOrdersParser"
-    runs: dict[str, list[float]] = {
-        "orjson.loads": [], "frame→Decoder→parse_open_orders": [], parser: [], stream: [],
-        ours: [], f"{ours}, bytes": [],
-    }
-    for r in range(args.repeats):
-        t_json = timed(time_json, records)
-        times = {
-            "orjson.loads": timed(time_orjson, records),
-            "frame→Decoder→parse_open_orders": timed(time_b2_stateless, frames),
-            parser: timed(time_b2_parser, frames),
-            stream: timed(time_b2_stream, frames),
-            ours: timed(time_b2_store, frames),
-            f"{ours}, bytes": timed(time_b2_store, as_bytes),  # type: ignore[arg-type]
-        }
-        for name, t in times.items():
-            runs[name].append(t_json / t)
-        print(f"run {r + 1}: json.loads {n / t_json:>5,.0f}/s  "
-              + "  ".join(f"{name} {n / t:>5,.0f}/s" for name, t in times.items()))
-    report(runs, ours)
+    compare(args.repeats, records, {
+        "orjson.loads": (time_orjson, records),
+        "frame→Decoder→parse_open_orders": (time_b2_stateless, frames),
+        "frame→Decoder→OpenOrdersParser": (time_b2_parser, frames),
+        stream: (time_b2_stream, frames),
+        ours: (time_b2_store, frames),
+        f"{ours}, bytes": (time_b2_store, as_bytes),
+    }, ours, width=5)
 

@@ -15,15 +15,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parse_common import (
-    NONCE_DIR,
-    report,
-    time_client,
-    time_each,
-    time_json,
-    time_orjson,
-    timed,
-)
+from parse_common import NONCE_DIR, compare, time_client, time_each, time_orjson
 
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import (
@@ -157,24 +149,11 @@ def bench_bitfinex(args: argparse.Namespace) -> None:
     print(f"Bitfinex: {len(frames):,} ou frames over {args.orders:,} orders, mean {size:.0f} "
           f"bytes; fast Order build: {FAST_ORDER_BUILD}")
     as_bytes = [f.encode() for f in frames]  # what our client reads (recv(decode=False))
-    n = len(frames)
-    floor = "floor: orjson + Order build + keep, no checks"
-    runs: dict[str, list[float]] = {
-        "orjson.loads": [], floor: [], "stream parse only": [], "client→store": [],
-        "client→store, bytes": [],
-    }
-    for r in range(args.repeats):
-        t_json = timed(time_json, frames)
-        times = {
-            "orjson.loads": timed(time_orjson, frames),
-            floor: timed(time_floor, frames),
-            "stream parse only": timed(time_parse_only, frames),
-            "client→store": timed(time_ours, frames),
-            "client→store, bytes": timed(time_ours, as_bytes),  # type: ignore[arg-type]
-        }
-        for name, t in times.items():
-            runs[name].append(t_json / t)
-        print(f"run {r + 1}: json.loads {n / t_json:>9,.0f}/s  "
-              + "  ".join(f"{name} {n / t:>9,.0f}/s" for name, t in times.items()))
-    report(runs, "client→store")
+    compare(args.repeats, frames, {
+        "orjson.loads": (time_orjson, frames),
+        "floor: orjson + Order build + keep, no checks": (time_floor, frames),
+        "stream parse only": (time_parse_only, frames),
+        "client→store": (time_ours, frames),
+        "client→store, bytes": (time_ours, as_bytes),
+    }, "client→store")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parse_common import report, time_client, time_each, time_json, time_orjson, timed
+from parse_common import compare, time_client, time_each, time_orjson
 
 from blotter.core.notices import NoticeBus, StateBus
 from blotter.core.order import (
@@ -232,23 +232,11 @@ def bench_bybit(args: argparse.Namespace) -> None:
           f"the end, about {args.bybit_orders:,} open), mean {size:.0f} bytes")
     check_bybit(frames, book)
     as_bytes = [f.encode() for f in frames]  # recv(decode=False)
-    n = len(frames)
-    runs: dict[str, list[float]] = {
-        "orjson.loads": [], "parse_ws (stateless)": [], "stream parse only": [],
-        "client→store": [], "client→store, bytes": [],
-    }
-    for r in range(args.repeats):
-        t_json = timed(time_json, frames)
-        times = {
-            "orjson.loads": timed(time_orjson, frames),
-            "parse_ws (stateless)": timed(time_bybit_stateless, frames),
-            "stream parse only": timed(time_bybit_parse_only, frames),
-            "client→store": timed(time_bybit, frames),
-            "client→store, bytes": timed(time_bybit, as_bytes),  # type: ignore[arg-type]
-        }
-        for name, t in times.items():
-            runs[name].append(t_json / t)
-        print(f"run {r + 1}: json.loads {n / t_json:>7,.0f}/s  "
-              + "  ".join(f"{name} {n / t:>7,.0f}/s" for name, t in times.items()))
-    report(runs, "client→store")
+    compare(args.repeats, frames, {
+        "orjson.loads": (time_orjson, frames),
+        "parse_ws (stateless)": (time_bybit_stateless, frames),
+        "stream parse only": (time_bybit_parse_only, frames),
+        "client→store": (time_bybit, frames),
+        "client→store, bytes": (time_bybit, as_bytes),
+    }, "client→store", width=7)
 

@@ -86,3 +86,20 @@ def report(runs: dict[str, list[float]], budgeted: str) -> None:
         print(f"  {name:<{width}} {statistics.median(ratios):.2f}x "
               f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
 
+
+def compare(
+    repeats: int, baseline: Sequence[Any], timings: dict[str, tuple[Callable[[Any], float], Any]],
+    budgeted: str, width: int = 9,
+) -> None:
+    """Run each timing ``repeats`` times beside ``json.loads`` of ``baseline`` (the same frames
+    as it reads them), print each run's rates, then the median ratios (``report``)."""
+    n = len(baseline)
+    runs: dict[str, list[float]] = {name: [] for name in timings}
+    for r in range(repeats):
+        t_json = timed(time_json, baseline)
+        times = {name: timed(fn, frames) for name, (fn, frames) in timings.items()}
+        for name, t in times.items():
+            runs[name].append(t_json / t)
+        print(f"run {r + 1}: json.loads {n / t_json:>{width},.0f}/s  "
+              + "  ".join(f"{name} {n / t:>{width},.0f}/s" for name, t in times.items()))
+    report(runs, budgeted)
