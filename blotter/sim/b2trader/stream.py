@@ -219,8 +219,11 @@ class StreamSide(LoopbackVenue):
                 if self.close_on_token_expiry:
                     deadline = min(deadline, now + token_left)
             conn.wake.clear()
+            # asyncio.timeout awaits the event in this task: wait_for would wrap it in a task
+            # of its own, which a loop that ends first leaves never started ("never awaited")
             try:
-                await asyncio.wait_for(conn.wake.wait(), min(max(deadline - now, 0.005), 1.0))
+                async with asyncio.timeout(min(max(deadline - now, 0.005), 1.0)):
+                    await conn.wake.wait()
             except TimeoutError:
                 pass
 
