@@ -5,7 +5,13 @@ signed), AMOUNT_ORIG (signed: the side), TYPE, ..., FLAGS [12], STATUS [13], PRI
 PRICE_AVG [17], ..., HIDDEN [24]. Longer arrays are fine (the venue appends fields); shorter
 ones are not.
 
-Numbers: the venue sends amounts and prices as JSON numbers. ``orjson`` reads them as floats
+Every order array is read into an ``OrderArray`` first: its fields by name, with the JSON type of
+each field the blotter reads checked while decoding, in C (``msgspec``). A frame's bytes decode
+straight into one (``stream.py``); a list already decoded (a snapshot, a REST answer) is
+converted. What is left to check in Python is what types cannot say: signs, the amounts' order,
+whether the fixed fields are those already seen.
+
+Numbers: the venue sends amounts and prices as JSON numbers. The decoder reads them as floats
 and ``Decimal(repr(f))`` is the exact decimal that was printed (shortest round-trip repr, and
 Bitfinex never prints more than 15 significant digits). Integers stay integers. Orders carry the
 number as read and ``Order`` makes that conversion on the first read of the field.
@@ -24,9 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from decimal import Decimal
-from operator import itemgetter
-from typing import Any, Final
+from operator import attrgetter
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from blotter.core.order import (
     AccountKey,
@@ -93,9 +102,116 @@ def _utc_date(day: int) -> str:
     return f"{y:04d}-{m:02d}-{d:02d}"
 
 
+class OrderArray(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One order array (§3.2), its fields by name. Decoding checks the JSON type of every field
+    the blotter reads; a field it does not read may hold anything. The array has 32 fields or
+    more (the venue may append fields; they are ignored). ``gc=False``: an array holds only
+    what JSON decodes to, never itself, so the collector need not track it."""
+
+    id: Annotated[int, msgspec.Meta(gt=0)]
+    gid: int | None
+    cid: int | None
+    symbol: str
+    mts_create: int | None
+    mts_update: int | None
+    amount: int | float | None  # the remaining amount, signed as the side; null only in an oc
+    amount_orig: int | float
+    order_type: str
+    type_prev: Any
+    mts_tif: Any
+    placeholder_11: Any
+    flags: int | None
+    status: str
+    placeholder_14: Any
+    placeholder_15: Any
+    price: int | float | None
+    price_avg: int | float | None
+    price_trailing: Any
+    price_aux_limit: Any  # the limit of a stop limit: checked where it is read
+    placeholder_20: Any
+    placeholder_21: Any
+    placeholder_22: Any
+    notify: Any
+    hidden: Any
+    placed_id: Any
+    placeholder_26: Any
+    placeholder_27: Any
+    routing: Any
+    placeholder_29: Any
+    placeholder_30: Any
+    meta: Any
+
+
+_ORDER_ARRAYS: Final = list[OrderArray]
+# What each field the decoder checks must be, in the words of a refusal (by index).
+_FIELD_ERRORS: Final = {
+    0: "order without an integer id",
+    1: "group id is not an integer",
+    2: "client id is not an integer",
+    3: "symbol, type or status is not text",
+    4: "MTS_CREATE is not an integer",
+    5: "MTS_UPDATE is not an integer",
+    6: "amount is not a number",
+    7: "original amount is not a number",
+    8: "symbol, type or status is not text",
+    12: "flags are not an integer",
+    13: "symbol, type or status is not text",
+    16: "price is not a number",
+    17: "average price is not a number",
+}
+_NOT_AN_ARRAY: Final = "order is not an array of 32 fields"
+# where a decoder's refusal points: `$[6]` in an order array, `$[2][6]` in a frame, `$[0][6]`
+# in a list of them
+_ERROR_FIELD: Final = re.compile(r"at `\$(?:\[\d+\])?\[(\d+)\]`$")
+
+
+def refusal(exc: msgspec.ValidationError, order: Any) -> MalformedFrame:
+    """What is wrong with an order array the decoder refused, in the same words whether it came
+    as bytes or as a decoded list: the field at fault, with the order's id when it can be read.
+    ``order`` is the array as a decoded value (for its id), or None."""
+    text = str(exc)
+    found = _ERROR_FIELD.search(text)
+    if found is None:
+        return MalformedFrame(_NOT_AN_ARRAY if text.startswith("Expected `array`") else text)
+    index = int(found.group(1))
+    reason = _FIELD_ERRORS.get(index, f"field {index}: {text}")
+    if index == 0:
+        return MalformedFrame(reason)
+    oid = order[0] if type(order) is list and order else None
+    if type(oid) is int and oid > 0:
+        return MalformedFrame(f"order {oid}: {reason}")
+    return MalformedFrame(reason)
+
+
+def as_array(data: Any) -> OrderArray:
+    """A decoded order array (a list) as an ``OrderArray``; ``MalformedFrame`` saying which field
+    is wrong when it cannot be one."""
+    if type(data) is not list:  # a JSON object would be read by name: it is not an order array
+        raise MalformedFrame(_NOT_AN_ARRAY)
+    try:
+        return msgspec.convert(data, OrderArray)
+    except msgspec.ValidationError as exc:
+        raise refusal(exc, data) from None
+
+
+def as_arrays(data: Any) -> list[OrderArray]:
+    """A decoded list of order arrays as ``OrderArray``s, whole or not at all (``as_array``
+    says what is wrong with the first bad one)."""
+    if type(data) is not list:
+        raise MalformedFrame("order list is not an array")
+    if all(type(a) is list for a in data):
+        try:
+            return msgspec.convert(data, _ORDER_ARRAYS)
+        except msgspec.ValidationError:
+            pass  # find the bad one, and say what is wrong with it
+    return [as_array(a) for a in data]
+
+
 # The fields of an order array that do not change while it is open (§3.2): GID, CID, SYMBOL,
 # MTS_CREATE, AMOUNT_ORIG, TYPE, FLAGS, HIDDEN. One C call picks them for the known-order check.
-_fixed_fields = itemgetter(1, 2, 3, 4, 7, 8, 12, 24)
+_fixed_fields = attrgetter(
+    "gid", "cid", "symbol", "mts_create", "amount_orig", "order_type", "flags", "hidden"
+)
 # Orders whose fixed fields are remembered: at least those seen in the last 16,384 learnt or
 # recalled, at most twice that (``Recent``); an order not seen for longer is read in full again.
 RECENT_ORDERS: Final = 16_384
@@ -108,12 +224,10 @@ _OTHER_SIDE: Final = "its remaining amount is on the other side of the order"
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 
 # What OrderParser remembers of an order id: its fixed fields as sent (for the comparison), the
-# JSON types of its numbers (GID, CID, MTS_CREATE, AMOUNT_ORIG, FLAGS as sent), then what was made
+# JSON type of AMOUNT_ORIG as sent (1 == 1.0, and the decoder allows either), then what was made
 # of them: the order's fields for build_order, the amount (the unsigned JSON number of
 # AMOUNT_ORIG, found positive), whether it sells, and whether its PRICE is a stop price.
-_Known = tuple[
-    tuple[Any, ...], type, type, type, type, type, OrderFields, Any, bool, bool
-]
+_Known = tuple[tuple[Any, ...], type, OrderFields, Any, bool, bool]
 
 _ORDER_ERRORS: Final = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
 # Order types with a limit price: for them a price of zero cannot be true (a market order, a
@@ -179,10 +293,9 @@ class OrderParser:
     def parse_orders(self, data: Any) -> tuple[Order, ...]:
         """A list of order arrays (the ``os`` snapshot, or REST ``auth/r/orders``), whole or not
         at all: dropping a bad one would hide a live order."""
-        if type(data) is not list:
-            raise MalformedFrame("order list is not an array")
+        arrays = as_arrays(data)
         try:
-            return tuple([self.parse_order(a) for a in data])
+            return tuple([self.parse_order(a) for a in arrays])
         except MalformedFrame:
             raise
         except _ORDER_ERRORS as exc:
@@ -207,33 +320,28 @@ class OrderParser:
         return tuple(found)
 
     def parse_order(self, a: Any, closed: bool = False) -> Order:
-        """One order array; ``closed`` for the order of an ``oc`` frame.
+        """One order array, an ``OrderArray`` or a decoded list (``as_array``); ``closed`` for
+        the order of an ``oc`` frame."""
+        return self.read_array(a if type(a) is OrderArray else as_array(a), closed)
 
-        This is the hot path (every ``ou``): plain local lookups, no decimal work, no regex.
-        """
-        if type(a) is not list or len(a) < ORDER_FIELDS:
-            raise MalformedFrame("order is not an array of 32 fields")
-        oid = a[0]
-        if type(oid) is not int or oid <= 0:
-            raise MalformedFrame("order without an integer id")
+    def read_array(self, a: OrderArray, closed: bool = False) -> Order:
+        """``parse_order`` of an ``OrderArray``: the hot path (every ``ou``). The decoder
+        checked the types and that the id is above zero, so what is left is plain local
+        look-ups and comparisons, no decimal work, no regex."""
+        oid = a.id
         fixed = _fixed_fields(a)
         known = self._known.get(oid)
         if known is None or fixed != known[0]:
             known = self._recall(oid, fixed)
-        # == alone takes 1.0 or True for 1: the numbers' JSON types must be the known ones too
-        # (the text fields compare equal only to text, and HIDDEN counts only as true/false).
-        _, gid_t, cid_t, created_t, orig_t, bits_t, fields, amount, sell, stop = known
-        if (
-            type(a[1]) is not gid_t or type(a[2]) is not cid_t or type(a[4]) is not created_t
-            or type(a[7]) is not orig_t or type(a[12]) is not bits_t
-        ):
-            _, _, _, _, _, _, fields, amount, sell, stop = self._learn(oid, fixed)
+        # == alone takes 1.0 for 1: AMOUNT_ORIG's JSON type must be the known one too (the other
+        # fixed fields are text, null or integers, which compare equal only to their own kind)
+        _, orig_t, fields, amount, sell, stop = known
+        if type(fixed[4]) is not orig_t:
+            _, _, fields, amount, sell, stop = self._learn(oid, fixed)
         if closed:
             self._recent.pop(oid)  # it left the book: forget it
 
-        status_text = a[13]
-        if type(status_text) is not str:
-            raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
+        status_text = a.status
         if "@" not in status_text:  # "ACTIVE": one object for every row (a fill price: unique)
             shared = self._texts.get(status_text)
             if shared is not None:
@@ -241,43 +349,25 @@ class OrderParser:
             elif len(self._texts) < _TEXTS_LIMIT:
                 self._texts[status_text] = status_text
         # The remaining amount [6], unsigned (the sign is the side's, from AMOUNT_ORIG).
-        rem = a[6]
-        t = type(rem)
-        if t is float or t is int:
-            if rem < 0:
-                if not sell:
-                    raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
-                rem = -rem
-            elif sell and rem:
-                raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
-        elif rem is None and closed:
+        rem = a.amount
+        if rem is None:
+            if not closed:
+                raise MalformedFrame(f"order {oid}: amount is not a number")
             rem = 0
-        else:
-            raise MalformedFrame(f"order {oid}: amount is not a number")
-        price = a[16]
+        elif rem < 0:
+            if not sell:
+                raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
+            rem = -rem
+        elif sell and rem:
+            raise MalformedFrame(f"order {oid}: {_OTHER_SIDE}")
+        price = a.price
         trigger = None
         if stop:  # PRICE is the stop price; a stop limit's limit is [19] (§3.2)
-            trigger, price = self._stop_prices(oid, price, a[19])
-        else:
-            t = type(price)
-            if t is not float and t is not int and price is not None:
-                raise MalformedFrame(f"order {oid}: price is not a number")
-        avg = a[17]
-        if not avg:  # PRICE_AVG is 0 (or null) until the first fill
-            t = type(avg)
-            if avg is not None and t is not float and t is not int:
-                raise MalformedFrame(f"order {oid}: average price is not a number")
-            avg = None
-        else:
-            t = type(avg)
-            if t is not float and t is not int:
-                raise MalformedFrame(f"order {oid}: average price is not a number")
-        updated = a[5]
-        if type(updated) is not int:
-            if updated is not None:
-                raise MalformedFrame(f"order {oid}: MTS_UPDATE is not an integer")
-        elif updated == fields[8]:  # a new order's MTS_UPDATE is its MTS_CREATE: keep one int
-            updated = fields[8]
+            trigger, price = self._stop_prices(oid, price, a.price_aux_limit)
+        avg = a.price_avg or None  # PRICE_AVG is 0 (or null) until the first fill
+        updated = a.mts_update
+        if updated is not None and updated == fields[8]:
+            updated = fields[8]  # a new order's MTS_UPDATE is its MTS_CREATE: keep one int
         # plausible, as one cheap test on the hot path; the reason only when it fails (the
         # amount, one of the fixed fields, was found positive when the order was learnt)
         if rem > amount or (price is not None and price <= 0) or (avg is not None and avg < 0):
@@ -302,8 +392,9 @@ class OrderParser:
 
     @staticmethod
     def _stop_prices(oid: int, stop: Any, limit: Any) -> tuple[Any, Any]:
-        """A stop order's trigger price (PRICE [16]) and limit price (PRICE_AUX_LIMIT [19]):
-        either may be missing (None); a negative trigger or one that is not a number is not."""
+        """A stop order's trigger price (PRICE [16], a number or null: the decoder checked it)
+        and limit price (PRICE_AUX_LIMIT [19]): either may be missing (None); a negative
+        trigger, or a limit that is not a number, is not."""
         t = type(limit)
         if not limit:
             if limit is not None and t is not float and t is not int:
@@ -311,13 +402,8 @@ class OrderParser:
             limit = None
         elif t is not float and t is not int:
             raise MalformedFrame(f"order {oid}: limit price is not a number")
-        t = type(stop)
         if not stop:  # a stop may carry none (§3.2)
-            if stop is not None and t is not float and t is not int:
-                raise MalformedFrame(f"order {oid}: price is not a number")
             stop = None
-        elif t is not float and t is not int:
-            raise MalformedFrame(f"order {oid}: price is not a number")
         elif stop < 0:
             raise MalformedFrame(f"order {oid}: stop price {stop} is not a positive number")
         return stop, limit
@@ -341,10 +427,9 @@ class OrderParser:
         return known
 
     def _learn(self, oid: int, fixed: tuple[Any, ...]) -> _Known:
-        """Validate and convert the fixed fields of an order seen for the first time (or changed)."""
+        """Convert the fixed fields of an order seen for the first time (or changed); their
+        types were checked by the decoder, what is left is the amount's sign and size."""
         gid, cid, symbol, created, orig, order_type, bits, hidden = fixed
-        if type(symbol) is not str or type(order_type) is not str:
-            raise MalformedFrame(f"order {oid}: symbol, type or status is not text")
         texts = self._texts
         if len(texts) >= _TEXTS_LIMIT:
             texts.clear()
@@ -352,28 +437,19 @@ class OrderParser:
         order_type = texts.setdefault(order_type, order_type)
         # the cached copy holds the shared texts, not the frame's (equal, so it compares alike)
         fixed = (gid, cid, symbol, created, orig, order_type, bits, hidden)
+        orig_type = type(orig)
         # Amounts: the sign of the original [7] gives the side.
-        t = type(orig)
-        if t is float or t is int:
-            if orig < 0:
-                side = Side.SELL
-                orig = -orig
-            else:
-                side = Side.BUY
+        if orig < 0:
+            side = Side.SELL
+            orig = -orig
         else:
-            raise MalformedFrame(f"order {oid}: original amount is not a number")
-        if not orig > 0 or orig == math.inf:  # not NaN, not 0: checked here once per order
+            side = Side.BUY
+        if not orig > 0 or orig == math.inf:  # not 0 (nor infinite): checked once per order
             raise MalformedFrame(f"order {oid}: amount {orig} is not a positive number")
         if gid is not None:
-            if type(gid) is not int:
-                raise MalformedFrame(f"order {oid}: group id is not an integer")
             gid = str(gid)
         cid_date = None
-        if created is not None and type(created) is not int:
-            raise MalformedFrame(f"order {oid}: MTS_CREATE is not an integer")
         if cid is not None:
-            if type(cid) is not int:
-                raise MalformedFrame(f"order {oid}: client id is not an integer")
             cid = str(cid)
             if created is not None:
                 # cid_date: the UTC day the order was created, as a cid cancel names it (§4.1)
@@ -381,8 +457,6 @@ class OrderParser:
                 cid_date = self._days.get(day)
                 if cid_date is None:
                     cid_date = self._days[day] = _utc_date(day)
-        if bits is not None and type(bits) is not int:  # before the look-up: 0.0 == 0
-            raise MalformedFrame(f"order {oid}: flags are not an integer")
         if hidden:  # the HIDDEN field
             bits = (bits or 0) | _FLAG_HIDDEN_BIT
         flags = self._flags.get(bits)
@@ -393,19 +467,13 @@ class OrderParser:
             OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
             cid_date, gid, flags, created, None, None, _time_in_force(order_type),
         )
-        known: _Known = (
-            fixed, type(fixed[0]), type(fixed[1]), type(created), type(orig), type(fixed[6]),
-            fields, orig,
-            side is _SELL, "STOP" in order_type,
-        )
+        known: _Known = (fixed, orig_type, fields, orig, side is _SELL, "STOP" in order_type)
         self._recent.put(oid, known)
         return known
 
-    def _flag_set(self, bits: Any) -> frozenset[Flag]:
+    def _flag_set(self, bits: int | None) -> frozenset[Flag]:
         if bits is None:
             bits = 0
-        elif type(bits) is not int:
-            raise MalformedFrame("order flags are not an integer")
         flags = frozenset(f for bit, f in _FLAG_BITS if bits & bit)
         if len(self._flags) < 4096:
             self._flags[bits] = flags

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+import msgspec
 import orjson
 
 from blotter.core.order import AccountKey, Closed, Order, Snapshot, Upsert
 from blotter.core.venue import MalformedFrame
-from blotter.venues.bitfinex.orders import RECENT_ORDERS, OrderParser
+from blotter.venues.bitfinex.orders import RECENT_ORDERS, OrderArray, OrderParser
 from blotter.venues.bitfinex.replies import Notification, as_text, parse_notification
 
 # Info codes (§1.6) the client acts on.
@@ -118,6 +119,20 @@ _ONE_ORDER: Final = {"on": "new order {}", "ou": "an update of order {}", "oc": 
 # the head of an account frame about orders, as sent: [0,"ou",...
 _ORDER_HEAD: Final = re.compile(rb'\[\s*0\s*,\s*"(os|on|ou|oc)"')
 
+
+
+class OrderFrame(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """An ``on``, ``ou`` or ``oc`` frame of the account channel, ``[0, KIND, ORDER]``, decoded
+    with the order's field types checked (``OrderArray``). Any other frame (or a bad one) does
+    not decode as one and is read the general way, which says what it is."""
+
+    channel: Literal[0]  # the account channel
+    kind: Literal["on", "ou", "oc"]
+    order: OrderArray
+
+
+_order_frame = msgspec.json.Decoder(OrderFrame).decode
+_NOT_AN_ORDER_FRAME: Final = (msgspec.DecodeError, TypeError)  # ValidationError is a DecodeError
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _FRAME_ERRORS: Final = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError)
@@ -135,7 +150,7 @@ class StreamParser:
         self.account = account
         self.orders = OrderParser(account, recent_orders)
         # Bound once: the hot path calls it for every ``ou``.
-        self._order = self.orders.parse_order
+        self._order = self.orders.read_array
 
     def parse(self, frame: bytes | bytearray | memoryview | str) -> BitfinexEvent:
         """One frame → one event; ``on``/``ou`` become ``Upsert``."""
@@ -150,20 +165,24 @@ class StreamParser:
         It is the client's hot path: an ``Order`` here means ``Upsert(order)``, without
         allocating the wrapper for every frame.
         """
+        # The hot path, inline: [0, "ou"|"on"|"oc", ORDER], decoded with its types checked.
+        try:
+            framed = _order_frame(frame)
+        except _NOT_AN_ORDER_FRAME:
+            pass  # another kind of frame, or a bad one: the general way says which
+        else:
+            try:
+                if framed.kind == "oc":
+                    return Closed(self._order(framed.order, True))
+                return self._order(framed.order, False)
+            except MalformedFrame:
+                raise
+            except _FRAME_ERRORS as exc:
+                raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
         try:
             msg = _loads(frame)
         except (_JSONDecodeError, TypeError) as exc:
             raise MalformedFrame(f"not JSON: {exc}") from None
-        # The hot path, inline: [0, "ou"|"on", ORDER].
-        if type(msg) is list and len(msg) > 2:
-            kind = msg[1]
-            if (kind == "ou" or kind == "on") and msg[0] == 0 and type(msg[0]) is int:
-                try:
-                    return self._order(msg[2], False)
-                except MalformedFrame:
-                    raise
-                except _FRAME_ERRORS as exc:
-                    raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
         return self.parse_message(msg)
 
     def unreadable(self, frame: bytes | bytearray | memoryview | str) -> Unreadable | None:
@@ -224,9 +243,9 @@ class StreamParser:
             raise MalformedFrame(f"{kind!r} frame without data")
         data = msg[2]
         if kind == "ou" or kind == "on":
-            return Upsert(self._order(data, False))
+            return Upsert(self.orders.parse_order(data, False))
         if kind == "oc":
-            return Closed(self._order(data, True))
+            return Closed(self.orders.parse_order(data, True))
         if kind == "n":
             return parse_notification(data, self.orders)
         if kind == "os":

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import orjson
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from blotter.core.notices import NoticeBus, StateBus
-from blotter.core.order import AccountKey, OrderKey
+from blotter.core.order import AccountKey, OrderKey, Upsert
 from blotter.core.store import OrderStore
 from blotter.core.venue import MalformedFrame
 from blotter.venues.bitfinex.client import BitfinexClient
@@ -156,3 +159,88 @@ def test_valid_frames_still_reach_the_store_after_junk() -> None:
     client.handle_frame(dumps([0, "on", VALID]))
     assert client.malformed_frames == 4
     assert store.get(OrderKey("bitfinex", "prop", "42")) is not None
+
+
+# -- the typed decode of an order frame against the general reading ---------------------------
+def general(frame: bytes, parser: StreamParser) -> Any:
+    """What the general reading makes of ``frame`` (orjson, then the decoded list converted):
+    the event, or the words of its refusal."""
+    try:
+        event = parser.parse_message(orjson.loads(frame))
+    except MalformedFrame as exc:
+        return ("refused", str(exc))
+    return event.order if isinstance(event, Upsert) else event
+
+
+def typed(frame: bytes, parser: StreamParser) -> Any:
+    """What ``parse_stream`` (the frame's bytes decoded straight into an ``OrderArray``) makes
+    of ``frame``, in the same shape as ``general``."""
+    try:
+        return parser.parse_stream(frame)
+    except MalformedFrame as exc:
+        return ("refused", str(exc))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["on", "ou", "oc"]), mutated_orders()), max_size=6))
+def test_an_order_frame_reads_the_same_decoded_typed_or_in_general(
+    frames: list[tuple[str, list[Any]]],
+) -> None:
+    # a typed decode that took or refused what the general reading does not, or said it in
+    # other words, would make a row depend on how its frame happened to be read
+    fast, slow = StreamParser(ACCOUNT), StreamParser(ACCOUNT)
+    for kind, arr in frames:
+        try:
+            frame = orjson.dumps([0, kind, arr])
+        except TypeError:  # an integer orjson cannot write: the general reading refuses it too
+            continue
+        assert typed(frame, fast) == general(frame, slow)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e9"), places=8,
+                allow_nan=False, allow_infinity=False),
+    st.sampled_from([1, -1]),
+)
+def test_amounts_read_as_the_digits_sent(amount: Decimal, sign: int) -> None:
+    # the venue prints at most 15 significant digits: the decoder's float, read back, is
+    # exactly the number printed (its value; 1e-08 may read as 1E-8)
+    text = f"{amount.normalize():f}"
+    assume(len(text.replace(".", "").lstrip("0")) <= 15)
+    order = VALID.copy()
+    order[6] = order[7] = "AMOUNT"
+    frame = json.dumps([0, "on", order]).replace('"AMOUNT"', f"{'-' if sign < 0 else ''}{text}")
+    event = StreamParser(ACCOUNT).parse(frame.encode())
+    assert isinstance(event, Upsert)
+    assert event.order.amount == amount and event.order.remaining == amount
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        (0, "42", "order without an integer id"),
+        (0, 0, "order without an integer id"),
+        (1, 1.5, "order 42: group id is not an integer"),
+        (2, "7", "order 42: client id is not an integer"),
+        (3, 5, "order 42: symbol, type or status is not text"),
+        (4, 1.5, "order 42: MTS_CREATE is not an integer"),
+        (5, "1", "order 42: MTS_UPDATE is not an integer"),
+        (6, "1.5", "order 42: amount is not a number"),
+        (7, None, "order 42: original amount is not a number"),
+        (12, True, "order 42: flags are not an integer"),
+        (13, None, "order 42: symbol, type or status is not text"),
+        (16, "100", "order 42: price is not a number"),
+        (17, [], "order 42: average price is not a number"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_named_in_the_same_words_either_way(
+    field: int, value: Any, words: str
+) -> None:
+    arr = list(VALID)
+    arr[field] = value
+    frame = orjson.dumps([0, "ou", arr])
+    assert typed(frame, StreamParser(ACCOUNT)) == ("refused", words)
+    assert general(frame, StreamParser(ACCOUNT)) == ("refused", words)
+    short = orjson.dumps([0, "ou", VALID[:31]])
+    assert typed(short, StreamParser(ACCOUNT)) == ("refused", "order is not an array of 32 fields")

@@ -21,6 +21,7 @@ from blotter.core.order import (
     Upsert,
 )
 from blotter.core.venue import MalformedFrame
+from blotter.venues.bitfinex import stream
 from blotter.venues.bitfinex.replies import Notification
 from blotter.venues.bitfinex.stream import (
     AuthReply,
@@ -297,3 +298,15 @@ def test_an_order_not_seen_for_long_is_read_in_full_again_and_reads_the_same() -
     assert type(recalled) is Order and parser.orders.knows(108)
 
 
+
+
+@pytest.mark.parametrize("name", ["on_partially_filled.json", "oc_cancelled.json",
+                                  "oc_executed.json"])
+def test_recorded_order_frames_are_read_by_the_typed_decode(name: str) -> None:
+    # the venue's own on/ou/oc frames decode straight into an OrderArray (the hot path), to
+    # the event the general reading makes of them
+    frame = fixture_bytes(VENUE, name)
+    framed = stream._order_frame(frame)
+    assert framed.kind == orjson.loads(frame)[1]
+    general = StreamParser(ACCOUNT).parse_message(orjson.loads(frame))
+    assert StreamParser(ACCOUNT).parse(frame) == general
