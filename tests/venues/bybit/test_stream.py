@@ -369,3 +369,17 @@ def test_an_order_not_seen_for_long_is_read_in_full_again_and_reads_the_same() -
                               updatedTime="1727433749000")), parser)
     assert parser.knows(LIVE["orderId"])
     assert again.events[0].order.remaining == Decimal("0.05")
+
+
+def test_a_recorded_push_is_read_by_the_typed_decode() -> None:
+    # the typed decode (only the fields the hot path reads are built) takes the venue's own
+    # push, and reads it as the spec does; a push it cannot take is read the general way
+    frame = fixture_bytes("bybit", "ws_order_cancelled.json")
+    want = stream.parse_ws(frame, ACCOUNT)
+    assert isinstance(want, OrderPush) and want.events
+    typed = StreamParser(ACCOUNT)._typed_push(stream._push_frame(frame))
+    assert typed == [e.order for e in want.events]
+    # createdTime as a number is the full parser's to judge: the typed read gives way
+    odd = push(dict(LIVE, createdTime=1727433748480))
+    assert StreamParser(ACCOUNT)._typed_push(stream._push_frame(odd)) is None
+    same(odd, StreamParser(ACCOUNT))
