@@ -88,7 +88,16 @@ def side_text(side: Side) -> str:
 
 
 def flag_text(order: Order) -> str:
-    return ", ".join(FLAG_NAMES[f] for f in Flag if f in order.flags)
+    """The order's flags in words ("hidden, post-only"), in one order whatever the venue."""
+    flags = order.flags
+    text = _FLAG_TEXTS.get(flags)  # a set of flags hashes once; parsers share one per set
+    if text is None:
+        text = _FLAG_TEXTS[flags] = ", ".join(FLAG_NAMES[f] for f in Flag if f in flags)
+    return text
+
+
+# every set of Flag members there can be: at most 2 ** len(Flag) entries
+_FLAG_TEXTS: dict[frozenset[Flag], str] = {}
 
 
 def order_tooltip(

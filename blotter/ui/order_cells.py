@@ -398,7 +398,14 @@ class OrderCellsModel(QAbstractTableModel):
         refusal = self._store.refusal(order.key)
         if refusal is not None:
             words = f"{words} {refusal.lower()}"
-        return words if mark is None else f"{words} {mark}"
+        return words if mark is None else f"{words} {mark.lower()}"
+
+    def row_words(self, row: int) -> str:
+        """The FILTER_ROLE words of ``row`` (lower case): ``filter_words`` of its order, or of a
+        closed row kept in view, with how it closed."""
+        order = self._orders[row]
+        words: str = self._cell(order, order.key, 0, FILTER_ROLE)
+        return words
 
     def closed_text(self, key: OrderKey) -> str | None:
         """How the order of a row kept in view closed ("closed: filled"), else None."""
@@ -607,7 +614,7 @@ class OrderCellsModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_value(order, column)
         if role == FILTER_ROLE:
-            return f"{filter_text(order, self._venue_label)} {text}"
+            return f"{filter_text(order, self._venue_label)} {text.lower()}"
         if role == _ACCESSIBLE:
             if column == _CANCEL:
                 return f"Order {order.order_id} {text}"

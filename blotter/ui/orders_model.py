@@ -129,6 +129,10 @@ class OrdersModel(OrderCellsModel):
         # that filters re-tests every row of a span, 10k calls into Python per flush: it turns
         # this off while a filter is set, and gets one signal per range of changed rows.
         self.coarse_changes = True
+        # Set by a filtering proxy: whether a change of a row concerns the rows shown (the row
+        # is shown, or its order now passes the filter). A change of any other row goes
+        # unsignalled: it stays hidden either way, and a signal would cost the proxy a re-test.
+        self.concerns_view: Callable[[int], bool] | None = None
         self.sort(*sort)
         store.add_diff_listener(self._apply)
         store.add_dirty_listener(self._schedule_flush)
@@ -282,6 +286,9 @@ class OrdersModel(OrderCellsModel):
             self.endRemoveRows()
 
     def _emit_changed(self, rows: Sequence[int]) -> None:
+        concerns = self.concerns_view
+        if concerns is not None:
+            rows = [row for row in rows if concerns(row)]
         ranges = contiguous_ranges(rows)
         if len(ranges) > MAX_CHANGED_RANGES and self.coarse_changes:
             ranges = [(ranges[0][0], ranges[-1][1])]

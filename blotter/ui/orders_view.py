@@ -7,7 +7,7 @@ the trader aims (``RowHold``, row_hold.py). What the cancel actions do is ``canc
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -74,7 +74,7 @@ from blotter.ui.table_paint import can_paint_in_one_pass, paint_ground, paint_in
 # the names the window, the other table and the tests have always taken from here
 __all__ = [
     "BUTTON_WIDTH", "MiddleElideDelegate", "OrdersProxyModel", "OrdersView",
-    "filter_expression", "set_up_rows",
+    "filter_expression", "passes", "set_up_rows", "typed_words",
 ]
 
 
@@ -83,7 +83,9 @@ class OrdersProxyModel(QSortFilterProxyModel):
     """Filters by words; sorting is handed to the source model (see ``OrdersModel.sort``).
 
     Every word typed must appear somewhere in the row (symbol, account, venue, status, ids…), in
-    any case; the test runs in C++ (one regular expression of look-aheads), not per row in Python.
+    any case; the test of a row runs in C++ (``filter_expression``), not per row in Python. The
+    source's flush asks the same question in Python (``passes``), so a change of a row that stays
+    hidden is not even signalled (``_concerns``).
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -93,6 +95,7 @@ class OrdersProxyModel(QSortFilterProxyModel):
         self.setFilterKeyColumn(0)
         self.setDynamicSortFilter(True)
         self._filter_text = ""
+        self._typed: tuple[str, ...] = ()
         self._holding = False
         self._source: QAbstractItemModel | None = None
 
@@ -104,7 +107,7 @@ class OrdersProxyModel(QSortFilterProxyModel):
         super().setSourceModel(sourceModel)
         self._source = sourceModel
         if isinstance(sourceModel, OrdersModel):
-            sourceModel.coarse_changes = not self._filter_text.split()
+            self._follow_filter(sourceModel)
 
     def multiData(
         self,
@@ -127,9 +130,9 @@ class OrdersProxyModel(QSortFilterProxyModel):
 
     def set_filter_text(self, text: str) -> None:
         self._filter_text = text
+        self._typed = typed_words(text)
         if isinstance(self._source, OrdersModel):
-            # filtering re-tests each changed row: ask for exact ranges, not one merged span
-            self._source.coarse_changes = not text.split()
+            self._follow_filter(self._source)
         self.setFilterRegularExpression(filter_expression(text))
         if self._holding and text.split():
             self.setDynamicSortFilter(False)
@@ -150,23 +153,55 @@ class OrdersProxyModel(QSortFilterProxyModel):
         if not self.dynamicSortFilter():
             self._retest_rows()
 
+    def _follow_filter(self, source: OrdersModel) -> None:
+        """While a filter is set, the source signals only the changes that concern the rows
+        shown (``_concerns``), each range of changed rows on its own: the proxy re-tests every
+        row of a signal, and a merged span would hold thousands."""
+        filtering = bool(self._typed)
+        source.coarse_changes = not filtering
+        source.concerns_view = self._concerns if filtering else None
+
+    def _concerns(self, row: int) -> bool:
+        """Whether a change of the source's ``row`` concerns the rows shown: it is one of them
+        (it may leave, or its cells changed), or its order passes the filter now (it comes in)."""
+        source = self._source
+        if not isinstance(source, OrdersModel):
+            return True
+        if self.mapFromSource(source.index(row, 0)).isValid():
+            return True
+        order = source.order_at(row)
+        return order is None or self.accepts(order)
+
     def _retest_rows(self) -> None:
         self.beginFilterChange()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def accepts(self, order: Order) -> bool:
         """Whether the filter lets ``order`` in (a new order the table does not show yet)."""
-        if not self._filter_text.split() or not isinstance(self._source, OrdersModel):
+        if not self._typed or not isinstance(self._source, OrdersModel):
             return True
-        words = self._source.filter_words(order)
-        return self.filterRegularExpression().match(words).hasMatch()
+        return passes(self._source.filter_words(order), self._typed)
+
+
+def typed_words(text: str) -> tuple[str, ...]:
+    """The words typed in a filter box, as rows are matched against them (lower case)."""
+    return tuple(text.lower().split())
+
+
+def passes(words: str, typed: Sequence[str]) -> bool:
+    """Whether a row whose FILTER_ROLE ``words`` (lower case) are these holds every ``typed``
+    word (``typed_words``) somewhere: "btc sell" passes a row of tBTCUSD that sells. The same
+    test as ``filter_expression``'s, in Python."""
+    return all(word in words for word in typed)
 
 
 def filter_expression(text: str) -> QRegularExpression:
-    """Every word of ``text`` somewhere in a row's FILTER_ROLE words, in any case: one regular
-    expression of look-aheads, run in C++."""
-    pattern = "".join(f"(?=.*{re.escape(w)})" for w in text.lower().split())
-    return QRegularExpression(pattern, QRegularExpression.PatternOption.CaseInsensitiveOption)
+    """``passes`` as one regular expression of look-aheads, run in C++ over a row's FILTER_ROLE
+    words: each typed word, lower-cased as the words are and taken literally, somewhere in them
+    (``.`` also across a line break; no case folding of its own, so both sides are lower-cased
+    alike, by Python)."""
+    pattern = "".join(f"(?=.*{QRegularExpression.escape(w)})" for w in typed_words(text))
+    return QRegularExpression(pattern, QRegularExpression.PatternOption.DotMatchesEverythingOption)
 
 
 # -- the shared look ---------------------------------------------------------------------------
