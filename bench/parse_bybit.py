@@ -193,8 +193,9 @@ def time_bybit(frames: Sequence[str | bytes]) -> float:
 
 
 def time_bybit_parse_only(frames: Sequence[str]) -> float:
-    """The client's parser alone (``StreamParser.parse``: frame → ``OrderPush`` of events)."""
-    return time_each(bybit_stream.StreamParser(BYBIT_ACCOUNT).parse, frames)
+    """The client's parser alone (``StreamParser.parse_stream``: frame → its orders, as the
+    client reads them)."""
+    return time_each(bybit_stream.StreamParser(BYBIT_ACCOUNT).parse_stream, frames)
 
 
 def time_bybit_stateless(frames: Sequence[str]) -> float:

@@ -222,6 +222,7 @@ _SELL: Final = Side.SELL
 # AMOUNT carries the side's sign as AMOUNT_ORIG does (§3.2): the other sign cannot be true
 _OTHER_SIDE: Final = "its remaining amount is on the other side of the order"
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_tuple_new: Final[Any] = tuple.__new__
 
 # What OrderParser remembers of an order id: its fixed fields as sent (for the comparison), the
 # JSON type of AMOUNT_ORIG as sent (1 == 1.0, and the decoder allows either), then what was made
@@ -462,9 +463,10 @@ class OrderParser:
         flags = self._flags.get(bits)
         if flags is None:
             flags = self._flag_set(bits)
-        order_id = str(oid)
+        # OrderKey(venue, account, order id), without the NamedTuple's Python __new__
+        key: OrderKey = _tuple_new(OrderKey, (self._venue, self._account, str(oid)))
         fields: OrderFields = (
-            OrderKey(self._venue, self._account, order_id), symbol, side, order_type, cid,
+            key, symbol, side, order_type, cid,
             cid_date, gid, flags, created, None, None, _time_in_force(order_type),
         )
         known: _Known = (fixed, orig_type, fields, orig, side is _SELL, "STOP" in order_type)
