@@ -383,3 +383,12 @@ def test_a_recorded_push_is_read_by_the_typed_decode() -> None:
     odd = push(dict(LIVE, createdTime=1727433748480))
     assert StreamParser(ACCOUNT)._typed_push(stream._push_frame(odd)) is None
     same(odd, StreamParser(ACCOUNT))
+
+
+def test_the_typed_order_reads_its_fields_in_the_general_ways_order() -> None:
+    # the hot path takes a PushedOrder's fields as one tuple (astuple): in the order the general
+    # way reads them from an object, triggerBy last
+    import msgspec
+
+    names = tuple(f.encode_name for f in msgspec.structs.fields(stream.PushedOrder))
+    assert names == (*stream._FIELD_NAMES, "triggerBy")
