@@ -400,13 +400,6 @@ class OrderCellsModel(QAbstractTableModel):
             words = f"{words} {refusal.lower()}"
         return words if mark is None else f"{words} {mark.lower()}"
 
-    def row_words(self, row: int) -> str:
-        """The FILTER_ROLE words of ``row`` (lower case): ``filter_words`` of its order, or of a
-        closed row kept in view, with how it closed."""
-        order = self._orders[row]
-        words: str = self._cell(order, order.key, 0, FILTER_ROLE)
-        return words
-
     def closed_text(self, key: OrderKey) -> str | None:
         """How the order of a row kept in view closed ("closed: filled"), else None."""
         gone = self._gone.get(key)

@@ -315,6 +315,9 @@ def test_rows_of_an_account_that_is_not_live_are_drawn_unverified(store, qtmodel
     proxy.setSourceModel(model)
     proxy.set_filter_text("unverified")
     assert proxy.rowCount() == 1 and proxy.index(0, Column.ORDER_ID).data() == "1"
+    proxy.set_filter_text("Unverified SINCE")  # in any case
+    assert proxy.rowCount() == 1
+    proxy.set_filter_text("unverified")
 
     publish(board, "a", VenueState.LIVE, t + 5000)
     assert model.follow_trust() is True
