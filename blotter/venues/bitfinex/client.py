@@ -290,11 +290,17 @@ class BitfinexClient(ListSide):
             if type(event) is Order:  # an on/ou: Upsert(event), without the wrapper
                 if self._touched is not None:
                     self._touched.add(event.order_id)
-                self._store.put(event)
+                if self._settling is None:
+                    self._store.put(event)
+                else:  # a snapshot waits for the order history: what is newer follows it
+                    self._settling.append(Upsert(event))
             elif type(event) is Closed:
                 if self._touched is not None:
                     self._touched.add(event.order.order_id)
-                self._store.apply(event)
+                if self._settling is None:
+                    self._store.apply(event)
+                else:
+                    self._settling.append(event)
             else:
                 self._on_event(event)  # type: ignore[arg-type]  # not an Order
         except Exception:  # a bug in one handler must not stop the stream
@@ -385,7 +391,7 @@ class BitfinexClient(ListSide):
                 if self._touched is not None:
                     self._touched.add(bad.order_id)
                 self._parser.orders.forget(bad.order_id)
-                self._store.apply(Closed(final))
+                self._on_event(Closed(final))  # after a snapshot that waits, as any close
         self._doubt(bad.what)
 
     def _doubt(self, what: str) -> None:

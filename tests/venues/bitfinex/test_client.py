@@ -328,6 +328,36 @@ async def test_rest_cancel_then_websocket_reconnect_share_the_nonce(tmp_path: Pa
         assert not [n for n in env.notices if "nonce" in n.text]
 
 
+async def test_what_the_stream_says_while_a_snapshot_waits_for_the_history_follows_it(
+    tmp_path: Path,
+) -> None:
+    # An os snapshot that lacks rows (closed while the client was away) waits for the order
+    # history to say how they closed. The venue keeps trading meanwhile: a close the stream
+    # sends then must not be undone by the older snapshot, nor a new order lost to it.
+    async with connected(tmp_path, {"initial_orders": 6},
+                         backoff=Backoff(base=0.3, factor=1.0, cap=0.3)) as env:
+        await live(env)
+        ids = [int(i) for i in env.rows()]
+        await env.sim.drop_connections()
+        env.sim.fill(ids[0])  # closed while away: the next snapshot lacks it
+        env.sim.reply_delay = 1.0  # the order history is slow to answer
+        history = "/v2/auth/r/orders/hist"
+        await until(lambda: env.sim.auth_ok_count == 2 and history in env.sim.rest_calls,
+                    timeout=10)
+        assert env.state() is not VenueState.LIVE  # the snapshot waits for the history
+        env.sim.fill(ids[1])  # on the stream while the snapshot waits
+        env.sim.cancel_external(ids[2])
+        new = env.sim.place_order("tETHUSD", "-2", "3100")
+        env.sim.fill(ids[3], "0.00000001")
+        await until(lambda: env.state() is VenueState.LIVE, timeout=10)
+        assert env.in_sync(), (sorted(env.rows()), sorted(env.venue_orders()))
+        assert {str(ids[1]), str(ids[2])}.isdisjoint(env.rows()) and str(new) in env.rows()
+        reasons = {c.order.order_id: c.reason for c in env.store.closed}
+        assert reasons[str(ids[0])] is CloseReason.FILLED  # the history said so
+        assert reasons[str(ids[1])] is CloseReason.FILLED
+        assert reasons[str(ids[2])] is CloseReason.CANCELLED_AT_VENUE
+
+
 async def test_reconnect_after_a_drop_reloads_the_truth(tmp_path: Path) -> None:
     async with connected(tmp_path, {"initial_orders": 6},
                          backoff=Backoff(base=0.3, factor=1.0, cap=0.3)) as env:
