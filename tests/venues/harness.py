@@ -121,3 +121,33 @@ async def connected(
 
 async def live(env: Env[Any, Any], timeout: float = 5.0) -> None:
     await until(lambda: env.state() is VenueState.LIVE, timeout=timeout, message="state LIVE")
+
+
+async def trading_through_drops(
+    env: Env[Any, Any], drops: int = 2, rate: float = 400.0, slow: float = 0.3
+) -> None:
+    """The venue keeps trading (its ``flow_step``, ``rate`` times a second: new orders, fills,
+    closes) while its connections drop ``drops`` times, the answers to what the client reads
+    after every drop but the first coming ``slow`` s late; the client is live again after each.
+    Then the trading stops: the test checks that the client's rows equal the venue's."""
+    sim: Any = env.sim
+    stop = asyncio.Event()
+
+    async def trade() -> None:
+        while not stop.is_set():
+            sim.flow_step()
+            await asyncio.sleep(1 / rate)
+
+    trading = asyncio.create_task(trade())
+    try:
+        for n in range(drops):
+            await asyncio.sleep(0.3)
+            sim.reply_delay = slow if n else 0.0
+            await sim.drop_connections()
+            await until(lambda: env.state() is not VenueState.LIVE, timeout=5)
+            await live(env, timeout=10)
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await asyncio.wait_for(trading, 5)
+        sim.reply_delay = 0.0

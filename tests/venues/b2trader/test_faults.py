@@ -22,7 +22,7 @@ import pytest
 from blotter.core.notices import VenueState
 from tests.helpers import until
 from tests.venues.b2trader.env import Env, connected
-from tests.venues.harness import live
+from tests.venues.harness import live, trading_through_drops
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -252,3 +252,11 @@ async def test_a_refused_key_then_accepted_again() -> None:
     async with connected() as env:
         env.client.auth_retry = lambda refusals: 0.2
         await run_case(env, inject, recover)
+
+
+async def test_a_venue_trading_through_drops_and_slow_answers_ends_equal() -> None:
+    async with connected({"initial_orders": 40}) as env:
+        await live(env)
+        await trading_through_drops(env)
+        await until(env.equal, timeout=10, message="the rows equal the venue's open orders")
+        assert len(env.table()) > 10

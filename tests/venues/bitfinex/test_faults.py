@@ -22,7 +22,7 @@ from blotter.core.cancel import CancelScope, Outcome
 from blotter.core.notices import AccountState, VenueState
 from tests.helpers import until
 from tests.venues.bitfinex.test_client import Env, connected, place
-from tests.venues.harness import live
+from tests.venues.harness import live, trading_through_drops
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -261,3 +261,11 @@ async def test_a_snapshot_waiting_for_the_history_goes_with_its_session(tmp_path
                    changed={*changed, str(later)})
         blind.check()
         assert env.sim.rest_calls.count("/v2/auth/r/orders/hist") == 2
+
+
+async def test_a_venue_trading_through_drops_and_slow_answers_ends_equal(tmp_path: Path) -> None:
+    async with connected(tmp_path, {"initial_orders": 40}) as env:
+        await live(env)
+        await trading_through_drops(env)
+        await until(env.in_sync, timeout=10, message="the rows equal the venue's open orders")
+        assert len(env.rows()) > 10

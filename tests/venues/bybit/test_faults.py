@@ -22,7 +22,7 @@ import pytest
 from blotter.core.notices import VenueState
 from tests.helpers import until
 from tests.venues.bybit.env import Env, connected
-from tests.venues.harness import live
+from tests.venues.harness import live, trading_through_drops
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -209,3 +209,11 @@ async def test_clock_skew(skew: float) -> None:
         env.sim.refuse_upgrade = False
         await back(env, seen, changed)
         assert abs(env.client.rest.clock_offset_ms - skew * 1000) < 500
+
+
+async def test_a_venue_trading_through_drops_and_slow_answers_ends_equal() -> None:
+    async with connected({"initial_orders": 40}) as env:
+        await live(env)
+        await trading_through_drops(env)
+        await until(env.in_sync, timeout=10, message="the rows equal the venue's open orders")
+        assert len(env.rows()) > 10
