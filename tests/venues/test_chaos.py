@@ -1,0 +1,230 @@
+"""Each venue client against a venue that trades, misbehaves and is cancelled at all at once.
+
+For a few seconds the simulated venue keeps placing, filling and cancelling orders; meanwhile
+its connections drop, its answers come late, some of its messages are lost, doubled, cut or
+garbled (each venue's own faults), and the trader cancels rows one at a time and several at
+once. Then the venue calms down and the trader asks for a check. What must hold:
+
+* the rows equal the venue's open orders, exactly (no row the venue closed, none missing);
+* every cancel receipt says what the venue did to that order: "cancelled" only for an order the
+  venue cancelled, "filled" only for one it filled, gone only for one that is not open.
+
+Seeded: a failure names its seed, and runs again the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blotter.core.cancel import CancelResult, CancelScope, Outcome, plan_cancels
+from blotter.core.notices import VenueState
+from tests.helpers import until
+from tests.venues import harness
+from tests.venues.b2trader import env as b2trader_env
+from tests.venues.bitfinex import test_client as bitfinex_env
+from tests.venues.bybit import env as bybit_env
+
+pytestmark = pytest.mark.timeout(60)
+
+SECONDS = 2.5
+
+
+# -- each venue: how to start it, its faults, its open orders, and what became of an order --
+def open_ids(sim: Any) -> set[str]:
+    """The ids of the venue's open orders (every account it holds)."""
+    found = set()
+    for o in sim.open_orders():
+        found.add(str(o[0]) if isinstance(o, list) else o["orderId"])
+    return found
+
+
+def bitfinex_final(sim: Any, order_id: str) -> str | None:
+    if sim.order(int(order_id)) is not None:
+        return "open"
+    final = sim._book.history.get(int(order_id))
+    if final is None:
+        return None
+    return "filled" if str(final[13]).startswith("EXECUTED") else "cancelled"
+
+
+def bybit_final(sim: Any, order_id: str) -> str | None:
+    found = sim.order(order_id)
+    if found is None:
+        return None
+    status = found["orderStatus"]
+    if status == "Filled":
+        return "filled"
+    if status in ("Cancelled", "PartiallyFilledCanceled", "Deactivated", "Rejected"):
+        return "cancelled"
+    return "open"
+
+
+def b2trader_final(sim: Any, order_id: str) -> str | None:
+    found = sim.order(order_id)
+    if found is None:
+        return None
+    status = found["status"]
+    if status == "Completed":
+        return "filled"
+    if status in ("Cancelled", "Expired", "Rejected"):
+        return "cancelled"
+    return "open"
+
+
+def bitfinex_fault(sim: Any, rng: random.Random) -> None:
+    pick = rng.randrange(4)
+    if pick == 0:
+        sim.drop_after_ack = True
+    elif pick == 1:
+        sim.fill_on_cancel = True
+    elif pick == 2:
+        sim.rest_failure = rng.choice([None, None, 429, 500])  # every REST call, until reset
+    else:
+        sim.reply_delay = rng.choice([0.0, 0.2])
+
+
+def bybit_fault(sim: Any, rng: random.Random) -> None:
+    pick = rng.randrange(8)
+    if pick == 0:
+        sim.lose_next_close = True
+    elif pick == 1:
+        sim.garble_next_push = True
+    elif pick == 2:
+        sim.cut_pushes = 1
+    elif pick == 3:
+        sim.force_http_status = [rng.choice([429, 500, 503])]
+    elif pick == 4:
+        sim.fill_on_cancel = True
+    elif pick == 5:
+        sim.force_rate_limit = 1
+    elif pick == 6:
+        sim.force_server_error = 1
+    else:
+        sim.reply_delay = rng.choice([0.0, 0.2])
+
+
+def b2trader_fault(sim: Any, rng: random.Random) -> None:
+    pick = rng.randrange(8)
+    if pick == 0:
+        sim.drop_items = 1
+    elif pick == 1:
+        sim.duplicate_items = 1
+    elif pick == 2:
+        sim.bad_orders = 1
+    elif pick == 3:
+        sim.cut_requests = 1
+    elif pick == 4:
+        sim.fill_on_cancel = True
+    elif pick == 5:
+        sim.split_records = not sim.split_records
+    elif pick == 6:
+        sim.batch_records = not sim.batch_records
+    else:
+        sim.reply_delay = rng.choice([0.0, 0.2])
+
+
+def calm(sim: Any) -> None:
+    """Every fault switch off (those a venue has)."""
+    for name, value in (
+        ("reply_delay", 0.0), ("drop_after_ack", False), ("fill_on_cancel", False),
+        ("lose_next_close", False), ("garble_next_push", False), ("cut_pushes", 0),
+        ("force_http_status", []), ("drop_items", 0), ("duplicate_items", 0),
+        ("bad_orders", 0), ("cut_requests", 0), ("rest_failure", None),
+        ("force_rate_limit", 0), ("force_server_error", 0), ("split_records", False),
+        ("batch_records", False),
+    ):
+        if hasattr(sim, name):
+            setattr(sim, name, value)
+
+
+Venue = tuple[
+    Callable[[], AbstractAsyncContextManager[Any]],
+    Callable[[Any, random.Random], None],
+    Callable[[Any, str], "str | None"],
+]
+
+
+def venues(tmp_path: Path) -> dict[str, Venue]:
+    return {
+        "bitfinex": (lambda: bitfinex_env.connected(tmp_path, {"initial_orders": 40}),
+                     bitfinex_fault, bitfinex_final),
+        "bybit": (lambda: bybit_env.connected({"initial_orders": 40}), bybit_fault, bybit_final),
+        "b2trader": (lambda: b2trader_env.connected({"initial_orders": 40}), b2trader_fault,
+                     b2trader_final),
+    }
+
+
+# -- the trader and the venue, at once ----------------------------------------------------------
+async def storm(env: Any, rng: random.Random, fault: Callable[[Any, random.Random], None],
+                results: list[CancelResult]) -> None:
+    sim = env.sim
+    stop = asyncio.Event()
+
+    async def trade() -> None:
+        while not stop.is_set():
+            sim.flow_step()
+            await asyncio.sleep(0.004)
+
+    async def cancel(scope: CancelScope) -> None:
+        plans = plan_cancels(scope, env.store)
+        for plan in plans:
+            results.append(await asyncio.wait_for(env.client.cancel(plan), 20))
+
+    trading = asyncio.create_task(trade())
+    cancels: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + SECONDS
+    try:
+        while loop.time() < end:
+            await asyncio.sleep(rng.uniform(0.03, 0.15))
+            rows = sorted(env.rows())
+            roll = rng.random()
+            if roll < 0.35 and rows:
+                key = env.key(rng.choice(rows))
+                cancels.append(asyncio.create_task(cancel(CancelScope.order(key))))
+            elif roll < 0.5 and len(rows) > 3:
+                keys = [env.key(r) for r in rng.sample(rows, 3)]
+                cancels.append(asyncio.create_task(cancel(CancelScope.selected(keys))))
+            elif roll < 0.62:
+                await sim.drop_connections()
+            else:
+                fault(sim, rng)
+    finally:
+        stop.set()
+        await asyncio.wait_for(trading, 5)
+        calm(sim)
+        await asyncio.wait_for(asyncio.gather(*cancels), 30)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("venue", ["bitfinex", "bybit", "b2trader"])
+async def test_rows_and_receipts_stay_true_through_a_storm(
+    tmp_path: Path, venue: str, seed: int
+) -> None:
+    start, fault, final = venues(tmp_path)[venue]
+    rng = random.Random(seed)
+    results: list[CancelResult] = []
+    async with start() as env:
+        await harness.live(env)
+        await storm(env, rng, fault, results)
+        await until(lambda: env.state() is VenueState.LIVE, timeout=15)
+        assert await asyncio.wait_for(env.client.check(), 15)  # the trader's "Check now"
+        await until(lambda: set(env.rows()) == open_ids(env.sim), timeout=15,
+                    message=f"seed {seed}: the rows equal the venue's open orders")
+        said = [(o, r.plan) for r in results for o in r.outcomes.values()]
+        assert said, f"seed {seed}: no cancel receipt to check"
+        for outcome, _ in said:
+            became = final(env.sim, outcome.key.order_id)
+            if outcome.outcome is Outcome.CANCELLED:
+                assert became == "cancelled", (seed, outcome, became)
+            elif outcome.outcome is Outcome.FILLED:
+                assert became == "filled", (seed, outcome, became)
+            elif outcome.outcome.order_gone:
+                assert became != "open", (seed, outcome, became)
