@@ -1,12 +1,13 @@
-"""A filter typed while the venue floods the table, in the real window against a
-BitfinexSimulator and BitfinexClient over loopback: whatever fills, closes and new orders come
-through, and through a dropped connection, the rows shown are exactly the venue's open orders
-that match the words typed (a change of a row that stays hidden is not even signalled, so this
-is what holds that shortcut to the truth)."""
+"""A filter typed while the venue floods the table, in the real window against each venue's
+simulator and real client over loopback: whatever fills, closes and new orders come through,
+and through a dropped connection, the rows shown are exactly the venue's open orders that match
+the words typed (a change of a row that stays hidden is not even signalled, so this is what
+holds that shortcut to the truth)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint
@@ -25,20 +26,24 @@ ORDERS = 300
 AWAY = QPoint(-4000, -4000)  # the pointer away from the window: no rows held
 
 
-class Env(WindowEnv[BitfinexSimulator]):
+class Env(WindowEnv[Any]):
+    def venue_ids(self) -> set[str]:
+        """The venue's open orders (every account of the login)."""
+        return {str(o[0]) if isinstance(o, list) else o["orderId"]
+                for o in self.sim.open_orders()}
+
     def venue_matching(self, text: str) -> set[str]:
         """The venue's open orders whose rows hold every word of ``text``."""
         words = typed_words(text)
         store, model = self.engine.store, self.window.model
-        venue_ids = {str(o[0]) for o in self.sim.open_orders()}
+        venue_ids = self.venue_ids()
         return {o.order_id for o in store
                 if o.order_id in venue_ids and passes(model.filter_words(o), words)}
 
     def as_venue(self, text: str) -> bool:
         """The table shows exactly the venue's open orders matching ``text``, and the store
         holds exactly the venue's open orders."""
-        venue_ids = {str(o[0]) for o in self.sim.open_orders()}
-        if {o.order_id for o in self.engine.store} != venue_ids:
+        if {o.order_id for o in self.engine.store} != self.venue_ids():
             return False
         return set(self.row_ids()) == self.venue_matching(text)
 
@@ -94,4 +99,62 @@ async def test_a_drop_in_the_middle_of_the_flood_ends_with_the_venues_matching_o
     await until(lambda: env.engine.states.current[ACCOUNT].state is VenueState.LIVE, timeout=10)
     await until(lambda: env.as_venue("eth"), timeout=10,
                 message="after the resync the rows shown are not the venue's matching orders")
+    assert env.row_ids()
+
+
+@pytest.fixture(params=["bybit", "b2trader"])
+async def busy_env(request, qtbot, tmp_path):
+    """The window over a Bybit or B2TRADER venue holding about 120 open orders."""
+    if request.param == "bybit":
+        from blotter.sim.bybit import BybitSimulator
+        from blotter.venues.bybit.client import BybitClient
+
+        sim: Any = BybitSimulator(api_key="k", api_secret="s", seed=5, initial_orders=120)
+
+        def build(sim, store, notices, states):
+            return BybitClient(
+                AccountKey("bybit", "bybit-filter"), rest_url=sim.rest_url, ws_url=sim.ws_url,
+                api_key="k", api_secret="s", store=store, notices=notices, states=states,
+                cancel_timeout=5.0, backoff=FAST,
+            )
+    else:
+        from blotter.sim.b2trader import B2traderSimulator
+        from blotter.venues.b2trader.client import B2traderClient
+
+        sim = B2traderSimulator(seed=5, initial_orders=120)
+
+        def build(sim, store, notices, states):
+            return B2traderClient(
+                AccountKey("b2trader", "acme"), rest_url=sim.rest_url, ws_url=sim.ws_url,
+                api_token=sim.credentials["api_token"], store=store, notices=notices,
+                states=states, broker="Acme", cancel_timeout=5.0, backoff=FAST,
+            )
+
+    def ready(window: MainWindow) -> bool:
+        return window.proxy.rowCount() == len(sim.open_orders())
+
+    async with window_over(qtbot, tmp_path, sim, build, ready, Env) as environment:
+        yield environment
+
+
+async def test_every_venue_trading_through_a_drop_ends_with_its_matching_orders_shown(busy_env):
+    env = busy_env
+    env.window.filter_edit.setText("btc")
+    stop = asyncio.Event()
+
+    async def trade() -> None:
+        while not stop.is_set():
+            env.sim.flow_step()
+            await asyncio.sleep(0.002)
+
+    trading = asyncio.create_task(trade())
+    try:
+        await asyncio.sleep(0.6)
+        await env.sim.drop_connections()
+        await asyncio.sleep(0.8)
+    finally:
+        stop.set()
+        await trading
+    await until(lambda: env.as_venue("btc"), timeout=10,
+                message="the rows shown are not the venue's open orders that match")
     assert env.row_ids()
