@@ -20,7 +20,7 @@ from blotter.sim.bitfinex import BitfinexSimulator
 from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import CANCELLING, Column
 from tests.helpers import until
-from tests.ui.windows import FAST, WindowEnv, window_over
+from tests.ui.windows import WindowEnv, bitfinex_build, window_over
 
 ACCOUNT = AccountKey("bitfinex", "bfx-test")
 
@@ -33,7 +33,6 @@ class Env(WindowEnv[BitfinexSimulator]):
 @asynccontextmanager
 async def bitfinex_window(qtbot, tmp_path) -> AsyncIterator[Env]:
     """The window over a BitfinexSimulator holding the known book below."""
-    from blotter.venues.bitfinex.client import BitfinexClient
 
     sim = BitfinexSimulator(seed=7)
     # a known book: group 7 (3 × tBTCUSD), group 8 (2 × tETHUSD), two loose orders
@@ -44,14 +43,7 @@ async def bitfinex_window(qtbot, tmp_path) -> AsyncIterator[Env]:
     sim.place_order("tBTCUSD", "0.02", "29000")
     sim.place_order("tXRPUSD", "100", "0.5123")
 
-    def build(sim, store, notices, states):
-        credentials = sim.credentials
-        return BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url,
-            api_key=credentials["api_key"], api_secret=credentials["api_secret"],
-            store=store, notices=notices, states=states, nonce_dir=tmp_path / "nonces",
-            cancel_timeout=5.0, backoff=FAST,
-        )
+    build = bitfinex_build(ACCOUNT, tmp_path)
 
     def ready(window: MainWindow) -> bool:
         return len(window.model.orders()) == 7 and window.proxy.rowCount() == 7

@@ -19,7 +19,7 @@ from blotter.sim.bitfinex import BitfinexSimulator
 from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_view import passes, typed_words
 from tests.helpers import until
-from tests.ui.windows import FAST, WindowEnv, window_over
+from tests.ui.windows import FAST, WindowEnv, bitfinex_build, window_over
 
 ACCOUNT = AccountKey("bitfinex", "bfx-filter")
 ORDERS = 300
@@ -57,18 +57,10 @@ def _pointer_away():
 
 @pytest.fixture
 async def env(qtbot, tmp_path):
-    from blotter.venues.bitfinex.client import BitfinexClient
 
     sim = BitfinexSimulator(seed=5, initial_orders=ORDERS)
 
-    def build(sim, store, notices, states):
-        credentials = sim.credentials
-        return BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url,
-            api_key=credentials["api_key"], api_secret=credentials["api_secret"],
-            store=store, notices=notices, states=states, nonce_dir=tmp_path / "nonces",
-            cancel_timeout=5.0, backoff=FAST,
-        )
+    build = bitfinex_build(ACCOUNT, tmp_path)
 
     def ready(window: MainWindow) -> bool:
         return window.proxy.rowCount() == ORDERS and window.engine.trust.verified(ACCOUNT)

@@ -21,7 +21,7 @@ from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_model import CLOSED_ROLE, Column
 from blotter.ui.tabs import CLOSED
 from tests.helpers import until
-from tests.ui.windows import FAST, WindowEnv, window_over
+from tests.ui.windows import WindowEnv, bitfinex_build, window_over
 
 ACCOUNT = AccountKey("bitfinex", "bfx-hold")
 SYMBOLS = ("tBTCUSD", "tETHUSD", "tXRPUSD", "tLTCUSD")
@@ -71,20 +71,12 @@ AWAY = QPoint(-4000, -4000)
 
 @pytest.fixture
 async def env(qtbot, tmp_path):
-    from blotter.venues.bitfinex.client import BitfinexClient
 
     sim = BitfinexSimulator(seed=3)
     for n in range(8):
         sim.place_order(SYMBOLS[n % 4], f"0.0{n + 1}", str(100 + n))
 
-    def build(sim, store, notices, states):
-        credentials = sim.credentials
-        return BitfinexClient(
-            ACCOUNT, rest_url=sim.rest_url, ws_url=sim.ws_url,
-            api_key=credentials["api_key"], api_secret=credentials["api_secret"],
-            store=store, notices=notices, states=states, nonce_dir=tmp_path / "nonces",
-            cancel_timeout=5.0, backoff=FAST,
-        )
+    build = bitfinex_build(ACCOUNT, tmp_path)
 
     def ready(window: MainWindow) -> bool:
         return window.proxy.rowCount() == 8

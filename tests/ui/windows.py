@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from blotter.core.notices import AccountState, NoticeBus, StateBus
+from blotter.core.order import AccountKey
 from blotter.core.store import OrderStore
 from blotter.engine import Engine
 from blotter.ui.main_window import MainWindow
@@ -29,6 +30,24 @@ from tests.helpers import until
 from tests.ui.conftest import close_window, select_row
 
 FAST = Backoff(base=0.05, factor=2.0, cap=0.3)
+
+
+def bitfinex_build(account: AccountKey, tmp_path: Path) -> Callable[..., Any]:
+    """How a window test builds the BitfinexClient of ``account`` over its simulator (the
+    ``build`` of ``window_over``)."""
+
+    def build(sim: Any, store: OrderStore, notices: NoticeBus, states: StateBus) -> Any:
+        from blotter.venues.bitfinex.client import BitfinexClient
+
+        credentials = sim.credentials
+        return BitfinexClient(
+            account, rest_url=sim.rest_url, ws_url=sim.ws_url,
+            api_key=credentials["api_key"], api_secret=credentials["api_secret"],
+            store=store, notices=notices, states=states, nonce_dir=tmp_path / "nonces",
+            cancel_timeout=5.0, backoff=FAST,
+        )
+
+    return build
 
 SimT = TypeVar("SimT")
 

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -54,115 +54,89 @@ def bitfinex_final(sim: Any, order_id: str) -> str | None:
     return "filled" if str(final[13]).startswith("EXECUTED") else "cancelled"
 
 
-def bybit_final(sim: Any, order_id: str) -> str | None:
-    found = sim.order(order_id)
+def word_final(found: dict[str, Any] | None, field: str, filled: str,
+               cancelled: tuple[str, ...]) -> str | None:
+    """What became of an order the venue describes as an object: its status ``field`` read
+    as "filled", "cancelled" or "open" (None: the venue no longer knows it)."""
     if found is None:
         return None
-    status = found["orderStatus"]
-    if status == "Filled":
+    status = found[field]
+    if status == filled:
         return "filled"
-    if status in ("Cancelled", "PartiallyFilledCanceled", "Deactivated", "Rejected"):
-        return "cancelled"
-    return "open"
+    return "cancelled" if status in cancelled else "open"
+
+
+def bybit_final(sim: Any, order_id: str) -> str | None:
+    return word_final(sim.order(order_id), "orderStatus", "Filled",
+                      ("Cancelled", "PartiallyFilledCanceled", "Deactivated", "Rejected"))
 
 
 def b2trader_final(sim: Any, order_id: str) -> str | None:
-    found = sim.order(order_id)
-    if found is None:
-        return None
-    status = found["status"]
-    if status == "Completed":
-        return "filled"
-    if status in ("Cancelled", "Expired", "Rejected"):
-        return "cancelled"
-    return "open"
+    return word_final(sim.order(order_id), "status", "Completed",
+                      ("Cancelled", "Expired", "Rejected"))
 
 
-def bitfinex_fault(sim: Any, rng: random.Random) -> None:
-    pick = rng.randrange(4)
-    if pick == 0:
-        sim.drop_after_ack = True
-    elif pick == 1:
-        sim.fill_on_cancel = True
-    elif pick == 2:
-        sim.rest_failure = rng.choice([None, None, 429, 500])  # every REST call, until reset
-    else:
-        sim.reply_delay = rng.choice([0.0, 0.2])
+# Each venue's fault switches: name -> (its calm value, a misbehaving value for the storm).
+Switches = dict[str, tuple[Any, Callable[[random.Random], Any]]]
+DELAY: Final = ("reply_delay", (0.0, lambda rng: rng.choice([0.0, 0.2])))
+BITFINEX_FAULTS: Final[Switches] = dict([
+    ("drop_after_ack", (False, lambda rng: True)),
+    ("fill_on_cancel", (False, lambda rng: True)),
+    ("rest_failure", (None, lambda rng: rng.choice([None, None, 429, 500]))),  # every REST call
+    DELAY,
+])
+BYBIT_FAULTS: Final[Switches] = dict([
+    ("lose_next_close", (False, lambda rng: True)),
+    ("garble_next_push", (False, lambda rng: True)),
+    ("cut_pushes", (0, lambda rng: 1)),
+    ("force_http_status", ([], lambda rng: [rng.choice([429, 500, 503])])),
+    ("fill_on_cancel", (False, lambda rng: True)),
+    ("force_rate_limit", (0, lambda rng: 1)),
+    ("force_server_error", (0, lambda rng: 1)),
+    DELAY,
+])
+B2TRADER_FAULTS: Final[Switches] = dict([
+    ("drop_items", (0, lambda rng: 1)),
+    ("duplicate_items", (0, lambda rng: 1)),
+    ("bad_orders", (0, lambda rng: 1)),
+    ("cut_requests", (0, lambda rng: 1)),
+    ("fill_on_cancel", (False, lambda rng: True)),
+    ("split_records", (False, lambda rng: rng.random() < 0.5)),
+    ("batch_records", (False, lambda rng: rng.random() < 0.5)),
+    DELAY,
+])
 
 
-def bybit_fault(sim: Any, rng: random.Random) -> None:
-    pick = rng.randrange(8)
-    if pick == 0:
-        sim.lose_next_close = True
-    elif pick == 1:
-        sim.garble_next_push = True
-    elif pick == 2:
-        sim.cut_pushes = 1
-    elif pick == 3:
-        sim.force_http_status = [rng.choice([429, 500, 503])]
-    elif pick == 4:
-        sim.fill_on_cancel = True
-    elif pick == 5:
-        sim.force_rate_limit = 1
-    elif pick == 6:
-        sim.force_server_error = 1
-    else:
-        sim.reply_delay = rng.choice([0.0, 0.2])
+def misbehave(sim: Any, rng: random.Random, switches: Switches) -> None:
+    """Turn one of the venue's fault switches, picked at random."""
+    name = rng.choice(sorted(switches))
+    setattr(sim, name, switches[name][1](rng))
 
 
-def b2trader_fault(sim: Any, rng: random.Random) -> None:
-    pick = rng.randrange(8)
-    if pick == 0:
-        sim.drop_items = 1
-    elif pick == 1:
-        sim.duplicate_items = 1
-    elif pick == 2:
-        sim.bad_orders = 1
-    elif pick == 3:
-        sim.cut_requests = 1
-    elif pick == 4:
-        sim.fill_on_cancel = True
-    elif pick == 5:
-        sim.split_records = not sim.split_records
-    elif pick == 6:
-        sim.batch_records = not sim.batch_records
-    else:
-        sim.reply_delay = rng.choice([0.0, 0.2])
-
-
-def calm(sim: Any) -> None:
-    """Every fault switch off (those a venue has)."""
-    for name, value in (
-        ("reply_delay", 0.0), ("drop_after_ack", False), ("fill_on_cancel", False),
-        ("lose_next_close", False), ("garble_next_push", False), ("cut_pushes", 0),
-        ("force_http_status", []), ("drop_items", 0), ("duplicate_items", 0),
-        ("bad_orders", 0), ("cut_requests", 0), ("rest_failure", None),
-        ("force_rate_limit", 0), ("force_server_error", 0), ("split_records", False),
-        ("batch_records", False),
-    ):
-        if hasattr(sim, name):
-            setattr(sim, name, value)
+def calm(sim: Any, switches: Switches) -> None:
+    """Every fault switch of the venue back to its calm value."""
+    for name, (value, _) in switches.items():
+        setattr(sim, name, value)
 
 
 Venue = tuple[
-    Callable[[], AbstractAsyncContextManager[Any]],
-    Callable[[Any, random.Random], None],
-    Callable[[Any, str], "str | None"],
+    Callable[[], AbstractAsyncContextManager[Any]], Switches, Callable[[Any, str], "str | None"]
 ]
 
 
 def venues(tmp_path: Path) -> dict[str, Venue]:
     return {
         "bitfinex": (lambda: bitfinex_env.connected(tmp_path, {"initial_orders": 40}),
-                     bitfinex_fault, bitfinex_final),
-        "bybit": (lambda: bybit_env.connected({"initial_orders": 40}), bybit_fault, bybit_final),
-        "b2trader": (lambda: b2trader_env.connected({"initial_orders": 40}), b2trader_fault,
+                     BITFINEX_FAULTS, bitfinex_final),
+        "bybit": (lambda: bybit_env.connected({"initial_orders": 40}), BYBIT_FAULTS,
+                  bybit_final),
+        "b2trader": (lambda: b2trader_env.connected({"initial_orders": 40}), B2TRADER_FAULTS,
                      b2trader_final),
     }
 
 
 # -- the trader and the venue, at once ----------------------------------------------------------
-async def storm(env: Any, rng: random.Random, fault: Callable[[Any, random.Random], None],
+async def storm(env: Any, rng: random.Random, switches: Switches,
                 results: list[CancelResult]) -> None:
     sim = env.sim
     stop = asyncio.Event()
@@ -195,11 +169,11 @@ async def storm(env: Any, rng: random.Random, fault: Callable[[Any, random.Rando
             elif roll < 0.62:
                 await sim.drop_connections()
             else:
-                fault(sim, rng)
+                misbehave(sim, rng, switches)
     finally:
         stop.set()
         await asyncio.wait_for(trading, 5)
-        calm(sim)
+        calm(sim, switches)
         await asyncio.wait_for(asyncio.gather(*cancels), 30)
 
 
@@ -208,12 +182,12 @@ async def storm(env: Any, rng: random.Random, fault: Callable[[Any, random.Rando
 async def test_rows_and_receipts_stay_true_through_a_storm(
     tmp_path: Path, venue: str, seed: int
 ) -> None:
-    start, fault, final = venues(tmp_path)[venue]
+    start, switches, final = venues(tmp_path)[venue]
     rng = random.Random(seed)
     results: list[CancelResult] = []
     async with start() as env:
         await harness.live(env)
-        await storm(env, rng, fault, results)
+        await storm(env, rng, switches, results)
         await until(lambda: env.state() is VenueState.LIVE, timeout=15)
         assert await asyncio.wait_for(env.client.check(), 15)  # the trader's "Check now"
         await until(lambda: set(env.rows()) == open_ids(env.sim), timeout=15,
