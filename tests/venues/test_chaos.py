@@ -2,8 +2,9 @@
 
 For a few seconds the simulated venue keeps placing, filling and cancelling orders; meanwhile
 its connections drop, its answers come late, some of its messages are lost, doubled, cut or
-garbled (each venue's own faults), and the trader cancels rows one at a time and several at
-once. Then the venue calms down and the trader asks for a check. What must hold:
+garbled (each venue's own faults), and the trader cancels rows one at a time, several at once,
+an instrument (or one side of it) and a group. Then the venue calms down and the trader asks
+for a check. What must hold:
 
 * the rows equal the venue's open orders, exactly (no row the venue closed, none missing);
 * every cancel receipt says what the venue did to that order: "cancelled" only for an order the
@@ -25,6 +26,7 @@ import pytest
 
 from blotter.core.cancel import CancelResult, CancelScope, Outcome, plan_cancels
 from blotter.core.notices import VenueState
+from blotter.core.order import Side
 from tests.helpers import until
 from tests.venues import harness
 from tests.venues.b2trader import env as b2trader_env
@@ -158,15 +160,23 @@ async def storm(env: Any, rng: random.Random, switches: Switches,
     try:
         while loop.time() < end:
             await asyncio.sleep(rng.uniform(0.03, 0.15))
-            rows = sorted(env.rows())
+            rows = env.rows()
+            ids = sorted(rows)
             roll = rng.random()
-            if roll < 0.35 and rows:
-                key = env.key(rng.choice(rows))
-                cancels.append(asyncio.create_task(cancel(CancelScope.order(key))))
-            elif roll < 0.5 and len(rows) > 3:
-                keys = [env.key(r) for r in rng.sample(rows, 3)]
-                cancels.append(asyncio.create_task(cancel(CancelScope.selected(keys))))
-            elif roll < 0.62:
+            scope = None
+            if roll < 0.3 and ids:
+                scope = CancelScope.order(env.key(rng.choice(ids)))
+            elif roll < 0.42 and len(ids) > 3:
+                scope = CancelScope.selected([env.key(r) for r in rng.sample(ids, 3)])
+            elif roll < 0.5 and ids:  # one instrument of the account, maybe one side of it
+                aim = rows[rng.choice(ids)]
+                scope = CancelScope.for_instrument(aim, rng.choice([None, Side.BUY, Side.SELL]))
+            elif roll < 0.53 and any(o.group_id for o in rows.values()):  # Bitfinex's groups
+                aim = rng.choice([o for o in rows.values() if o.group_id])
+                scope = CancelScope.group(aim.account_key, str(aim.group_id))
+            if scope is not None:
+                cancels.append(asyncio.create_task(cancel(scope)))
+            elif roll < 0.65:
                 await sim.drop_connections()
             else:
                 misbehave(sim, rng, switches)
