@@ -109,16 +109,38 @@ B2TRADER_FAULTS: Final[Switches] = dict([
 ])
 
 
-def misbehave(sim: Any, rng: random.Random, switches: Switches) -> None:
-    """Turn one of the venue's fault switches, picked at random."""
-    name = rng.choice(sorted(switches))
-    setattr(sim, name, switches[name][1](rng))
+# The demo menu's faults a storm leaves out: those the client meets only after its silence
+# bound (seconds of nothing) or that leave the account refused until the trader acts.
+LONG_FAULTS: Final = ("Silent", "Half-open", "Refuse", "Clock")
 
 
-def calm(sim: Any, switches: Switches) -> None:
-    """Every fault switch of the venue back to its calm value."""
+def menu_faults(sim: Any) -> list[Any]:
+    """The venue's own faults, as its demo menu offers them, but the long ones."""
+    return [f for f in sim.faults("storm") if not f.title.startswith(LONG_FAULTS)]
+
+
+async def misbehave(sim: Any, rng: random.Random, switches: Switches) -> None:
+    """Turn one of the venue's fault switches, or do one of its menu's faults, at random."""
+    faults = menu_faults(sim)
+    pick = rng.randrange(len(switches) + len(faults))
+    if pick < len(switches):
+        name = sorted(switches)[pick]
+        setattr(sim, name, switches[name][1](rng))
+        return
+    done = faults[pick - len(switches)].act()
+    if asyncio.iscoroutine(done):
+        await done
+
+
+async def calm(sim: Any, switches: Switches) -> None:
+    """Every fault switch of the venue back to its calm value, every menu fault undone."""
     for name, (value, _) in switches.items():
         setattr(sim, name, value)
+    for fault in menu_faults(sim):
+        if fault.on is not None and fault.on():
+            done = fault.act()
+            if asyncio.iscoroutine(done):
+                await done
 
 
 Venue = tuple[
@@ -179,11 +201,11 @@ async def storm(env: Any, rng: random.Random, switches: Switches,
             elif roll < 0.65:
                 await sim.drop_connections()
             else:
-                misbehave(sim, rng, switches)
+                await misbehave(sim, rng, switches)
     finally:
         stop.set()
         await asyncio.wait_for(trading, 5)
-        calm(sim, switches)
+        await calm(sim, switches)
         await asyncio.wait_for(asyncio.gather(*cancels), 30)
 
 
