@@ -11,9 +11,10 @@ trading accounts, connects the SignalR account hub with the JWT that listing use
 ``OpenOrders`` per trading account and treats each stream item as that account's complete list
 of open orders (or, per account setting, as changes only). The hub's keep-alive Pings prove it
 alive: after ``server_timeout`` seconds (two of the hub's keep-alive periods) without a frame the
-account turns STALE at once and the connection is dropped and made again. It reconnects on its
-own and never raises for network or venue trouble: it reports it (``AccountState`` and
-``Notice``).
+account turns STALE at once and the connection is dropped and made again; so is one whose
+subscriptions have not all sent their first list within ``first_list_timeout`` seconds (the
+socket alive, but the account not equal to the venue yet). It reconnects on its own and never
+raises for network or venue trouble: it reports it (``AccountState`` and ``Notice``).
 
 ``check()`` asks the hub for a fresh complete list of every trading account (the venue has no
 REST list of open orders, §2.3) and waits for them: a re-subscription, without a gap in the
@@ -72,6 +73,9 @@ from blotter.venues.net import check_url, now_ms, send
 log = logging.getLogger("blotter.venues.b2trader")
 
 CHECK_TIMEOUT = 10.0  # s a check waits for the fresh lists before it gives up
+# s the hub may take to send every subscription's first list before the session starts again
+# (a lost first item would leave the account waiting, unverified, for as long as it stays quiet)
+FIRST_LIST_TIMEOUT = 10.0
 
 
 class B2traderClient(B2traderCancels):
@@ -122,6 +126,7 @@ class B2traderClient(B2traderCancels):
         self.keepalive = keepalive
         self.server_timeout = server_timeout
         self.check_timeout = CHECK_TIMEOUT
+        self.first_list_timeout = FIRST_LIST_TIMEOUT
         self.malformed_records = 0
 
         # trading accounts: id → what the venue said, id → our account key, and back
@@ -285,16 +290,32 @@ class B2traderClient(B2traderCancels):
             lambda: hub.send(signalr.ping()), self.keepalive, self.server_timeout
         ))
         receive = asyncio.ensure_future(self._receive(hub))
+        listed = asyncio.ensure_future(self._lists_in_time())
+        tasks = (watch, receive, listed)
         try:
-            await asyncio.wait((watch, receive), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if receive.done():
                 receive.result()  # the SessionEnd that ended it
-            hub.abort()  # silent: no closing handshake to wait for
-            raise SessionEnd(watch.result())
+            hub.abort()  # silent, or a list that never came: no closing handshake to wait for
+            raise SessionEnd(listed.result() if listed.done() else watch.result())
         finally:
-            for task in (watch, receive):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(watch, receive, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _lists_in_time(self) -> str:
+        """Why the session must start again when the hub has not sent every subscription's
+        first list ``first_list_timeout`` s after subscribing (the hub keeps the socket alive
+        all the same); once they all came, nothing (it waits until the session ends)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.first_list_timeout
+        while not self._parser.all_listed:
+            if loop.time() >= deadline:
+                return (f"no order list from the hub {self.first_list_timeout:g} s after "
+                        "subscribing")
+            await asyncio.sleep(0.05)
+        await loop.create_future()  # cancelled with the session
+        return ""
 
     async def _receive(self, hub: HubSocket) -> None:
         while True:

@@ -260,3 +260,18 @@ async def test_a_venue_trading_through_drops_and_slow_answers_ends_equal() -> No
         await trading_through_drops(env)
         await until(env.equal, timeout=10, message="the rows equal the venue's open orders")
         assert len(env.table()) > 10
+
+
+async def test_a_first_list_that_never_comes_starts_the_session_again() -> None:
+    # the hub keeps the socket alive but one subscription's first list is lost: the account
+    # would wait, unverified, for as long as it stays quiet; the session starts again instead
+    async with connected({"initial_orders": 6}) as env:
+        env.client.first_list_timeout = 1.0
+        await live(env)
+        env.sim.drop_items = 1  # the next stream item, a first list after the reconnect
+        await env.sim.drop_connections()
+        await until(lambda: env.state() is not VenueState.LIVE)
+        await live(env, timeout=10)
+        assert any(s.reason.startswith("no order list from the hub 1 s after subscribing")
+                   for s in env.states), [s.reason for s in env.states]
+        assert env.equal()
