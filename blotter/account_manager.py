@@ -259,7 +259,8 @@ class AccountManager:
         task = asyncio.get_running_loop().create_task(client.run())
         try:
             # a venue that can say "no" sooner over REST (Bybit 10003) says it here
-            verdict = await asyncio.wait_for(client.probe(), TEST_TIMEOUT)
+            async with asyncio.timeout(TEST_TIMEOUT):
+                verdict = await client.probe()
             if verdict is not None and not outcome.done():
                 outcome.set_result((False, verdict))
             return await asyncio.wait_for(asyncio.shield(outcome), TEST_TIMEOUT)

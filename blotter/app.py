@@ -421,7 +421,8 @@ def _open_accounts(
 
 async def _shutdown(engine: Engine, demo: Demo | None) -> None:
     try:
-        await asyncio.wait_for(engine.stop(), SHUTDOWN_TIMEOUT)
+        async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+            await engine.stop()
     except Exception:
         log.warning("clients did not stop cleanly", exc_info=True)
     if demo is not None:

@@ -85,7 +85,8 @@ class DemoVenues:
     async def stop(self) -> None:
         for name, sim in self.sims.items():
             try:
-                await asyncio.wait_for(sim.stop(), STOP_TIMEOUT)
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await sim.stop()
             except Exception:  # a simulator's teardown must not hide what the app was doing
                 log.warning("the %s simulator did not stop cleanly", name, exc_info=True)
         self.sims.clear()

@@ -376,7 +376,10 @@ class Engine:
         async def reread(key: AccountKey) -> None:
             client = self.clients.get(key)
             try:
-                ok = client is not None and await asyncio.wait_for(client.check(), PROOF_TIMEOUT)
+                ok = False
+                if client is not None:
+                    async with asyncio.timeout(PROOF_TIMEOUT):
+                        ok = await client.check()
             except Exception as exc:  # noqa: BLE001 - said in the receipt as "not re-read"
                 log.info("re-reading %s after a cancel failed: %s", key, exc)
                 ok = False

@@ -235,7 +235,8 @@ class Session:
 
     async def stop(self) -> None:
         try:
-            await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT)
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await self.engine.stop()
         except Exception:  # stopping must never replace the command's result
             log.warning("the clients did not stop cleanly", exc_info=True)
 

@@ -128,7 +128,8 @@ class LoopbackVenue:
             for task in conn.tasks:
                 task.cancel()
             try:
-                await asyncio.wait_for(conn.ws.close(code=1001), 1.0)
+                async with asyncio.timeout(1.0):
+                    await conn.ws.close(code=1001)
             except (TimeoutError, OSError, RuntimeError):
                 if conn.transport is not None:
                     conn.transport.abort()

@@ -433,7 +433,8 @@ class ReconnectingClient:
             if ping is not None and now >= next_ping:
                 next_ping = now + every
                 try:
-                    await asyncio.wait_for(ping(), min(every, 5.0))
+                    async with asyncio.timeout(min(every, 5.0)):
+                        await ping()
                 except (OSError, TimeoutError, WebSocketException):
                     pass  # the silence bound decides
 

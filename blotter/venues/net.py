@@ -127,6 +127,9 @@ async def send(
     import httpx
 
     try:
+        # in a task of its own, as asyncio.wait_for runs it: awaited in the caller's task under
+        # asyncio.timeout, a cancel from the window failed in httpx's anyio lock ("Attempted to
+        # exit cancel scope in a different task than it was entered in")
         return await asyncio.wait_for(
             http.request(method, target, content=content or None, headers=headers),
             REST_TIMEOUT + 1.0,

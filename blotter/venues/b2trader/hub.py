@@ -56,13 +56,11 @@ class HubSocket:
         (the token is refused: a fresh one next time); every failure is a ``SessionEnd``.
         ``on_frame`` is called for every frame received."""
         try:
-            ws = await asyncio.wait_for(
-                connect(
+            async with asyncio.timeout(_CONNECT_TIMEOUT):
+                ws = await connect(
                     url, logger=_wire_log, max_size=_MAX_FRAME, open_timeout=None,
                     ping_interval=None, close_timeout=_CLOSE_TIMEOUT, proxy=None,
-                ),
-                _CONNECT_TIMEOUT,
-            )
+                )
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status == 401:
@@ -90,7 +88,8 @@ class HubSocket:
             if remaining <= 0:
                 raise SessionEnd("no handshake answer from the account hub")
             try:
-                frame = await asyncio.wait_for(self.ws.recv(), remaining)
+                async with asyncio.timeout(remaining):
+                    frame = await self.ws.recv()
             except TimeoutError:
                 raise SessionEnd("no handshake answer from the account hub") from None
             except ConnectionClosed as exc:

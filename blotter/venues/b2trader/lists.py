@@ -45,9 +45,8 @@ async def read_first_lists(
     comes back as it is (``OrderList.unreadable``): the caller applies what it can.
     ``ListFailure`` when the hub could not be reached or did not list every account in time."""
     try:
-        return await asyncio.wait_for(
-            _read(url, login, keys, timeout, redact, unauthorized), timeout
-        )
+        async with asyncio.timeout(timeout):
+            return await _read(url, login, keys, timeout, redact, unauthorized)
     except TimeoutError:
         raise ListFailure(f"the account hub sent no complete lists within {timeout:g} s") from None
     except SessionEnd as end:

@@ -259,7 +259,8 @@ class BitfinexClient(ListSide):
     async def _recv_event(self, ws: ClientConnection) -> BitfinexEvent:
         """One parsed event during the handshake (malformed frames are counted and skipped)."""
         while True:
-            data = await asyncio.wait_for(ws.recv(decode=False), _HANDSHAKE_TIMEOUT)
+            async with asyncio.timeout(_HANDSHAKE_TIMEOUT):
+                data = await ws.recv(decode=False)
             self._rx += 1
             try:
                 return self._parser.parse(data)
@@ -434,8 +435,8 @@ async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConn
     """The websocket to Bitfinex, or ``SessionEnd`` saying why not (after HTTP 429 at the
     upgrade the next try waits ``rate_limit_delay``, the longest wait between tries)."""
     try:
-        return await asyncio.wait_for(
-            connect(
+        async with asyncio.timeout(_HANDSHAKE_TIMEOUT + 2.0):
+            return await connect(
                 url,
                 max_size=_MAX_FRAME,
                 open_timeout=_HANDSHAKE_TIMEOUT,
@@ -444,9 +445,7 @@ async def _open(url: str, loopback: bool, rate_limit_delay: float) -> ClientConn
                 proxy=None if loopback else True,
                 user_agent_header="blotter",
                 logger=_wire_log,
-            ),
-            _HANDSHAKE_TIMEOUT + 2.0,
-        )
+            )
     except InvalidStatus as exc:
         status = exc.response.status_code
         if status == 429:

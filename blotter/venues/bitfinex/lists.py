@@ -66,7 +66,8 @@ class ListSide(CancelSide):
         socket = self._ws
         finals: list[Order] = []
         try:
-            finals = await asyncio.wait_for(self._history(unseen), _LOOKUP_TIMEOUT)
+            async with asyncio.timeout(_LOOKUP_TIMEOUT):
+                finals = await self._history(unseen)
         except TimeoutError:
             log.warning("%s: order history not read in time", self.account)
         finally:

@@ -162,13 +162,11 @@ class BybitClient(BybitCancels):
         except RestFailure as failure:
             raise SessionEnd(failure.text) from None
         try:
-            ws = await asyncio.wait_for(
-                connect(
+            async with asyncio.timeout(self._handshake_timeout):
+                ws = await connect(
                     self._ws_url, logger=_wire_log, max_size=_MAX_FRAME, open_timeout=None,
                     ping_interval=None, close_timeout=_CLOSE_TIMEOUT, proxy=None,
-                ),
-                self._handshake_timeout,
-            )
+                )
         except InvalidStatus as exc:
             raise SessionEnd(f"websocket refused: HTTP {exc.response.status_code}") from None
         except (OSError, TimeoutError, WebSocketException) as exc:
