@@ -19,7 +19,13 @@ from blotter.sim.bitfinex import BitfinexSimulator
 from blotter.ui.main_window import MainWindow
 from blotter.ui.orders_view import passes, typed_words
 from tests.helpers import until
-from tests.ui.windows import FAST, WindowEnv, bitfinex_build, window_over
+from tests.ui.windows import (
+    WindowEnv,
+    bitfinex_build,
+    busy_venue,
+    venue_open_ids,
+    window_over,
+)
 
 ACCOUNT = AccountKey("bitfinex", "bfx-filter")
 ORDERS = 300
@@ -29,8 +35,7 @@ AWAY = QPoint(-4000, -4000)  # the pointer away from the window: no rows held
 class Env(WindowEnv[Any]):
     def venue_ids(self) -> set[str]:
         """The venue's open orders (every account of the login)."""
-        return {str(o[0]) if isinstance(o, list) else o["orderId"]
-                for o in self.sim.open_orders()}
+        return venue_open_ids(self.sim)
 
     def venue_matching(self, text: str) -> set[str]:
         """The venue's open orders whose rows hold every word of ``text``."""
@@ -97,30 +102,7 @@ async def test_a_drop_in_the_middle_of_the_flood_ends_with_the_venues_matching_o
 @pytest.fixture(params=["bybit", "b2trader"])
 async def busy_env(request, qtbot, tmp_path):
     """The window over a Bybit or B2TRADER venue holding about 120 open orders."""
-    if request.param == "bybit":
-        from blotter.sim.bybit import BybitSimulator
-        from blotter.venues.bybit.client import BybitClient
-
-        sim: Any = BybitSimulator(api_key="k", api_secret="s", seed=5, initial_orders=120)
-
-        def build(sim, store, notices, states):
-            return BybitClient(
-                AccountKey("bybit", "bybit-filter"), rest_url=sim.rest_url, ws_url=sim.ws_url,
-                api_key="k", api_secret="s", store=store, notices=notices, states=states,
-                cancel_timeout=5.0, backoff=FAST,
-            )
-    else:
-        from blotter.sim.b2trader import B2traderSimulator
-        from blotter.venues.b2trader.client import B2traderClient
-
-        sim = B2traderSimulator(seed=5, initial_orders=120)
-
-        def build(sim, store, notices, states):
-            return B2traderClient(
-                AccountKey("b2trader", "acme"), rest_url=sim.rest_url, ws_url=sim.ws_url,
-                api_token=sim.credentials["api_token"], store=store, notices=notices,
-                states=states, broker="Acme", cancel_timeout=5.0, backoff=FAST,
-            )
+    sim, build = busy_venue(request.param, tmp_path, 120)
 
     def ready(window: MainWindow) -> bool:
         return window.proxy.rowCount() == len(sim.open_orders())

@@ -117,3 +117,45 @@ async def window_over(
         close_window(window)
         await asyncio.wait_for(engine.stop(), 5)
         await asyncio.wait_for(sim.stop(), 5)  # type: ignore[attr-defined]
+        # what the stop set going (a request cut short by it) takes its first step while the
+        # test's loop still runs: never started, it would warn in whichever test collects it
+        await asyncio.sleep(0.05)
+
+
+def busy_venue(venue: str, tmp_path: Path, orders: int) -> tuple[Any, Callable[..., Any]]:
+    """A simulator of ``venue`` (bitfinex, bybit or b2trader) holding ``orders`` open orders,
+    and how its client is built (the ``sim`` and ``build`` of ``window_over``)."""
+    if venue == "bitfinex":
+        from blotter.sim.bitfinex import BitfinexSimulator
+
+        sim = BitfinexSimulator(seed=5, initial_orders=orders)
+        sim.rate_limit_connections = False  # a busy test reconnects more than 5 times in 15 s
+        return sim, bitfinex_build(AccountKey("bitfinex", "bfx-busy"), tmp_path)
+    if venue == "bybit":
+        from blotter.sim.bybit import BybitSimulator
+        from blotter.venues.bybit.client import BybitClient
+
+        def bybit(sim: Any, store: OrderStore, notices: NoticeBus, states: StateBus) -> Any:
+            return BybitClient(
+                AccountKey("bybit", "bybit-busy"), rest_url=sim.rest_url, ws_url=sim.ws_url,
+                api_key="k", api_secret="s", store=store, notices=notices, states=states,
+                cancel_timeout=5.0, backoff=FAST,
+            )
+
+        return BybitSimulator(api_key="k", api_secret="s", seed=5, initial_orders=orders), bybit
+    from blotter.sim.b2trader import B2traderSimulator
+    from blotter.venues.b2trader.client import B2traderClient
+
+    def b2trader(sim: Any, store: OrderStore, notices: NoticeBus, states: StateBus) -> Any:
+        return B2traderClient(
+            AccountKey("b2trader", "acme"), rest_url=sim.rest_url, ws_url=sim.ws_url,
+            api_token=sim.credentials["api_token"], store=store, notices=notices,
+            states=states, broker="Acme", cancel_timeout=5.0, backoff=FAST,
+        )
+
+    return B2traderSimulator(seed=5, initial_orders=orders), b2trader
+
+
+def venue_open_ids(sim: Any) -> set[str]:
+    """The ids of a simulator's open orders (every account it holds)."""
+    return {str(o[0]) if isinstance(o, list) else o["orderId"] for o in sim.open_orders()}
