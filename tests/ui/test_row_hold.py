@@ -8,6 +8,7 @@ does nothing. (The whole window, with a venue simulator: test_window_hold.py.)""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -196,6 +197,27 @@ def test_a_sort_the_trader_asks_for_shows_what_waited_first(priced):
     assert ids(model) == ["7", "0", "1", "2", "3"]
 
 
+def hold_or_release(model: OrdersModel, rng: random.Random, roll: float) -> None:
+    """The trader's part of a random traffic test: below 0.9 what waited is shown (lit up
+    half the time), else the rows start or stop holding."""
+    if roll < 0.9:
+        model.apply_waiting(highlight=rng.random() < 0.5)
+    else:
+        model.hold_rows(not model.holding)
+
+
+def flush_sometimes(model: OrdersModel, store: OrderStore, rng: random.Random, step: int,
+                    released: Callable[[int], None]) -> None:
+    """Half the time, flush the store: while held every row is the store's order (or kept
+    after its order closed); else ``released`` checks the rows."""
+    if rng.random() < 0.5:
+        store.flush()
+        if model.holding:  # a held row is the store's, or kept after its order closed
+            assert all(store.get(o.key) in (o, None) for o in model.orders()), step
+        else:
+            released(step)
+
+
 @pytest.mark.parametrize("column", [Column.CREATED, Column.PRICE, Column.STATUS, -1])
 def test_after_any_mix_of_changes_the_released_rows_equal_the_store(store, qtmodeltester,
                                                                    column):
@@ -227,16 +249,13 @@ def test_after_any_mix_of_changes_the_released_rows_equal_the_store(store, qtmod
             n = rng.randint(1, serial)  # back from the dead, or a plain update
             alive.add(n)
             store.apply(Upsert(make_order(n, price=str(rng.randint(1, 50)))))
-        elif roll < 0.9:
-            model.apply_waiting(highlight=rng.random() < 0.5)
         else:
-            model.hold_rows(not model.holding)
-        if rng.random() < 0.5:
-            store.flush()
-            if model.holding:  # a held row is the store's, or kept after its order closed
-                assert all(store.get(o.key) in (o, None) for o in model.orders()), step
-            else:
-                assert ids(model) == canonical(store, column, order), step
+            hold_or_release(model, rng, roll)
+
+        def released(at: int) -> None:
+            assert ids(model) == canonical(store, column, order), at
+
+        flush_sometimes(model, store, rng, step, released)
     store.flush()
     model.hold_rows(False)
     assert ids(model) == canonical(store, column, order)

@@ -17,6 +17,7 @@ from blotter.ui.order_cells import id_sort_key
 from blotter.ui.orders_model import ORDER_ROLE, Column, OrdersModel
 from blotter.ui.row_keys import SHORT_TIE
 from tests.ui.book import make_order
+from tests.ui.test_row_hold import flush_sometimes, hold_or_release
 
 T0 = 1_700_000_000_000
 
@@ -91,17 +92,14 @@ def test_orders_made_in_the_same_millisecond_keep_their_id_order_and_are_found(
             store.apply(Upsert(replace(o, created_ms=rng.choice(times))))
         elif roll < 0.83:
             store.drop_account(AccountKey("bitfinex", rng.choice("ab")))
-        elif roll < 0.9:
-            model.apply_waiting(highlight=rng.random() < 0.5)
         else:
-            model.hold_rows(not model.holding)
-        if rng.random() < 0.5:
-            store.flush()
-            if model.holding:  # a held row is the store's, or kept after its order closed
-                assert all(store.get(o.key) in (o, None) for o in model.orders()), step
-            else:
-                assert ids(model) == plain_sort(list(store), column, order), step
-                every_row_is_found(model)
+            hold_or_release(model, rng, roll)
+
+        def released(at: int) -> None:
+            assert ids(model) == plain_sort(list(store), column, order), at
+            every_row_is_found(model)
+
+        flush_sometimes(model, store, rng, step, released)
     store.flush()
     model.hold_rows(False)
     assert ids(model) == plain_sort(list(store), column, order)
