@@ -134,7 +134,7 @@ class OrdersProxyModel(QSortFilterProxyModel):
         if isinstance(self._source, OrdersModel):
             self._follow_filter(self._source)
         self.setFilterRegularExpression(filter_expression(text))
-        if self._holding and text.split():
+        if self._holding and self._typed:
             self.setDynamicSortFilter(False)
 
     def hold_rows(self, on: bool) -> None:
@@ -142,7 +142,7 @@ class OrdersProxyModel(QSortFilterProxyModel):
         is re-tested when the hold ends); without a filter there is nothing to hold."""
         self._holding = on
         if on:
-            if self._filter_text.split():
+            if self._typed:
                 self.setDynamicSortFilter(False)
         elif not self.dynamicSortFilter():
             self.setDynamicSortFilter(True)
